@@ -1,0 +1,25 @@
+//! BareFlow's boot protocol, shared by the image tool (host) and the kernel.
+//!
+//! * [`flud`] — the one-sector FLUD image header that stage2 verifies before it
+//!   loads the kernel payload;
+//! * [`bootinfo`] — the block stage2 hands to the kernel in `RDI`.
+//!
+//! The assembly side of the protocol (stage1, stage2) uses the same offsets; they are
+//! written out in `docs/boot-protocol.md` and pinned by the unit tests here.
+#![no_std]
+
+pub mod bootinfo;
+pub mod flud;
+
+/// Size of one disk sector, in bytes.
+pub const SECTOR_SIZE: usize = 512;
+/// LBA of stage2's first sector.
+pub const STAGE2_LBA: u64 = 1;
+/// Number of sectors reserved for stage2 (4 KiB).
+pub const STAGE2_SECTORS: u64 = 8;
+/// LBA of the FLUD header.
+pub const FLUD_HEADER_LBA: u64 = 9;
+/// LBA of the first payload sector.
+pub const PAYLOAD_LBA: u64 = 10;
+/// Physical address the payload is loaded to (and the kernel ELF is linked at).
+pub const LOAD_ADDR: u64 = 0x10_0000;
