@@ -2,7 +2,8 @@
 //!
 //! * [`flud`] — the one-sector FLUD image header that stage2 verifies before it
 //!   loads the kernel payload;
-//! * [`bootinfo`] — the block stage2 hands to the kernel in `RDI`.
+//! * [`bootinfo`] — the block stage2 hands to the kernel in `RDI`;
+//! * [`pattern`] — the known content of the boot-test module the kernel verifies.
 //!
 //! The assembly side of the protocol (stage1, stage2) uses the same offsets; they are
 //! written out in `docs/boot-protocol.md` and pinned by the unit tests here.
@@ -10,6 +11,7 @@
 
 pub mod bootinfo;
 pub mod flud;
+pub mod pattern;
 
 /// Size of one disk sector, in bytes.
 pub const SECTOR_SIZE: usize = 512;
