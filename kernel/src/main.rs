@@ -1,1 +1,209 @@
-fn main() {}
+//! The BareFlow kernel.
+//!
+//! One static x86-64 ELF (Rust std on static glibc, BRIEF §3) with two ways in:
+//!
+//! * on bare metal, stage2 jumps to `bareflow_entry` ([`arch::x86_64::entry`]), which
+//!   calls [`kernel_start`]: the machine layer (console, GDT/IDT, TSC, memory) runs
+//!   before glibc and must not allocate or touch thread-locals;
+//! * started as a Linux program, the same entry falls through to glibc and [`main`].
+
+pub mod arch;
+pub mod boot;
+pub mod console;
+pub mod drivers;
+pub mod mm;
+pub mod selftest;
+
+use arch::x86_64::{cpu, gdt, idt, tsc};
+use drivers::qemu_exit::{self, EXIT_FAILURE, EXIT_FATAL, EXIT_SUCCESS};
+use mm::regions::{PAGE_SIZE, free_regions};
+
+/// Highest physical address the kernel uses: stage2 identity-maps the first 4 GiB.
+const ADDRESSABLE_LIMIT: u64 = 1 << 32;
+
+unsafe extern "C" {
+    /// End of the kernel's memory image, BSS included (from the link script).
+    static _end: u8;
+}
+
+/// The same ELF started as a Linux program: say what it is.
+fn main() {
+    println!("BareFlow kernel {}: started as a Linux program.", env!("CARGO_PKG_VERSION"));
+    println!("Boot it from a disk image instead: `make run` (see README.md).");
+}
+
+/// The bare-metal entry, called by `bareflow_entry` on the boot stack with SSE enabled.
+///
+/// `boot_info_addr` is stage2's RDI; `entry_tsc` the TSC at the kernel's first instruction.
+#[unsafe(no_mangle)]
+pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
+    // SAFETY: RDI as stage2 passed it; `boot_info` validates before trusting it.
+    let info = unsafe { boot::boot_info(boot_info_addr) };
+    let serial_ok = console::init(info.map_or(0, |i| i.vga_cursor));
+    kprintln!("BareFlow kernel {}", env!("CARGO_PKG_VERSION"));
+    let Some(info) = info else {
+        kprintln!("boot: no valid boot-info block at {:#x}; the kernel must be started by stage2", boot_info_addr);
+        qemu_exit::exit(EXIT_FATAL);
+    };
+    if !serial_ok {
+        kprintln!("console: no UART on COM1, VGA only");
+    }
+
+    gdt::init();
+    idt::init();
+    kprintln!("cpu: GDT, TSS and IDT loaded; exceptions on IST stacks");
+
+    let long_mode = cpu::long_mode_state();
+    kprintln!(
+        "long mode: {} (EFER.LMA={}, CS={:#06x} L={})",
+        if long_mode.verified() { "verified" } else { "NOT ACTIVE" },
+        long_mode.efer_lma as u8,
+        long_mode.cs,
+        long_mode.cs_long as u8
+    );
+    if !long_mode.verified() {
+        qemu_exit::exit(EXIT_FATAL);
+    }
+    let simd = cpu::simd_state();
+    let mut brand = [0u8; 48];
+    kprintln!(
+        "cpu: {}; SSE {}, XSAVE {}, AVX {}, AVX-512 {} (XCR0={:#x}, save area {} bytes)",
+        cpu::brand_string(&mut brand),
+        on_off(simd.sse),
+        on_off(simd.xsave),
+        on_off(simd.avx),
+        on_off(simd.avx512),
+        simd.xcr0,
+        simd.xsave_area_bytes
+    );
+
+    let (hz, source) = tsc::calibrate();
+    kprintln!("tsc: {:.1} MHz ({:?})", hz as f64 / 1e6, source);
+
+    // SAFETY: `info` was validated by `boot_info`.
+    let header = match unsafe { boot::flud_header(&info) } {
+        Ok(h) => h,
+        Err(e) => {
+            kprintln!("boot: the FLUD header copy in low memory is unreadable: {}", e);
+            qemu_exit::exit(EXIT_FATAL);
+        }
+    };
+    kprintln!(
+        "boot: drive {:#04x}, A20 {:?}, {} sectors per read, payload {} bytes, CRC32 {:#010x}",
+        info.boot_drive,
+        info.a20(),
+        info.sectors_per_read,
+        header.payload_size,
+        header.payload_crc32
+    );
+    kprintln!("boot: command line \"{}\"", header.cmdline());
+    for m in header.modules() {
+        kprintln!("boot: module {:<16} {:>10} bytes at {:#x}", m.name(), m.size, header.load_addr + m.offset);
+    }
+
+    // SAFETY: `info` was validated by `boot_info`.
+    let map = unsafe { boot::e820_map(&info) };
+    kprintln!("memory map ({} entries):", map.len());
+    for e in map {
+        kprintln!("  {:#014x}-{:#014x} {}", e.base, e.base.saturating_add(e.length), e.kind_name());
+    }
+    let kernel_end = &raw const _end as u64;
+    let image_end = kernel_end.max(header.load_addr + header.payload_size);
+    let free = free_regions(map, &[0..0x10_0000, header.load_addr..image_end], ADDRESSABLE_LIMIT);
+    // SAFETY: the regions are usable RAM below the 4 GiB stage2 identity-mapped, outside
+    // low memory and the kernel image; nothing else owns them. Called once.
+    let managed = unsafe { mm::frames::init(&free) };
+    kprintln!(
+        "memory: kernel image {:#x}-{:#x}, {} MiB free in {} regions, frame allocator manages {} MiB",
+        header.load_addr,
+        image_end,
+        free.total_bytes() >> 20,
+        free.as_slice().len(),
+        managed >> 20
+    );
+    if !frame_allocator_self_check() {
+        qemu_exit::exit(EXIT_FAILURE);
+    }
+
+    let mut status = EXIT_SUCCESS;
+    match selftest::check_pattern(&header) {
+        selftest::PatternCheck::Absent => {}
+        selftest::PatternCheck::Verified { bytes } => {
+            kprintln!("pattern: {} bytes ({} MiB) verified in memory", bytes, bytes >> 20)
+        }
+        selftest::PatternCheck::Mismatch { offset } => {
+            kprintln!("pattern: MISMATCH at module offset {:#x}", offset);
+            status = EXIT_FAILURE;
+        }
+    }
+
+    let figures = boot::figures(&info, entry_tsc, header.payload_size);
+    kprintln!("METRIC boot.stage1_to_kernel_ms {:.1} ms", figures.stage1_to_kernel_ms);
+    kprintln!("METRIC boot.load_ms {:.1} ms", figures.load_ms);
+    kprintln!("METRIC boot.load_mib_s {:.1} MiB/s", figures.load_mib_s);
+    kprintln!("METRIC boot.crc_ms {:.1} ms", figures.crc_ms);
+    kprintln!("METRIC boot.payload_bytes {} bytes", header.payload_size);
+    kprintln!("METRIC boot.kernel_init_ms {:.1} ms", tsc::ticks_to_ms(tsc::rdtsc() - entry_tsc));
+
+    if let Some(kind) = boot::kernel_option(header.cmdline(), "fault") {
+        selftest::raise_fault(kind);
+    }
+    if boot::kernel_option(header.cmdline(), "keyboard") == Some("echo") {
+        keyboard_echo();
+    }
+    kprintln!("boot: machine layer ready");
+    qemu_exit::exit(status);
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+/// Allocates, writes and frees a few blocks; the allocator must end where it started.
+fn frame_allocator_self_check() -> bool {
+    let before = mm::frames::stats();
+    let mut blocks = [(0u64, 0usize); 4];
+    for (i, pages) in [1usize, 3, 16, 256].into_iter().enumerate() {
+        let Some(addr) = mm::frames::alloc_pages(pages) else {
+            kprintln!("memory: frame allocation of {} pages failed", pages);
+            return false;
+        };
+        let bytes = pages.next_power_of_two() as u64 * PAGE_SIZE;
+        if addr % bytes != 0 {
+            kprintln!("memory: block {:#x} of {} bytes is misaligned", addr, bytes);
+            return false;
+        }
+        // SAFETY: the allocator just handed out this block of `bytes` identity-mapped bytes.
+        unsafe { core::ptr::write_bytes(addr as *mut u8, 0xA5, bytes as usize) };
+        blocks[i] = (addr, pages);
+    }
+    for (addr, pages) in blocks {
+        // SAFETY: each block came from `alloc_pages` with the same page count and is no
+        // longer used.
+        unsafe { mm::frames::free_pages(addr, pages) };
+    }
+    let after = mm::frames::stats();
+    let ok = before == after;
+    kprintln!("memory: frame allocator self-check {}", if ok { "ok" } else { "FAILED (leak)" });
+    ok
+}
+
+/// Echoes keys from the polled PS/2 keyboard until Enter, or for at most 60 seconds.
+fn keyboard_echo() {
+    kprintln!("keyboard: echoing keys until Enter");
+    let mut keyboard = drivers::keyboard::Keyboard::new();
+    let deadline = tsc::rdtsc() + tsc::tsc_hz() * 60;
+    let mut line = [0u8; 64];
+    let mut len = 0;
+    while tsc::rdtsc() < deadline {
+        match keyboard.poll() {
+            Some(pc_keyboard::DecodedKey::Unicode('\n')) => break,
+            Some(pc_keyboard::DecodedKey::Unicode(c)) if c.is_ascii() && len < line.len() => {
+                line[len] = c as u8;
+                len += 1;
+            }
+            _ => core::hint::spin_loop(),
+        }
+    }
+    kprintln!("keyboard: read \"{}\"", core::str::from_utf8(&line[..len]).unwrap_or(""));
+}
