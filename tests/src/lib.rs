@@ -1,1 +1,133 @@
+//! Helpers for the QEMU integration tests and `make bench`: locating the build
+//! artifacts, building test images with `mkimage`, and reading an image's MBR.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use runner::{Accel, DiskInterface, Outcome, QemuConfig, workspace_root};
+
+/// The artifacts `make disk` leaves, which every image is built from.
+#[derive(Clone, Debug)]
+pub struct Artifacts {
+    /// `build/stage1.bin`.
+    pub stage1: PathBuf,
+    /// `build/stage2.bin`.
+    pub stage2: PathBuf,
+    /// `build/kernel.elf`.
+    pub kernel: PathBuf,
+    /// The `mkimage` binary.
+    pub mkimage: PathBuf,
+}
+
+impl Artifacts {
+    /// Finds the artifacts; panics with a hint when `make disk` has not run.
+    pub fn locate() -> Self {
+        let root = workspace_root();
+        let a = Artifacts {
+            stage1: root.join("build/stage1.bin"),
+            stage2: root.join("build/stage2.bin"),
+            kernel: root.join("build/kernel.elf"),
+            mkimage: root.join("target/release/mkimage"),
+        };
+        for p in [&a.stage1, &a.stage2, &a.kernel, &a.mkimage] {
+            assert!(p.exists(), "{} is missing: run the tests through `make test` (it builds the image first)", p.display());
+        }
+        a
+    }
+}
+
+/// Options of one test image.
+#[derive(Clone, Debug, Default)]
+pub struct ImageSpec {
+    /// Kernel command line.
+    pub cmdline: String,
+    /// Size of the boot-test pattern module in MiB (0: none).
+    pub pattern_mib: u32,
+}
+
+static IMAGE_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh directory for one test's files under `target/test-images`.
+pub fn scratch_dir(label: &str) -> PathBuf {
+    let n = IMAGE_COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = workspace_root().join("target/test-images").join(format!("{}-{}-{}", label, std::process::id(), n));
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// Builds an image with `mkimage` and returns its path.
+pub fn build_image(label: &str, spec: &ImageSpec) -> PathBuf {
+    let a = Artifacts::locate();
+    let out = scratch_dir(label).join("bareflow.img");
+    let mut cmd = Command::new(&a.mkimage);
+    cmd.arg("build")
+        .arg("--stage1")
+        .arg(&a.stage1)
+        .arg("--stage2")
+        .arg(&a.stage2)
+        .arg("--kernel")
+        .arg(&a.kernel)
+        .arg("--cmdline")
+        .arg(&spec.cmdline)
+        .arg("--output")
+        .arg(&out);
+    if spec.pattern_mib > 0 {
+        cmd.arg("--pattern-mib").arg(spec.pattern_mib.to_string());
+    }
+    let result = cmd.output().expect("run mkimage");
+    assert!(
+        result.status.success(),
+        "mkimage failed: {}\n{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    out
+}
+
+/// One MBR partition-table entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionEntry {
+    /// 0x80 for the active (boot) entry.
+    pub status: u8,
+    /// Partition type byte.
+    pub kind: u8,
+    /// First sector.
+    pub first_lba: u32,
+    /// Number of sectors.
+    pub sectors: u32,
+}
+
+/// Reads the four partition-table entries of an MBR sector.
+pub fn partition_table(mbr: &[u8]) -> [PartitionEntry; 4] {
+    std::array::from_fn(|i| {
+        let e = &mbr[446 + 16 * i..446 + 16 * (i + 1)];
+        PartitionEntry {
+            status: e[0],
+            kind: e[4],
+            first_lba: u32::from_le_bytes(e[8..12].try_into().unwrap()),
+            sectors: u32::from_le_bytes(e[12..16].try_into().unwrap()),
+        }
+    })
+}
+
+/// Copies the FAT16 partition (entry 2) of `image` to its own file, for `fsck.fat`.
+pub fn extract_fat_partition(image: &Path) -> PathBuf {
+    let bytes = std::fs::read(image).expect("read image");
+    let fat = partition_table(&bytes[..512])[1];
+    let start = fat.first_lba as usize * 512;
+    let end = start + fat.sectors as usize * 512;
+    assert!(end <= bytes.len(), "FAT partition runs past the image end");
+    let out = image.with_extension("fat16");
+    std::fs::write(&out, &bytes[start..end]).expect("write partition");
+    out
+}
+
+/// Copies `image` and lets `edit` change the bytes (for corruption tests).
+pub fn corrupted_copy(image: &Path, label: &str, edit: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
+    let mut bytes = std::fs::read(image).expect("read image");
+    edit(&mut bytes);
+    let out = scratch_dir(label).join("corrupt.img");
+    std::fs::write(&out, bytes).expect("write corrupted image");
+    out
+}

@@ -1,0 +1,96 @@
+//! `bfrun` — boot a BareFlow disk image in QEMU with COM1 on the terminal.
+//!
+//! ```text
+//! bfrun [--tcg | --kvm] [--disk virtio|ide|usb] [--memory MIB] [--display] [--timeout SECONDS] IMAGE
+//! ```
+//! KVM is used when `/dev/kvm` opens. The exit status is the kernel's (isa-debug-exit);
+//! 124 on timeout, 125 if QEMU failed on its own.
+
+use runner::{Accel, DiskInterface, QemuConfig, kernel_status};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+fn usage() -> ExitCode {
+    eprintln!("usage: bfrun [--tcg|--kvm] [--disk virtio|ide|usb] [--memory MIB] [--display] [--timeout SECONDS] IMAGE");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut image = None;
+    let mut accel = Accel::best();
+    let mut disk = DiskInterface::Virtio;
+    let mut memory = 1024;
+    let mut display = false;
+    let mut timeout = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tcg" => accel = Accel::Tcg,
+            "--kvm" => accel = Accel::Kvm,
+            "--display" => display = true,
+            "--disk" => match args.next().as_deref().and_then(DiskInterface::parse) {
+                Some(d) => disk = d,
+                None => return usage(),
+            },
+            "--memory" => match args.next().and_then(|m| m.parse().ok()) {
+                Some(m) => memory = m,
+                None => return usage(),
+            },
+            "--timeout" => match args.next().and_then(|t| t.parse().ok()) {
+                Some(t) => timeout = Some(Duration::from_secs(t)),
+                None => return usage(),
+            },
+            a if a.starts_with('-') => return usage(),
+            a => image = Some(a.to_string()),
+        }
+    }
+    let Some(image) = image else { return usage() };
+    if accel == Accel::Kvm && !runner::kvm_available() {
+        eprintln!("bfrun: /dev/kvm does not open; use --tcg");
+        return ExitCode::from(2);
+    }
+    let mut config = QemuConfig::new(image);
+    config.accel = accel;
+    config.disk = disk;
+    config.memory_mib = memory;
+    config.display = display;
+    // `make run` keeps what the kernel writes to its disk.
+    config.snapshot = false;
+    eprintln!("bfrun: booting {} on {} under {}", config.image.display(), disk.name(), accel.name());
+    let mut command = config.command();
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bfrun: cannot start qemu-system-x86_64: {e}");
+            return ExitCode::from(125);
+        }
+    };
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("bfrun: waiting for QEMU failed: {e}");
+                return ExitCode::from(125);
+            }
+        }
+        if timeout.is_some_and(|t| started.elapsed() > t) {
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!("bfrun: timed out after {:?}", timeout.unwrap());
+            return ExitCode::from(124);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    match kernel_status(status) {
+        Some(s) => {
+            eprintln!("bfrun: kernel exited with status {s} after {:.1} s", started.elapsed().as_secs_f64());
+            ExitCode::from(s.min(255) as u8)
+        }
+        None => {
+            eprintln!("bfrun: QEMU ended without the kernel's exit status ({status})");
+            ExitCode::from(125)
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! Booting BareFlow disk images in QEMU and reading what the machine prints on COM1.
+//!
+//! One place knows the QEMU command line: `make run`, `make bench` and the integration
+//! tests all go through [`QemuConfig`]. KVM is used when `/dev/kvm` opens (with
+//! `-cpu host,-arch-capabilities`: plain `-cpu host` aborts under the nested KVM here),
+//! TCG otherwise.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How QEMU executes guest code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    /// Hardware virtualisation through /dev/kvm.
+    Kvm,
+    /// QEMU's software emulation.
+    Tcg,
+}
+
+impl Accel {
+    /// KVM if `/dev/kvm` can be opened read-write, TCG otherwise.
+    pub fn best() -> Self {
+        if kvm_available() { Accel::Kvm } else { Accel::Tcg }
+    }
+
+    /// Every accelerator usable on this machine (TCG always).
+    pub fn available() -> Vec<Accel> {
+        if kvm_available() { vec![Accel::Kvm, Accel::Tcg] } else { vec![Accel::Tcg] }
+    }
+
+    /// Lower-case name, as used in METRIC names and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        }
+    }
+}
+
+/// Whether `/dev/kvm` opens read-write.
+pub fn kvm_available() -> bool {
+    std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+}
+
+/// How the boot disk is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskInterface {
+    /// virtio-blk on PCI (what `make run` uses: the fastest BIOS reads).
+    Virtio,
+    /// The legacy IDE controller of `-machine pc`.
+    Ide,
+    /// A USB stick on an xHCI controller, as on real hardware.
+    Usb,
+}
+
+impl DiskInterface {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DiskInterface::Virtio => "virtio",
+            DiskInterface::Ide => "ide",
+            DiskInterface::Usb => "usb",
+        }
+    }
+
+    /// Parses `virtio`, `ide` or `usb`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "virtio" => DiskInterface::Virtio,
+            "ide" => DiskInterface::Ide,
+            "usb" => DiskInterface::Usb,
+            _ => return None,
+        })
+    }
+}
+
+/// Everything that varies between boots.
+#[derive(Clone, Debug)]
+pub struct QemuConfig {
+    /// The raw disk image to boot.
+    pub image: PathBuf,
+    /// KVM or TCG.
+    pub accel: Accel,
+    /// How the disk is attached.
+    pub disk: DiskInterface,
+    /// Guest RAM in MiB.
+    pub memory_mib: u32,
+    /// Show the VGA window (otherwise `-display none`).
+    pub display: bool,
+    /// Open a QEMU monitor on this Unix socket (for `sendkey`).
+    pub monitor_socket: Option<PathBuf>,
+    /// Attach the disk read-only (snapshot mode), so a run never changes the image.
+    pub snapshot: bool,
+}
+
+/// QEMU reports `(status << 1) | 1` for a kernel that wrote `status` to isa-debug-exit.
+pub fn kernel_status(qemu: ExitStatus) -> Option<u32> {
+    let code = qemu.code()?;
+    (code & 1 == 1).then_some((code as u32) >> 1)
+}
+
+impl QemuConfig {
+    /// A headless boot of `image` on virtio with the best accelerator and 1 GiB of RAM.
+    pub fn new(image: impl Into<PathBuf>) -> Self {
+        Self {
+            image: image.into(),
+            accel: Accel::best(),
+            disk: DiskInterface::Virtio,
+            memory_mib: 1024,
+            display: false,
+            monitor_socket: None,
+            snapshot: true,
+        }
+    }
+
+    /// The full QEMU command.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new("qemu-system-x86_64");
+        cmd.args(["-machine", "pc", "-m", &self.memory_mib.to_string(), "-no-reboot"]);
+        match self.accel {
+            Accel::Kvm => cmd.args(["-enable-kvm", "-cpu", "host,-arch-capabilities"]),
+            Accel::Tcg => cmd.args(["-accel", "tcg", "-cpu", "max"]),
+        };
+        cmd.args(["-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        if !self.display {
+            cmd.args(["-display", "none"]);
+        }
+        match &self.monitor_socket {
+            Some(path) => cmd.args(["-monitor", &format!("unix:{},server=on,wait=off", path.display())]),
+            None => cmd.args(["-monitor", "none"]),
+        };
+        let file = format!(
+            "file={},format=raw,if=none,id=boot{}",
+            self.image.display(),
+            if self.snapshot { ",snapshot=on" } else { "" }
+        );
+        cmd.args(["-drive", &file]);
+        match self.disk {
+            DiskInterface::Virtio => cmd.args(["-device", "virtio-blk-pci,drive=boot,bootindex=0"]),
+            DiskInterface::Ide => cmd.args(["-device", "ide-hd,drive=boot,bus=ide.0,bootindex=0"]),
+            DiskInterface::Usb => cmd.args(["-device", "qemu-xhci", "-device", "usb-storage,drive=boot,bootindex=0"]),
+        };
+        cmd
+    }
+
+    /// Starts QEMU; COM1 output is collected in the background.
+    pub fn spawn(&self) -> std::io::Result<Running> {
+        let mut child = self.command().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+        let serial = Arc::new(Mutex::new(String::new()));
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let sink = serial.clone();
+        let echo = std::env::var_os("BAREFLOW_ECHO_SERIAL").is_some();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if echo {
+                    let _ = std::io::stdout().write_all(&buf[..n]);
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]).replace('\r', ""));
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().expect("piped stderr");
+        let err_sink = stderr.clone();
+        thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            err_sink.lock().unwrap().push_str(&s);
+        });
+        Ok(Running { child, serial, stderr, started: Instant::now(), config: self.clone() })
+    }
+
+    /// Boots and waits until QEMU exits or `timeout` passes (then kills it).
+    pub fn run(&self, timeout: Duration) -> std::io::Result<Outcome> {
+        let mut running = self.spawn()?;
+        let status = running.wait_exit(timeout);
+        Ok(running.finish(status))
+    }
+}
+
+/// A QEMU process that is (or was) running.
+pub struct Running {
+    child: Child,
+    serial: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    started: Instant,
+    config: QemuConfig,
+}
+
+/// What a finished boot left behind.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Everything the guest wrote to COM1 (`\r` removed).
+    pub serial: String,
+    /// QEMU's own error output.
+    pub stderr: String,
+    /// QEMU's exit status; `None` if it had to be killed.
+    pub qemu_status: Option<ExitStatus>,
+    /// The status the kernel wrote to isa-debug-exit, if QEMU exited that way.
+    pub kernel_status: Option<u32>,
+    /// Wall time from spawn to exit.
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// The values of every `METRIC <name> <value> <unit>` line, in order.
+    pub fn metrics(&self) -> Vec<(String, f64, String)> {
+        parse_metrics(&self.serial)
+    }
+
+    /// The value of one METRIC.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics().into_iter().find(|(n, _, _)| n == name).map(|(_, v, _)| v)
+    }
+}
+
+/// Parses `METRIC <name> <value> <unit>` lines.
+pub fn parse_metrics(text: &str) -> Vec<(String, f64, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.trim().strip_prefix("METRIC ")?.split_whitespace();
+            let name = words.next()?.to_string();
+            let value = words.next()?.parse().ok()?;
+            Some((name, value, words.collect::<Vec<_>>().join(" ")))
+        })
+        .collect()
+}
+
+impl Running {
+    /// What COM1 has shown so far.
+    pub fn serial(&self) -> String {
+        self.serial.lock().unwrap().clone()
+    }
+
+    /// Waits until COM1 shows `needle`, QEMU exits, or `timeout` passes.
+    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.serial().contains(needle) {
+                return true;
+            }
+            if self.is_running() {
+                thread::sleep(Duration::from_millis(20));
+            } else {
+                // Let the reader thread drain the pipe before the last look.
+                thread::sleep(Duration::from_millis(100));
+                return self.serial().contains(needle);
+            }
+        }
+        false
+    }
+
+    /// Whether QEMU is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for QEMU to exit; kills it after `timeout`. Returns its status if it exited.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Types `keys` (QEMU `sendkey` names, e.g. `h`, `ret`) through the monitor socket.
+    pub fn send_keys(&mut self, keys: &[&str]) -> std::io::Result<()> {
+        let path = self.config.monitor_socket.clone().ok_or(std::io::ErrorKind::NotFound)?;
+        let mut stream = UnixStream::connect(&path)?;
+        for key in keys {
+            writeln!(stream, "sendkey {key}")?;
+            thread::sleep(Duration::from_millis(60));
+        }
+        Ok(())
+    }
+
+    /// Kills QEMU if it still runs and collects everything.
+    pub fn finish(mut self, status: Option<ExitStatus>) -> Outcome {
+        let status = status.or_else(|| {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            None
+        });
+        // The reader threads end when the pipes close; give them a moment.
+        thread::sleep(Duration::from_millis(100));
+        Outcome {
+            serial: self.serial(),
+            stderr: self.stderr.lock().unwrap().clone(),
+            kernel_status: status.and_then(kernel_status),
+            qemu_status: status,
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+/// The workspace root (this crate lives in `tools/runner`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_lines_are_parsed() {
+        let text = "noise\nMETRIC boot.load_mib_s 61.5 MiB/s\r\nMETRIC bad\nMETRIC n 3 bytes\n";
+        let m = parse_metrics(text);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0], ("boot.load_mib_s".into(), 61.5, "MiB/s".into()));
+        assert_eq!(m[1].1, 3.0);
+    }
+
+    #[test]
+    fn kvm_uses_the_cpu_model_that_works_here() {
+        let mut c = QemuConfig::new("x.img");
+        c.accel = Accel::Kvm;
+        let args: Vec<String> = c.command().get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert!(args.windows(2).any(|w| w[0] == "-cpu" && w[1] == "host,-arch-capabilities"));
+        assert!(args.iter().any(|a| a.contains("snapshot=on")));
+    }
+}
