@@ -76,7 +76,8 @@ pub struct FludHeader {
     pub entry: u64,
     /// CRC-32/IEEE of the payload.
     pub payload_crc32: u32,
-    /// Bytes of the payload that are the kernel's memory image, BSS included.
+    /// Size of the kernel's memory image from `load_addr`, BSS included. Modules start at
+    /// or after it. It may exceed `payload_size`: the BSS tail is not stored.
     pub kernel_size: u64,
     /// Number of valid entries in `modules`.
     pub module_count: u32,
@@ -273,7 +274,10 @@ impl FludHeader {
         Ok(h)
     }
 
-    /// The layout rules stage2 enforces, plus module bounds.
+    /// The layout rules stage2 enforces, plus module bounds: every module lies inside the
+    /// payload and starts at or after the kernel's memory image (BSS included), so nothing
+    /// the kernel zeroes overlaps a module. `kernel_size` may exceed `payload_size`: the
+    /// BSS tail past the kernel's last file byte is not stored in the payload.
     pub fn check_layout(&self) -> Result<(), FludError> {
         let end = self.load_addr.checked_add(self.payload_size).ok_or(FludError::BadLayout)?;
         let ok = self.load_addr == LOAD_ADDR
@@ -281,7 +285,6 @@ impl FludHeader {
             && self.payload_size < (1 << 32)
             && self.entry >= self.load_addr
             && self.entry < end
-            && self.kernel_size <= self.payload_size
             && self.modules().iter().all(|m| {
                 m.offset >= self.kernel_size && m.offset.checked_add(m.size).is_some_and(|e| e <= self.payload_size)
             });
@@ -351,6 +354,21 @@ mod tests {
         assert_eq!(FludHeader::decode(&h.encode()), Err(FludError::BadLayout));
         let mut h = sample();
         h.load_addr = 0x20_0000;
+        assert_eq!(FludHeader::decode(&h.encode()), Err(FludError::BadLayout));
+    }
+
+    #[test]
+    fn bss_may_extend_past_the_payload_but_not_into_a_module() {
+        // No modules: the payload stops at the kernel's last file byte, its BSS goes on.
+        let h = FludHeader::new(0x3010, LOAD_ADDR, 0, 0x8000);
+        assert_eq!(FludHeader::decode(&h.encode()).unwrap().kernel_size, 0x8000);
+        // A module inside the kernel's BSS would be zeroed by the kernel.
+        let mut h = FludHeader::new(0x9000, LOAD_ADDR, 0, 0x8000);
+        h.push_module(Module::new("m", 0x7000, 0x1000).unwrap()).unwrap();
+        assert_eq!(FludHeader::decode(&h.encode()), Err(FludError::BadLayout));
+        // A module past the payload end is rejected too.
+        let mut h = FludHeader::new(0x9000, LOAD_ADDR, 0, 0x8000);
+        h.push_module(Module::new("m", 0x8000, 0x1001).unwrap()).unwrap();
         assert_eq!(FludHeader::decode(&h.encode()), Err(FludError::BadLayout));
     }
 

@@ -1,1 +1,173 @@
-fn main() {}
+//! `mkimage`: builds and inspects BareFlow disk images.
+//!
+//! ```text
+//! mkimage build --stage1 build/stage1.bin --stage2 build/stage2.bin --kernel build/kernel.elf \
+//!     [--cmdline "..."] [--pattern-mib N] [--module NAME=PATH]... [--fat-mib 32] --output build/bareflow.img
+//! mkimage info build/bareflow.img
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use mkimage::image::{DEFAULT_FAT_MIB, ImageInputs, MAX_FAT_MIB, MIN_FAT_MIB, assemble};
+use mkimage::inspect::inspect_image;
+use mkimage::payload::{ModuleInput, pattern_module};
+
+/// Builds and inspects BareFlow disk images (MBR, stage2, FLUD header, kernel payload,
+/// FAT16 partition).
+#[derive(Parser, Debug)]
+#[command(name = "mkimage", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build a bootable disk image from stage1, stage2 and the kernel ELF.
+    Build(BuildArgs),
+    /// Decode an image, verify its payload checksum and describe its partitions.
+    Info {
+        /// The disk image.
+        image: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+struct BuildArgs {
+    /// stage1: 512-byte MBR ending 0x55 0xAA, bytes 440–509 zero.
+    #[arg(long)]
+    stage1: PathBuf,
+    /// stage2: at most 4096 bytes, `BFS2` at bytes 2–5.
+    #[arg(long)]
+    stage2: PathBuf,
+    /// The kernel: static, non-PIE x86-64 ELF linked at 0x100000.
+    #[arg(long)]
+    kernel: PathBuf,
+    /// Kernel command line (at most 255 ASCII characters).
+    #[arg(long, default_value = "")]
+    cmdline: String,
+    /// Add the boot-test pattern module (`pattern`) of this many MiB (0: none).
+    #[arg(long, default_value_t = 0, value_name = "MIB", value_parser = clap::value_parser!(u32).range(0..4096))]
+    pattern_mib: u32,
+    /// Add a file as a module named NAME (repeatable; at most 6 modules in all).
+    #[arg(long = "module", value_name = "NAME=PATH", value_parser = parse_module_arg)]
+    modules: Vec<(String, PathBuf)>,
+    /// Size of the FAT16 data partition in MiB.
+    #[arg(long, default_value_t = DEFAULT_FAT_MIB, value_name = "MIB", value_parser = clap::value_parser!(u32).range(MIN_FAT_MIB as i64..=MAX_FAT_MIB as i64))]
+    fat_mib: u32,
+    /// Where to write the image.
+    #[arg(long, short)]
+    output: PathBuf,
+}
+
+/// Splits `NAME=PATH`.
+fn parse_module_arg(arg: &str) -> Result<(String, PathBuf), String> {
+    match arg.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok((name.to_string(), PathBuf::from(path))),
+        _ => Err(format!("expected NAME=PATH, got `{arg}`")),
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
+fn build(args: &BuildArgs) -> Result<()> {
+    let mut modules = Vec::new();
+    if args.pattern_mib > 0 {
+        modules.push(pattern_module(args.pattern_mib));
+    }
+    for (name, path) in &args.modules {
+        modules.push(ModuleInput { name: name.clone(), bytes: read(path, &format!("module `{name}`"))? });
+    }
+    let inputs = ImageInputs {
+        stage1: read(&args.stage1, "stage1")?,
+        stage2: read(&args.stage2, "stage2")?,
+        kernel_elf: read(&args.kernel, "kernel")?,
+        cmdline: args.cmdline.clone(),
+        modules,
+        fat_mib: args.fat_mib,
+    };
+    let image = assemble(&inputs).with_context(|| format!("cannot build {}", args.output.display()))?;
+    image.write_file(&args.output)?;
+    print!("{}", image.summary(&args.output));
+    Ok(())
+}
+
+fn info(path: &Path) -> Result<bool> {
+    let report = inspect_image(path).with_context(|| format!("{} is not a good BareFlow image", path.display()))?;
+    print!("{report}");
+    Ok(report.is_ok())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Build(args) => build(args).map(|()| true),
+        Command::Info { image } => info(image),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("mkimage: the image has problems (see above)");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("mkimage: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn module_args_parse() {
+        assert_eq!(parse_module_arg("app=build/app.bc").unwrap(), ("app".into(), PathBuf::from("build/app.bc")));
+        assert_eq!(parse_module_arg("a=b=c").unwrap(), ("a".into(), PathBuf::from("b=c")));
+        assert!(parse_module_arg("noequals").is_err());
+        assert!(parse_module_arg("=path").is_err());
+        assert!(parse_module_arg("name=").is_err());
+    }
+
+    #[test]
+    fn build_command_line_parses() {
+        let cli = Cli::try_parse_from([
+            "mkimage",
+            "build",
+            "--stage1",
+            "s1",
+            "--stage2",
+            "s2",
+            "--kernel",
+            "k",
+            "--cmdline",
+            "",
+            "--pattern-mib",
+            "60",
+            "--module",
+            "x=y",
+            "--module",
+            "z=w",
+            "--output",
+            "o",
+        ])
+        .unwrap();
+        let Command::Build(args) = cli.command else { panic!("not build") };
+        assert_eq!(args.pattern_mib, 60);
+        assert_eq!(args.fat_mib, 32);
+        assert_eq!(args.modules.len(), 2);
+        assert!(Cli::try_parse_from(["mkimage", "build", "--stage1", "s1"]).is_err());
+    }
+}
