@@ -62,6 +62,7 @@ run: disk
 	$(BFRUN) --disk $(DISK) $(QEMU_ARGS) $(BUILD)/bareflow.img
 
 test: disk
+	@$(BFRUN) --probe
 	cargo test --workspace --exclude kernel
 	cargo test -p kernel
 

@@ -1,9 +1,9 @@
 //! Booting BareFlow disk images in QEMU and reading what the machine prints on COM1.
 //!
 //! One place knows the QEMU command line: `make run`, `make bench` and the integration
-//! tests all go through [`QemuConfig`]. KVM is used when `/dev/kvm` opens (with
-//! `-cpu host,-arch-capabilities`: plain `-cpu host` aborts under the nested KVM here),
-//! TCG otherwise.
+//! tests all go through [`QemuConfig`]. KVM is used when it is hardware-assisted (see
+//! [`kvm_status`]), with `-cpu host,-arch-capabilities` (plain `-cpu host` aborts under
+//! the nested KVM here); TCG otherwise.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -23,14 +23,14 @@ pub enum Accel {
 }
 
 impl Accel {
-    /// KVM if `/dev/kvm` can be opened read-write, TCG otherwise.
+    /// KVM if it can run the kernel (see [`kvm_status`]), TCG otherwise.
     pub fn best() -> Self {
-        if kvm_available() { Accel::Kvm } else { Accel::Tcg }
+        if kvm_status().usable() { Accel::Kvm } else { Accel::Tcg }
     }
 
-    /// Every accelerator usable on this machine (TCG always).
+    /// Every accelerator that can run the kernel on this machine (TCG always).
     pub fn available() -> Vec<Accel> {
-        if kvm_available() { vec![Accel::Kvm, Accel::Tcg] } else { vec![Accel::Tcg] }
+        if kvm_status().usable() { vec![Accel::Kvm, Accel::Tcg] } else { vec![Accel::Tcg] }
     }
 
     /// Lower-case name, as used in METRIC names and messages.
@@ -42,9 +42,55 @@ impl Accel {
     }
 }
 
-/// Whether `/dev/kvm` opens read-write.
-pub fn kvm_available() -> bool {
-    std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+/// What `/dev/kvm` offers on this machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KvmStatus {
+    /// `/dev/kvm` opens and the CPU has VMX or SVM: guest code runs on the hardware.
+    Hardware,
+    /// `/dev/kvm` opens but the CPU has neither VMX nor SVM (e.g. the `kvm_pvm` module):
+    /// KVM's instruction emulator would execute the guest, and it lacks SSE arithmetic
+    /// (`xorps` ends in "KVM internal error ... emulation failure"), so the kernel
+    /// cannot run there.
+    EmulatedOnly,
+    /// `/dev/kvm` does not open.
+    Absent,
+}
+
+impl KvmStatus {
+    /// Whether the kernel can run under this KVM.
+    pub fn usable(self) -> bool {
+        self == KvmStatus::Hardware
+    }
+
+    /// One line for logs: what was found and what the runner does about it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            KvmStatus::Hardware => "/dev/kvm opens and the CPU has VMX/SVM: KVM and TCG",
+            KvmStatus::EmulatedOnly => {
+                "/dev/kvm opens but the CPU has no VMX/SVM (software KVM such as kvm_pvm, whose \
+                 instruction emulator cannot run SSE code): TCG only"
+            }
+            KvmStatus::Absent => "/dev/kvm does not open: TCG only",
+        }
+    }
+}
+
+/// Probes `/dev/kvm` and the CPU flags in `/proc/cpuinfo`.
+pub fn kvm_status() -> KvmStatus {
+    if std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_err() {
+        return KvmStatus::Absent;
+    }
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    if cpu_has_virtualisation(&cpuinfo) { KvmStatus::Hardware } else { KvmStatus::EmulatedOnly }
+}
+
+/// Whether the first `flags` line of a `/proc/cpuinfo` text lists `vmx` or `svm`.
+fn cpu_has_virtualisation(cpuinfo: &str) -> bool {
+    cpuinfo
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .and_then(|l| l.split_once(':'))
+        .is_some_and(|(_, flags)| flags.split_whitespace().any(|f| f == "vmx" || f == "svm"))
 }
 
 /// How the boot disk is attached.
@@ -334,5 +380,14 @@ mod tests {
         let args: Vec<String> = c.command().get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         assert!(args.windows(2).any(|w| w[0] == "-cpu" && w[1] == "host,-arch-capabilities"));
         assert!(args.iter().any(|a| a.contains("snapshot=on")));
+    }
+
+    #[test]
+    fn virtualisation_flags_are_read_from_the_flags_line() {
+        assert!(cpu_has_virtualisation("processor\t: 0\nflags\t\t: fpu vme vmx sse\n"));
+        assert!(cpu_has_virtualisation("flags\t: fpu svm\n"));
+        assert!(!cpu_has_virtualisation("flags\t: fpu sse2 hypervisor\nmodel name: vmx-like\n"));
+        assert!(!cpu_has_virtualisation("flags\t: fpu vmxx\n"));
+        assert!(!cpu_has_virtualisation(""));
     }
 }

@@ -7,7 +7,8 @@
 //!   static Linux executable. This keeps the link line honest (BRIEF §3).
 //! * **Bare metal** (CPL 0, entered by stage2 with RDI = boot info): read the TSC,
 //!   zero BSS, switch to the boot stack, enable SSE/AVX/XSAVE before any Rust code runs
-//!   (Rust for `x86_64-unknown-linux-gnu` uses SSE everywhere), then call
+//!   (Rust for `x86_64-unknown-linux-gnu` uses SSE everywhere), resolve glibc's IFUNC
+//!   relocations (Rust calls `memcpy`/`memset` through them), then call
 //!   [`crate::kernel_start`].
 
 use core::arch::global_asm;
@@ -79,11 +80,35 @@ bareflow_entry:
     xsetbv
 2:
     fninit
-    mov eax, 0x1f80                  # MXCSR default: all exceptions masked
-    push rax
-    ldmxcsr [rsp]
-    pop rax
+    # MXCSR keeps its reset value 0x1F80 (all SIMD exceptions masked); no LDMXCSR,
+    # which KVM's instruction emulator (used for everything under kvm_pvm) lacks.
 
+    # Resolve glibc's IFUNCs (memcpy, memset, strlen, ...): in a static executable the
+    # PLT slots stay unrelocated until __libc_start_main applies the IRELATIVE entries,
+    # and Rust code calls them from the first line. cpu_features is still zero here, so
+    # the resolvers pick the baseline (SSE2) variants, correct on every x86-64 CPU.
+    # memmove's size thresholds are BSS that glibc's cache probe would fill; zero sends
+    # every copy down the non-temporal path for huge blocks, so give them glibc's own
+    # default: 3/4 of the (statically initialised) shared cache size.
+    mov rax, [rip + __x86_shared_cache_size]
+    lea rax, [rax + rax * 2]
+    shr rax, 2
+    mov [rip + __x86_shared_non_temporal_threshold], rax
+    mov [rip + __x86_rep_movsb_stop_threshold], rax
+    lea rbx, [rip + __rela_iplt_start]
+3:
+    lea rax, [rip + __rela_iplt_end]
+    cmp rbx, rax
+    jae 4f
+    cmp dword ptr [rbx + 8], 37      # ELF64_R_TYPE(r_info) == R_X86_64_IRELATIVE
+    jne 5f
+    call qword ptr [rbx + 16]        # r_addend: the resolver; returns the implementation
+    mov rcx, [rbx]                   # r_offset: the GOT slot
+    mov [rcx], rax
+5:
+    add rbx, 24                      # sizeof(Elf64_Rela)
+    jmp 3b
+4:
     mov rdi, r13
     mov rsi, r12
     call kernel_start

@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! bfrun [--tcg | --kvm] [--disk virtio|ide|usb] [--memory MIB] [--display] [--timeout SECONDS] IMAGE
+//! bfrun --probe
 //! ```
-//! KVM is used when `/dev/kvm` opens. The exit status is the kernel's (isa-debug-exit);
+//! KVM is used when it is hardware-assisted ([`runner::kvm_status`]); `--probe` says
+//! what this machine offers. The exit status is the kernel's (isa-debug-exit);
 //! 124 on timeout, 125 if QEMU failed on its own.
 
 use runner::{Accel, DiskInterface, QemuConfig, kernel_status};
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 fn usage() -> ExitCode {
     eprintln!("usage: bfrun [--tcg|--kvm] [--disk virtio|ide|usb] [--memory MIB] [--display] [--timeout SECONDS] IMAGE");
+    eprintln!("       bfrun --probe");
     ExitCode::from(2)
 }
 
@@ -27,6 +30,10 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--tcg" => accel = Accel::Tcg,
             "--kvm" => accel = Accel::Kvm,
+            "--probe" => {
+                println!("bfrun: {}", runner::kvm_status().describe());
+                return ExitCode::SUCCESS;
+            }
             "--display" => display = true,
             "--disk" => match args.next().as_deref().and_then(DiskInterface::parse) {
                 Some(d) => disk = d,
@@ -45,9 +52,17 @@ fn main() -> ExitCode {
         }
     }
     let Some(image) = image else { return usage() };
-    if accel == Accel::Kvm && !runner::kvm_available() {
-        eprintln!("bfrun: /dev/kvm does not open; use --tcg");
-        return ExitCode::from(2);
+    if accel == Accel::Kvm {
+        match runner::kvm_status() {
+            runner::KvmStatus::Absent => {
+                eprintln!("bfrun: /dev/kvm does not open; use --tcg");
+                return ExitCode::from(2);
+            }
+            runner::KvmStatus::EmulatedOnly => {
+                eprintln!("bfrun: warning: {}; the kernel will stop at its first SSE instruction", runner::kvm_status().describe())
+            }
+            runner::KvmStatus::Hardware => {}
+        }
     }
     let mut config = QemuConfig::new(image);
     config.accel = accel;
