@@ -23,6 +23,18 @@ pub enum A20Method {
     KeyboardController = 3,
 }
 
+impl A20Method {
+    /// Human-readable name, as stage2 prints it ("already on", "BIOS", ...).
+    pub fn describe(self) -> &'static str {
+        match self {
+            A20Method::AlreadyOn => "already on",
+            A20Method::Bios => "BIOS INT 15h",
+            A20Method::Fast => "fast A20 (port 0x92)",
+            A20Method::KeyboardController => "8042 keyboard controller",
+        }
+    }
+}
+
 /// The block itself. `#[repr(C)]` with explicit field order: the offsets are part of the
 /// protocol (see `docs/boot-protocol.md`) and pinned by a unit test.
 #[derive(Clone, Copy, Debug)]

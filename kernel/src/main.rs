@@ -89,9 +89,9 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
         }
     };
     kprintln!(
-        "boot: drive {:#04x}, A20 {:?}, {} sectors per read, payload {} bytes, CRC32 {:#010x}",
+        "boot: drive {:#04x}, A20 {}, {} sectors per read, payload {} bytes, CRC32 {:#010x}",
         info.boot_drive,
-        info.a20(),
+        info.a20().map_or("unknown", |m| m.describe()),
         info.sectors_per_read,
         header.payload_size,
         header.payload_crc32

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub use runner::{Accel, DiskInterface, Outcome, QemuConfig, workspace_root};
+pub use runner::{Accel, DiskInterface, KvmStatus, Outcome, QemuConfig, kvm_status, workspace_root};
 
 /// The artifacts `make disk` leaves, which every image is built from.
 #[derive(Clone, Debug)]

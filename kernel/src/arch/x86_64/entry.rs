@@ -26,6 +26,10 @@ pub static mut BOOT_STACK: BootStack = BootStack([0; BOOT_STACK_SIZE]);
 
 // XCR0 bits we enable when the CPU supports them: x87, SSE, AVX, and the three AVX-512
 // state components (opmask, ZMM_Hi256, Hi16_ZMM).
+//
+// Not in host unit-test builds: those link dynamically against libc.so, which does not
+// export the glibc-internal symbols the IFUNC fix-up below refers to.
+#[cfg(not(test))]
 global_asm!(
     r#"
     .section .text.bareflow_entry, "ax"
@@ -116,4 +120,16 @@ bareflow_entry:
     .size bareflow_entry, . - bareflow_entry
     "#,
     stack_size = const BOOT_STACK_SIZE,
+);
+
+// Host unit-test builds link through the same script (cargo passes `-bins` link args to
+// a binary's test harness too), so they need the entry symbol: straight to glibc.
+#[cfg(test)]
+global_asm!(
+    r#"
+    .section .text.bareflow_entry, "ax"
+    .global bareflow_entry
+bareflow_entry:
+    jmp _start
+    "#
 );
