@@ -13,6 +13,7 @@ pub mod console;
 pub mod drivers;
 pub mod mm;
 pub mod selftest;
+pub mod syscall;
 
 use arch::x86_64::{cpu, gdt, idt, tsc};
 use drivers::qemu_exit::{self, EXIT_FAILURE, EXIT_FATAL, EXIT_SUCCESS};
