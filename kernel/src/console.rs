@@ -36,6 +36,11 @@ pub fn write_bytes(bytes: &[u8]) {
     console.vga.write_bytes(bytes);
 }
 
+/// Reads console input that has arrived on COM1, without waiting.
+pub fn read_input(buf: &mut [u8]) -> usize {
+    CONSOLE.lock().serial.read_available(buf)
+}
+
 /// Breaks the console lock.
 ///
 /// # Safety

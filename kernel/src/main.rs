@@ -4,19 +4,28 @@
 //!
 //! * on bare metal, stage2 jumps to `bareflow_entry` ([`arch::x86_64::entry`]), which
 //!   calls [`kernel_start`]: the machine layer (console, GDT/IDT, TSC, memory) runs
-//!   before glibc and must not allocate or touch thread-locals;
-//! * started as a Linux program, the same entry falls through to glibc and [`main`].
+//!   before glibc and must not allocate or touch thread-locals. It then builds page
+//!   tables, enables SYSCALL ([`syscall`] is the Linux ABI the program sees), lays out
+//!   a Linux process stack ([`process`]) and jumps to glibc's `_start`, which calls
+//!   [`main`];
+//! * started as a Linux program, the same entry falls through to glibc and [`main`]
+//!   runs under Linux.
 
 pub mod arch;
 pub mod boot;
 pub mod console;
 pub mod drivers;
+pub mod app;
 pub mod mm;
+pub mod platform;
+pub mod process;
 pub mod selftest;
 pub mod syscall;
 
-use arch::x86_64::{cpu, gdt, idt, tsc};
-use drivers::qemu_exit::{self, EXIT_FAILURE, EXIT_FATAL, EXIT_SUCCESS};
+use arch::x86_64::{cpu, gdt, idt, paging, tsc};
+use boot_protocol::flud::FludHeader;
+use core::sync::atomic::Ordering;
+use drivers::qemu_exit::{self, EXIT_FAILURE, EXIT_FATAL};
 use mm::regions::{PAGE_SIZE, free_regions};
 
 /// Highest physical address the kernel uses: stage2 identity-maps the first 4 GiB.
@@ -27,10 +36,10 @@ unsafe extern "C" {
     static _end: u8;
 }
 
-/// The same ELF started as a Linux program: say what it is.
+/// The program: on bare metal glibc calls this after the kernel started `_start`;
+/// started as a Linux program, the same code runs natively.
 fn main() {
-    println!("BareFlow kernel {}: started as a Linux program.", env!("CARGO_PKG_VERSION"));
-    println!("Boot it from a disk image instead: `make run` (see README.md).");
+    std::process::exit(app::run());
 }
 
 /// The bare-metal entry, called by `bareflow_entry` on the boot stack with SSE enabled.
@@ -126,7 +135,6 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
         qemu_exit::exit(EXIT_FAILURE);
     }
 
-    let mut status = EXIT_SUCCESS;
     match selftest::check_pattern(&header) {
         selftest::PatternCheck::Absent => {}
         selftest::PatternCheck::Verified { bytes } => {
@@ -134,7 +142,7 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
         }
         selftest::PatternCheck::Mismatch { offset } => {
             kprintln!("pattern: MISMATCH at module offset {:#x}", offset);
-            status = EXIT_FAILURE;
+            qemu_exit::exit(EXIT_FAILURE);
         }
     }
 
@@ -153,7 +161,130 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
         keyboard_echo();
     }
     kprintln!("boot: machine layer ready");
-    qemu_exit::exit(status);
+    start_program(&info, &header, entry_tsc, simd.xsave)
+}
+
+/// Bare-metal facts `main` can read (same binary, same memory).
+pub mod bare_metal {
+    use core::sync::atomic::{AtomicBool, AtomicU64};
+
+    /// Set before glibc starts on bare metal; false when running as a Linux program.
+    pub static ACTIVE: AtomicBool = AtomicBool::new(false);
+    /// TSC at stage1's start, for `boot.to_main_ms`.
+    pub static STAGE1_TSC: AtomicU64 = AtomicU64::new(0);
+}
+
+unsafe extern "C" {
+    /// The ELF header at the start of the image (GNU ld provides the symbol).
+    static __ehdr_start: [u8; 64];
+    /// glibc's entry point.
+    fn _start();
+}
+
+/// The kernel's PT_LOAD segments as (start, end, access), read from its own program
+/// headers, which stage2 loaded at 0x100000 with the rest of the image.
+fn kernel_segments(out: &mut [(u64, u64, paging::Access); 16]) -> (usize, u64, u64) {
+    // SAFETY: the linker places the ELF header at `__ehdr_start`, inside the loaded
+    // image; the program headers follow at e_phoff (mkimage checked they are loaded).
+    let ehdr = unsafe { &*(&raw const __ehdr_start) };
+    let phoff = u64::from_le_bytes(ehdr[32..40].try_into().unwrap());
+    let phnum = u16::from_le_bytes(ehdr[56..58].try_into().unwrap()) as u64;
+    let phdrs = ehdr.as_ptr() as u64 + phoff;
+    let mut n = 0;
+    for i in 0..phnum {
+        // SAFETY: program header i of the loaded image (56 bytes each).
+        let ph = unsafe { core::slice::from_raw_parts((phdrs + i * 56) as *const u8, 56) };
+        let kind = u32::from_le_bytes(ph[0..4].try_into().unwrap());
+        let flags = u32::from_le_bytes(ph[4..8].try_into().unwrap());
+        let vaddr = u64::from_le_bytes(ph[16..24].try_into().unwrap());
+        let memsz = u64::from_le_bytes(ph[40..48].try_into().unwrap());
+        if kind != 1 || n == out.len() {
+            continue;
+        }
+        let access = match (flags & 2 != 0, flags & 1 != 0) {
+            (false, false) => paging::Access::Read,
+            (true, false) => paging::Access::ReadWrite,
+            (false, true) => paging::Access::ReadExecute,
+            (true, true) => paging::Access::ReadWriteExecute,
+        };
+        out[n] = (vaddr, vaddr + memsz, access);
+        n += 1;
+    }
+    (n, phdrs, phnum)
+}
+
+/// Sets up page tables, SYSCALL and the program's memory, builds the initial process
+/// stack from the command line and jumps to glibc's `_start`.
+fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, entry_tsc: u64, xsave: bool) -> ! {
+    platform::init_clocks(entry_tsc);
+    bare_metal::STAGE1_TSC.store(info.tsc_stage1, Ordering::Relaxed);
+    let mut segments = [(0, 0, paging::Access::None); 16];
+    let (count, phdr, phnum) = kernel_segments(&mut segments);
+    paging::init(&segments[..count]);
+    arch::x86_64::syscall::init(xsave);
+
+    let (free, _) = mm::frames::stats();
+    // The brk heap: a quarter of free memory, as a power of two (one buddy block),
+    // between 16 MiB and 1 GiB.
+    let quarter = free / 4;
+    let heap = if quarter.is_power_of_two() { quarter } else { quarter.next_power_of_two() / 2 }.clamp(16 << 20, 1 << 30);
+    let image_end = &raw const _end as u64;
+    let Some(stack) = mm::vmem::init(heap, platform::STACK_BYTES, header.load_addr..image_end) else {
+        kprintln!("program: not enough memory for the heap and stack");
+        qemu_exit::exit(EXIT_FATAL);
+    };
+    kprintln!(
+        "program: page tables with W^X loaded; SYSCALL at CPL 0; brk heap {} MiB, stack {} MiB at {:#x}",
+        heap >> 20,
+        platform::STACK_BYTES >> 20,
+        stack.start
+    );
+
+    let cmdline = header.cmdline();
+    let mut argv: [&[u8]; 64] = [&[]; 64];
+    let mut argc = 0;
+    for word in core::iter::once(core::str::from_utf8(process::PROGRAM_NAME).unwrap()).chain(process::arguments(cmdline)) {
+        if argc < argv.len() {
+            argv[argc] = word.as_bytes();
+            argc += 1;
+        }
+    }
+    let mut envp: [&[u8]; 64] = [&[]; 64];
+    let mut envc = 0;
+    for word in process::environment(cmdline) {
+        if envc < envp.len() {
+            envp[envc] = word.as_bytes();
+            envc += 1;
+        }
+    }
+    let mut random = [0u8; 16];
+    syscall::Platform::fill_random(&mut platform::BareMetal, &mut random);
+    let auxv = [
+        (process::at::PHDR, phdr),
+        (process::at::PHENT, 56),
+        (process::at::PHNUM, phnum),
+        (process::at::PAGESZ, PAGE_SIZE),
+        (process::at::ENTRY, _start as *const () as u64),
+        (process::at::UID, 0),
+        (process::at::EUID, 0),
+        (process::at::GID, 0),
+        (process::at::EGID, 0),
+        (process::at::HWCAP, cpu::hwcap()),
+        (process::at::CLKTCK, 100),
+        (process::at::SECURE, 0),
+    ];
+    const ARGS_AREA: u64 = 64 * 1024;
+    // SAFETY: the top 64 KiB of the stack vmem::init just mapped read-write for us.
+    let memory = unsafe { core::slice::from_raw_parts_mut((stack.end - ARGS_AREA) as *mut u8, ARGS_AREA as usize) };
+    let Ok(rsp) = process::build_stack(memory, stack.end, &argv[..argc], &envp[..envc], &auxv, random) else {
+        kprintln!("program: the command line does not fit on the initial stack");
+        qemu_exit::exit(EXIT_FATAL);
+    };
+    kprintln!("program: entering glibc _start with {} arguments, {} environment variables", argc, envc);
+    bare_metal::ACTIVE.store(true, Ordering::Relaxed);
+    // SAFETY: the stack was just built on mapped memory; descriptor tables, SYSCALL,
+    // page tables and the program's memory are set up.
+    unsafe { process::enter_program(rsp) }
 }
 
 fn on_off(b: bool) -> &'static str {

@@ -2,5 +2,6 @@
 
 pub mod keyboard;
 pub mod qemu_exit;
+pub mod rtc;
 pub mod serial;
 pub mod vga;

@@ -27,6 +27,22 @@ impl SerialPort {
         true
     }
 
+    /// Reads the bytes that have arrived, without waiting; returns how many.
+    pub fn read_available(&mut self, buf: &mut [u8]) -> usize {
+        let Some(uart) = self.uart.as_mut() else { return 0 };
+        let mut n = 0;
+        while n < buf.len() {
+            match uart.try_receive_byte() {
+                Ok(b) => {
+                    buf[n] = b;
+                    n += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        n
+    }
+
     /// Writes bytes, turning `\n` into `\r\n`.
     pub fn write_bytes(&mut self, bytes: &[u8]) {
         let Some(uart) = self.uart.as_mut() else { return };

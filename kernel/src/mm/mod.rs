@@ -5,4 +5,6 @@
 //! pages) build on frames and the kernel's page tables.
 
 pub mod frames;
+pub mod rangeset;
 pub mod regions;
+pub mod vmem;

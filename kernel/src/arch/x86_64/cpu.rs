@@ -98,3 +98,13 @@ pub fn halt_forever() -> ! {
         x86_64::instructions::hlt();
     }
 }
+
+/// Whether the CPU has RDRAND (CPUID.1:ECX bit 30).
+pub fn has_rdrand() -> bool {
+    __cpuid(1).ecx & (1 << 30) != 0
+}
+
+/// CPUID.1:EDX, which Linux passes to programs as AT_HWCAP.
+pub fn hwcap() -> u64 {
+    __cpuid(1).edx as u64
+}

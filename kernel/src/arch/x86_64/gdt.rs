@@ -3,6 +3,9 @@
 //! Selectors: `0x08` 64-bit kernel code, `0x10` kernel data, `0x18` TSS — the same code
 //! and data selectors stage2 used, so `SYSCALL` (STAR) can rely on them later.
 
+/// The 64-bit kernel code selector (SYSCALL's CS; SS is the next entry, 0x10).
+pub const KERNEL_CODE_SELECTOR: u16 = 0x08;
+
 use spin::Once;
 use x86_64::VirtAddr;
 use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};

@@ -4,4 +4,6 @@ pub mod cpu;
 pub mod entry;
 pub mod gdt;
 pub mod idt;
+pub mod paging;
+pub mod syscall;
 pub mod tsc;

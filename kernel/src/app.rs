@@ -1,0 +1,108 @@
+//! The program `main` runs: today a demonstration that Rust std works on the kernel's
+//! syscall layer; the JIT engine will take its place.
+//!
+//! Arguments (from the kernel command line, see [`crate::process`]):
+//!
+//! | argument | effect |
+//! |---|---|
+//! | `--exit=N` | exit with status N (QEMU reports it through isa-debug-exit) |
+//! | `--unknown-syscall` | make a syscall the kernel does not implement (`acct`) and carry on |
+//! | `--syscall-bench=N` | time N `getpid` syscalls with rdtsc; prints `METRIC syscall.null_cycles` |
+//!
+//! Every other argument is echoed. The same code runs natively when the kernel ELF is
+//! started as a Linux program.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::arch::x86_64::tsc;
+use crate::bare_metal;
+
+/// Runs the program; returns its exit status.
+pub fn run() -> i32 {
+    let on_metal = bare_metal::ACTIVE.load(Ordering::Relaxed);
+    if on_metal {
+        let ticks = tsc::rdtsc().wrapping_sub(bare_metal::STAGE1_TSC.load(Ordering::Relaxed));
+        println!("METRIC boot.to_main_ms {:.1} ms", tsc::ticks_to_ms(ticks));
+    }
+    let args: Vec<String> = std::env::args().collect();
+    println!("main: Rust std main running {}", if on_metal { "on bare metal" } else { "as a Linux program" });
+    println!("main: args {:?}", args);
+    for (key, value) in std::env::vars() {
+        println!("main: env {}={}", key, value);
+    }
+
+    // Heap: a vector, a string and a hash map, checked against known answers.
+    let squares: Vec<u64> = (1..=1000u64).map(|i| i * i).collect();
+    let sum: u64 = squares.iter().sum();
+    let mut words: HashMap<String, usize> = HashMap::new();
+    for w in "the quick brown fox jumps over the lazy dog the end".split(' ') {
+        *words.entry(w.to_string()).or_default() += 1;
+    }
+    let text: String = squares.iter().take(5).map(|s| s.to_string()).collect::<Vec<_>>().join(",");
+    let big = vec![0xA5u8; 8 << 20]; // 8 MiB: glibc takes this from mmap
+    println!(
+        "heap: sum of squares 1..1000 = {} ({}), {} distinct words, \"the\" x{}, first squares {}, 8 MiB block ok: {}",
+        sum,
+        if sum == 333_833_500 { "ok" } else { "WRONG" },
+        words.len(),
+        words["the"],
+        text,
+        big.iter().all(|&b| b == 0xA5)
+    );
+    drop(big);
+
+    // Floats: formatting and maths.
+    println!("float: sqrt(2) = {:.6}, pi = {:.5}, 1e-3 * 7 = {}, {:e}", 2f64.sqrt(), std::f64::consts::PI, 1e-3 * 7.0, 6.02214076e23);
+
+    // Time: Instant must advance; SystemTime comes from the RTC.
+    let t0 = Instant::now();
+    let mut x = 0u64;
+    for i in 0..200_000u64 {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(i);
+    }
+    std::thread::sleep(Duration::from_millis(2));
+    let elapsed = t0.elapsed();
+    let unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    println!(
+        "time: Instant advanced {} us (>= 2000: {}), unix time {} s, checksum {:x}",
+        elapsed.as_micros(),
+        elapsed >= Duration::from_millis(2),
+        unix,
+        x & 0xffff
+    );
+
+    let mut status = 0;
+    for arg in args.iter().skip(1) {
+        if let Some(n) = arg.strip_prefix("--exit=") {
+            status = n.parse().unwrap_or_else(|_| {
+                eprintln!("main: --exit needs a number, got {n:?}");
+                2
+            });
+        } else if arg == "--unknown-syscall" {
+            // SAFETY: acct(NULL) only turns process accounting off (or fails).
+            let r = unsafe { libc::syscall(libc::SYS_acct, 0usize) };
+            let errno = std::io::Error::last_os_error();
+            println!("main: acct(NULL) returned {} ({}); carrying on", r, errno);
+        } else if let Some(n) = arg.strip_prefix("--syscall-bench=") {
+            syscall_bench(n.parse().unwrap_or(100_000));
+        } else {
+            println!("main: argument {arg:?}");
+        }
+    }
+    println!("main: exiting with status {status}");
+    status
+}
+
+/// Times `n` null syscalls (`getpid`) and prints the average in TSC cycles.
+fn syscall_bench(n: u64) {
+    let n = n.max(1);
+    let start = tsc::rdtsc();
+    for _ in 0..n {
+        // SAFETY: getpid has no arguments and no side effects.
+        unsafe { libc::syscall(libc::SYS_getpid) };
+    }
+    let cycles = tsc::rdtsc() - start;
+    println!("METRIC syscall.null_cycles {:.0} cycles", cycles as f64 / n as f64);
+}

@@ -1,0 +1,208 @@
+//! The kernel's own page tables: the first 4 GiB identity-mapped, 2 MiB pages split to
+//! 4 KiB on demand, real permissions (NX via EFER.NXE, read-only enforced at CPL 0 via
+//! CR0.WP).
+//!
+//! Stage2's tables map everything read-write-execute. These replace them: the null
+//! page is unmapped, kernel text is read+execute, kernel read-only data is read-only,
+//! everything else is read+write, no execute. `mmap`/`mprotect` change permissions
+//! here (W^X for JIT code later), and the syscall layer checks user pointers with
+//! [`accessible`] before touching them.
+
+use spin::Mutex;
+use x86_64::registers::control::{Cr0, Cr0Flags, Cr3, Efer, EferFlags};
+
+use crate::mm::frames;
+
+/// Bytes per small page.
+pub const PAGE_SIZE: u64 = 4096;
+/// Bytes per large (PD-level) page.
+pub const LARGE_PAGE_SIZE: u64 = 2 << 20;
+/// Everything mapped: the first 4 GiB (stage2's identity map covers the same).
+pub const MAPPED_LIMIT: u64 = 4 << 30;
+
+const PRESENT: u64 = 1 << 0;
+const WRITABLE: u64 = 1 << 1;
+const HUGE: u64 = 1 << 7;
+const NO_EXECUTE: u64 = 1 << 63;
+const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+const LEAF_FLAGS: u64 = PRESENT | WRITABLE | NO_EXECUTE;
+
+/// What a page allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Not mapped: any access faults.
+    None,
+    /// Read only.
+    Read,
+    /// Read and write.
+    ReadWrite,
+    /// Read and execute.
+    ReadExecute,
+    /// Read, write and execute (only if asked for explicitly).
+    ReadWriteExecute,
+}
+
+impl Access {
+    /// From `PROT_*` bits (`PROT_WRITE` or `PROT_EXEC` alone still imply read, as on
+    /// x86 Linux).
+    pub fn from_prot(prot: u64) -> Access {
+        match (prot & 7 != 0, prot & 2 != 0, prot & 4 != 0) {
+            (false, _, _) => Access::None,
+            (true, false, false) => Access::Read,
+            (true, true, false) => Access::ReadWrite,
+            (true, false, true) => Access::ReadExecute,
+            (true, true, true) => Access::ReadWriteExecute,
+        }
+    }
+
+    fn bits(self) -> u64 {
+        match self {
+            Access::None => 0,
+            Access::Read => PRESENT | NO_EXECUTE,
+            Access::ReadWrite => PRESENT | WRITABLE | NO_EXECUTE,
+            Access::ReadExecute => PRESENT,
+            Access::ReadWriteExecute => PRESENT | WRITABLE,
+        }
+    }
+}
+
+/// Physical address of the PML4; `None` until [`init`].
+static PML4: Mutex<Option<u64>> = Mutex::new(None);
+
+fn table(addr: u64) -> &'static mut [u64; 512] {
+    // SAFETY: page-table pages are identity-mapped frames owned by this module, and the
+    // PML4 lock (held by every caller) serialises access.
+    unsafe { &mut *(addr as *mut [u64; 512]) }
+}
+
+fn new_table() -> u64 {
+    let page = frames::alloc_pages(1).expect("memory for page tables");
+    table(page).fill(0);
+    page
+}
+
+/// Builds the page tables, enables NXE and WP, and loads CR3.
+///
+/// `kernel` lists the kernel image's segments as (start, end, access); the null page
+/// becomes unmapped. Needs the frame allocator.
+pub fn init(kernel: &[(u64, u64, Access)]) {
+    let mut pml4_slot = PML4.lock();
+    let pml4 = new_table();
+    let pdpt = new_table();
+    table(pml4)[0] = pdpt | PRESENT | WRITABLE;
+    for gib in 0..(MAPPED_LIMIT >> 30) {
+        let pd = new_table();
+        table(pdpt)[gib as usize] = pd | PRESENT | WRITABLE;
+        for (i, e) in table(pd).iter_mut().enumerate() {
+            *e = ((gib << 30) + i as u64 * LARGE_PAGE_SIZE) | LEAF_FLAGS | HUGE;
+        }
+    }
+    set_range_locked(pml4, 0, PAGE_SIZE, Access::None);
+    for &(start, end, access) in kernel {
+        set_range_locked(pml4, start & !(PAGE_SIZE - 1), end.next_multiple_of(PAGE_SIZE), access);
+    }
+    // SAFETY: NXE is needed before any entry with bit 63 is used; WP makes CPL 0 respect
+    // read-only pages. Both only tighten what the kernel may do.
+    unsafe {
+        Efer::update(|f| f.insert(EferFlags::NO_EXECUTE_ENABLE));
+        Cr0::update(|f| f.insert(Cr0Flags::WRITE_PROTECT));
+    }
+    let (_, cr3_flags) = Cr3::read();
+    let frame = x86_64::structures::paging::PhysFrame::containing_address(x86_64::PhysAddr::new(pml4));
+    // SAFETY: the new tables identity-map the same first 4 GiB as stage2's, with the
+    // kernel's text executable and its stack and data writable, so execution continues.
+    unsafe { Cr3::write(frame, cr3_flags) };
+    *pml4_slot = Some(pml4);
+}
+
+/// Sets the access of every page in `[start, end)` (page-aligned, below 4 GiB),
+/// splitting large pages where the range covers only part of one.
+pub fn set_range(start: u64, end: u64, access: Access) {
+    let pml4 = PML4.lock().expect("paging::init ran");
+    set_range_locked(pml4, start, end, access);
+    flush_tlb();
+}
+
+fn flush_tlb() {
+    let (frame, flags) = Cr3::read();
+    // SAFETY: reloading the current CR3 only flushes non-global TLB entries.
+    unsafe { Cr3::write(frame, flags) };
+}
+
+fn set_range_locked(pml4: u64, start: u64, end: u64, access: Access) {
+    assert!(start % PAGE_SIZE == 0 && end % PAGE_SIZE == 0 && end <= MAPPED_LIMIT, "bad range {start:#x}-{end:#x}");
+    let mut addr = start;
+    while addr < end {
+        let pd = table(table(table(pml4)[0] & ADDRESS_MASK)[(addr >> 30) as usize] & ADDRESS_MASK);
+        let pde = &mut pd[((addr >> 21) & 511) as usize];
+        let large_start = addr & !(LARGE_PAGE_SIZE - 1);
+        // A whole large page keeps one PDE; unmapping always goes through a page table
+        // so that every PDE stays present and unambiguous.
+        if *pde & HUGE != 0 && addr == large_start && end - addr >= LARGE_PAGE_SIZE && access != Access::None {
+            *pde = large_start | access.bits() | HUGE;
+            addr += LARGE_PAGE_SIZE;
+            continue;
+        }
+        if *pde & HUGE != 0 {
+            let flags = *pde & (PRESENT | WRITABLE | NO_EXECUTE);
+            let pt = new_table();
+            for (i, e) in table(pt).iter_mut().enumerate() {
+                *e = (large_start + i as u64 * PAGE_SIZE) | flags;
+            }
+            *pde = pt | PRESENT | WRITABLE;
+        }
+        let pt = table(*pde & ADDRESS_MASK);
+        let pte = &mut pt[((addr >> 12) & 511) as usize];
+        *pte = addr | access.bits();
+        addr += PAGE_SIZE;
+    }
+}
+
+/// The access of the page holding `addr` (`Access::None` above 4 GiB).
+pub fn access_of(addr: u64) -> Access {
+    let Some(pml4) = *PML4.lock() else { return Access::ReadWriteExecute };
+    if addr >= MAPPED_LIMIT {
+        return Access::None;
+    }
+    let pd = table(table(table(pml4)[0] & ADDRESS_MASK)[(addr >> 30) as usize] & ADDRESS_MASK);
+    let pde = pd[((addr >> 21) & 511) as usize];
+    let leaf = if pde & HUGE != 0 { pde } else { table(pde & ADDRESS_MASK)[((addr >> 12) & 511) as usize] };
+    match (leaf & PRESENT != 0, leaf & WRITABLE != 0, leaf & NO_EXECUTE == 0) {
+        (false, _, _) => Access::None,
+        (true, false, false) => Access::Read,
+        (true, true, false) => Access::ReadWrite,
+        (true, false, true) => Access::ReadExecute,
+        (true, true, true) => Access::ReadWriteExecute,
+    }
+}
+
+/// Whether every byte of `[addr, addr+len)` is mapped, and writable if `write`.
+pub fn accessible(addr: u64, len: u64, write: bool) -> bool {
+    let Some(end) = addr.checked_add(len) else { return false };
+    if len == 0 || end > MAPPED_LIMIT {
+        return false;
+    }
+    let mut page = addr & !(PAGE_SIZE - 1);
+    while page < end {
+        match access_of(page) {
+            Access::None => return false,
+            Access::Read | Access::ReadExecute if write => return false,
+            _ => {}
+        }
+        page += PAGE_SIZE;
+    }
+    true
+}
+
+/// How many bytes from `addr` (at most `max`) are readable without a gap.
+pub fn readable_prefix(addr: u64, max: u64) -> u64 {
+    let mut n = 0;
+    while n < max {
+        let at = addr.saturating_add(n);
+        if at >= MAPPED_LIMIT || access_of(at) == Access::None {
+            break;
+        }
+        n += PAGE_SIZE - at % PAGE_SIZE;
+    }
+    n.min(max)
+}

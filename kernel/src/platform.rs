@@ -1,0 +1,148 @@
+//! The bare-metal [`Platform`]: what the syscall layer runs on inside the kernel.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::arch::x86_64::{paging, tsc};
+use crate::drivers::{qemu_exit, rtc};
+use crate::mm::vmem;
+use crate::syscall::{self, Errno, Platform, ProcessState};
+use crate::{console, kprintln};
+
+/// The program's main stack size (reported as RLIMIT_STACK).
+pub const STACK_BYTES: u64 = 8 << 20;
+
+/// TSC value that is monotonic time zero.
+static CLOCK_BASE_TSC: AtomicU64 = AtomicU64::new(0);
+/// Unix time in ns at `CLOCK_BASE_TSC`.
+static CLOCK_BASE_UNIX_NS: AtomicU64 = AtomicU64::new(0);
+/// State of the random generator used when the CPU has no RDRAND.
+static RANDOM_STATE: AtomicU64 = AtomicU64::new(0);
+
+/// The program's process state. One core, interrupts off, and syscalls never nest, so
+/// only one `&mut` to it exists at a time (inside one syscall).
+static mut PROCESS: ProcessState = ProcessState::new();
+
+/// Starts the clocks: monotonic time counts from `boot_tsc`; real time from the RTC.
+pub fn init_clocks(boot_tsc: u64) {
+    CLOCK_BASE_TSC.store(boot_tsc, Ordering::Relaxed);
+    let elapsed = ticks_to_ns(tsc::rdtsc().wrapping_sub(boot_tsc));
+    let unix = rtc::unix_seconds().unwrap_or(0) * 1_000_000_000;
+    CLOCK_BASE_UNIX_NS.store(unix.saturating_sub(elapsed), Ordering::Relaxed);
+    RANDOM_STATE.store(tsc::rdtsc() ^ unix, Ordering::Relaxed);
+}
+
+fn ticks_to_ns(ticks: u64) -> u64 {
+    (ticks as u128 * 1_000_000_000 / tsc::tsc_hz().max(1) as u128) as u64
+}
+
+fn rdrand() -> Option<u64> {
+    if !crate::arch::x86_64::cpu::has_rdrand() {
+        return None;
+    }
+    for _ in 0..10 {
+        let value: u64;
+        let ok: u8;
+        // SAFETY: RDRAND exists (CPUID.1:ECX.30); it only writes the two outputs.
+        unsafe { core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok, options(nomem, nostack)) };
+        if ok == 1 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+fn splitmix() -> u64 {
+    let mut z = RANDOM_STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The kernel as seen by the syscall layer.
+pub struct BareMetal;
+
+impl Platform for BareMetal {
+    fn user_readable(&self, addr: u64, len: u64) -> bool {
+        paging::accessible(addr, len, false)
+    }
+    fn user_writable(&self, addr: u64, len: u64) -> bool {
+        paging::accessible(addr, len, true)
+    }
+    fn readable_prefix(&self, addr: u64, max: u64) -> u64 {
+        paging::readable_prefix(addr, max)
+    }
+    fn console_write(&mut self, _fd: u64, bytes: &[u8]) {
+        console::write_bytes(bytes);
+    }
+    fn console_read(&mut self, buf: &mut [u8]) -> usize {
+        console::read_input(buf)
+    }
+    fn log(&mut self, args: core::fmt::Arguments<'_>) {
+        kprintln!("{}", args);
+    }
+    fn monotonic_ns(&self) -> u64 {
+        ticks_to_ns(tsc::rdtsc().wrapping_sub(CLOCK_BASE_TSC.load(Ordering::Relaxed)))
+    }
+    fn realtime_ns(&self) -> u64 {
+        CLOCK_BASE_UNIX_NS.load(Ordering::Relaxed) + self.monotonic_ns()
+    }
+    fn sleep_ns(&mut self, ns: u64) {
+        let until = self.monotonic_ns().saturating_add(ns);
+        while self.monotonic_ns() < until {
+            core::hint::spin_loop();
+        }
+    }
+    fn fill_random(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = rdrand().unwrap_or_else(splitmix).to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+    fn set_fs_base(&mut self, base: u64) {
+        x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new_truncate(base));
+    }
+    fn fs_base(&self) -> u64 {
+        x86_64::registers::model_specific::FsBase::read().as_u64()
+    }
+    fn stack_size(&self) -> u64 {
+        STACK_BYTES
+    }
+    fn brk(&mut self, addr: u64) -> u64 {
+        vmem::brk(addr)
+    }
+    fn map_anonymous(&mut self, len: u64, prot: u64) -> Result<u64, Errno> {
+        vmem::map(len, prot)
+    }
+    fn map_fixed(&mut self, addr: u64, len: u64, prot: u64) -> Result<u64, Errno> {
+        vmem::map_fixed(addr, len, prot)
+    }
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        vmem::unmap(addr, len)
+    }
+    fn protect(&mut self, addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
+        vmem::protect(addr, len, prot)
+    }
+    fn process(&mut self) -> &mut ProcessState {
+        // SAFETY: see `PROCESS`: the only reference, for the duration of one syscall.
+        unsafe { &mut *(&raw mut PROCESS) }
+    }
+    fn exit(&mut self, status: u8) {
+        report_and_exit(status)
+    }
+}
+
+/// Prints the program's exit, its syscall counts and memory use, and stops the machine
+/// with `status` (QEMU: isa-debug-exit).
+pub fn report_and_exit(status: u8) -> ! {
+    kprintln!("program: exited with status {}", status);
+    let mut total = 0;
+    for (nr, count) in syscall::counts() {
+        total += count;
+        kprintln!("METRIC syscall.count.{} {} calls", syscall::names::name(nr).unwrap_or("unknown"), count);
+    }
+    kprintln!("METRIC syscall.total {} calls", total);
+    let (mapped, heap) = vmem::usage();
+    kprintln!("METRIC program.mmap_bytes {} bytes", mapped);
+    kprintln!("METRIC program.brk_bytes {} bytes", heap);
+    qemu_exit::exit(status as u32)
+}
