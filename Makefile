@@ -55,7 +55,7 @@ tools:
 
 disk: boot-stages kernel tools
 	$(MKIMAGE) build --stage1 $(BUILD)/stage1.bin --stage2 $(BUILD)/stage2.bin \
-		--kernel $(BUILD)/kernel.elf --cmdline "$(CMDLINE)" $(IMAGE_FLAGS) \
+		--kernel $(BUILD)/kernel.elf --cmdline="$(CMDLINE)" $(IMAGE_FLAGS) \
 		--output $(BUILD)/bareflow.img
 
 run: disk

@@ -8,6 +8,7 @@
 //! | `--exit=N` | exit with status N (QEMU reports it through isa-debug-exit) |
 //! | `--unknown-syscall` | make a syscall the kernel does not implement (`acct`) and carry on |
 //! | `--syscall-bench=N` | time N `getpid` syscalls with rdtsc; prints `METRIC syscall.null_cycles` |
+//! | `--mprotect-fault` | map a page, write it, make it read-only with `mprotect`, write again: must fault |
 //!
 //! Every other argument is echoed. The same code runs natively when the kernel ELF is
 //! started as a Linux program.
@@ -85,6 +86,8 @@ pub fn run() -> i32 {
             let r = unsafe { libc::syscall(libc::SYS_acct, 0usize) };
             let errno = std::io::Error::last_os_error();
             println!("main: acct(NULL) returned {} ({}); carrying on", r, errno);
+        } else if arg == "--mprotect-fault" {
+            mprotect_fault();
         } else if let Some(n) = arg.strip_prefix("--syscall-bench=") {
             syscall_bench(n.parse().unwrap_or(100_000));
         } else {
@@ -105,4 +108,21 @@ fn syscall_bench(n: u64) {
     }
     let cycles = tsc::rdtsc() - start;
     println!("METRIC syscall.null_cycles {:.0} cycles", cycles as f64 / n as f64);
+}
+
+/// Writes a fresh anonymous page, write-protects it and writes again: the second write
+/// must fault (a page fault report on bare metal, SIGSEGV on Linux).
+fn mprotect_fault() {
+    // SAFETY: a fresh private anonymous mapping, used only here.
+    unsafe {
+        let page = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+        assert_ne!(page, libc::MAP_FAILED, "mmap failed");
+        let p = page as *mut u64;
+        p.write_volatile(0x1234);
+        println!("mprotect: wrote {:#x} to {:p}; making it read-only", p.read_volatile(), p);
+        assert_eq!(libc::mprotect(page, 4096, libc::PROT_READ), 0, "mprotect failed");
+        println!("mprotect: read back {:#x}; writing again must fault", p.read_volatile());
+        p.write_volatile(0x5678);
+        println!("mprotect: the write to a read-only page did NOT fault");
+    }
 }

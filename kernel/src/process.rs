@@ -206,6 +206,6 @@ mod tests {
     #[test]
     fn too_small_a_stack_is_an_error() {
         let mut mem = vec![0u8; 64];
-        assert_eq!(build_stack(&mut mem, 0x1000, &[b"bareflow"; 4], &[], &[], [0; 16]), Err(StackTooSmall));
+        assert_eq!(build_stack(&mut mem, 0x1000, &[b"bareflow".as_slice(); 4], &[], &[], [0; 16]), Err(StackTooSmall));
     }
 }

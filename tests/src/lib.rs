@@ -68,8 +68,7 @@ pub fn build_image(label: &str, spec: &ImageSpec) -> PathBuf {
         .arg(&a.stage2)
         .arg("--kernel")
         .arg(&a.kernel)
-        .arg("--cmdline")
-        .arg(&spec.cmdline)
+        .arg(format!("--cmdline={}", spec.cmdline))
         .arg("--output")
         .arg(&out);
     if spec.pattern_mib > 0 {
