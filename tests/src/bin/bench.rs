@@ -65,6 +65,27 @@ fn main() {
             .unwrap();
         }
     }
+    // The syscall layer: time to Rust `main`, and a null syscall (getpid) round trip.
+    let program = build_image("bench-syscall", &ImageSpec { cmdline: "--syscall-bench=100000".into(), ..Default::default() });
+    let mut syscalls = String::new();
+    writeln!(syscalls, "| disk | accel | boot.to_main_ms | syscall.null_cycles | syscall.total |\n|---|---|---:|---:|---:|").unwrap();
+    for accel in Accel::available() {
+        let (mut to_main, mut null, mut total) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            let mut config = QemuConfig::new(&program);
+            config.accel = accel;
+            let outcome = config.run(Duration::from_secs(180)).expect("start QEMU");
+            assert_eq!(outcome.kernel_status, Some(0), "program failed:\n{}", outcome.serial);
+            to_main.push(outcome.metric("boot.to_main_ms").expect("boot.to_main_ms"));
+            null.push(outcome.metric("syscall.null_cycles").expect("syscall.null_cycles"));
+            total.push(outcome.metric("syscall.total").expect("syscall.total"));
+        }
+        let (to_main, null, total) = (median(to_main), median(null), median(total));
+        println!("METRIC boot.to_main_ms.virtio.{} {to_main:.1} ms", accel.name());
+        println!("METRIC syscall.null_cycles.{} {null:.0} cycles", accel.name());
+        writeln!(syscalls, "| virtio | {} | {to_main:.1} | {null:.0} | {total:.0} |", accel.name()).unwrap();
+    }
+
     let kernel = workspace_root().join("build/kernel.elf");
     let size = std::process::Command::new("size").arg("-A").arg(&kernel).output().expect("run size");
     let text_bytes = String::from_utf8_lossy(&size.stdout)
@@ -86,7 +107,9 @@ fn main() {
          Under TCG the guest's TSC follows the host clock, so in-guest times are the real\n\
          elapsed time of emulated execution: slower CPU work than hardware, comparable rows.\n\n\
          KVM on the machine that wrote this file: {}.\n\n\
-         ## Boot\n\n{table}\n## Sizes\n\n{sizes}",
+         ## Boot\n\n{table}\n## Syscall layer\n\n`boot.to_main_ms`: stage1's start → first line of Rust `main`; \
+         `syscall.null_cycles`: TSC cycles per `getpid` (average of 100,000; TCG emulates the \
+         SYSCALL path, so this is QEMU's cost, not hardware's).\n\n{syscalls}\n## Sizes\n\n{sizes}",
         kvm.describe()
     );
     std::fs::write(&out, doc).expect("write the benchmark table");
