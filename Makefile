@@ -7,7 +7,14 @@
 #
 # Variables: CMDLINE (kernel command line baked into the image), FAT_MIB (size of the
 # FAT16 partition), PATTERN_MIB (add a boot-test pattern module of that many MiB),
-# DISK (virtio|ide|usb for `make run`), QEMU_ARGS (extra bfrun flags, e.g. --tcg).
+# DISK (virtio|ide|usb for `make run`), QEMU_ARGS (extra bfrun flags, e.g. --tcg),
+# LLVM (which LLVM the kernel links, see below).
+#
+# LLVM=auto    (default) the minimal LLVM if scripts/build-llvm.sh has cached it,
+#              Debian's llvm-22-dev otherwise; never starts an LLVM source build
+# LLVM=min     the minimal LLVM; builds it first when missing (more than an hour)
+# LLVM=system  Debian's llvm-22-dev static libraries
+# LLVM=none    no LLVM in the kernel (no JIT self-test)
 
 SHELL := /bin/bash
 BUILD := build
@@ -17,6 +24,25 @@ TARGET := x86_64-unknown-linux-gnu
 KERNEL_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static -C linker-features=-lld
 KERNEL_TARGET_DIR := target/kernel
 KERNEL_ELF := $(KERNEL_TARGET_DIR)/$(TARGET)/release/kernel
+
+LLVM ?= auto
+SYSTEM_LLVM_CONFIG := /usr/lib/llvm-22/bin/llvm-config
+MIN_LLVM_PREFIX := $(shell scripts/build-llvm.sh --print-prefix 2>/dev/null)
+ifeq ($(LLVM),auto)
+  LLVM_KIND := $(if $(wildcard $(MIN_LLVM_PREFIX)/bin/llvm-config),min,system)
+else
+  LLVM_KIND := $(LLVM)
+endif
+ifeq ($(LLVM_KIND),min)
+  LLVM_CONFIG := $(MIN_LLVM_PREFIX)/bin/llvm-config
+else
+  LLVM_CONFIG := $(SYSTEM_LLVM_CONFIG)
+endif
+ifeq ($(LLVM_KIND),none)
+  KERNEL_FEATURES :=
+else
+  KERNEL_FEATURES := --features llvm
+endif
 
 MKIMAGE := target/release/mkimage
 BFRUN := target/release/bfrun
@@ -46,7 +72,12 @@ boot-stages: $(BUILD)/stage1.bin $(BUILD)/stage2.bin
 
 # Cargo decides what is stale; the copy only happens when the ELF changed.
 kernel: | $(BUILD)
-	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" cargo build --release -p kernel --target $(TARGET) --target-dir $(KERNEL_TARGET_DIR)
+ifeq ($(LLVM_KIND),min)
+	@scripts/build-llvm.sh --print-prefix >/dev/null || { echo "make: the minimal LLVM is not built yet; building it now (more than an hour on 2 cores)"; time scripts/build-llvm.sh; }
+endif
+	@echo "make: kernel LLVM = $(LLVM_KIND)$(if $(filter-out none,$(LLVM_KIND)), ($(LLVM_CONFIG)))"
+	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" BAREFLOW_LLVM_CONFIG="$(LLVM_CONFIG)" LLVM_SYS_221_PREFIX="$$($(LLVM_CONFIG) --prefix 2>/dev/null)" \
+		cargo build --release -p kernel $(KERNEL_FEATURES) --target $(TARGET) --target-dir $(KERNEL_TARGET_DIR)
 	@cmp -s $(KERNEL_ELF) $(BUILD)/kernel.elf || cp $(KERNEL_ELF) $(BUILD)/kernel.elf
 	@echo "METRIC kernel.text_bytes $$(size -A $(BUILD)/kernel.elf | awk '$$1 == ".text" { print $$2 }') bytes"
 

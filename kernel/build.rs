@@ -4,11 +4,71 @@
 //! The Makefile adds the code-generation flags (`+crt-static`, `relocation-model=static`,
 //! `linker-features=-lld`); they are RUSTFLAGS because they must apply to the whole
 //! crate graph, not only to the final link.
+//!
+//! With the `llvm` feature, LLVM's static libraries are linked too (BRIEF §3's link
+//! line): `BAREFLOW_LLVM_CONFIG` names the `llvm-config` of the LLVM to use (the
+//! Makefile picks the minimal build when cached, Debian's `llvm-22-dev` otherwise);
+//! the archives of the components in `llvm-min/components.txt`, then libstdc++, zlib,
+//! zstd, libffi, libm, libc and libgcc go into one `--start-group`. The JIT self-test
+//! module (`jit-tests/selftest.ll`) is assembled to bitcode with Debian's `llvm-as`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn main() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../linker.ld");
-    let script = script.canonicalize().expect("linker.ld at the workspace root");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("linker.ld").canonicalize().expect("linker.ld at the workspace root");
     println!("cargo:rerun-if-changed={}", script.display());
     println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     println!("cargo:rustc-link-arg-bins=-Wl,--build-id=none");
+    if std::env::var_os("CARGO_FEATURE_LLVM").is_some() {
+        link_llvm(&root);
+        assemble_selftest();
+    }
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn gcc_file(name: &str) -> PathBuf {
+    PathBuf::from(run(Command::new("gcc").arg(format!("-print-file-name={name}"))))
+}
+
+fn link_llvm(root: &Path) {
+    println!("cargo:rerun-if-env-changed=BAREFLOW_LLVM_CONFIG");
+    let config = std::env::var("BAREFLOW_LLVM_CONFIG").unwrap_or_else(|_| "/usr/lib/llvm-22/bin/llvm-config".into());
+    let components_file = root.join("llvm-min/components.txt");
+    println!("cargo:rerun-if-changed={}", components_file.display());
+    let components: Vec<String> = std::fs::read_to_string(&components_file)
+        .expect("llvm-min/components.txt")
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let libdir = run(Command::new(&config).arg("--libdir"));
+    let names = run(Command::new(&config).args(["--link-static", "--libnames"]).args(&components));
+    let version = run(Command::new(&config).arg("--version"));
+    println!("cargo:warning=linking LLVM {version} from {libdir}");
+    println!("cargo:rustc-env=BAREFLOW_LLVM_DESCRIPTION=LLVM {version} from {libdir}");
+    println!("cargo:rustc-link-arg-bins=-Wl,--start-group");
+    for name in names.split_whitespace() {
+        println!("cargo:rustc-link-arg-bins={libdir}/{name}");
+    }
+    for archive in ["libstdc++.a", "libz.a", "libzstd.a", "libffi.a", "libm.a", "libc.a", "libgcc.a", "libgcc_eh.a"] {
+        let path = gcc_file(archive);
+        assert!(path.is_absolute(), "{archive} not found (install libstdc++-12-dev, zlib1g-dev, libzstd-dev, libffi-dev)");
+        println!("cargo:rustc-link-arg-bins={}", path.display());
+    }
+    println!("cargo:rustc-link-arg-bins=-Wl,--end-group");
+}
+
+fn assemble_selftest() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("jit-tests/selftest.ll");
+    println!("cargo:rerun-if-changed={}", source.display());
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("selftest.bc");
+    let llvm_as = std::env::var("BAREFLOW_LLVM_AS").unwrap_or_else(|_| "/usr/lib/llvm-22/bin/llvm-as".into());
+    run(Command::new(&llvm_as).arg(&source).arg("-o").arg(&out));
 }

@@ -8,6 +8,8 @@
 //! | `--exit=N` | exit with status N (QEMU reports it through isa-debug-exit) |
 //! | `--unknown-syscall` | make a syscall the kernel does not implement (`acct`) and carry on |
 //! | `--syscall-bench=N` | time N `getpid` syscalls with rdtsc; prints `METRIC syscall.null_cycles` |
+//! | `--no-jit` | skip the JIT self-test (with the `llvm` feature it runs by default) |
+//! | `--jit-write-code` | JIT-compile `fib`, then write to its code: must fault |
 //! | `--mprotect-fault` | map a page, write it, make it read-only with `mprotect`, write again: must fault |
 //!
 //! Every other argument is echoed. The same code runs natively when the kernel ELF is
@@ -75,6 +77,20 @@ pub fn run() -> i32 {
     );
 
     let mut status = 0;
+    #[cfg(feature = "llvm")]
+    if !args.iter().any(|a| a == "--no-jit") {
+        let mut first = true;
+        let passed = crate::jit::selftest::run(|| {
+            if first && on_metal {
+                let ticks = tsc::rdtsc().wrapping_sub(bare_metal::STAGE1_TSC.load(Ordering::Relaxed));
+                println!("METRIC boot.to_first_jit_ms {:.1} ms", tsc::ticks_to_ms(ticks));
+            }
+            first = false;
+        });
+        if !passed {
+            status = 1;
+        }
+    }
     for arg in args.iter().skip(1) {
         if let Some(n) = arg.strip_prefix("--exit=") {
             status = n.parse().unwrap_or_else(|_| {
@@ -86,6 +102,10 @@ pub fn run() -> i32 {
             let r = unsafe { libc::syscall(libc::SYS_acct, 0usize) };
             let errno = std::io::Error::last_os_error();
             println!("main: acct(NULL) returned {} ({}); carrying on", r, errno);
+        } else if arg == "--no-jit" {
+        } else if arg == "--jit-write-code" {
+            #[cfg(feature = "llvm")]
+            crate::jit::selftest::write_to_code_page();
         } else if arg == "--mprotect-fault" {
             mprotect_fault();
         } else if let Some(n) = arg.strip_prefix("--syscall-bench=") {

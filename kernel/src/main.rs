@@ -15,6 +15,8 @@ pub mod arch;
 pub mod boot;
 pub mod console;
 pub mod drivers;
+#[cfg(feature = "llvm")]
+pub mod jit;
 pub mod app;
 pub mod mm;
 pub mod platform;

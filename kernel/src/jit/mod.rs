@@ -1,0 +1,314 @@
+//! LLVM inside the kernel: parse IR or bitcode, verify, optimise with the new pass
+//! manager, compile with ORC LLJIT and call the result.
+//!
+//! Plain Rust std + `llvm-sys`: the same code runs on bare metal (through the syscall
+//! layer) and when the kernel ELF runs as a Linux program.
+
+pub mod cxxrt;
+pub mod selftest;
+
+use std::ffi::{CStr, CString, c_char};
+use std::fmt;
+use std::ptr;
+use std::time::Instant;
+
+use llvm_sys::analysis::{LLVMVerifierFailureAction, LLVMVerifyModule};
+use llvm_sys::bit_reader::LLVMParseBitcodeInContext2;
+use llvm_sys::core::*;
+use llvm_sys::error::{LLVMDisposeErrorMessage, LLVMErrorRef, LLVMGetErrorMessage};
+use llvm_sys::ir_reader::LLVMParseIRInContext2;
+use llvm_sys::orc2::lljit::*;
+use llvm_sys::orc2::*;
+use llvm_sys::prelude::*;
+use llvm_sys::transforms::pass_builder::*;
+
+/// An optimisation level of the new pass manager (`default<On>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptLevel {
+    /// No optimisation.
+    O0,
+    /// Light.
+    O1,
+    /// Standard.
+    O2,
+    /// Aggressive.
+    O3,
+}
+
+impl OptLevel {
+    /// The tier name used in METRIC lines (`o0` … `o3`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OptLevel::O0 => "o0",
+            OptLevel::O1 => "o1",
+            OptLevel::O2 => "o2",
+            OptLevel::O3 => "o3",
+        }
+    }
+
+    fn pipeline(self) -> &'static CStr {
+        match self {
+            OptLevel::O0 => c"default<O0>",
+            OptLevel::O1 => c"default<O1>",
+            OptLevel::O2 => c"default<O2>",
+            OptLevel::O3 => c"default<O3>",
+        }
+    }
+}
+
+/// What can go wrong between input bytes and a callable address.
+#[derive(Debug)]
+pub enum JitError {
+    /// The IR text or bitcode does not parse.
+    Parse(String),
+    /// The module fails LLVM's verifier.
+    Verify(String),
+    /// The pass pipeline failed.
+    Optimise(String),
+    /// LLJIT could not be created, or the module not added.
+    Jit(String),
+    /// Compiling or looking up the symbol failed.
+    Lookup(String),
+}
+
+impl fmt::Display for JitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JitError::Parse(m) => write!(f, "cannot parse the module: {m}"),
+            JitError::Verify(m) => write!(f, "the module fails verification: {m}"),
+            JitError::Optimise(m) => write!(f, "optimisation failed: {m}"),
+            JitError::Jit(m) => write!(f, "LLJIT failed: {m}"),
+            JitError::Lookup(m) => write!(f, "compiling or finding the function failed: {m}"),
+        }
+    }
+}
+
+fn take_error(err: LLVMErrorRef) -> Option<String> {
+    if err.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null LLVMErrorRef is consumed by LLVMGetErrorMessage, whose string
+    // we copy and free.
+    unsafe {
+        let msg = LLVMGetErrorMessage(err);
+        let text = CStr::from_ptr(msg).to_string_lossy().into_owned();
+        LLVMDisposeErrorMessage(msg);
+        Some(text)
+    }
+}
+
+fn take_message(msg: *mut c_char) -> String {
+    if msg.is_null() {
+        return String::new();
+    }
+    // SAFETY: a message LLVM allocated for us; copied, then freed with its disposer.
+    unsafe {
+        let text = CStr::from_ptr(msg).to_string_lossy().trim_end().to_owned();
+        LLVMDisposeMessage(msg);
+        text
+    }
+}
+
+/// Receives LLVM's diagnostics for a context. Without a handler, LLVM prints errors
+/// and calls `exit(1)` (e.g. for truncated bitcode); with it, errors come back to us.
+/// `sink` is a `*mut String` collecting messages, or null to drop them.
+extern "C" fn diagnostic_handler(info: LLVMDiagnosticInfoRef, sink: *mut std::ffi::c_void) {
+    // SAFETY: LLVM passes a live diagnostic; the description is ours to free.
+    let text = take_message(unsafe { LLVMGetDiagInfoDescription(info) });
+    if !sink.is_null() {
+        // SAFETY: `sink` is the String `Module::parse` registered for the parse call.
+        let sink = unsafe { &mut *(sink as *mut String) };
+        if !sink.is_empty() {
+            sink.push_str("; ");
+        }
+        sink.push_str(&text);
+    }
+}
+
+/// Makes the X86 target available to LLVM (once; later calls do nothing).
+pub fn initialise_target() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: LLVM's target registration functions, called once before any JIT.
+        unsafe {
+            llvm_sys::target::LLVMInitializeX86TargetInfo();
+            llvm_sys::target::LLVMInitializeX86Target();
+            llvm_sys::target::LLVMInitializeX86TargetMC();
+            llvm_sys::target::LLVMInitializeX86AsmPrinter();
+        }
+    });
+}
+
+/// A function the kernel exports to JIT-compiled code.
+#[derive(Clone, Copy)]
+pub struct HostSymbol {
+    /// The name JIT code uses.
+    pub name: &'static str,
+    /// Its address.
+    pub address: u64,
+}
+
+/// One LLJIT instance with its own context and modules.
+pub struct Jit {
+    jit: LLVMOrcLLJITRef,
+}
+
+/// A parsed, verified and optimised module, ready to be added to a [`Jit`].
+pub struct Module {
+    context: LLVMContextRef,
+    module: LLVMModuleRef,
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        // SAFETY: we own both; the module belongs to the context and goes first.
+        unsafe {
+            if !self.module.is_null() {
+                LLVMDisposeModule(self.module);
+            }
+            if !self.context.is_null() {
+                LLVMContextDispose(self.context);
+            }
+        }
+    }
+}
+
+impl Module {
+    /// Parses LLVM IR text or bitcode (detected by the `BC` magic) and verifies it.
+    pub fn parse(name: &str, bytes: &[u8]) -> Result<Module, JitError> {
+        let cname = CString::new(name).unwrap_or_default();
+        // SAFETY: standard LLVM C API use; every object created here is owned by the
+        // returned Module or disposed on the error paths.
+        unsafe {
+            let context = LLVMContextCreate();
+            let mut diagnostics = String::new();
+            LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), (&raw mut diagnostics).cast());
+            let mut m = Module { context, module: ptr::null_mut() };
+            let is_bitcode = bytes.starts_with(b"BC\xC0\xDE");
+            let mut module = ptr::null_mut();
+            if is_bitcode {
+                let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), cname.as_ptr());
+                let failed = LLVMParseBitcodeInContext2(context, buf, &mut module);
+                LLVMDisposeMemoryBuffer(buf);
+                LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
+                if failed != 0 {
+                    let why = if diagnostics.is_empty() { "invalid bitcode".into() } else { diagnostics };
+                    return Err(JitError::Parse(why));
+                }
+            } else {
+                // The IR parser needs a NUL-terminated buffer (LLVMParseIRInContext2 does
+                // not take ownership of it).
+                let mut text = bytes.to_vec();
+                text.push(0);
+                let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(text.as_ptr().cast(), bytes.len(), cname.as_ptr());
+                let mut msg = ptr::null_mut();
+                let failed = LLVMParseIRInContext2(context, buf, &mut module, &mut msg);
+                LLVMDisposeMemoryBuffer(buf);
+                LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
+                if failed != 0 {
+                    return Err(JitError::Parse(take_message(msg)));
+                }
+            }
+            m.module = module;
+            let mut msg = ptr::null_mut();
+            if LLVMVerifyModule(module, LLVMVerifierFailureAction::LLVMReturnStatusAction, &mut msg) != 0 {
+                return Err(JitError::Verify(take_message(msg)));
+            }
+            take_message(msg);
+            Ok(m)
+        }
+    }
+
+    /// Runs `default<On>` over the module.
+    pub fn optimise(&mut self, level: OptLevel) -> Result<(), JitError> {
+        // SAFETY: valid module; the options object is created and disposed here.
+        unsafe {
+            let options = LLVMCreatePassBuilderOptions();
+            let err = LLVMRunPasses(self.module, level.pipeline().as_ptr(), ptr::null_mut(), options);
+            LLVMDisposePassBuilderOptions(options);
+            take_error(err).map_or(Ok(()), |e| Err(JitError::Optimise(e)))
+        }
+    }
+}
+
+impl Jit {
+    /// A new LLJIT for the host, with `symbols` defined for JIT code to call.
+    pub fn new(symbols: &[HostSymbol]) -> Result<Jit, JitError> {
+        initialise_target();
+        // SAFETY: LLVM C API; the builder is consumed by LLVMOrcCreateLLJIT.
+        unsafe {
+            let mut jit = ptr::null_mut();
+            if let Some(e) = take_error(LLVMOrcCreateLLJIT(&mut jit, ptr::null_mut())) {
+                return Err(JitError::Jit(e));
+            }
+            let this = Jit { jit };
+            let mut pairs = Vec::with_capacity(symbols.len());
+            for s in symbols {
+                let name = CString::new(s.name).unwrap();
+                pairs.push(LLVMOrcCSymbolMapPair {
+                    Name: LLVMOrcLLJITMangleAndIntern(jit, name.as_ptr()),
+                    Sym: LLVMJITEvaluatedSymbol {
+                        Address: s.address,
+                        Flags: LLVMJITSymbolFlags { GenericFlags: LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported as u8 | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8, TargetFlags: 0 },
+                    },
+                });
+            }
+            if !pairs.is_empty() {
+                let unit = LLVMOrcAbsoluteSymbols(pairs.as_mut_ptr(), pairs.len());
+                let dylib = LLVMOrcLLJITGetMainJITDylib(jit);
+                if let Some(e) = take_error(LLVMOrcJITDylibDefine(dylib, unit)) {
+                    return Err(JitError::Jit(e));
+                }
+            }
+            Ok(this)
+        }
+    }
+
+    /// Hands `module` to the JIT (compilation happens at the first lookup).
+    pub fn add(&mut self, mut module: Module) -> Result<(), JitError> {
+        // SAFETY: the module and its context move into a ThreadSafeModule owned by the
+        // JIT; `module` gives them up (null pointers make its Drop a no-op).
+        unsafe {
+            let tsc = LLVMOrcCreateNewThreadSafeContextFromLLVMContext(module.context);
+            let tsm = LLVMOrcCreateNewThreadSafeModule(module.module, tsc);
+            LLVMOrcDisposeThreadSafeContext(tsc);
+            module.module = ptr::null_mut();
+            module.context = ptr::null_mut();
+            let dylib = LLVMOrcLLJITGetMainJITDylib(self.jit);
+            if let Some(e) = take_error(LLVMOrcLLJITAddLLVMIRModule(self.jit, dylib, tsm)) {
+                LLVMOrcDisposeThreadSafeModule(tsm);
+                return Err(JitError::Jit(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Compiles (on first use) and returns the address of `name`.
+    pub fn lookup(&mut self, name: &str) -> Result<u64, JitError> {
+        let cname = CString::new(name).map_err(|_| JitError::Lookup("bad name".into()))?;
+        let mut addr = 0;
+        // SAFETY: valid JIT; LLVM writes the address.
+        let err = unsafe { LLVMOrcLLJITLookup(self.jit, &mut addr, cname.as_ptr()) };
+        take_error(err).map_or(Ok(addr), |e| Err(JitError::Lookup(e)))
+    }
+}
+
+impl Drop for Jit {
+    fn drop(&mut self) {
+        // SAFETY: we own the LLJIT; disposing frees its code and modules.
+        if let Some(e) = take_error(unsafe { LLVMOrcDisposeLLJIT(self.jit) }) {
+            eprintln!("jit: disposing LLJIT failed: {e}");
+        }
+    }
+}
+
+/// Parses, optimises and compiles `source`, then returns `name`'s address and the
+/// milliseconds it took (parse to address, lookup included).
+pub fn compile(jit: &mut Jit, module_name: &str, source: &[u8], level: OptLevel, name: &str) -> Result<(u64, f64), JitError> {
+    let start = Instant::now();
+    let mut module = Module::parse(module_name, source)?;
+    module.optimise(level)?;
+    jit.add(module)?;
+    let addr = jit.lookup(name)?;
+    Ok((addr, start.elapsed().as_secs_f64() * 1e3))
+}

@@ -1,0 +1,121 @@
+//! The JIT self-test `main` runs at boot: the embedded bitcode module compiled at O0
+//! and O3 with known answers, a callback into the kernel, LLVM's memory accounting,
+//! and bad input that must be refused without stopping the kernel.
+
+use std::ffi::{CStr, c_char};
+
+use super::{HostSymbol, Jit, JitError, Module, OptLevel, compile, cxxrt};
+
+/// `kernel/jit-tests/selftest.ll`, assembled to bitcode by `build.rs`.
+pub static SELFTEST_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/selftest.bc"));
+
+/// Printed by JIT code through [`bf_print_i64`].
+extern "C" fn bf_print_i64(message: *const c_char, value: i64) {
+    // SAFETY: JIT code passes a NUL-terminated constant.
+    let text = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+    println!("jit-callback: {text}: {value}");
+}
+
+/// Symbols the kernel exports to JIT code.
+pub fn host_symbols() -> Vec<HostSymbol> {
+    vec![
+        HostSymbol { name: "bf_print_i64", address: bf_print_i64 as *const () as u64 },
+        HostSymbol { name: "memcpy", address: libc::memcpy as *const () as u64 },
+        HostSymbol { name: "memset", address: libc::memset as *const () as u64 },
+        HostSymbol { name: "memmove", address: libc::memmove as *const () as u64 },
+    ]
+}
+
+/// Runs the self-test; returns false if any answer is wrong. `on_first_result` is
+/// called once, when the first JIT-compiled function has returned.
+pub fn run(mut on_first_result: impl FnMut()) -> bool {
+    println!("llvm: linked {}", env!("BAREFLOW_LLVM_DESCRIPTION"));
+    let mut ok = true;
+    let baseline = cxxrt::bytes_in_use();
+    cxxrt::reset_peak();
+    for level in [OptLevel::O0, OptLevel::O3] {
+        match run_level(level, &mut on_first_result) {
+            Ok(good) => ok &= good,
+            Err(e) => {
+                println!("jit: {} self-test failed: {e}", level.name());
+                ok = false;
+            }
+        }
+    }
+    let peak = cxxrt::peak_bytes();
+    println!(
+        "llvm: C++ heap baseline {} bytes, peak {} bytes, after the JITs were destroyed {} bytes ({} operator new calls)",
+        baseline,
+        peak,
+        cxxrt::bytes_in_use(),
+        cxxrt::allocations()
+    );
+    println!("METRIC llvm.mem_peak_bytes {} bytes", peak);
+
+    // Bad input: refused with a message, and the kernel carries on.
+    let mut corrupt = SELFTEST_BITCODE.to_vec();
+    for b in corrupt.iter_mut().skip(64).step_by(7) {
+        *b ^= 0x5a;
+    }
+    report_rejection("corrupt bitcode", Module::parse("corrupt", &corrupt).err());
+    let truncated = &SELFTEST_BITCODE[..SELFTEST_BITCODE.len() / 3];
+    report_rejection("truncated bitcode", Module::parse("truncated", truncated).err());
+    let unverifiable = b"define i32 @bad(i32 %x) {\nentry:\n  %y = add i32 %y, 1\n  ret i32 %y\n}\n";
+    report_rejection("IR that fails the verifier", Module::parse("unverifiable", unverifiable).err());
+    report_rejection("IR that does not parse", Module::parse("garbage", b"define i32 @f( {").err());
+    println!("jit: self-test {}", if ok { "passed" } else { "FAILED" });
+    ok
+}
+
+fn report_rejection(what: &str, error: Option<JitError>) {
+    match error {
+        Some(e) => println!("jit: {what} rejected: {e}"),
+        None => println!("jit: {what} was ACCEPTED"),
+    }
+}
+
+fn run_level(level: OptLevel, on_first_result: &mut impl FnMut()) -> Result<bool, JitError> {
+    let tier = level.name();
+    let mut jit = Jit::new(&host_symbols())?;
+    let (fib_addr, fib_ms) = compile(&mut jit, "selftest", SELFTEST_BITCODE, level, "fib")?;
+    // SAFETY: `fib` is `i64 (i64)` in the module, compiled for this CPU.
+    let fib: extern "C" fn(i64) -> i64 = unsafe { std::mem::transmute(fib_addr as usize) };
+    let fib30 = fib(30);
+    on_first_result();
+    println!("jit: fib(30) = {fib30} at {tier} ({} in {fib_ms:.1} ms)", if fib30 == 832_040 { "ok" } else { "WRONG" });
+    println!("METRIC jit.compile_ms.fib.{tier} {fib_ms:.2} ms");
+
+    // The module is already in this JIT: the other functions only need lookups.
+    let dot_addr = jit.lookup("dot")?;
+    let scale_addr = jit.lookup("scale")?;
+    let greet_addr = jit.lookup("greet")?;
+    // SAFETY: signatures as declared in selftest.ll.
+    let (dot, scale, greet): (extern "C" fn(*const f64, *const f64, i64) -> f64, extern "C" fn(f64, f64) -> f64, extern "C" fn(i64) -> i64) = unsafe {
+        (std::mem::transmute(dot_addr as usize), std::mem::transmute(scale_addr as usize), std::mem::transmute(greet_addr as usize))
+    };
+    let a = [1.5, 2.25, -3.0, 4.0, 0.5];
+    let b = [2.0, 0.5, 1.0, -0.25, 8.0];
+    let d = dot(a.as_ptr(), b.as_ptr(), a.len() as i64);
+    let s = scale(1.5, 4.0);
+    let g = greet(21);
+    let good = fib30 == 832_040 && d == 4.125 && s == 6.0 && g == 42;
+    println!("jit: dot = {d} (4.125 expected), scale(1.5, 4) = {s}, greet(21) = {g} at {tier}");
+    Ok(good)
+}
+
+/// Compiles `fib` at O0 and writes to its first code byte: on bare metal the page is
+/// read+execute after finalisation, so this must fault.
+pub fn write_to_code_page() {
+    let result = (|| -> Result<(), JitError> {
+        let mut jit = Jit::new(&host_symbols())?;
+        let (addr, _) = compile(&mut jit, "selftest", SELFTEST_BITCODE, OptLevel::O0, "fib")?;
+        println!("jit: fib compiled at {addr:#x}; writing to its code must fault");
+        // SAFETY: deliberately writing into finalised JIT code to prove it is protected.
+        unsafe { (addr as *mut u8).write_volatile(0xcc) };
+        println!("jit: the write to JIT code did NOT fault");
+        Ok(())
+    })();
+    if let Err(e) = result {
+        println!("jit: {e}");
+    }
+}

@@ -1,0 +1,96 @@
+//! LLVM on bare metal: the kernel links LLVM, and `main` JIT-compiles the embedded
+//! bitcode self-test with ORC LLJIT at O0 and O3, in QEMU.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, QemuConfig, build_image};
+
+/// LLVM's start-up and two JIT instances take seconds under TCG.
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+fn jit_image() -> &'static PathBuf {
+    static IMAGE: OnceLock<PathBuf> = OnceLock::new();
+    IMAGE.get_or_init(|| build_image("jit", &ImageSpec::default()))
+}
+
+fn boot(image: &PathBuf, accel: Accel) -> bareflow_tests::Outcome {
+    let mut config = QemuConfig::new(image);
+    config.accel = accel;
+    config.disk = DiskInterface::Virtio;
+    let outcome = config.run(TIMEOUT).expect("start QEMU");
+    println!("--- COM1 ({}) ---\n{}", accel.name(), outcome.serial);
+    outcome
+}
+
+fn kernel_has_llvm() -> bool {
+    let nm = std::process::Command::new("nm").arg(&Artifacts::locate().kernel).output().expect("run nm");
+    String::from_utf8_lossy(&nm.stdout).contains(" LLVMOrcCreateLLJIT")
+}
+
+fn number_after(s: &str, prefix: &str) -> i64 {
+    s.split(prefix).nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(-1)
+}
+
+#[test]
+fn jit_compiles_fib_floats_and_callbacks_at_o0_and_o3() {
+    if !kernel_has_llvm() {
+        panic!("build/kernel.elf has no LLVM: it was built with LLVM=none");
+    }
+    for accel in Accel::available() {
+        let outcome = boot(jit_image(), accel);
+        let s = &outcome.serial;
+        let llvm = s.lines().find(|l| l.starts_with("llvm: linked")).unwrap_or("llvm: (not reported)");
+        eprintln!("ran against: {llvm}");
+        for tier in ["o0", "o3"] {
+            for needle in [
+                format!("jit: fib(30) = 832040 at {tier} (ok in"),
+                format!("jit: dot = 4.125 (4.125 expected), scale(1.5, 4) = 6, greet(21) = 42 at {tier}"),
+            ] {
+                assert!(s.contains(&needle), "COM1 lacks {needle:?}:\n{s}");
+            }
+            assert!(outcome.metric(&format!("jit.compile_ms.fib.{tier}")).is_some_and(|ms| ms > 0.0));
+        }
+        assert_eq!(s.matches("jit-callback: hello from JIT code: 21").count(), 2, "the callback ran once per tier");
+        // Memory accounting through our operator new/delete.
+        let baseline = number_after(s, "C++ heap baseline ");
+        let peak = number_after(s, "bytes, peak ");
+        let after = number_after(s, "after the JITs were destroyed ");
+        let calls = number_after(s, "bytes (");
+        assert!(peak > 0 && calls > 1000, "peak {peak}, {calls} operator new calls:\n{s}");
+        assert!(after < peak && after - baseline < (peak - baseline) / 2, "use returns toward the baseline: {baseline} -> {peak} -> {after}");
+        assert_eq!(outcome.metric("llvm.mem_peak_bytes"), Some(peak as f64));
+        // Bad input is refused with a message and the kernel goes on.
+        for needle in [
+            "jit: corrupt bitcode rejected: cannot parse the module:",
+            "jit: truncated bitcode rejected: cannot parse the module:",
+            "jit: IR that fails the verifier rejected: the module fails verification: Only PHI nodes may reference their own value",
+            "jit: IR that does not parse rejected: cannot parse the module: garbage:1:",
+            "jit: self-test passed",
+            "main: exiting with status 0",
+        ] {
+            assert!(s.contains(needle), "COM1 lacks {needle:?}:\n{s}");
+        }
+        assert!(outcome.metric("boot.to_first_jit_ms").is_some_and(|ms| ms > 0.0));
+        assert_eq!(outcome.kernel_status, Some(0));
+    }
+}
+
+#[test]
+fn writing_to_finalised_jit_code_faults() {
+    let image = build_image("jit-write", &ImageSpec { cmdline: "--no-jit --jit-write-code".into(), ..Default::default() });
+    let outcome = boot(&image, Accel::Tcg);
+    let s = &outcome.serial;
+    let addr = s.split("jit: fib compiled at 0x").nth(1).and_then(|r| r.split(';').next()).expect("compiled address");
+    let addr = u64::from_str_radix(addr, 16).unwrap();
+    for needle in [
+        "EXCEPTION #PF page fault (vector 14)".to_string(),
+        "page fault: write on a present (protection violation) page".to_string(),
+        format!("CR2=0x{addr:016x}"),
+    ] {
+        assert!(s.contains(&needle), "COM1 lacks {needle:?}:\n{s}");
+    }
+    assert!(!s.contains("did NOT fault"));
+    assert_eq!(outcome.kernel_status, Some(0x7f));
+}
