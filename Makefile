@@ -97,8 +97,13 @@ test: disk
 	cargo test --workspace --exclude kernel
 	cargo test -p kernel
 
-bench: disk
-	cargo run --release -p bareflow-tests --bin bench -- docs/benchmarks.md
+# The kernel without LLVM, only to measure LLVM's share of the kernel's text.
+$(BUILD)/kernel-nollvm.elf: kernel
+	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" cargo build --release -p kernel --target $(TARGET) --target-dir target/kernel-nollvm
+	cp target/kernel-nollvm/$(TARGET)/release/kernel $@
+
+bench: disk $(BUILD)/kernel-nollvm.elf
+	BAREFLOW_LLVM_KIND=$(LLVM_KIND) cargo run --release -p bareflow-tests --bin bench -- docs/benchmarks.md
 
 clean:
 	rm -rf $(BUILD) target

@@ -13,7 +13,7 @@ use bareflow_tests::{Accel, DiskInterface, ImageSpec, QemuConfig, build_image, w
 const RUNS: usize = 3;
 
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
@@ -86,6 +86,61 @@ fn main() {
         writeln!(syscalls, "| virtio | {} | {to_main:.1} | {null:.0} | {total:.0} |", accel.name()).unwrap();
     }
 
+    // LLVM: compile times, memory, and its share of the kernel's text.
+    let mut llvm = String::new();
+    let kind = std::env::var("BAREFLOW_LLVM_KIND").unwrap_or_else(|_| "unknown".into());
+    let jit_image = build_image("bench-jit", &ImageSpec::default());
+    let names = ["jit.compile_ms.fib.o0", "jit.compile_ms.fib.o3", "llvm.mem_peak_bytes", "boot.to_first_jit_ms"];
+    writeln!(llvm, "| LLVM | accel | {} |\n|---|---|{}", names.join(" | "), "---:|".repeat(names.len())).unwrap();
+    for accel in Accel::available() {
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+        for _ in 0..RUNS {
+            let mut config = QemuConfig::new(&jit_image);
+            config.accel = accel;
+            let outcome = config.run(Duration::from_secs(300)).expect("start QEMU");
+            assert_eq!(outcome.kernel_status, Some(0), "JIT self-test failed:\n{}", outcome.serial);
+            for (i, name) in names.iter().enumerate() {
+                values[i].push(outcome.metric(name).unwrap_or_else(|| panic!("{name} missing")));
+            }
+        }
+        let medians: Vec<f64> = values.into_iter().map(median).collect();
+        for (name, v) in names.iter().zip(&medians) {
+            println!("METRIC {name}.{} {v:.2} {}", accel.name(), if name.ends_with("bytes") { "bytes" } else { "ms" });
+        }
+        let cells: Vec<String> = medians.iter().map(|v| format!("{v:.1}")).collect();
+        writeln!(llvm, "| {kind} | {} | {} |", accel.name(), cells.join(" | ")).unwrap();
+    }
+    // The same ELF as a Linux program: the JIT on the real CPU.
+    let mut native: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for _ in 0..RUNS {
+        let out = std::process::Command::new(workspace_root().join("build/kernel.elf")).output().expect("run kernel.elf");
+        let metrics = runner::parse_metrics(&String::from_utf8_lossy(&out.stdout));
+        for (i, name) in names.iter().enumerate() {
+            native[i].push(metrics.iter().find(|m| m.0 == *name).map_or(f64::NAN, |m| m.1));
+        }
+    }
+    let cells: Vec<String> =
+        native.into_iter().map(|v| median(v)).map(|v| if v.is_nan() { "–".into() } else { format!("{v:.1}") }).collect();
+    writeln!(llvm, "| {kind} | native Linux | {} |", cells.join(" | ")).unwrap();
+    let text_of = |path: &std::path::Path| -> u64 {
+        let size = std::process::Command::new("size").arg("-A").arg(path).output().expect("run size");
+        String::from_utf8_lossy(&size.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix(".text").and_then(|r| r.split_whitespace().next().and_then(|n| n.parse().ok())))
+            .unwrap_or(0)
+    };
+    let with = text_of(&workspace_root().join("build/kernel.elf"));
+    let without = text_of(&workspace_root().join("build/kernel-nollvm.elf"));
+    let share = if with > 0 { 100.0 * (with.saturating_sub(without)) as f64 / with as f64 } else { 0.0 };
+    println!("METRIC kernel.text_bytes_without_llvm {without} bytes");
+    println!("METRIC kernel.llvm_text_share_pct {share:.1} %");
+    writeln!(
+        llvm,
+        "\nKernel `.text`: {with} bytes with LLVM ({kind}), {without} bytes without (`LLVM=none`): \
+         LLVM and the C++ library it pulls in are {share:.1} % of the kernel's text."
+    )
+    .unwrap();
+
     let kernel = workspace_root().join("build/kernel.elf");
     let size = std::process::Command::new("size").arg("-A").arg(&kernel).output().expect("run size");
     let text_bytes = String::from_utf8_lossy(&size.stdout)
@@ -109,7 +164,10 @@ fn main() {
          KVM on the machine that wrote this file: {}.\n\n\
          ## Boot\n\n{table}\n## Syscall layer\n\n`boot.to_main_ms`: stage1's start → first line of Rust `main`; \
          `syscall.null_cycles`: TSC cycles per `getpid` (average of 100,000; TCG emulates the \
-         SYSCALL path, so this is QEMU's cost, not hardware's).\n\n{syscalls}\n## Sizes\n\n{sizes}",
+         SYSCALL path, so this is QEMU's cost, not hardware's).\n\n{syscalls}\n## LLVM\n\n\
+         JIT self-test (`kernel/jit-tests/selftest.ll`): `jit.compile_ms.<fn>.<tier>` is bitcode in → \
+         callable address out (parse, verify, `default<On>`, ORC lookup). Under TCG this is emulated \
+         CPU time; the same ELF run natively on Linux prints the hardware figure.\n\n{llvm}\n## Sizes\n\n{sizes}",
         kvm.describe()
     );
     std::fs::write(&out, doc).expect("write the benchmark table");
