@@ -130,3 +130,14 @@ pub fn corrupted_copy(image: &Path, label: &str, edit: impl FnOnce(&mut Vec<u8>)
     std::fs::write(&out, bytes).expect("write corrupted image");
     out
 }
+
+/// Boots `image` once on `disk` under `accel`, waits up to `timeout` for the machine to
+/// stop, and prints COM1 into the test log.
+pub fn boot(image: &Path, accel: Accel, disk: DiskInterface, timeout: std::time::Duration) -> Outcome {
+    let mut config = QemuConfig::new(image);
+    config.accel = accel;
+    config.disk = disk;
+    let outcome = config.run(timeout).expect("start QEMU");
+    println!("--- COM1 ({} on {}) ---\n{}", accel.name(), disk.name(), outcome.serial);
+    outcome
+}

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bareflow_tests::{
-    Accel, Artifacts, DiskInterface, ImageSpec, QemuConfig, build_image, corrupted_copy, extract_fat_partition,
+    Accel, Artifacts, DiskInterface, ImageSpec, QemuConfig, boot, build_image, corrupted_copy, extract_fat_partition,
     partition_table,
 };
 use boot_protocol::{PAYLOAD_LBA, SECTOR_SIZE};
@@ -22,14 +22,6 @@ fn default_image() -> &'static PathBuf {
     IMAGE.get_or_init(|| build_image("default", &ImageSpec::default()))
 }
 
-fn boot(image: &PathBuf, accel: Accel, disk: DiskInterface) -> bareflow_tests::Outcome {
-    let mut config = QemuConfig::new(image);
-    config.accel = accel;
-    config.disk = disk;
-    let outcome = config.run(BOOT_TIMEOUT).expect("start QEMU");
-    println!("--- COM1 ({} on {}) ---\n{}", accel.name(), disk.name(), outcome.serial);
-    outcome
-}
 
 /// Everything a successful boot must show on COM1.
 fn assert_full_boot(outcome: &bareflow_tests::Outcome) {
@@ -120,14 +112,14 @@ fn fat16_partition_passes_fsck() {
 #[test]
 fn boots_on_virtio_under_every_accelerator() {
     for accel in Accel::available() {
-        assert_full_boot(&boot(default_image(), accel, DiskInterface::Virtio));
+        assert_full_boot(&boot(default_image(), accel, DiskInterface::Virtio, BOOT_TIMEOUT));
     }
 }
 
 #[test]
 fn boots_on_ide_under_every_accelerator() {
     for accel in Accel::available() {
-        assert_full_boot(&boot(default_image(), accel, DiskInterface::Ide));
+        assert_full_boot(&boot(default_image(), accel, DiskInterface::Ide, BOOT_TIMEOUT));
     }
 }
 
@@ -137,7 +129,7 @@ fn sixty_mib_payload_boots_and_the_kernel_verifies_the_pattern() {
     let bytes = std::fs::read(&image).unwrap();
     let header = FludHeader::decode(&bytes[9 * SECTOR_SIZE..10 * SECTOR_SIZE]).unwrap();
     assert!(header.payload_size >= 60 << 20, "payload is {} bytes", header.payload_size);
-    let outcome = boot(&image, Accel::best(), DiskInterface::Virtio);
+    let outcome = boot(&image, Accel::best(), DiskInterface::Virtio, BOOT_TIMEOUT);
     assert_full_boot(&outcome);
     assert!(
         outcome.serial.contains("pattern: 62914560 bytes (60 MiB) verified in memory"),
@@ -181,7 +173,7 @@ fn truncated_image_is_a_read_error() {
 
 fn assert_fault_report(kind: &str, mnemonic_and_vector: &str, extra: &[&str]) {
     let image = build_image(&format!("fault-{kind}"), &ImageSpec { cmdline: format!("bf.fault={kind}"), ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio);
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     let s = &outcome.serial;
     assert!(s.contains(mnemonic_and_vector), "expected {mnemonic_and_vector:?}:\n{s}");
     assert!(s.contains("RIP=0x") && s.contains("CR2=0x") && s.contains("error code="), "vector, RIP, error code, CR2:\n{s}");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, QemuConfig, build_image};
+use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, boot, build_image};
 
 /// LLVM's start-up and two JIT instances take seconds under TCG.
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -15,14 +15,6 @@ fn jit_image() -> &'static PathBuf {
     IMAGE.get_or_init(|| build_image("jit", &ImageSpec::default()))
 }
 
-fn boot(image: &PathBuf, accel: Accel) -> bareflow_tests::Outcome {
-    let mut config = QemuConfig::new(image);
-    config.accel = accel;
-    config.disk = DiskInterface::Virtio;
-    let outcome = config.run(TIMEOUT).expect("start QEMU");
-    println!("--- COM1 ({}) ---\n{}", accel.name(), outcome.serial);
-    outcome
-}
 
 fn kernel_has_llvm() -> bool {
     let nm = std::process::Command::new("nm").arg(&Artifacts::locate().kernel).output().expect("run nm");
@@ -39,7 +31,7 @@ fn jit_compiles_fib_floats_and_callbacks_at_o0_and_o3() {
         panic!("build/kernel.elf has no LLVM: it was built with LLVM=none");
     }
     for accel in Accel::available() {
-        let outcome = boot(jit_image(), accel);
+        let outcome = boot(jit_image(), accel, DiskInterface::Virtio, TIMEOUT);
         let s = &outcome.serial;
         let llvm = s.lines().find(|l| l.starts_with("llvm: linked")).unwrap_or("llvm: (not reported)");
         eprintln!("ran against: {llvm}");
@@ -80,7 +72,7 @@ fn jit_compiles_fib_floats_and_callbacks_at_o0_and_o3() {
 #[test]
 fn writing_to_finalised_jit_code_faults() {
     let image = build_image("jit-write", &ImageSpec { cmdline: "--no-jit --jit-write-code".into(), ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg);
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
     let s = &outcome.serial;
     let addr = s.split("jit: fib compiled at 0x").nth(1).and_then(|r| r.split(';').next()).expect("compiled address");
     let addr = u64::from_str_radix(addr, 16).unwrap();

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, QemuConfig, build_image};
+use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, boot, build_image};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -19,14 +19,6 @@ fn demo_image() -> &'static PathBuf {
     IMAGE.get_or_init(|| build_image("rust-main", &ImageSpec { cmdline: DEMO_CMDLINE.into(), ..Default::default() }))
 }
 
-fn boot(image: &PathBuf, accel: Accel, disk: DiskInterface) -> bareflow_tests::Outcome {
-    let mut config = QemuConfig::new(image);
-    config.accel = accel;
-    config.disk = disk;
-    let outcome = config.run(BOOT_TIMEOUT).expect("start QEMU");
-    println!("--- COM1 ({} on {}) ---\n{}", accel.name(), disk.name(), outcome.serial);
-    outcome
-}
 
 fn assert_contains(s: &str, needles: &[&str]) {
     for needle in needles {
@@ -74,21 +66,21 @@ fn assert_demo_output(outcome: &bareflow_tests::Outcome) {
 #[test]
 fn rust_main_runs_on_virtio_under_every_accelerator() {
     for accel in Accel::available() {
-        assert_demo_output(&boot(demo_image(), accel, DiskInterface::Virtio));
+        assert_demo_output(&boot(demo_image(), accel, DiskInterface::Virtio, BOOT_TIMEOUT));
     }
 }
 
 #[test]
 fn rust_main_runs_on_ide_under_every_accelerator() {
     for accel in Accel::available() {
-        assert_demo_output(&boot(demo_image(), accel, DiskInterface::Ide));
+        assert_demo_output(&boot(demo_image(), accel, DiskInterface::Ide, BOOT_TIMEOUT));
     }
 }
 
 #[test]
 fn unknown_syscall_is_enosys_logged_by_name_and_the_program_carries_on() {
     let image = build_image("enosys", &ImageSpec { cmdline: "--unknown-syscall after".into(), ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio);
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     let s = &outcome.serial;
     assert_contains(
         s,
@@ -107,7 +99,7 @@ fn unknown_syscall_is_enosys_logged_by_name_and_the_program_carries_on() {
 #[test]
 fn mprotect_changes_real_page_tables() {
     let image = build_image("mprotect", &ImageSpec { cmdline: "--mprotect-fault".into(), ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio);
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     let s = &outcome.serial;
     assert_contains(
         s,
