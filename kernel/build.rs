@@ -10,7 +10,7 @@
 //! Makefile picks the minimal build when cached, Debian's `llvm-22-dev` otherwise);
 //! the archives of the components in `llvm-min/components.txt`, then libstdc++, zlib,
 //! zstd, libffi, libm, libc and libgcc go into one `--start-group`. The JIT self-test
-//! module (`jit-tests/selftest.ll`) is assembled to bitcode with Debian's `llvm-as`.
+//! modules (`jit-tests/*.ll`) are assembled to bitcode with Debian's `llvm-as`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,9 +66,11 @@ fn link_llvm(root: &Path) {
 }
 
 fn assemble_selftest() {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("jit-tests/selftest.ll");
-    println!("cargo:rerun-if-changed={}", source.display());
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("selftest.bc");
     let llvm_as = std::env::var("BAREFLOW_LLVM_AS").unwrap_or_else(|_| "/usr/lib/llvm-22/bin/llvm-as".into());
-    run(Command::new(&llvm_as).arg(&source).arg("-o").arg(&out));
+    for name in ["selftest", "tiered"] {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("jit-tests/{name}.ll"));
+        println!("cargo:rerun-if-changed={}", source.display());
+        let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join(format!("{name}.bc"));
+        run(Command::new(&llvm_as).arg(&source).arg("-o").arg(&out));
+    }
 }

@@ -103,6 +103,11 @@ pub fn run() -> i32 {
             let errno = std::io::Error::last_os_error();
             println!("main: acct(NULL) returned {} ({}); carrying on", r, errno);
         } else if arg == "--no-jit" {
+        } else if arg == "--tiered-selftest" {
+            #[cfg(feature = "llvm")]
+            if !crate::jit::selftest::run_tiered() {
+                status = 1;
+            }
         } else if arg == "--jit-write-code" {
             #[cfg(feature = "llvm")]
             crate::jit::selftest::write_to_code_page();

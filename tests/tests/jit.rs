@@ -86,3 +86,19 @@ fn writing_to_finalised_jit_code_faults() {
     assert!(!s.contains("did NOT fault"));
     assert_eq!(outcome.kernel_status, Some(0x7f));
 }
+
+#[test]
+fn hot_functions_move_to_tier_two_while_the_app_runs() {
+    let image = build_image("tiered", &ImageSpec { cmdline: "--no-jit --tiered-selftest".into(), ..Default::default() });
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
+    let s = &outcome.serial;
+    for needle in ["tier: square_sum -> t2 after 1000 calls", "tier: fib -> t2 after 1000 calls", "tiered: run 1 status 0", "run 2 status 0"] {
+        assert!(s.contains(needle), "COM1 lacks {needle:?}:\n{s}");
+    }
+    // Exact call counts: 2 runs x 2000 calls of square_sum; fib(20) makes 21891 calls.
+    let row = |f: &str| s.lines().find(|l| l.starts_with(&format!("profile: {f} "))).unwrap_or_default().to_string();
+    assert!(row("square_sum").split_whitespace().nth(2) == Some("4000"), "{}", row("square_sum"));
+    assert!(row("fib").split_whitespace().nth(2) == Some("43782"), "{}", row("fib"));
+    assert!(row("fib").contains(" t2 "), "fib ends in tier 2: {}", row("fib"));
+    assert_eq!(outcome.kernel_status, Some(0));
+}

@@ -4,8 +4,10 @@
 //! Plain Rust std + `llvm-sys`: the same code runs on bare metal (through the syscall
 //! layer) and when the kernel ELF runs as a Linux program.
 
+pub mod apps;
 pub mod cxxrt;
 pub mod selftest;
+pub mod tiered;
 
 use std::ffi::{CStr, CString, c_char};
 use std::fmt;
@@ -152,6 +154,10 @@ pub struct HostSymbol {
 pub struct Jit {
     jit: LLVMOrcLLJITRef,
 }
+
+// SAFETY: an LLJIT may be used from any thread (ORC's ExecutionSession locks itself);
+// BareFlow has one thread anyway, and `Jit` is only ever behind `&mut` or a Mutex.
+unsafe impl Send for Jit {}
 
 /// A parsed, verified and optimised module, ready to be added to a [`Jit`].
 pub struct Module {

@@ -119,3 +119,35 @@ pub fn write_to_code_page() {
         println!("jit: {e}");
     }
 }
+
+/// `kernel/jit-tests/tiered.ll`, assembled to bitcode by `build.rs`.
+pub static TIERED_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tiered.bc"));
+
+/// Loads `tiered.ll` into the tiered engine, runs it twice (tier-ups happen during the
+/// first run) and prints the profile; returns whether both runs returned 0.
+pub fn run_tiered() -> bool {
+    use super::tiered::{TierPolicy, TieredApp};
+    let mut app = match TieredApp::load("tiered", TIERED_BITCODE, &super::apps::abi_symbols(), TierPolicy::DEFAULT, true) {
+        Ok(app) => app,
+        Err(e) => {
+            println!("tiered: {e}");
+            return false;
+        }
+    };
+    println!("tiered: module at t1 in {:.1} ms", app.t1_compile_ms);
+    let first = app.run();
+    let second = app.run();
+    println!("tiered: run 1 status {} in {} cycles, run 2 status {} in {} cycles, {} tier-ups", first.status, first.section_cycles, second.status, second.section_cycles, app.tier_ups());
+    print_profile(&app.report());
+    app.unload();
+    first.status == 0 && second.status == 0
+}
+
+/// Prints a profile table: function, calls, cycles, tier, tier-2 compile time.
+pub fn print_profile(report: &[super::tiered::FunctionReport]) {
+    println!("profile: {:<28} {:>10} {:>16} {:>5} {:>12}", "function", "calls", "cycles", "tier", "t2 compile");
+    for f in report {
+        let compile = f.t2_compile_ms.map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
+        println!("profile: {:<28} {:>10} {:>16} {:>5} {:>12}", f.name, f.calls, f.cycles, format!("t{}", f.tier), compile);
+    }
+}

@@ -1,0 +1,410 @@
+//! Per-function tiered JIT with instrumentation profiling.
+//!
+//! The app's module is rewritten before it is compiled:
+//!
+//! * every call to a function defined in the module goes through a **slot**, a global
+//!   `ptr` named `bf.slot.<function>` that initially holds the tier-1 code; tiering up
+//!   a function compiles a new copy and stores its address in the slot, so every later
+//!   call — from any caller, while the app runs — reaches the new code, and frames
+//!   already running finish in the old one;
+//! * every defined function calls `bf_prof_enter(id)` on entry and `bf_prof_exit(id)`
+//!   before each return: call counts and (outermost-activation) cycles per function,
+//!   readable while the app runs;
+//! * everything gets a unique external name, so a tier-2 module can refer to the
+//!   tier-1 module's globals and slots by name.
+//!
+//! Tier 1 is the whole module at `default<O1>`. Tier 2 re-reads the bitcode, keeps only
+//! the promoted function (renamed `<name>.t2`; everything else becomes a declaration)
+//! and compiles it at `default<O3>`. The policy ([`TierPolicy`]) is checked in
+//! `bf_prof_enter`: the app itself triggers its tier-ups, synchronously, and carries on.
+
+use std::ffi::{CString, c_char};
+use std::ptr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
+
+use llvm_sys::LLVMLinkage;
+use llvm_sys::LLVMOpcode;
+use llvm_sys::core::*;
+use llvm_sys::prelude::*;
+
+use super::{HostSymbol, Jit, JitError, Module, OptLevel};
+use crate::arch::x86_64::tsc;
+
+/// When a function is promoted to tier 2.
+#[derive(Clone, Copy, Debug)]
+pub struct TierPolicy {
+    /// Promote after this many calls…
+    pub t2_calls: u64,
+    /// …or once its outermost activations have used this many cycles.
+    pub t2_cycles: u64,
+}
+
+impl TierPolicy {
+    /// The default policy (docs/engine.md): 1000 calls or 50 million cycles.
+    pub const DEFAULT: TierPolicy = TierPolicy { t2_calls: 1000, t2_cycles: 50_000_000 };
+
+    /// Whether a function with these counts should move to tier 2.
+    pub fn promote(&self, calls: u64, cycles: u64) -> bool {
+        calls >= self.t2_calls || cycles >= self.t2_cycles
+    }
+}
+
+/// Profile counters of one function, updated by the instrumentation.
+#[derive(Default)]
+pub struct Counters {
+    /// Calls so far.
+    pub calls: AtomicU64,
+    /// Cycles spent in outermost activations (recursion counted once).
+    pub cycles: AtomicU64,
+    depth: AtomicU64,
+    entered_at: AtomicU64,
+    /// 1 or 2.
+    pub tier: AtomicU32,
+}
+
+/// Per-function state of the running app.
+pub struct FunctionInfo {
+    /// The function's (unique, external) name.
+    pub name: String,
+    /// Where its slot lives (the JIT's data).
+    pub slot: u64,
+    /// Milliseconds its tier-2 compile took, if it was promoted.
+    pub t2_compile_ms: Option<f64>,
+}
+
+/// The running app's engine state, reachable from the profiling hooks.
+struct Engine {
+    jit: Jit,
+    bitcode: Vec<u8>,
+    functions: Vec<FunctionInfo>,
+    policy: TierPolicy,
+    tier_ups: u32,
+    log: bool,
+}
+
+/// Counters indexed by function id (set while an app is loaded).
+static COUNTERS: Mutex<Option<&'static [Counters]>> = Mutex::new(None);
+/// Fast path for the hooks: the same slice as a raw pointer and length.
+static COUNTERS_PTR: AtomicU64 = AtomicU64::new(0);
+static COUNTERS_LEN: AtomicU64 = AtomicU64::new(0);
+static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
+
+fn counters() -> &'static [Counters] {
+    let (p, n) = (COUNTERS_PTR.load(Ordering::Relaxed), COUNTERS_LEN.load(Ordering::Relaxed));
+    if p == 0 {
+        return &[];
+    }
+    // SAFETY: set from a leaked `&'static [Counters]` in `TieredApp::load`.
+    unsafe { std::slice::from_raw_parts(p as *const Counters, n as usize) }
+}
+
+/// Instrumentation hook: function `id` was entered.
+pub extern "C" fn bf_prof_enter(id: u32) {
+    let Some(c) = counters().get(id as usize) else { return };
+    let calls = c.calls.fetch_add(1, Ordering::Relaxed) + 1;
+    if c.depth.fetch_add(1, Ordering::Relaxed) == 0 {
+        c.entered_at.store(tsc::rdtsc(), Ordering::Relaxed);
+    }
+    if c.tier.load(Ordering::Relaxed) == 1 {
+        let cycles = c.cycles.load(Ordering::Relaxed);
+        let promote = ENGINE.try_lock().ok().and_then(|e| e.as_ref().map(|e| e.policy.promote(calls, cycles))).unwrap_or(false);
+        if promote {
+            tier_up(id);
+        }
+    }
+}
+
+/// Instrumentation hook: function `id` returns.
+pub extern "C" fn bf_prof_exit(id: u32) {
+    let Some(c) = counters().get(id as usize) else { return };
+    if c.depth.fetch_sub(1, Ordering::Relaxed) == 1 {
+        let spent = tsc::rdtsc().wrapping_sub(c.entered_at.load(Ordering::Relaxed));
+        c.cycles.fetch_add(spent, Ordering::Relaxed);
+    }
+}
+
+/// Compiles function `id` at tier 2 and patches its slot.
+fn tier_up(id: u32) {
+    let mut guard = ENGINE.lock().unwrap();
+    let Some(engine) = guard.as_mut() else { return };
+    let c = &counters()[id as usize];
+    c.tier.store(2, Ordering::Relaxed); // also when compiling fails: do not retry forever
+    let name = engine.functions[id as usize].name.clone();
+    let started = Instant::now();
+    let result = (|| -> Result<u64, JitError> {
+        let mut module = Module::parse("tier2", &engine.bitcode)?;
+        // SAFETY: a freshly parsed module we own.
+        unsafe { rewrite(module.module, module.context, Some(&name)) };
+        module.optimise(OptLevel::O3)?;
+        engine.jit.add(module)?;
+        engine.jit.lookup(&format!("{name}.t2"))
+    })();
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    match result {
+        Ok(addr) => {
+            let slot = engine.functions[id as usize].slot as *mut u64;
+            // SAFETY: the slot is the tier-1 module's `ptr` global; one thread.
+            unsafe { slot.write_volatile(addr) };
+            engine.functions[id as usize].t2_compile_ms = Some(ms);
+            engine.tier_ups += 1;
+            if engine.log {
+                println!(
+                    "tier: {} -> t2 after {} calls ({:.1} ms compile)",
+                    short_name(&name),
+                    c.calls.load(Ordering::Relaxed),
+                    ms
+                );
+            }
+        }
+        Err(e) => println!("tier: promoting {} failed: {e}", short_name(&name)),
+    }
+}
+
+/// A readable form of a (possibly Rust-mangled) function name: the last path segment.
+pub fn short_name(name: &str) -> String {
+    if !name.starts_with("_ZN") {
+        return name.to_string();
+    }
+    // _ZN <len><seg> ... 17h<hash>E
+    let mut rest = &name[3..];
+    let mut segments = Vec::new();
+    while let Some(digits) = rest.find(|c: char| !c.is_ascii_digit()).filter(|&d| d > 0) {
+        let Ok(len) = rest[..digits].parse::<usize>() else { break };
+        let Some(seg) = rest.get(digits..digits + len) else { break };
+        segments.push(seg);
+        rest = &rest[digits + len..];
+    }
+    segments.retain(|s| !(s.len() == 17 && s.starts_with('h')));
+    segments.last().map_or(name.to_string(), |s| s.to_string())
+}
+
+fn value_name(v: LLVMValueRef) -> String {
+    let mut len = 0;
+    // SAFETY: LLVM returns a pointer/length pair valid while `v` lives.
+    unsafe {
+        let p = LLVMGetValueName2(v, &mut len);
+        if p.is_null() { String::new() } else { String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned() }
+    }
+}
+
+fn set_name(v: LLVMValueRef, name: &str) {
+    // SAFETY: LLVM copies the name.
+    unsafe { LLVMSetValueName2(v, name.as_ptr() as *const c_char, name.len()) };
+}
+
+fn functions(m: LLVMModuleRef) -> Vec<LLVMValueRef> {
+    let mut v = Vec::new();
+    // SAFETY: iterating a live module's function list.
+    unsafe {
+        let mut f = LLVMGetFirstFunction(m);
+        while !f.is_null() {
+            v.push(f);
+            f = LLVMGetNextFunction(f);
+        }
+    }
+    v
+}
+
+fn defined(f: LLVMValueRef) -> bool {
+    // SAFETY: `f` is a function of a live module.
+    unsafe { LLVMIsDeclaration(f) == 0 && LLVMGetIntrinsicID(f) == 0 }
+}
+
+/// Rewrites `m` as described in the module docs. With `keep = Some(name)`, produces the
+/// tier-2 module of `name`; with `None`, the tier-1 module.
+///
+/// # Safety
+/// `m` must be a live module of context `ctx`, not yet handed to a JIT.
+unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<&str>) -> Vec<String> {
+    // SAFETY (whole body): LLVM C API calls on the live module `m`.
+    unsafe {
+        let ptr_ty = LLVMPointerTypeInContext(ctx, 0);
+        let i32_ty = LLVMInt32TypeInContext(ctx);
+        let hook_ty = LLVMFunctionType(LLVMVoidTypeInContext(ctx), [i32_ty].as_mut_ptr(), 1, 0);
+        // 1. Unique external names for globals and defined functions.
+        let mut anon = 0;
+        let mut g = LLVMGetFirstGlobal(m);
+        while !g.is_null() {
+            let name = value_name(g);
+            if !name.starts_with("llvm.") {
+                if name.is_empty() {
+                    set_name(g, &format!("bf.anon.{anon}"));
+                    anon += 1;
+                }
+                if matches!(LLVMGetLinkage(g), LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage) {
+                    LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
+                }
+                if keep.is_some() && LLVMIsDeclaration(g) == 0 {
+                    LLVMSetInitializer(g, ptr::null_mut()); // tier 2 uses tier 1's copy
+                    LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
+                }
+            }
+            g = LLVMGetNextGlobal(g);
+        }
+        let defs: Vec<LLVMValueRef> = functions(m).into_iter().filter(|&f| defined(f)).collect();
+        for &f in &defs {
+            if matches!(LLVMGetLinkage(f), LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage) {
+                LLVMSetLinkage(f, LLVMLinkage::LLVMExternalLinkage);
+            }
+        }
+        let names: Vec<String> = defs.iter().map(|&f| value_name(f)).collect();
+        // 2. One slot per defined function.
+        let mut slots = std::collections::HashMap::new();
+        for (&f, name) in defs.iter().zip(&names) {
+            let slot_name = CString::new(format!("bf.slot.{name}")).unwrap();
+            let slot = LLVMAddGlobal(m, ptr_ty, slot_name.as_ptr());
+            if keep.is_none() {
+                LLVMSetInitializer(slot, f);
+            }
+            slots.insert(f as usize, slot);
+        }
+        // 3. Calls through slots, and the profiling hooks.
+        let enter = LLVMAddFunction(m, c"bf_prof_enter".as_ptr(), hook_ty);
+        let exit = LLVMAddFunction(m, c"bf_prof_exit".as_ptr(), hook_ty);
+        let builder = LLVMCreateBuilderInContext(ctx);
+        for (id, &f) in defs.iter().enumerate() {
+            let idv = LLVMConstInt(i32_ty, id as u64, 0);
+            let mut bb = LLVMGetFirstBasicBlock(f);
+            let mut first = true;
+            while !bb.is_null() {
+                let mut inst = LLVMGetFirstInstruction(bb);
+                if first {
+                    LLVMPositionBuilderBefore(builder, inst);
+                    LLVMBuildCall2(builder, hook_ty, enter, [idv].as_mut_ptr(), 1, c"".as_ptr());
+                    first = false;
+                }
+                while !inst.is_null() {
+                    let next = LLVMGetNextInstruction(inst);
+                    match LLVMGetInstructionOpcode(inst) {
+                        LLVMOpcode::LLVMCall => {
+                            let callee = LLVMGetCalledValue(inst);
+                            if let Some(&slot) = slots.get(&(callee as usize)) {
+                                LLVMPositionBuilderBefore(builder, inst);
+                                let target = LLVMBuildLoad2(builder, ptr_ty, slot, c"".as_ptr());
+                                let n = LLVMGetNumOperands(inst) as u32;
+                                LLVMSetOperand(inst, n - 1, target);
+                            }
+                        }
+                        LLVMOpcode::LLVMRet => {
+                            LLVMPositionBuilderBefore(builder, inst);
+                            LLVMBuildCall2(builder, hook_ty, exit, [idv].as_mut_ptr(), 1, c"".as_ptr());
+                        }
+                        _ => {}
+                    }
+                    inst = next;
+                }
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+        }
+        LLVMDisposeBuilder(builder);
+        // 4. Tier 2: only the promoted function keeps a body, under a new name.
+        if let Some(keep) = keep {
+            for (&f, name) in defs.iter().zip(&names) {
+                if name == keep {
+                    set_name(f, &format!("{name}.t2"));
+                    continue;
+                }
+                let decl_name = CString::new(format!("{name}.decl")).unwrap();
+                let decl = LLVMAddFunction(m, decl_name.as_ptr(), LLVMGlobalGetValueType(f));
+                LLVMReplaceAllUsesWith(f, decl);
+                LLVMDeleteFunction(f);
+                set_name(decl, name);
+            }
+        }
+        names
+    }
+}
+
+/// An app loaded into the tiered engine.
+pub struct TieredApp {
+    entry: u64,
+    /// Tier-1 compile time of the whole module, ms.
+    pub t1_compile_ms: f64,
+}
+
+/// What the engine reports per function.
+pub struct FunctionReport {
+    /// Readable name.
+    pub name: String,
+    /// Calls.
+    pub calls: u64,
+    /// Outermost-activation cycles.
+    pub cycles: u64,
+    /// Current tier.
+    pub tier: u32,
+    /// Tier-2 compile time.
+    pub t2_compile_ms: Option<f64>,
+}
+
+impl TieredApp {
+    /// Loads `bitcode` at tier 1 with profiling; `symbols` are the host functions.
+    /// Only one tiered app can be loaded at a time.
+    pub fn load(name: &str, bitcode: &[u8], symbols: &[HostSymbol], policy: TierPolicy, log: bool) -> Result<TieredApp, JitError> {
+        let started = Instant::now();
+        let mut module = Module::parse(name, bitcode)?;
+        // SAFETY: a freshly parsed module we own.
+        let names = unsafe { rewrite(module.module, module.context, None) };
+        module.optimise(OptLevel::O1)?;
+        let mut all = symbols.to_vec();
+        all.push(HostSymbol { name: "bf_prof_enter", address: bf_prof_enter as *const () as u64 });
+        all.push(HostSymbol { name: "bf_prof_exit", address: bf_prof_exit as *const () as u64 });
+        let mut jit = Jit::new(&all)?;
+        jit.add(module)?;
+        let entry = jit.lookup("bf_app_main")?;
+        let mut functions = Vec::new();
+        for n in &names {
+            functions.push(FunctionInfo { name: n.clone(), slot: jit.lookup(&format!("bf.slot.{n}"))?, t2_compile_ms: None });
+        }
+        let t1_compile_ms = started.elapsed().as_secs_f64() * 1e3;
+        let counters: &'static [Counters] = Box::leak(names.iter().map(|_| Counters { tier: AtomicU32::new(1), ..Default::default() }).collect());
+        COUNTERS_PTR.store(counters.as_ptr() as u64, Ordering::Relaxed);
+        COUNTERS_LEN.store(counters.len() as u64, Ordering::Relaxed);
+        *COUNTERS.lock().unwrap() = Some(counters);
+        *ENGINE.lock().unwrap() = Some(Engine { jit, bitcode: bitcode.to_vec(), functions, policy, tier_ups: 0, log });
+        Ok(TieredApp { entry, t1_compile_ms })
+    }
+
+    /// Runs `bf_app_main` once (tier-ups happen inside, as the policy says).
+    pub fn run(&mut self) -> super::apps::AppRun {
+        let entry = self.entry;
+        super::apps::measure(|| {
+            // SAFETY: the app ABI's entry, compiled by the engine's JIT (alive until
+            // `unload`).
+            let main: extern "C" fn() -> i32 = unsafe { std::mem::transmute(entry as usize) };
+            main()
+        })
+    }
+
+    /// The profile so far.
+    pub fn report(&self) -> Vec<FunctionReport> {
+        let guard = ENGINE.lock().unwrap();
+        let Some(engine) = guard.as_ref() else { return Vec::new() };
+        engine
+            .functions
+            .iter()
+            .zip(counters())
+            .map(|(f, c)| FunctionReport {
+                name: short_name(&f.name),
+                calls: c.calls.load(Ordering::Relaxed),
+                cycles: c.cycles.load(Ordering::Relaxed),
+                tier: c.tier.load(Ordering::Relaxed),
+                t2_compile_ms: f.t2_compile_ms,
+            })
+            .collect()
+    }
+
+    /// Number of tier-ups so far.
+    pub fn tier_ups(&self) -> u32 {
+        ENGINE.lock().unwrap().as_ref().map_or(0, |e| e.tier_ups)
+    }
+
+    /// Frees the JIT and the counters' registration.
+    pub fn unload(self) {
+        COUNTERS_PTR.store(0, Ordering::Relaxed);
+        COUNTERS_LEN.store(0, Ordering::Relaxed);
+        *COUNTERS.lock().unwrap() = None;
+        *ENGINE.lock().unwrap() = None;
+    }
+}
