@@ -47,7 +47,8 @@ endif
 MKIMAGE := target/release/mkimage
 BFRUN := target/release/bfrun
 
-CMDLINE ?=
+# The default boot runs tinyllama through the tiered pipeline (docs/engine.md).
+CMDLINE ?= --apps=tinyllama
 FAT_MIB ?= 32
 PATTERN_MIB ?= 0
 DISK ?= virtio
@@ -55,7 +56,7 @@ QEMU_ARGS ?=
 
 IMAGE_FLAGS := --fat-mib $(FAT_MIB) $(if $(filter-out 0,$(PATTERN_MIB)),--pattern-mib $(PATTERN_MIB))
 
-.PHONY: all disk run test bench kernel tools boot-stages clean
+.PHONY: all disk run test bench kernel tools boot-stages apps-bitcode clean
 
 all: disk
 
@@ -71,12 +72,16 @@ $(BUILD)/stage2.bin: stage2/stage2.asm | $(BUILD)
 boot-stages: $(BUILD)/stage1.bin $(BUILD)/stage2.bin
 
 # Cargo decides what is stale; the copy only happens when the ELF changed.
-kernel: | $(BUILD)
+# The apps as self-contained bitcode (apps/README.md), embedded in the kernel.
+apps-bitcode: | $(BUILD)
+	env -u RUSTFLAGS apps/build-bitcode.sh $(BUILD)/apps
+
+kernel: $(if $(filter-out none,$(LLVM_KIND)),apps-bitcode) | $(BUILD)
 ifeq ($(LLVM_KIND),min)
 	@scripts/build-llvm.sh --print-prefix >/dev/null || { echo "make: the minimal LLVM is not built yet; building it now (more than an hour on 2 cores)"; time scripts/build-llvm.sh; }
 endif
 	@echo "make: kernel LLVM = $(LLVM_KIND)$(if $(filter-out none,$(LLVM_KIND)), ($(LLVM_CONFIG)))"
-	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" BAREFLOW_LLVM_CONFIG="$(LLVM_CONFIG)" LLVM_SYS_221_PREFIX="$$($(LLVM_CONFIG) --prefix 2>/dev/null)" \
+	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" BAREFLOW_LLVM_CONFIG="$(LLVM_CONFIG)" BAREFLOW_APPS_BC_DIR="$(abspath $(BUILD)/apps)" LLVM_SYS_221_PREFIX="$$($(LLVM_CONFIG) --prefix 2>/dev/null)" \
 		cargo build --release -p kernel $(KERNEL_FEATURES) --target $(TARGET) --target-dir $(KERNEL_TARGET_DIR)
 	@cmp -s $(KERNEL_ELF) $(BUILD)/kernel.elf || cp $(KERNEL_ELF) $(BUILD)/kernel.elf
 	@echo "METRIC kernel.text_bytes $$(size -A $(BUILD)/kernel.elf | awk '$$1 == ".text" { print $$2 }') bytes"

@@ -24,6 +24,7 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_LLVM").is_some() {
         link_llvm(&root);
         assemble_selftest();
+        embed_apps();
     }
 }
 
@@ -73,4 +74,18 @@ fn assemble_selftest() {
         let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join(format!("{name}.bc"));
         run(Command::new(&llvm_as).arg(&source).arg("-o").arg(&out));
     }
+}
+
+/// The apps' bitcode (built by `apps/build-bitcode.sh`, which the Makefile runs first):
+/// the directory is handed to the crate as `BAREFLOW_APPS_BC_DIR` for `include_bytes!`.
+fn embed_apps() {
+    println!("cargo:rerun-if-env-changed=BAREFLOW_APPS_BC_DIR");
+    let dir = std::env::var("BAREFLOW_APPS_BC_DIR")
+        .expect("BAREFLOW_APPS_BC_DIR is not set: build the kernel with `make` (it runs apps/build-bitcode.sh first)");
+    for app in ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"] {
+        let bc = Path::new(&dir).join(format!("{app}.bc"));
+        assert!(bc.is_file(), "{} is missing: run apps/build-bitcode.sh {dir}", bc.display());
+        println!("cargo:rerun-if-changed={}", bc.display());
+    }
+    println!("cargo:rustc-env=BAREFLOW_APPS_BC_DIR={dir}");
 }

@@ -8,6 +8,8 @@
 //! | `--exit=N` | exit with status N (QEMU reports it through isa-debug-exit) |
 //! | `--unknown-syscall` | make a syscall the kernel does not implement (`acct`) and carry on |
 //! | `--syscall-bench=N` | time N `getpid` syscalls with rdtsc; prints `METRIC syscall.null_cycles` |
+//! | `--apps=all` or `--apps=NAME,…` | run apps natively (AOT), at t1, at t2 and through the tiered engine |
+//! | `--tiered-selftest` | run `jit-tests/tiered.ll` through the tiered engine |
 //! | `--no-jit` | skip the JIT self-test (with the `llvm` feature it runs by default) |
 //! | `--jit-write-code` | JIT-compile `fib`, then write to its code: must fault |
 //! | `--mprotect-fault` | map a page, write it, make it read-only with `mprotect`, write again: must fault |
@@ -103,6 +105,13 @@ pub fn run() -> i32 {
             let errno = std::io::Error::last_os_error();
             println!("main: acct(NULL) returned {} ({}); carrying on", r, errno);
         } else if arg == "--no-jit" {
+        } else if let Some(selection) = arg.strip_prefix("--apps=") {
+            #[cfg(feature = "llvm")]
+            if !crate::jit::apps::run_suite(selection) {
+                status = 1;
+            }
+            #[cfg(not(feature = "llvm"))]
+            println!("main: {selection}: this kernel has no LLVM (built with LLVM=none)");
         } else if arg == "--tiered-selftest" {
             #[cfg(feature = "llvm")]
             if !crate::jit::selftest::run_tiered() {

@@ -114,3 +114,90 @@ impl CompiledApp {
         measure(|| main())
     }
 }
+
+/// One embedded app: its name, its bitcode and its natively compiled entry.
+pub struct App {
+    /// The app's name (crate name).
+    pub name: &'static str,
+    /// Self-contained bitcode from `apps/build-bitcode.sh`.
+    pub bitcode: &'static [u8],
+    /// The same source compiled into the kernel (AOT baseline).
+    pub native: fn() -> i32,
+}
+
+macro_rules! apps {
+    ($($name:ident),*) => {
+        /// Every app in the image, in the order the suite runs them.
+        pub static APPS: &[App] = &[$(App {
+            name: stringify!($name),
+            bitcode: include_bytes!(concat!(env!("BAREFLOW_APPS_BC_DIR"), "/", stringify!($name), ".bc")),
+            native: $name::run,
+        }),*];
+    };
+}
+
+apps!(fib, sieve, matmul, sha256, quicksort, nbody, tinyllama);
+
+/// How many times the tiered engine runs each app: tier-ups happen in the first runs,
+/// the last one shows the app hot.
+const TIERED_RUNS: usize = 3;
+
+/// Runs each named app (`all` = every app) natively, at t1 (O1), at t2 (O3) and through
+/// the tiered engine; prints the results, the profile and `METRIC app.*` lines.
+/// Returns false if any run failed its own check or any tier could not compile.
+pub fn run_suite(selection: &str) -> bool {
+    let mut ok = true;
+    let mut rows = Vec::new();
+    for app in APPS.iter().filter(|a| selection == "all" || selection.split(',').any(|s| s == a.name)) {
+        println!("apps: {} ({} bytes of bitcode)", app.name, app.bitcode.len());
+        let aot = run_native(app.native);
+        let mut cycles = vec![("aot", aot.section_cycles, aot.status)];
+        for level in [OptLevel::O1, OptLevel::O3] {
+            let tier = if level == OptLevel::O1 { "t1" } else { "t2" };
+            match CompiledApp::new(app.name, app.bitcode, level) {
+                Ok(mut compiled) => {
+                    let run = compiled.run();
+                    println!("METRIC jit.compile_ms.{}.{tier} {:.2} ms", app.name, compiled.compile_ms);
+                    cycles.push((tier, run.section_cycles, run.status));
+                }
+                Err(e) => {
+                    println!("apps: {} does not compile at {tier}: {e}", app.name);
+                    ok = false;
+                }
+            }
+        }
+        match super::tiered::TieredApp::load(app.name, app.bitcode, &abi_symbols(), super::tiered::TierPolicy::DEFAULT, true) {
+            Ok(mut tiered) => {
+                let mut last = AppRun { status: -1, section_cycles: 0 };
+                for _ in 0..TIERED_RUNS {
+                    last = tiered.run();
+                    ok &= last.status == 0;
+                }
+                cycles.push(("tiered", last.section_cycles, last.status));
+                println!("METRIC app.{}.tier_ups {} tier-ups", app.name, tiered.tier_ups());
+                super::selftest::print_profile(&tiered.report());
+                tiered.unload();
+            }
+            Err(e) => {
+                println!("apps: {} does not load into the tiered engine: {e}", app.name);
+                ok = false;
+            }
+        }
+        for (tier, c, status) in &cycles {
+            println!("METRIC app.{}.{tier}_cycles {c} cycles", app.name);
+            if *status != 0 {
+                println!("apps: {} FAILED its own check at {tier} (status {status})", app.name);
+                ok = false;
+            }
+        }
+        rows.push((app.name, cycles));
+    }
+    println!("apps: {:<10} {:>14} {:>14} {:>14} {:>14} {:>8}", "app", "aot", "t1", "t2", "tiered(hot)", "t2/aot");
+    for (name, cycles) in &rows {
+        let get = |t: &str| cycles.iter().find(|c| c.0 == t).map_or(0, |c| c.1);
+        let ratio = if get("aot") > 0 { get("t2") as f64 / get("aot") as f64 } else { 0.0 };
+        println!("apps: {:<10} {:>14} {:>14} {:>14} {:>14} {:>8.2}", name, get("aot"), get("t1"), get("t2"), get("tiered"), ratio);
+    }
+    println!("apps: suite {}", if ok { "passed" } else { "FAILED" });
+    ok
+}

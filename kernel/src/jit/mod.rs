@@ -127,6 +127,24 @@ extern "C" fn diagnostic_handler(info: LLVMDiagnosticInfoRef, sink: *mut std::ff
     }
 }
 
+/// Removes `nonlazybind` from every function (rustc puts it on all of them). With it,
+/// calls to host functions become `call *sym@GOTPCREL`, which JITLink relaxes into a
+/// direct `call` even when the host function is more than 2 GiB away from the JIT's
+/// memory (as in a Linux process), jumping into nowhere. Without it they are plain
+/// calls that JITLink routes through a stub when needed.
+fn strip_nonlazybind(module: LLVMModuleRef) {
+    const NAME: &str = "nonlazybind";
+    // SAFETY: iterating the functions of a live module and editing their attributes.
+    unsafe {
+        let kind = LLVMGetEnumAttributeKindForName(NAME.as_ptr().cast(), NAME.len());
+        let mut f = LLVMGetFirstFunction(module);
+        while !f.is_null() {
+            LLVMRemoveEnumAttributeAtIndex(f, llvm_sys::LLVMAttributeFunctionIndex, kind);
+            f = LLVMGetNextFunction(f);
+        }
+    }
+}
+
 /// Makes the X86 target available to LLVM (once; later calls do nothing).
 pub fn initialise_target() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -137,8 +155,31 @@ pub fn initialise_target() {
             llvm_sys::target::LLVMInitializeX86Target();
             llvm_sys::target::LLVMInitializeX86TargetMC();
             llvm_sys::target::LLVMInitializeX86AsmPrinter();
+            llvm_sys::target::LLVMInitializeX86AsmParser();
         }
     });
+}
+
+/// IR for a module of jump trampolines, one per host function: `movabs $addr, %r11;
+/// jmp *%r11`.
+///
+/// Host functions are not given to LLJIT as absolute symbols because JIT code often
+/// reaches them through the GOT (rustc's `nonlazybind` and `RtLibUseGOT` for
+/// `memcpy`/`memset`), and JITLink relaxes such a GOT call into a direct `call` even
+/// when the target is more than 2 GiB away — true of every host function when the
+/// kernel runs as a Linux process, where JIT memory is mapped near the top of the
+/// address space. The trampolines live in JIT memory, within reach, and jump anywhere.
+fn host_trampolines(symbols: &[HostSymbol]) -> String {
+    // Naked IR functions (not module-level asm: ORC only materializes symbols it sees
+    // as IR globals). The IR signature is irrelevant: callers only need the symbol.
+    let mut ir = String::new();
+    for s in symbols {
+        ir.push_str(&format!(
+            "define void @{}() naked nounwind {{\n  call void asm sideeffect \"movabsq $${:#x}, %r11\\0Ajmpq *%r11\", \"\"()\n  unreachable\n}}\n",
+            s.name, s.address
+        ));
+    }
+    ir
 }
 
 /// A function the kernel exports to JIT-compiled code.
@@ -216,6 +257,7 @@ impl Module {
                 }
             }
             m.module = module;
+            strip_nonlazybind(module);
             let mut msg = ptr::null_mut();
             if LLVMVerifyModule(module, LLVMVerifierFailureAction::LLVMReturnStatusAction, &mut msg) != 0 {
                 return Err(JitError::Verify(take_message(msg)));
@@ -247,24 +289,9 @@ impl Jit {
             if let Some(e) = take_error(LLVMOrcCreateLLJIT(&mut jit, ptr::null_mut())) {
                 return Err(JitError::Jit(e));
             }
-            let this = Jit { jit };
-            let mut pairs = Vec::with_capacity(symbols.len());
-            for s in symbols {
-                let name = CString::new(s.name).unwrap();
-                pairs.push(LLVMOrcCSymbolMapPair {
-                    Name: LLVMOrcLLJITMangleAndIntern(jit, name.as_ptr()),
-                    Sym: LLVMJITEvaluatedSymbol {
-                        Address: s.address,
-                        Flags: LLVMJITSymbolFlags { GenericFlags: LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported as u8 | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8, TargetFlags: 0 },
-                    },
-                });
-            }
-            if !pairs.is_empty() {
-                let unit = LLVMOrcAbsoluteSymbols(pairs.as_mut_ptr(), pairs.len());
-                let dylib = LLVMOrcLLJITGetMainJITDylib(jit);
-                if let Some(e) = take_error(LLVMOrcJITDylibDefine(dylib, unit)) {
-                    return Err(JitError::Jit(e));
-                }
+            let mut this = Jit { jit };
+            if !symbols.is_empty() {
+                this.add(Module::parse("bf.host-trampolines", host_trampolines(symbols).as_bytes())?)?;
             }
             Ok(this)
         }
