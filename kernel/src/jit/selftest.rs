@@ -146,7 +146,7 @@ pub fn run_tiered() -> bool {
 /// Prints a profile table: function, calls, cycles, tier, tier-2 compile time.
 pub fn print_profile(report: &[super::tiered::FunctionReport]) {
     println!("profile: {:<28} {:>10} {:>16} {:>5} {:>12}", "function", "calls", "cycles", "tier", "t2 compile");
-    for f in report {
+    for f in report.iter().filter(|f| f.calls > 0) {
         let compile = f.t2_compile_ms.map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
         println!("profile: {:<28} {:>10} {:>16} {:>5} {:>12}", f.name, f.calls, f.cycles, format!("t{}", f.tier), compile);
     }

@@ -42,8 +42,8 @@ pub struct TierPolicy {
 }
 
 impl TierPolicy {
-    /// The default policy (docs/engine.md): 1000 calls or 50 million cycles.
-    pub const DEFAULT: TierPolicy = TierPolicy { t2_calls: 1000, t2_cycles: 50_000_000 };
+    /// The default policy (docs/engine.md): 100 calls or 20 million cycles.
+    pub const DEFAULT: TierPolicy = TierPolicy { t2_calls: 100, t2_cycles: 20_000_000 };
 
     /// Whether a function with these counts should move to tier 2.
     pub fn promote(&self, calls: u64, cycles: u64) -> bool {
@@ -51,8 +51,10 @@ impl TierPolicy {
     }
 }
 
-/// Profile counters of one function, updated by the instrumentation.
+/// Profile counters of one function, updated by the instrumentation. `repr(C)`:
+/// tier-2 code increments `calls` in place, at a fixed address.
 #[derive(Default)]
+#[repr(C)]
 pub struct Counters {
     /// Calls so far.
     pub calls: AtomicU64,
@@ -79,7 +81,6 @@ struct Engine {
     jit: Jit,
     bitcode: Vec<u8>,
     functions: Vec<FunctionInfo>,
-    policy: TierPolicy,
     tier_ups: u32,
     log: bool,
 }
@@ -90,6 +91,9 @@ static COUNTERS: Mutex<Option<&'static [Counters]>> = Mutex::new(None);
 static COUNTERS_PTR: AtomicU64 = AtomicU64::new(0);
 static COUNTERS_LEN: AtomicU64 = AtomicU64::new(0);
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
+/// The loaded app's policy, for the hooks' fast path.
+static POLICY_CALLS: AtomicU64 = AtomicU64::new(u64::MAX);
+static POLICY_CYCLES: AtomicU64 = AtomicU64::new(u64::MAX);
 
 fn counters() -> &'static [Counters] {
     let (p, n) = (COUNTERS_PTR.load(Ordering::Relaxed), COUNTERS_LEN.load(Ordering::Relaxed));
@@ -108,9 +112,8 @@ pub extern "C" fn bf_prof_enter(id: u32) {
         c.entered_at.store(tsc::rdtsc(), Ordering::Relaxed);
     }
     if c.tier.load(Ordering::Relaxed) == 1 {
-        let cycles = c.cycles.load(Ordering::Relaxed);
-        let promote = ENGINE.try_lock().ok().and_then(|e| e.as_ref().map(|e| e.policy.promote(calls, cycles))).unwrap_or(false);
-        if promote {
+        let policy = TierPolicy { t2_calls: POLICY_CALLS.load(Ordering::Relaxed), t2_cycles: POLICY_CYCLES.load(Ordering::Relaxed) };
+        if policy.promote(calls, c.cycles.load(Ordering::Relaxed)) {
             tier_up(id);
         }
     }
@@ -136,7 +139,8 @@ fn tier_up(id: u32) {
     let result = (|| -> Result<u64, JitError> {
         let mut module = Module::parse("tier2", &engine.bitcode)?;
         // SAFETY: a freshly parsed module we own.
-        unsafe { rewrite(module.module, module.context, Some(&name)) };
+        let calls_counter = &counters()[id as usize].calls as *const AtomicU64 as u64;
+        unsafe { rewrite(module.module, module.context, Some((&name, calls_counter))) };
         module.optimise(OptLevel::O3)?;
         engine.jit.add(module)?;
         engine.jit.lookup(&format!("{name}.t2"))
@@ -212,12 +216,13 @@ fn defined(f: LLVMValueRef) -> bool {
     unsafe { LLVMIsDeclaration(f) == 0 && LLVMGetIntrinsicID(f) == 0 }
 }
 
-/// Rewrites `m` as described in the module docs. With `keep = Some(name)`, produces the
-/// tier-2 module of `name`; with `None`, the tier-1 module.
+/// Rewrites `m` as described in the module docs. With `keep = Some((name, counter))`,
+/// produces the tier-2 module of `name` (its calls counted at `counter`); with `None`,
+/// the tier-1 module.
 ///
 /// # Safety
 /// `m` must be a live module of context `ctx`, not yet handed to a JIT.
-unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<&str>) -> Vec<String> {
+unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<(&str, u64)>) -> Vec<String> {
     // SAFETY (whole body): LLVM C API calls on the live module `m`.
     unsafe {
         let ptr_ty = LLVMPointerTypeInContext(ctx, 0);
@@ -250,14 +255,33 @@ unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<&str>) -> 
             }
         }
         let names: Vec<String> = defs.iter().map(|&f| value_name(f)).collect();
+        if let Some((keep, counter)) = keep {
+            // Tier 2: the promoted function under a new name, counting its calls in
+            // place; every other function an internal, uninstrumented copy that O3
+            // may inline (the profile said this code is hot: give it everything).
+            let i64_ty = LLVMInt64TypeInContext(ctx);
+            let builder = LLVMCreateBuilderInContext(ctx);
+            for (&f, name) in defs.iter().zip(&names) {
+                if name == keep {
+                    set_name(f, &format!("{name}.t2"));
+                    LLVMPositionBuilderBefore(builder, LLVMGetFirstInstruction(LLVMGetFirstBasicBlock(f)));
+                    let at = LLVMConstIntToPtr(LLVMConstInt(i64_ty, counter, 0), ptr_ty);
+                    let old = LLVMBuildLoad2(builder, i64_ty, at, c"".as_ptr());
+                    let new = LLVMBuildAdd(builder, old, LLVMConstInt(i64_ty, 1, 0), c"".as_ptr());
+                    LLVMBuildStore(builder, new, at);
+                } else {
+                    LLVMSetLinkage(f, LLVMLinkage::LLVMInternalLinkage);
+                }
+            }
+            LLVMDisposeBuilder(builder);
+            return names;
+        }
         // 2. One slot per defined function.
         let mut slots = std::collections::HashMap::new();
         for (&f, name) in defs.iter().zip(&names) {
             let slot_name = CString::new(format!("bf.slot.{name}")).unwrap();
             let slot = LLVMAddGlobal(m, ptr_ty, slot_name.as_ptr());
-            if keep.is_none() {
-                LLVMSetInitializer(slot, f);
-            }
+            LLVMSetInitializer(slot, f);
             slots.insert(f as usize, slot);
         }
         // 3. Calls through slots, and the profiling hooks.
@@ -299,20 +323,6 @@ unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<&str>) -> 
             }
         }
         LLVMDisposeBuilder(builder);
-        // 4. Tier 2: only the promoted function keeps a body, under a new name.
-        if let Some(keep) = keep {
-            for (&f, name) in defs.iter().zip(&names) {
-                if name == keep {
-                    set_name(f, &format!("{name}.t2"));
-                    continue;
-                }
-                let decl_name = CString::new(format!("{name}.decl")).unwrap();
-                let decl = LLVMAddFunction(m, decl_name.as_ptr(), LLVMGlobalGetValueType(f));
-                LLVMReplaceAllUsesWith(f, decl);
-                LLVMDeleteFunction(f);
-                set_name(decl, name);
-            }
-        }
         names
     }
 }
@@ -362,7 +372,9 @@ impl TieredApp {
         COUNTERS_PTR.store(counters.as_ptr() as u64, Ordering::Relaxed);
         COUNTERS_LEN.store(counters.len() as u64, Ordering::Relaxed);
         *COUNTERS.lock().unwrap() = Some(counters);
-        *ENGINE.lock().unwrap() = Some(Engine { jit, bitcode: bitcode.to_vec(), functions, policy, tier_ups: 0, log });
+        POLICY_CALLS.store(policy.t2_calls, Ordering::Relaxed);
+        POLICY_CYCLES.store(policy.t2_cycles, Ordering::Relaxed);
+        *ENGINE.lock().unwrap() = Some(Engine { jit, bitcode: bitcode.to_vec(), functions, tier_ups: 0, log });
         Ok(TieredApp { entry, t1_compile_ms })
     }
 
@@ -402,6 +414,7 @@ impl TieredApp {
 
     /// Frees the JIT and the counters' registration.
     pub fn unload(self) {
+        POLICY_CALLS.store(u64::MAX, Ordering::Relaxed);
         COUNTERS_PTR.store(0, Ordering::Relaxed);
         COUNTERS_LEN.store(0, Ordering::Relaxed);
         *COUNTERS.lock().unwrap() = None;
