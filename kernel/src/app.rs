@@ -11,6 +11,7 @@
 //! | `--apps=all` or `--apps=NAME,…` | run apps natively (AOT), at t1, at t2 and through the tiered engine |
 //! | `--tiered-selftest` | run `jit-tests/tiered.ll` through the tiered engine |
 //! | `--no-jit` | skip the JIT self-test (with the `llvm` feature it runs by default) |
+//! | `--jit-trap` | run a JIT-compiled app that executes `ud2`: exception report |
 //! | `--jit-write-code` | JIT-compile `fib`, then write to its code: must fault |
 //! | `--mprotect-fault` | map a page, write it, make it read-only with `mprotect`, write again: must fault |
 //!
@@ -117,6 +118,9 @@ pub fn run() -> i32 {
             if !crate::jit::selftest::run_tiered() {
                 status = 1;
             }
+        } else if arg == "--jit-trap" {
+            #[cfg(feature = "llvm")]
+            crate::jit::selftest::trapping_app();
         } else if arg == "--jit-write-code" {
             #[cfg(feature = "llvm")]
             crate::jit::selftest::write_to_code_page();

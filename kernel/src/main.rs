@@ -219,6 +219,9 @@ fn kernel_segments(out: &mut [(u64, u64, paging::Access); 16]) -> (usize, u64, u
 /// stack from the command line and jumps to glibc's `_start`.
 fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, entry_tsc: u64, xsave: bool) -> ! {
     platform::init_clocks(entry_tsc);
+    if boot::kernel_option(header.cmdline(), "trace") == Some("mm") {
+        platform::TRACE_MEMORY.store(true, Ordering::Relaxed);
+    }
     bare_metal::STAGE1_TSC.store(info.tsc_stage1, Ordering::Relaxed);
     let mut segments = [(0, 0, paging::Access::None); 16];
     let (count, phdr, phnum) = kernel_segments(&mut segments);

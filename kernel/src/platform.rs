@@ -58,6 +58,15 @@ fn splitmix() -> u64 {
     z ^ (z >> 31)
 }
 
+/// Whether `bf.trace=mm` asked for a log line per memory syscall.
+pub static TRACE_MEMORY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+fn trace_memory(args: core::fmt::Arguments<'_>) {
+    if TRACE_MEMORY.load(Ordering::Relaxed) {
+        kprintln!("mm: {}", args);
+    }
+}
+
 /// The kernel as seen by the syscall layer.
 pub struct BareMetal;
 
@@ -104,6 +113,10 @@ impl Platform for BareMetal {
     fn fs_base(&self) -> u64 {
         x86_64::registers::model_specific::FsBase::read().as_u64()
     }
+    fn memory_totals(&self) -> (u64, u64) {
+        let (total, used) = crate::mm::frames::stats();
+        (total, total - used)
+    }
     fn stack_size(&self) -> u64 {
         STACK_BYTES
     }
@@ -111,16 +124,24 @@ impl Platform for BareMetal {
         vmem::brk(addr)
     }
     fn map_anonymous(&mut self, len: u64, prot: u64) -> Result<u64, Errno> {
-        vmem::map(len, prot)
+        let r = vmem::map(len, prot);
+        trace_memory(format_args!("mmap({len:#x}, prot {prot}) = {r:x?}"));
+        r
     }
     fn map_fixed(&mut self, addr: u64, len: u64, prot: u64) -> Result<u64, Errno> {
-        vmem::map_fixed(addr, len, prot)
+        let r = vmem::map_fixed(addr, len, prot);
+        trace_memory(format_args!("mmap(fixed {addr:#x}, {len:#x}, prot {prot}) = {r:x?}"));
+        r
     }
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
-        vmem::unmap(addr, len)
+        let r = vmem::unmap(addr, len);
+        trace_memory(format_args!("munmap({addr:#x}, {len:#x}) = {r:?}"));
+        r
     }
     fn protect(&mut self, addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
-        vmem::protect(addr, len, prot)
+        let r = vmem::protect(addr, len, prot);
+        trace_memory(format_args!("mprotect({addr:#x}, {len:#x}, prot {prot}) = {r:?}"));
+        r
     }
     fn process(&mut self) -> &mut ProcessState {
         // SAFETY: see `PROCESS`: the only reference, for the duration of one syscall.

@@ -59,6 +59,8 @@ fn jit_compiles_fib_floats_and_callbacks_at_o0_and_o3() {
             "jit: truncated bitcode rejected: cannot parse the module:",
             "jit: IR that fails the verifier rejected: the module fails verification: Only PHI nodes may reference their own value",
             "jit: IR that does not parse rejected: cannot parse the module: garbage:1:",
+            "jit: an app without bf_app_main rejected: compiling or finding the function failed: Symbols not found: [ bf_app_main ]",
+            "jit: an app calling an unknown symbol rejected: compiling or finding the function failed: Symbols not found: [ bf_does_not_exist ]",
             "jit: self-test passed",
             "main: exiting with status 0",
         ] {
@@ -92,7 +94,7 @@ fn hot_functions_move_to_tier_two_while_the_app_runs() {
     let image = build_image("tiered", &ImageSpec { cmdline: "--no-jit --tiered-selftest".into(), ..Default::default() });
     let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
     let s = &outcome.serial;
-    for needle in ["tier: square_sum -> t2 after 1000 calls", "tier: fib -> t2 after 1000 calls", "tiered: run 1 status 0", "run 2 status 0"] {
+    for needle in ["tier: square_sum -> t2 after 100 calls", "tier: fib -> t2 after 100 calls", "tiered: run 1 status 0", "run 2 status 0"] {
         assert!(s.contains(needle), "COM1 lacks {needle:?}:\n{s}");
     }
     // Exact call counts: 2 runs x 2000 calls of square_sum; fib(20) makes 21891 calls.
@@ -101,4 +103,16 @@ fn hot_functions_move_to_tier_two_while_the_app_runs() {
     assert!(row("fib").split_whitespace().nth(2) == Some("43782"), "{}", row("fib"));
     assert!(row("fib").contains(" t2 "), "fib ends in tier 2: {}", row("fib"));
     assert_eq!(outcome.kernel_status, Some(0));
+}
+
+#[test]
+fn an_app_that_traps_is_reported_not_hung() {
+    let image = build_image("jit-trap", &ImageSpec { cmdline: "--no-jit --jit-trap".into(), ..Default::default() });
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
+    let s = &outcome.serial;
+    for needle in ["jit: running an app that traps at run time", "EXCEPTION #UD invalid opcode (vector 6)", "kernel halted"] {
+        assert!(s.contains(needle), "COM1 lacks {needle:?}:\n{s}");
+    }
+    assert!(!s.contains("instead of trapping"));
+    assert_eq!(outcome.kernel_status, Some(0x7f));
 }

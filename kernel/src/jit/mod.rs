@@ -145,6 +145,35 @@ fn strip_nonlazybind(module: LLVMModuleRef) {
     }
 }
 
+/// Sets the module flag `RtLibUseGOT` (rustc sets it) to 0, so library calls the code
+/// generator emits (`memset`, `memcpy`, …) are plain calls, not `call *sym@GOTPCREL`.
+/// JITLink relaxes such GOT calls into direct calls with a wrong displacement when the
+/// target's address fits in 32 bits (seen on bare metal: the call landed at
+/// `target + return address`), and out of range when it does not (Linux). With plain
+/// calls JITLink inserts stubs where needed.
+fn disable_rtlib_got(context: LLVMContextRef, module: LLVMModuleRef) {
+    let name = c"llvm.module.flags";
+    // SAFETY: reading the module's flag nodes and replacing one constant operand.
+    unsafe {
+        let n = LLVMGetNamedMetadataNumOperands(module, name.as_ptr());
+        let mut flags = vec![ptr::null_mut(); n as usize];
+        LLVMGetNamedMetadataOperands(module, name.as_ptr(), flags.as_mut_ptr());
+        for flag in flags {
+            if LLVMGetMDNodeNumOperands(flag) != 3 {
+                continue;
+            }
+            let mut ops = [ptr::null_mut(); 3];
+            LLVMGetMDNodeOperands(flag, ops.as_mut_ptr());
+            let mut len = 0;
+            let key = LLVMGetMDString(ops[1], &mut len);
+            if !key.is_null() && std::slice::from_raw_parts(key as *const u8, len as usize) == b"RtLibUseGOT" {
+                let zero = LLVMConstInt(LLVMInt32TypeInContext(context), 0, 0);
+                LLVMReplaceMDNodeOperandWith(flag, 2, LLVMValueAsMetadata(zero));
+            }
+        }
+    }
+}
+
 /// Makes the X86 target available to LLVM (once; later calls do nothing).
 pub fn initialise_target() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -180,6 +209,21 @@ fn host_trampolines(symbols: &[HostSymbol]) -> String {
         ));
     }
     ir
+}
+
+/// Errors ORC reported to the execution session since the last lookup started.
+static SESSION_ERRORS: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// ORC's error reporter: collects the message for [`Jit::lookup`] instead of printing
+/// "JIT session error" to stderr.
+extern "C" fn report_session_error(_ctx: *mut std::ffi::c_void, err: LLVMErrorRef) {
+    if let Some(text) = take_error(err) {
+        let mut errors = SESSION_ERRORS.lock().unwrap();
+        if !errors.is_empty() {
+            errors.push_str("; ");
+        }
+        errors.push_str(&text);
+    }
 }
 
 /// A function the kernel exports to JIT-compiled code.
@@ -258,6 +302,7 @@ impl Module {
             }
             m.module = module;
             strip_nonlazybind(module);
+            disable_rtlib_got(context, module);
             let mut msg = ptr::null_mut();
             if LLVMVerifyModule(module, LLVMVerifierFailureAction::LLVMReturnStatusAction, &mut msg) != 0 {
                 return Err(JitError::Verify(take_message(msg)));
@@ -289,6 +334,7 @@ impl Jit {
             if let Some(e) = take_error(LLVMOrcCreateLLJIT(&mut jit, ptr::null_mut())) {
                 return Err(JitError::Jit(e));
             }
+            LLVMOrcExecutionSessionSetErrorReporter(LLVMOrcLLJITGetExecutionSession(jit), report_session_error, ptr::null_mut());
             let mut this = Jit { jit };
             if !symbols.is_empty() {
                 this.add(Module::parse("bf.host-trampolines", host_trampolines(symbols).as_bytes())?)?;
@@ -321,8 +367,17 @@ impl Jit {
         let cname = CString::new(name).map_err(|_| JitError::Lookup("bad name".into()))?;
         let mut addr = 0;
         // SAFETY: valid JIT; LLVM writes the address.
+        SESSION_ERRORS.lock().unwrap().clear();
         let err = unsafe { LLVMOrcLLJITLookup(self.jit, &mut addr, cname.as_ptr()) };
-        take_error(err).map_or(Ok(addr), |e| Err(JitError::Lookup(e)))
+        match take_error(err) {
+            None => Ok(addr),
+            Some(e) => {
+                // The cause (e.g. an undefined symbol) reaches the session's reporter;
+                // the lookup itself only says that materialization failed.
+                let cause = std::mem::take(&mut *SESSION_ERRORS.lock().unwrap());
+                Err(JitError::Lookup(if cause.is_empty() { e } else { format!("{cause} ({e})") }))
+            }
+        }
     }
 }
 

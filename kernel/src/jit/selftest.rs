@@ -63,6 +63,7 @@ pub fn run(mut on_first_result: impl FnMut()) -> bool {
     let unverifiable = b"define i32 @bad(i32 %x) {\nentry:\n  %y = add i32 %y, 1\n  ret i32 %y\n}\n";
     report_rejection("IR that fails the verifier", Module::parse("unverifiable", unverifiable).err());
     report_rejection("IR that does not parse", Module::parse("garbage", b"define i32 @f( {").err());
+    ok &= bad_apps();
     println!("jit: self-test {}", if ok { "passed" } else { "FAILED" });
     ok
 }
@@ -149,5 +150,47 @@ pub fn print_profile(report: &[super::tiered::FunctionReport]) {
     for f in report.iter().filter(|f| f.calls > 0) {
         let compile = f.t2_compile_ms.map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
         println!("profile: {:<28} {:>10} {:>16} {:>5} {:>12}", f.name, f.calls, f.cycles, format!("t{}", f.tier), compile);
+    }
+}
+
+/// Apps (IR following the app ABI) that must be refused with a message naming the
+/// problem; returns true if each one was.
+pub fn bad_apps() -> bool {
+    let cases: [(&str, &str, &str); 2] = [
+        ("an app without bf_app_main", "define i32 @main() {\n  ret i32 0\n}\n", "bf_app_main"),
+        (
+            "an app calling an unknown symbol",
+            "declare void @bf_does_not_exist()\ndefine i32 @bf_app_main() {\n  call void @bf_does_not_exist()\n  ret i32 0\n}\n",
+            "bf_does_not_exist",
+        ),
+    ];
+    let mut ok = true;
+    for (what, ir, must_name) in cases {
+        match super::apps::CompiledApp::new("bad-app", ir.as_bytes(), OptLevel::O1) {
+            Ok(_) => {
+                println!("jit: {what} was ACCEPTED");
+                ok = false;
+            }
+            Err(e) => {
+                let named = e.to_string().contains(must_name);
+                println!("jit: {what} rejected: {e}");
+                ok &= named;
+            }
+        }
+    }
+    ok
+}
+
+/// Runs an app whose code traps (`llvm.trap`, i.e. `ud2`): on bare metal the kernel's
+/// exception handler reports `#UD` with the JIT code's RIP and stops the machine.
+pub fn trapping_app() {
+    let ir = "declare void @llvm.trap()\ndefine i32 @bf_app_main() {\n  call void @llvm.trap()\n  unreachable\n}\n";
+    match super::apps::CompiledApp::new("trap", ir.as_bytes(), OptLevel::O1) {
+        Ok(mut app) => {
+            println!("jit: running an app that traps at run time");
+            let run = app.run();
+            println!("jit: the trapping app returned {} instead of trapping", run.status);
+        }
+        Err(e) => println!("jit: {e}"),
     }
 }

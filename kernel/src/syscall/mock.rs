@@ -143,6 +143,9 @@ impl Platform for MockPlatform {
     fn fs_base(&self) -> u64 {
         self.fs
     }
+    fn memory_totals(&self) -> (u64, u64) {
+        (1 << 30, 512 << 20)
+    }
     fn stack_size(&self) -> u64 {
         8 << 20
     }

@@ -97,6 +97,8 @@ pub trait Platform {
     fn set_fs_base(&mut self, base: u64);
     /// The FS base.
     fn fs_base(&self) -> u64;
+    /// (total, free) bytes of RAM, for `sysinfo`.
+    fn memory_totals(&self) -> (u64, u64);
     /// Size of the program's stack, reported as RLIMIT_STACK.
     fn stack_size(&self) -> u64;
     /// Moves the program break to `addr` if it can (0 queries); returns the break.
@@ -167,6 +169,7 @@ const fn build_table() -> [Option<Handler>; TABLE_SIZE] {
     // time
     t[35] = Some(time::nanosleep);
     t[96] = Some(time::gettimeofday);
+    t[99] = Some(process::sysinfo);
     t[202] = Some(time::futex);
     t[228] = Some(time::clock_gettime);
     t[229] = Some(time::clock_getres);

@@ -151,6 +151,36 @@ pub fn sched_getaffinity(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
     Ok(8)
 }
 
+/// Linux's `struct sysinfo` (112 bytes on x86-64).
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+struct Sysinfo {
+    uptime: i64,
+    loads: [u64; 3],
+    totalram: u64,
+    freeram: u64,
+    sharedram: u64,
+    bufferram: u64,
+    totalswap: u64,
+    freeswap: u64,
+    procs: u16,
+    pad: u16,
+    pad2: u32,
+    totalhigh: u64,
+    freehigh: u64,
+    mem_unit: u32,
+    reserved: [u8; 4],
+}
+
+/// `sysinfo(info)`: uptime, the frame allocator's RAM totals (glibc's
+/// `sysconf(_SC_PHYS_PAGES)` asks), one process, no swap.
+pub fn sysinfo(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    let (total, free) = p.memory_totals();
+    let info = Sysinfo { uptime: (p.monotonic_ns() / 1_000_000_000) as i64, totalram: total, freeram: free, procs: 1, mem_unit: 1, ..Default::default() };
+    user::write(p, a[0], &info)?;
+    Ok(0)
+}
+
 const SIGKILL: u64 = 9;
 const SIGSTOP: u64 = 19;
 
@@ -301,6 +331,16 @@ mod tests {
         assert_eq!(u32::from_le_bytes(p.peek(ss + 8, 4).try_into().unwrap()), SS_DISABLE);
         let small = p.read_only_buffer(&[0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(dispatch(&mut p, 131, [small, 0, 0, 0, 0, 0]), -12);
+    }
+
+    #[test]
+    fn sysinfo_reports_memory() {
+        let mut p = MockPlatform::new();
+        let buf = p.buffer(112);
+        assert_eq!(dispatch(&mut p, 99, [buf, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(p.peek(buf + 32, 8), (1u64 << 30).to_le_bytes(), "totalram");
+        assert_eq!(p.peek(buf + 104, 4), 1u32.to_le_bytes(), "mem_unit");
+        assert_eq!(dispatch(&mut p, 99, [0x20, 0, 0, 0, 0, 0]), -14);
     }
 
     #[test]
