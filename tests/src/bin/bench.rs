@@ -141,6 +141,50 @@ fn main() {
     )
     .unwrap();
 
+    // The grow pipeline: every app in every tier, in QEMU (one boot) and natively.
+    let apps_image = build_image("bench-apps", &ImageSpec { cmdline: "--no-jit --apps=all".into(), ..Default::default() });
+    let mut apps = String::new();
+    let mut suites: Vec<(String, Vec<(String, f64, String)>)> = Vec::new();
+    for accel in Accel::available() {
+        let mut config = QemuConfig::new(&apps_image);
+        config.accel = accel;
+        let outcome = config.run(Duration::from_secs(900)).expect("start QEMU");
+        assert_eq!(outcome.kernel_status, Some(0), "app suite failed:\n{}", outcome.serial);
+        suites.push((format!("QEMU {}", accel.name()), runner::parse_metrics(&outcome.serial)));
+    }
+    let native = std::process::Command::new(workspace_root().join("build/kernel.elf"))
+        .args(["--no-jit", "--apps=all"])
+        .env_clear()
+        .output()
+        .expect("run kernel.elf");
+    suites.push(("native Linux".into(), runner::parse_metrics(&String::from_utf8_lossy(&native.stdout))));
+    for (where_, metrics) in &suites {
+        let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
+        writeln!(apps, "\n{where_}:\n\n| app | aot cycles | t1 cycles | t2 cycles | tiered (hot) cycles | t2/aot | tier-ups | t1 compile ms | t2 compile ms | time to hot ms |").unwrap();
+        writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
+        for app in ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"] {
+            let c = |t: &str| get(format!("app.{app}.{t}_cycles"));
+            let slug = where_.replace(' ', "_").to_lowercase();
+            for t in ["aot", "t1", "t2", "tiered"] {
+                println!("METRIC app.{app}.{t}_cycles.{slug} {:.0} cycles", c(t));
+            }
+            writeln!(
+                apps,
+                "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} |",
+                c("aot"),
+                c("t1"),
+                c("t2"),
+                c("tiered"),
+                c("t2") / c("aot"),
+                get(format!("app.{app}.tier_ups")),
+                get(format!("jit.compile_ms.{app}.t1")),
+                get(format!("jit.compile_ms.{app}.t2")),
+                get(format!("app.{app}.time_to_hot_ms")),
+            )
+            .unwrap();
+        }
+    }
+
     let kernel = workspace_root().join("build/kernel.elf");
     let size = std::process::Command::new("size").arg("-A").arg(&kernel).output().expect("run size");
     let text_bytes = String::from_utf8_lossy(&size.stdout)
@@ -167,7 +211,12 @@ fn main() {
          SYSCALL path, so this is QEMU's cost, not hardware's).\n\n{syscalls}\n## LLVM\n\n\
          JIT self-test (`kernel/jit-tests/selftest.ll`): `jit.compile_ms.<fn>.<tier>` is bitcode in → \
          callable address out (parse, verify, `default<On>`, ORC lookup). Under TCG this is emulated \
-         CPU time; the same ELF run natively on Linux prints the hardware figure.\n\n{llvm}\n## Sizes\n\n{sizes}",
+         CPU time; the same ELF run natively on Linux prints the hardware figure.\n\n{llvm}\n## Apps in every tier\n\n\
+         `--apps=all`: each app's timed section (`bf_section_begin`..`end`, TSC cycles) natively compiled \
+         into the kernel (aot), JIT-compiled whole at O1 (t1) and O3 (t2), and in the fourth run through \
+         the tiered engine (docs/engine.md). One boot per accelerator; natively, one run of the same ELF. \
+         time to hot: from loading into the tiered engine to the end of the last run that made a \
+         tier-up (0 natively, where the TSC is not calibrated).\n{apps}\n## Sizes\n\n{sizes}",
         kvm.describe()
     );
     std::fs::write(&out, doc).expect("write the benchmark table");
