@@ -54,7 +54,10 @@ PATTERN_MIB ?= 0
 DISK ?= virtio
 QEMU_ARGS ?=
 
-IMAGE_FLAGS := --fat-mib $(FAT_MIB) $(if $(filter-out 0,$(PATTERN_MIB)),--pattern-mib $(PATTERN_MIB))
+# APP=path/to/app.bc puts external bitcode (following apps/README.md's ABI) into the
+# image as the FLUD module "app"; the kernel runs it through the JIT tiers at boot.
+APP ?=
+IMAGE_FLAGS := --fat-mib $(FAT_MIB) $(if $(filter-out 0,$(PATTERN_MIB)),--pattern-mib $(PATTERN_MIB)) $(if $(APP),--module app=$(APP))
 
 .PHONY: all disk run test bench kernel tools boot-stages apps-bitcode clean
 

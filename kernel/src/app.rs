@@ -94,6 +94,13 @@ pub fn run() -> i32 {
             status = 1;
         }
     }
+    #[cfg(feature = "llvm")]
+    if let Some(bitcode) = bare_metal::app_module() {
+        println!("main: the image carries an external app ({} bytes of bitcode)", bitcode.len());
+        if !crate::jit::apps::run_external(bitcode) {
+            status = 1;
+        }
+    }
     for arg in args.iter().skip(1) {
         if let Some(n) = arg.strip_prefix("--exit=") {
             status = n.parse().unwrap_or_else(|_| {

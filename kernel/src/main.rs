@@ -174,6 +174,18 @@ pub mod bare_metal {
     pub static ACTIVE: AtomicBool = AtomicBool::new(false);
     /// TSC at stage1's start, for `boot.to_main_ms`.
     pub static STAGE1_TSC: AtomicU64 = AtomicU64::new(0);
+    /// Address and size of the FLUD module named `app` (external bitcode from
+    /// `make disk APP=…`), 0 when the image has none.
+    pub static APP_MODULE: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
+
+    /// The `app` module's bytes, if the image carries one.
+    pub fn app_module() -> Option<&'static [u8]> {
+        use core::sync::atomic::Ordering;
+        let (addr, len) = (APP_MODULE.0.load(Ordering::Relaxed), APP_MODULE.1.load(Ordering::Relaxed));
+        // SAFETY: stage2 loaded the module there; the kernel keeps the payload reserved
+        // (it is excluded from the frame allocator) and never writes it.
+        (addr != 0).then(|| unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) })
+    }
 }
 
 unsafe extern "C" {
@@ -223,6 +235,10 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
         platform::TRACE_MEMORY.store(true, Ordering::Relaxed);
     }
     bare_metal::STAGE1_TSC.store(info.tsc_stage1, Ordering::Relaxed);
+    if let Some(m) = header.modules().iter().find(|m| m.name() == "app") {
+        bare_metal::APP_MODULE.0.store(header.load_addr + m.offset, Ordering::Relaxed);
+        bare_metal::APP_MODULE.1.store(m.size, Ordering::Relaxed);
+    }
     let mut segments = [(0, 0, paging::Access::None); 16];
     let (count, phdr, phnum) = kernel_segments(&mut segments);
     paging::init(&segments[..count]);

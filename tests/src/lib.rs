@@ -44,6 +44,8 @@ pub struct ImageSpec {
     pub cmdline: String,
     /// Size of the boot-test pattern module in MiB (0: none).
     pub pattern_mib: u32,
+    /// Extra FLUD modules as (name, file), e.g. `("app", bitcode)` as `make disk APP=`.
+    pub modules: Vec<(String, PathBuf)>,
 }
 
 static IMAGE_COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -73,6 +75,9 @@ pub fn build_image(label: &str, spec: &ImageSpec) -> PathBuf {
         .arg(&out);
     if spec.pattern_mib > 0 {
         cmd.arg("--pattern-mib").arg(spec.pattern_mib.to_string());
+    }
+    for (name, file) in &spec.modules {
+        cmd.arg("--module").arg(format!("{name}={}", file.display()));
     }
     let result = cmd.output().expect("run mkimage");
     assert!(

@@ -50,3 +50,34 @@ fn every_app_gives_the_same_answer_in_every_tier_natively() {
     assert_suite(&text, |name| metrics.iter().find(|m| m.0 == name).map(|m| m.1));
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn an_external_c_app_built_with_clang_runs_from_the_image() {
+    let dir = bareflow_tests::scratch_dir("c-app");
+    let bitcode = dir.join("collatz.bc");
+    let source = bareflow_tests::workspace_root().join("apps/c-example/collatz.c");
+    let clang = std::process::Command::new("clang-22")
+        .args(["-O2", "-c", "-emit-llvm", "-o"])
+        .arg(&bitcode)
+        .arg(&source)
+        .status()
+        .expect("run clang-22 (Debian package clang-22)");
+    assert!(clang.success(), "clang-22 failed");
+    // `make disk APP=…` passes the file to mkimage as the FLUD module "app".
+    let dry = std::process::Command::new("make")
+        .args(["-n", "disk", "APP=some/app.bc"])
+        .current_dir(bareflow_tests::workspace_root())
+        .output()
+        .expect("make -n");
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("--module app=some/app.bc"), "make disk APP= adds the module");
+
+    let image = build_image("c-app", &ImageSpec { cmdline: "--no-jit".into(), modules: vec![("app".into(), bitcode)], ..Default::default() });
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, Duration::from_secs(300));
+    let s = &outcome.serial;
+    let results = s.lines().filter(|l| *l == "collatz: longest chain below 300000 starts at 230631, 443 steps ok").count();
+    assert_eq!(results, 6, "t1, t2 and four tiered runs all print the right answer:\n{s}");
+    for needle in ["main: the image carries an external app", "tier: chain_length -> t2 after", "apps: external app passed"] {
+        assert!(s.contains(needle), "COM1 lacks {needle:?}:\n{s}");
+    }
+    assert_eq!(outcome.kernel_status, Some(0));
+}

@@ -209,3 +209,46 @@ pub fn run_suite(selection: &str) -> bool {
     println!("apps: suite {}", if ok { "passed" } else { "FAILED" });
     ok
 }
+
+/// Runs external bitcode that follows the app ABI (e.g. C from `clang-22 -emit-llvm`,
+/// put in the image by `make disk APP=…`): t1, t2, then the tiered engine with its
+/// profile. There is no AOT copy of such an app. Returns false if it cannot be compiled
+/// or its own check fails.
+pub fn run_external(bitcode: &[u8]) -> bool {
+    let mut ok = true;
+    for level in [OptLevel::O1, OptLevel::O3] {
+        let tier = if level == OptLevel::O1 { "t1" } else { "t2" };
+        match CompiledApp::new("app", bitcode, level) {
+            Ok(mut compiled) => {
+                let run = compiled.run();
+                println!("METRIC jit.compile_ms.app.{tier} {:.2} ms", compiled.compile_ms);
+                println!("METRIC app.app.{tier}_cycles {} cycles", run.section_cycles);
+                println!("apps: external app at {tier}: status {}, {} cycles", run.status, run.section_cycles);
+                ok &= run.status == 0;
+            }
+            Err(e) => {
+                println!("apps: the external app cannot run: {e}");
+                return false;
+            }
+        }
+    }
+    match super::tiered::TieredApp::load("app", bitcode, &abi_symbols(), super::tiered::TierPolicy::DEFAULT, true) {
+        Ok(mut tiered) => {
+            let mut last = AppRun { status: -1, section_cycles: 0 };
+            for _ in 0..TIERED_RUNS {
+                last = tiered.run();
+                ok &= last.status == 0;
+            }
+            println!("METRIC app.app.tiered_cycles {} cycles", last.section_cycles);
+            println!("apps: external app tiered: status {}, {} cycles, {} tier-ups", last.status, last.section_cycles, tiered.tier_ups());
+            super::selftest::print_profile(&tiered.report());
+            tiered.unload();
+        }
+        Err(e) => {
+            println!("apps: the external app does not load into the tiered engine: {e}");
+            ok = false;
+        }
+    }
+    println!("apps: external app {}", if ok { "passed" } else { "FAILED" });
+    ok
+}
