@@ -9,23 +9,26 @@ use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, boot, build_ima
 const APPS: [&str; 7] = ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"];
 
 /// Checks the suite's output: each app printed the same result line in every run
-/// (AOT, t1, t2 and four tiered runs) ending in "ok", and reported cycles per tier.
+/// (AOT, t1, t2, t2 with profiling, four tiered runs) ending in "ok", and reported
+/// cycles per tier.
 fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>) {
     assert!(out.contains("apps: suite passed"), "suite failed:\n{out}");
     for app in APPS {
         let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(&format!("{app}: "))).collect();
-        assert_eq!(lines.len(), 7, "{app}: one result line per run (aot, t1, t2, 4 tiered):\n{lines:#?}");
+        assert_eq!(lines.len(), 8, "{app}: one result line per run (aot, t1, t2, profiled t2, 4 tiered):\n{lines:#?}");
         assert!(lines.iter().all(|l| *l == lines[0] && l.ends_with(" ok")), "{app}: results differ between tiers:\n{lines:#?}");
         for tier in ["aot", "t1", "t2", "tiered"] {
             assert!(metric(&format!("app.{app}.{tier}_cycles")).is_some_and(|c| c > 0.0), "app.{app}.{tier}_cycles missing");
         }
         assert!(metric(&format!("app.{app}.tier_ups")).is_some_and(|n| n >= 1.0), "{app} never tiered up");
+        assert!(metric(&format!("app.{app}.profile_overhead_pct")).is_some(), "{app}: profiling overhead measured");
     }
     // tinyllama's matmul goes to tier 2 in the middle of the first tiered run: its
-    // "tier:" line comes before that run's result line (the 4th, after aot, t1, t2).
+    // "tier:" line comes before that run's result line (the 5th, after aot, t1, t2 and
+    // the profiled t2).
     let llama = out.split("apps: tinyllama (").nth(1).expect("tinyllama section");
     let promoted = llama.find("tier: matmul -> t2 after ").expect("tinyllama's matmul reaches tier 2");
-    let first_tiered_result = llama.match_indices("tinyllama: ").nth(3).expect("first tiered run's result").0;
+    let first_tiered_result = llama.match_indices("tinyllama: ").nth(4).expect("first tiered run's result").0;
     assert!(promoted < first_tiered_result, "matmul is promoted during the first tiered run");
 }
 

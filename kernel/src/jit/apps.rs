@@ -141,16 +141,19 @@ apps!(fib, sieve, matmul, sha256, quicksort, nbody, tinyllama);
 /// Runs through the tiered engine per app; the last one is reported as the hot run.
 const TIERED_RUNS: usize = 4;
 
-/// Runs each named app (`all` = every app) natively, at t1 (O1), at t2 (O3) and through
-/// the tiered engine; prints the results, the profile and `METRIC app.*` lines.
+/// Runs each named app (`all` = every app) natively, at t1 (O1), at t2 (O3), at O3 with
+/// profiling (its cost: `profile_overhead_pct`) and through the tiered engine; prints the
+/// results, the profile and `METRIC app.*` lines.
 /// Returns false if any run failed its own check or any tier could not compile.
 pub fn run_suite(selection: &str) -> bool {
     let mut ok = true;
     let mut rows = Vec::new();
+    let mut overheads: Vec<f64> = Vec::new();
     for app in APPS.iter().filter(|a| selection == "all" || selection.split(',').any(|s| s == a.name)) {
         println!("apps: {} ({} bytes of bitcode)", app.name, app.bitcode.len());
         let aot = run_native(app.native);
         let mut cycles = vec![("aot", aot.section_cycles, aot.status)];
+        let mut t2_plain = 0;
         for level in [OptLevel::O1, OptLevel::O3] {
             let tier = if level == OptLevel::O1 { "t1" } else { "t2" };
             match CompiledApp::new(app.name, app.bitcode, level) {
@@ -158,11 +161,30 @@ pub fn run_suite(selection: &str) -> bool {
                     let run = compiled.run();
                     println!("METRIC jit.compile_ms.{}.{tier} {:.2} ms", app.name, compiled.compile_ms);
                     cycles.push((tier, run.section_cycles, run.status));
+                    t2_plain = run.section_cycles;
                 }
                 Err(e) => {
                     println!("apps: {} does not compile at {tier}: {e}", app.name);
                     ok = false;
                 }
+            }
+        }
+        // What profiling costs: the instrumented module at O3, never promoted, against
+        // the plain O3 build.
+        match super::tiered::TieredApp::load_at(app.name, app.bitcode, &abi_symbols(), super::tiered::TierPolicy::NEVER, false, OptLevel::O3) {
+            Ok(mut profiled) => {
+                let run = profiled.run();
+                ok &= run.status == 0;
+                profiled.unload();
+                if t2_plain > 0 {
+                    let pct = 100.0 * (run.section_cycles as f64 - t2_plain as f64) / t2_plain as f64;
+                    println!("METRIC app.{}.profile_overhead_pct {pct:.1} %", app.name);
+                    overheads.push(pct);
+                }
+            }
+            Err(e) => {
+                println!("apps: {} does not compile with profiling: {e}", app.name);
+                ok = false;
             }
         }
         match super::tiered::TieredApp::load(app.name, app.bitcode, &abi_symbols(), super::tiered::TierPolicy::DEFAULT, true) {
@@ -205,6 +227,10 @@ pub fn run_suite(selection: &str) -> bool {
         let get = |t: &str| cycles.iter().find(|c| c.0 == t).map_or(0, |c| c.1);
         let ratio = if get("aot") > 0 { get("t2") as f64 / get("aot") as f64 } else { 0.0 };
         println!("apps: {:<10} {:>14} {:>14} {:>14} {:>14} {:>8.2}", name, get("aot"), get("t1"), get("t2"), get("tiered"), ratio);
+    }
+    if !overheads.is_empty() {
+        overheads.sort_by(|a, b| a.total_cmp(b));
+        println!("METRIC profile.overhead_pct {:.1} %", overheads[overheads.len() / 2]);
     }
     println!("apps: suite {}", if ok { "passed" } else { "FAILED" });
     ok

@@ -45,6 +45,9 @@ impl TierPolicy {
     /// The default policy (docs/engine.md): 100 calls or 20 million cycles.
     pub const DEFAULT: TierPolicy = TierPolicy { t2_calls: 100, t2_cycles: 20_000_000 };
 
+    /// Never promote: profiling only (for measuring the instrumentation's cost).
+    pub const NEVER: TierPolicy = TierPolicy { t2_calls: u64::MAX, t2_cycles: u64::MAX };
+
     /// Whether a function with these counts should move to tier 2.
     pub fn promote(&self, calls: u64, cycles: u64) -> bool {
         calls >= self.t2_calls || cycles >= self.t2_cycles
@@ -352,11 +355,24 @@ impl TieredApp {
     /// Loads `bitcode` at tier 1 with profiling; `symbols` are the host functions.
     /// Only one tiered app can be loaded at a time.
     pub fn load(name: &str, bitcode: &[u8], symbols: &[HostSymbol], policy: TierPolicy, log: bool) -> Result<TieredApp, JitError> {
+        Self::load_at(name, bitcode, symbols, policy, log, OptLevel::O1)
+    }
+
+    /// As [`TieredApp::load`], with the whole instrumented module compiled at `level`
+    /// (O3 with [`TierPolicy::NEVER`] measures what profiling costs tier-2 code).
+    pub fn load_at(
+        name: &str,
+        bitcode: &[u8],
+        symbols: &[HostSymbol],
+        policy: TierPolicy,
+        log: bool,
+        level: OptLevel,
+    ) -> Result<TieredApp, JitError> {
         let started = Instant::now();
         let mut module = Module::parse(name, bitcode)?;
         // SAFETY: a freshly parsed module we own.
         let names = unsafe { rewrite(module.module, module.context, None) };
-        module.optimise(OptLevel::O1)?;
+        module.optimise(level)?;
         let mut all = symbols.to_vec();
         all.push(HostSymbol { name: "bf_prof_enter", address: bf_prof_enter as *const () as u64 });
         all.push(HostSymbol { name: "bf_prof_exit", address: bf_prof_exit as *const () as u64 });
