@@ -20,6 +20,21 @@
 pub mod math;
 pub mod rng;
 
+/// Defines the bitcode build's entry point `bf_app_main` (only with the app's
+/// `bitcode` feature), calling the given `fn() -> i32`:
+/// `bf_app_abi::app_entry!(run);`
+#[macro_export]
+macro_rules! app_entry {
+    ($run:path) => {
+        /// Entry point of the bitcode build (the app ABI): runs the app once.
+        #[cfg(feature = "bitcode")]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn bf_app_main() -> i32 {
+            $run()
+        }
+    };
+}
+
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 

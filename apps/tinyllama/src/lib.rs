@@ -386,9 +386,4 @@ pub fn run() -> i32 {
     status
 }
 
-/// Entry point of the bitcode build (the app ABI): runs [`run`].
-#[cfg(feature = "bitcode")]
-#[unsafe(no_mangle)]
-pub extern "C" fn bf_app_main() -> i32 {
-    run()
-}
+bf_app_abi::app_entry!(run);

@@ -160,8 +160,8 @@ fn main() {
     suites.push(("native Linux".into(), runner::parse_metrics(&String::from_utf8_lossy(&native.stdout))));
     for (where_, metrics) in &suites {
         let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
-        writeln!(apps, "\n{where_}:\n\n| app | aot cycles | t1 cycles | t2 cycles | tiered (hot) cycles | t2/aot | tier-ups | t1 compile ms | t2 compile ms | time to hot ms |").unwrap();
-        writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
+        writeln!(apps, "\n{where_}:\n\n| app | aot cycles | t1 cycles | t2 cycles | tiered (hot) cycles | t2/aot | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % |").unwrap();
+        writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
         for app in ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"] {
             let c = |t: &str| get(format!("app.{app}.{t}_cycles"));
             let slug = where_.replace(' ', "_").to_lowercase();
@@ -170,7 +170,7 @@ fn main() {
             }
             writeln!(
                 apps,
-                "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} |",
+                "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |",
                 c("aot"),
                 c("t1"),
                 c("t2"),
@@ -180,9 +180,11 @@ fn main() {
                 get(format!("jit.compile_ms.{app}.t1")),
                 get(format!("jit.compile_ms.{app}.t2")),
                 get(format!("app.{app}.time_to_hot_ms")),
+                get(format!("app.{app}.profile_overhead_pct")),
             )
             .unwrap();
         }
+        writeln!(apps, "\nMedian profiling overhead (`profile.overhead_pct`): {:.1} %", get("profile.overhead_pct".into())).unwrap();
     }
 
     let kernel = workspace_root().join("build/kernel.elf");
