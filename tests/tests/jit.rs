@@ -116,3 +116,21 @@ fn an_app_that_traps_is_reported_not_hung() {
     assert!(!s.contains("instead of trapping"));
     assert_eq!(outcome.kernel_status, Some(0x7f));
 }
+
+#[test]
+fn tiering_and_exact_call_counts_natively() {
+    let out = std::process::Command::new(&Artifacts::locate().kernel)
+        .args(["--no-jit", "--tiered-selftest"])
+        .env_clear()
+        .output()
+        .expect("run build/kernel.elf");
+    let s = String::from_utf8_lossy(&out.stdout);
+    println!("{s}");
+    for needle in ["tier: square_sum -> t2 after 100 calls", "tier: fib -> t2 after 100 calls", "run 1 status 0", "run 2 status 0"] {
+        assert!(s.contains(needle), "output lacks {needle:?}");
+    }
+    let row = |f: &str| s.lines().find(|l| l.starts_with(&format!("profile: {f} "))).unwrap_or_default().to_string();
+    assert_eq!(row("square_sum").split_whitespace().nth(2), Some("4000"), "2 runs x 2000 calls");
+    assert_eq!(row("fib").split_whitespace().nth(2), Some("43782"), "2 runs x (2 fib(21) - 1) calls");
+    assert_eq!(out.status.code(), Some(0));
+}
