@@ -10,9 +10,10 @@
 # DISK (virtio|ide|usb for `make run`), QEMU_ARGS (extra bfrun flags, e.g. --tcg),
 # LLVM (which LLVM the kernel links, see below).
 #
-# LLVM=auto    (default) the minimal LLVM if scripts/build-llvm.sh has cached it,
-#              Debian's llvm-22-dev otherwise; never starts an LLVM source build
-# LLVM=min     the minimal LLVM; builds it first when missing (more than an hour)
+# LLVM=min     (default of disk/run) the minimal LLVM; builds it first when missing
+#              (about an hour on 2 cores)
+# LLVM=auto    (default of test/bench) the minimal LLVM if scripts/build-llvm.sh has
+#              cached it, Debian's llvm-22-dev otherwise; never starts a source build
 # LLVM=system  Debian's llvm-22-dev static libraries
 # LLVM=none    no LLVM in the kernel (no JIT self-test)
 
@@ -25,24 +26,17 @@ KERNEL_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static -C 
 KERNEL_TARGET_DIR := target/kernel
 KERNEL_ELF := $(KERNEL_TARGET_DIR)/$(TARGET)/release/kernel
 
-LLVM ?= auto
+# `make disk`/`make run` ship the minimal LLVM (building it first when it is missing);
+# `make test` and `make bench` use LLVM=auto, so they never start an LLVM source build.
+LLVM ?= min
+test bench: LLVM = auto
 SYSTEM_LLVM_CONFIG := /usr/lib/llvm-22/bin/llvm-config
 MIN_LLVM_PREFIX := $(shell scripts/build-llvm.sh --print-prefix 2>/dev/null)
-ifeq ($(LLVM),auto)
-  LLVM_KIND := $(if $(wildcard $(MIN_LLVM_PREFIX)/bin/llvm-config),min,system)
-else
-  LLVM_KIND := $(LLVM)
-endif
-ifeq ($(LLVM_KIND),min)
-  LLVM_CONFIG := $(MIN_LLVM_PREFIX)/bin/llvm-config
-else
-  LLVM_CONFIG := $(SYSTEM_LLVM_CONFIG)
-endif
-ifeq ($(LLVM_KIND),none)
-  KERNEL_FEATURES :=
-else
-  KERNEL_FEATURES := --features llvm
-endif
+MIN_LLVM_CONFIG := $(MIN_LLVM_PREFIX)/bin/llvm-config
+# Recursively expanded: they follow LLVM, including its target-specific value above.
+LLVM_KIND = $(if $(filter auto,$(LLVM)),$(if $(wildcard $(MIN_LLVM_CONFIG)),min,system),$(LLVM))
+LLVM_CONFIG = $(if $(filter min,$(LLVM_KIND)),$(MIN_LLVM_CONFIG),$(SYSTEM_LLVM_CONFIG))
+KERNEL_FEATURES = $(if $(filter none,$(LLVM_KIND)),,--features llvm)
 
 MKIMAGE := target/release/mkimage
 BFRUN := target/release/bfrun
@@ -79,10 +73,12 @@ boot-stages: $(BUILD)/stage1.bin $(BUILD)/stage2.bin
 apps-bitcode: | $(BUILD)
 	env -u RUSTFLAGS apps/build-bitcode.sh $(BUILD)/apps
 
-kernel: $(if $(filter-out none,$(LLVM_KIND)),apps-bitcode) | $(BUILD)
-ifeq ($(LLVM_KIND),min)
-	@scripts/build-llvm.sh --print-prefix >/dev/null || { echo "make: the minimal LLVM is not built yet; building it now (more than an hour on 2 cores)"; time scripts/build-llvm.sh; }
-endif
+kernel: apps-bitcode | $(BUILD)
+	@if [ "$(LLVM_KIND)" = min ] && ! scripts/build-llvm.sh --print-prefix >/dev/null; then \
+		echo "make: the minimal LLVM is not built yet; building it now (about an hour on 2 cores;"; \
+		echo "make: LLVM=system uses Debian's llvm-22-dev instead)"; \
+		time scripts/build-llvm.sh; \
+	fi
 	@echo "make: kernel LLVM = $(LLVM_KIND)$(if $(filter-out none,$(LLVM_KIND)), ($(LLVM_CONFIG)))"
 	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" BAREFLOW_LLVM_CONFIG="$(LLVM_CONFIG)" BAREFLOW_APPS_BC_DIR="$(abspath $(BUILD)/apps)" LLVM_SYS_221_PREFIX="$$($(LLVM_CONFIG) --prefix 2>/dev/null)" \
 		cargo build --release -p kernel $(KERNEL_FEATURES) --target $(TARGET) --target-dir $(KERNEL_TARGET_DIR)
