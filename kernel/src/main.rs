@@ -215,13 +215,10 @@ fn kernel_segments(out: &mut [(u64, u64, paging::Access); 16]) -> (usize, u64, u
         if kind != 1 || n == out.len() {
             continue;
         }
-        let access = match (flags & 2 != 0, flags & 1 != 0) {
-            (false, false) => paging::Access::Read,
-            (true, false) => paging::Access::ReadWrite,
-            (false, true) => paging::Access::ReadExecute,
-            (true, true) => paging::Access::ReadWriteExecute,
-        };
-        out[n] = (vaddr, vaddr + memsz, access);
+        // ELF p_flags: PF_X = 1, PF_W = 2; loaded segments are always readable.
+        let writable = if flags & 2 != 0 { syscall::prot::WRITE } else { 0 };
+        let executable = if flags & 1 != 0 { syscall::prot::EXEC } else { 0 };
+        out[n] = (vaddr, vaddr + memsz, paging::Access::from_prot(syscall::prot::READ | writable | executable));
         n += 1;
     }
     (n, phdrs, phnum)

@@ -59,10 +59,8 @@ pub fn abi_symbols() -> Vec<HostSymbol> {
         HostSymbol { name: "bf_cycles", address: bf_cycles as *const () as u64 },
         HostSymbol { name: "bf_section_begin", address: bf_section_begin as *const () as u64 },
         HostSymbol { name: "bf_section_end", address: bf_section_end as *const () as u64 },
-        HostSymbol { name: "memcmp", address: libc::memcmp as *const () as u64 },
-        HostSymbol { name: "bcmp", address: libc::memcmp as *const () as u64 },
     ];
-    v.extend(super::selftest::host_symbols().into_iter().filter(|s| s.name.starts_with("mem")));
+    v.extend(super::memory_symbols());
     v
 }
 
@@ -91,7 +89,8 @@ pub fn run_native(entry: fn() -> i32) -> AppRun {
 
 /// A JIT-compiled app: its LLJIT (which owns the code) and the entry's address.
 pub struct CompiledApp {
-    jit: Jit,
+    /// Owns the compiled code; only kept alive.
+    _jit: Jit,
     entry: u64,
     /// Parse + optimise + compile time in ms.
     pub compile_ms: f64,
@@ -102,7 +101,7 @@ impl CompiledApp {
     pub fn new(name: &str, bitcode: &[u8], level: OptLevel) -> Result<CompiledApp, JitError> {
         let mut jit = Jit::new(&abi_symbols())?;
         let (entry, compile_ms) = compile(&mut jit, name, bitcode, level, "bf_app_main")?;
-        Ok(CompiledApp { jit, entry, compile_ms })
+        Ok(CompiledApp { _jit: jit, entry, compile_ms })
     }
 
     /// Runs the app once.
@@ -110,7 +109,6 @@ impl CompiledApp {
         // SAFETY: `bf_app_main` is `extern "C" fn() -> i32` by the app ABI, compiled by
         // this JIT, which stays alive as long as `self`.
         let main: extern "C" fn() -> i32 = unsafe { std::mem::transmute(self.entry as usize) };
-        let _ = &self.jit;
         measure(|| main())
     }
 }
@@ -141,6 +139,47 @@ apps!(fib, sieve, matmul, sha256, quicksort, nbody, tinyllama);
 /// Runs through the tiered engine per app; the last one is reported as the hot run.
 const TIERED_RUNS: usize = 4;
 
+/// The whole-module JIT tiers: t1 = O1, t2 = O3.
+const JIT_TIERS: [(&str, OptLevel); 2] = [("t1", OptLevel::O1), ("t2", OptLevel::O3)];
+
+/// [`TIERED_RUNS`] runs of an app through the tiered engine.
+struct TieredRuns {
+    /// The last (hot) run.
+    last: AppRun,
+    /// Whether every run passed its own check.
+    all_passed: bool,
+    /// Tier-ups over all runs.
+    tier_ups: u32,
+    /// The last run that made a tier-up (0: none).
+    hot_after_run: usize,
+    /// TSC ticks from the loaded app's first run to the end of that run.
+    time_to_hot_ticks: u64,
+    /// The profile after the last run.
+    profile: Vec<super::tiered::FunctionReport>,
+}
+
+/// Loads `bitcode` into the tiered engine (default policy, tier-ups logged), runs it
+/// [`TIERED_RUNS`] times and unloads it.
+fn run_tiered(name: &str, bitcode: &[u8]) -> Result<TieredRuns, JitError> {
+    let mut tiered = super::tiered::TieredApp::load(name, bitcode, &abi_symbols(), super::tiered::TierPolicy::DEFAULT, true)?;
+    let started = tsc::rdtsc();
+    let mut last = AppRun { status: -1, section_cycles: 0 };
+    let mut all_passed = true;
+    // Hot from the end of the last run that made a tier-up.
+    let (mut hot_after_run, mut time_to_hot_ticks) = (0, 0);
+    for run in 1..=TIERED_RUNS {
+        let before = tiered.tier_ups();
+        last = tiered.run();
+        all_passed &= last.status == 0;
+        if tiered.tier_ups() > before {
+            (hot_after_run, time_to_hot_ticks) = (run, tsc::rdtsc() - started);
+        }
+    }
+    let runs = TieredRuns { last, all_passed, tier_ups: tiered.tier_ups(), hot_after_run, time_to_hot_ticks, profile: tiered.report() };
+    tiered.unload();
+    Ok(runs)
+}
+
 /// Runs each named app (`all` = every app) natively, at t1 (O1), at t2 (O3), at O3 with
 /// profiling (its cost: `profile_overhead_pct`) and through the tiered engine; prints the
 /// results, the profile and `METRIC app.*` lines.
@@ -154,8 +193,7 @@ pub fn run_suite(selection: &str) -> bool {
         let aot = run_native(app.native);
         let mut cycles = vec![("aot", aot.section_cycles, aot.status)];
         let mut t2_plain = 0;
-        for level in [OptLevel::O1, OptLevel::O3] {
-            let tier = if level == OptLevel::O1 { "t1" } else { "t2" };
+        for (tier, level) in JIT_TIERS {
             match CompiledApp::new(app.name, app.bitcode, level) {
                 Ok(mut compiled) => {
                     let run = compiled.run();
@@ -187,26 +225,14 @@ pub fn run_suite(selection: &str) -> bool {
                 ok = false;
             }
         }
-        match super::tiered::TieredApp::load(app.name, app.bitcode, &abi_symbols(), super::tiered::TierPolicy::DEFAULT, true) {
-            Ok(mut tiered) => {
-                let mut last = AppRun { status: -1, section_cycles: 0 };
-                let started = tsc::rdtsc();
-                // Hot from the end of the last run that made a tier-up.
-                let mut hot_after = (0, started);
-                for run in 1..=TIERED_RUNS {
-                    let before = tiered.tier_ups();
-                    last = tiered.run();
-                    ok &= last.status == 0;
-                    if tiered.tier_ups() > before {
-                        hot_after = (run, tsc::rdtsc());
-                    }
-                }
-                cycles.push(("tiered", last.section_cycles, last.status));
-                println!("METRIC app.{}.tier_ups {} tier-ups", app.name, tiered.tier_ups());
-                println!("METRIC app.{}.time_to_hot_ms {:.1} ms", app.name, tsc::ticks_to_ms(hot_after.1 - started));
-                println!("apps: {} hot after {} run(s) in the tiered engine ({} tier-ups)", app.name, hot_after.0, tiered.tier_ups());
-                super::selftest::print_profile(&tiered.report());
-                tiered.unload();
+        match run_tiered(app.name, app.bitcode) {
+            Ok(t) => {
+                ok &= t.all_passed;
+                cycles.push(("tiered", t.last.section_cycles, t.last.status));
+                println!("METRIC app.{}.tier_ups {} tier-ups", app.name, t.tier_ups);
+                println!("METRIC app.{}.time_to_hot_ms {:.1} ms", app.name, tsc::ticks_to_ms(t.time_to_hot_ticks));
+                println!("apps: {} hot after {} run(s) in the tiered engine ({} tier-ups)", app.name, t.hot_after_run, t.tier_ups);
+                super::selftest::print_profile(&t.profile);
             }
             Err(e) => {
                 println!("apps: {} does not load into the tiered engine: {e}", app.name);
@@ -242,8 +268,7 @@ pub fn run_suite(selection: &str) -> bool {
 /// or its own check fails.
 pub fn run_external(bitcode: &[u8]) -> bool {
     let mut ok = true;
-    for level in [OptLevel::O1, OptLevel::O3] {
-        let tier = if level == OptLevel::O1 { "t1" } else { "t2" };
+    for (tier, level) in JIT_TIERS {
         match CompiledApp::new("app", bitcode, level) {
             Ok(mut compiled) => {
                 let run = compiled.run();
@@ -258,17 +283,12 @@ pub fn run_external(bitcode: &[u8]) -> bool {
             }
         }
     }
-    match super::tiered::TieredApp::load("app", bitcode, &abi_symbols(), super::tiered::TierPolicy::DEFAULT, true) {
-        Ok(mut tiered) => {
-            let mut last = AppRun { status: -1, section_cycles: 0 };
-            for _ in 0..TIERED_RUNS {
-                last = tiered.run();
-                ok &= last.status == 0;
-            }
-            println!("METRIC app.app.tiered_cycles {} cycles", last.section_cycles);
-            println!("apps: external app tiered: status {}, {} cycles, {} tier-ups", last.status, last.section_cycles, tiered.tier_ups());
-            super::selftest::print_profile(&tiered.report());
-            tiered.unload();
+    match run_tiered("app", bitcode) {
+        Ok(t) => {
+            ok &= t.all_passed;
+            println!("METRIC app.app.tiered_cycles {} cycles", t.last.section_cycles);
+            println!("apps: external app tiered: status {}, {} cycles, {} tier-ups", t.last.status, t.last.section_cycles, t.tier_ups);
+            super::selftest::print_profile(&t.profile);
         }
         Err(e) => {
             println!("apps: the external app does not load into the tiered engine: {e}");

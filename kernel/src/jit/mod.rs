@@ -235,6 +235,18 @@ pub struct HostSymbol {
     pub address: u64,
 }
 
+/// The C memory functions JIT code may call: the code generator lowers `llvm.memcpy`
+/// and friends to them, and a static glibc binary has no `dlsym` to find them.
+pub fn memory_symbols() -> [HostSymbol; 5] {
+    [
+        HostSymbol { name: "memcpy", address: libc::memcpy as *const () as u64 },
+        HostSymbol { name: "memset", address: libc::memset as *const () as u64 },
+        HostSymbol { name: "memmove", address: libc::memmove as *const () as u64 },
+        HostSymbol { name: "memcmp", address: libc::memcmp as *const () as u64 },
+        HostSymbol { name: "bcmp", address: libc::memcmp as *const () as u64 },
+    ]
+}
+
 /// One LLJIT instance with its own context and modules.
 pub struct Jit {
     jit: LLVMOrcLLJITRef,

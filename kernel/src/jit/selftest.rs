@@ -18,12 +18,9 @@ extern "C" fn bf_print_i64(message: *const c_char, value: i64) {
 
 /// Symbols the kernel exports to JIT code.
 pub fn host_symbols() -> Vec<HostSymbol> {
-    vec![
-        HostSymbol { name: "bf_print_i64", address: bf_print_i64 as *const () as u64 },
-        HostSymbol { name: "memcpy", address: libc::memcpy as *const () as u64 },
-        HostSymbol { name: "memset", address: libc::memset as *const () as u64 },
-        HostSymbol { name: "memmove", address: libc::memmove as *const () as u64 },
-    ]
+    let mut v = vec![HostSymbol { name: "bf_print_i64", address: bf_print_i64 as *const () as u64 }];
+    v.extend(super::memory_symbols());
+    v
 }
 
 /// Runs the self-test; returns false if any answer is wrong. `on_first_result` is

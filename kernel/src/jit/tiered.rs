@@ -82,15 +82,17 @@ pub struct FunctionInfo {
 /// The running app's engine state, reachable from the profiling hooks.
 struct Engine {
     jit: Jit,
+    /// The profile counters, indexed by function id; the hooks reach them through
+    /// `COUNTERS_PTR`/`COUNTERS_LEN`, which `unload` clears before this is dropped.
+    _counters: Box<[Counters]>,
     bitcode: Vec<u8>,
     functions: Vec<FunctionInfo>,
     tier_ups: u32,
     log: bool,
 }
 
-/// Counters indexed by function id (set while an app is loaded).
-static COUNTERS: Mutex<Option<&'static [Counters]>> = Mutex::new(None);
-/// Fast path for the hooks: the same slice as a raw pointer and length.
+/// The loaded app's counters (`Engine::_counters`) as a raw pointer and length, for the
+/// hooks' fast path; 0 when no app is loaded.
 static COUNTERS_PTR: AtomicU64 = AtomicU64::new(0);
 static COUNTERS_LEN: AtomicU64 = AtomicU64::new(0);
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
@@ -103,7 +105,8 @@ fn counters() -> &'static [Counters] {
     if p == 0 {
         return &[];
     }
-    // SAFETY: set from a leaked `&'static [Counters]` in `TieredApp::load`.
+    // SAFETY: `TieredApp::load` points these at the engine's counters, which live until
+    // `TieredApp::unload` has reset the pointer to 0 (one thread: no use in between).
     unsafe { std::slice::from_raw_parts(p as *const Counters, n as usize) }
 }
 
@@ -393,13 +396,12 @@ impl TieredApp {
             functions.push(FunctionInfo { name: n.clone(), slot: jit.lookup(&format!("bf.slot.{n}"))?, t2_compile_ms: None });
         }
         let t1_compile_ms = started.elapsed().as_secs_f64() * 1e3;
-        let counters: &'static [Counters] = Box::leak(names.iter().map(|_| Counters { tier: AtomicU32::new(1), ..Default::default() }).collect());
+        let counters: Box<[Counters]> = names.iter().map(|_| Counters { tier: AtomicU32::new(1), ..Default::default() }).collect();
         COUNTERS_PTR.store(counters.as_ptr() as u64, Ordering::Relaxed);
         COUNTERS_LEN.store(counters.len() as u64, Ordering::Relaxed);
-        *COUNTERS.lock().unwrap() = Some(counters);
         POLICY_CALLS.store(policy.t2_calls, Ordering::Relaxed);
         POLICY_CYCLES.store(policy.t2_cycles, Ordering::Relaxed);
-        *ENGINE.lock().unwrap() = Some(Engine { jit, bitcode: bitcode.to_vec(), functions, tier_ups: 0, log });
+        *ENGINE.lock().unwrap() = Some(Engine { jit, _counters: counters, bitcode: bitcode.to_vec(), functions, tier_ups: 0, log });
         Ok(TieredApp { entry, t1_compile_ms })
     }
 
@@ -442,7 +444,6 @@ impl TieredApp {
         POLICY_CALLS.store(u64::MAX, Ordering::Relaxed);
         COUNTERS_PTR.store(0, Ordering::Relaxed);
         COUNTERS_LEN.store(0, Ordering::Relaxed);
-        *COUNTERS.lock().unwrap() = None;
         *ENGINE.lock().unwrap() = None;
     }
 }

@@ -12,6 +12,7 @@ use spin::Mutex;
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr3, Efer, EferFlags};
 
 use crate::mm::frames;
+use crate::syscall::prot::{EXEC as PROT_EXEC, READ as PROT_READ, WRITE as PROT_WRITE};
 
 /// Bytes per small page.
 pub const PAGE_SIZE: u64 = 4096;
@@ -46,7 +47,7 @@ impl Access {
     /// From `PROT_*` bits (`PROT_WRITE` or `PROT_EXEC` alone still imply read, as on
     /// x86 Linux).
     pub fn from_prot(prot: u64) -> Access {
-        match (prot & 7 != 0, prot & 2 != 0, prot & 4 != 0) {
+        match (prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0, prot & PROT_WRITE != 0, prot & PROT_EXEC != 0) {
             (false, _, _) => Access::None,
             (true, false, false) => Access::Read,
             (true, true, false) => Access::ReadWrite,
@@ -167,13 +168,12 @@ pub fn access_of(addr: u64) -> Access {
     let pd = table(table(table(pml4)[0] & ADDRESS_MASK)[(addr >> 30) as usize] & ADDRESS_MASK);
     let pde = pd[((addr >> 21) & 511) as usize];
     let leaf = if pde & HUGE != 0 { pde } else { table(pde & ADDRESS_MASK)[((addr >> 12) & 511) as usize] };
-    match (leaf & PRESENT != 0, leaf & WRITABLE != 0, leaf & NO_EXECUTE == 0) {
-        (false, _, _) => Access::None,
-        (true, false, false) => Access::Read,
-        (true, true, false) => Access::ReadWrite,
-        (true, false, true) => Access::ReadExecute,
-        (true, true, true) => Access::ReadWriteExecute,
+    if leaf & PRESENT == 0 {
+        return Access::None;
     }
+    let writable = if leaf & WRITABLE != 0 { PROT_WRITE } else { 0 };
+    let executable = if leaf & NO_EXECUTE == 0 { PROT_EXEC } else { 0 };
+    Access::from_prot(PROT_READ | writable | executable)
 }
 
 /// Whether every byte of `[addr, addr+len)` is mapped, and writable if `write`.
