@@ -31,7 +31,11 @@ impl Artifacts {
             mkimage: root.join("target/release/mkimage"),
         };
         for p in [&a.stage1, &a.stage2, &a.kernel, &a.mkimage] {
-            assert!(p.exists(), "{} is missing: run the tests through `make test` (it builds the image first)", p.display());
+            assert!(
+                p.exists(),
+                "{} is missing: run the tests through `make test` (it builds the image first)",
+                p.display()
+            );
         }
         a
     }
@@ -145,4 +149,13 @@ pub fn boot(image: &Path, accel: Accel, disk: DiskInterface, timeout: std::time:
     let outcome = config.run(timeout).expect("start QEMU");
     println!("--- COM1 ({} on {}) ---\n{}", accel.name(), disk.name(), outcome.serial);
     outcome
+}
+
+/// Asserts that `text` (COM1 or a program's output) contains every needle; on failure
+/// the message names the missing one and shows the whole text.
+pub fn assert_contains_all<S: AsRef<str>>(text: &str, needles: impl IntoIterator<Item = S>) {
+    for needle in needles {
+        let needle = needle.as_ref();
+        assert!(text.contains(needle), "output lacks {needle:?}:\n{text}");
+    }
 }

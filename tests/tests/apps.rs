@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, boot, build_image};
+use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, assert_contains_all, boot, build_image};
 
 const APPS: [&str; 7] = ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"];
 
@@ -16,9 +16,15 @@ fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>) {
     for app in APPS {
         let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(&format!("{app}: "))).collect();
         assert_eq!(lines.len(), 8, "{app}: one result line per run (aot, t1, t2, profiled t2, 4 tiered):\n{lines:#?}");
-        assert!(lines.iter().all(|l| *l == lines[0] && l.ends_with(" ok")), "{app}: results differ between tiers:\n{lines:#?}");
+        assert!(
+            lines.iter().all(|l| *l == lines[0] && l.ends_with(" ok")),
+            "{app}: results differ between tiers:\n{lines:#?}"
+        );
         for tier in ["aot", "t1", "t2", "tiered"] {
-            assert!(metric(&format!("app.{app}.{tier}_cycles")).is_some_and(|c| c > 0.0), "app.{app}.{tier}_cycles missing");
+            assert!(
+                metric(&format!("app.{app}.{tier}_cycles")).is_some_and(|c| c > 0.0),
+                "app.{app}.{tier}_cycles missing"
+            );
         }
         assert!(metric(&format!("app.{app}.tier_ups")).is_some_and(|n| n >= 1.0), "{app} never tiered up");
         assert!(metric(&format!("app.{app}.profile_overhead_pct")).is_some(), "{app}: profiling overhead measured");
@@ -72,15 +78,23 @@ fn an_external_c_app_built_with_clang_runs_from_the_image() {
         .current_dir(bareflow_tests::workspace_root())
         .output()
         .expect("make -n");
-    assert!(String::from_utf8_lossy(&dry.stdout).contains("--module app=some/app.bc"), "make disk APP= adds the module");
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("--module app=some/app.bc"),
+        "make disk APP= adds the module"
+    );
 
-    let image = build_image("c-app", &ImageSpec { cmdline: "--no-jit".into(), modules: vec![("app".into(), bitcode)], ..Default::default() });
+    let image = build_image(
+        "c-app",
+        &ImageSpec { cmdline: "--no-jit".into(), modules: vec![("app".into(), bitcode)], ..Default::default() },
+    );
     let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, Duration::from_secs(300));
     let s = &outcome.serial;
-    let results = s.lines().filter(|l| *l == "collatz: longest chain below 300000 starts at 230631, 443 steps ok").count();
+    let results =
+        s.lines().filter(|l| *l == "collatz: longest chain below 300000 starts at 230631, 443 steps ok").count();
     assert_eq!(results, 6, "t1, t2 and four tiered runs all print the right answer:\n{s}");
-    for needle in ["main: the image carries an external app", "tier: chain_length -> t2 after", "apps: external app passed"] {
-        assert!(s.contains(needle), "COM1 lacks {needle:?}:\n{s}");
-    }
+    assert_contains_all(
+        s,
+        ["main: the image carries an external app", "tier: chain_length -> t2 after", "apps: external app passed"],
+    );
     assert_eq!(outcome.kernel_status, Some(0));
 }

@@ -7,11 +7,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bareflow_tests::{
-    Accel, Artifacts, DiskInterface, ImageSpec, QemuConfig, boot, build_image, corrupted_copy, extract_fat_partition,
-    partition_table,
+    Accel, Artifacts, DiskInterface, ImageSpec, QemuConfig, assert_contains_all, boot, build_image, corrupted_copy,
+    extract_fat_partition, partition_table,
 };
-use boot_protocol::{PAYLOAD_LBA, SECTOR_SIZE};
 use boot_protocol::flud::FludHeader;
+use boot_protocol::{PAYLOAD_LBA, SECTOR_SIZE};
 
 /// Generous: QEMU start-up alone takes 5–7 s under the nested KVM here.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -21,7 +21,6 @@ fn default_image() -> &'static PathBuf {
     static IMAGE: OnceLock<PathBuf> = OnceLock::new();
     IMAGE.get_or_init(|| build_image("default", &ImageSpec::default()))
 }
-
 
 /// Everything a successful boot must show on COM1.
 fn assert_full_boot(outcome: &bareflow_tests::Outcome) {
@@ -172,14 +171,16 @@ fn truncated_image_is_a_read_error() {
 }
 
 fn assert_fault_report(kind: &str, mnemonic_and_vector: &str, extra: &[&str]) {
-    let image = build_image(&format!("fault-{kind}"), &ImageSpec { cmdline: format!("bf.fault={kind}"), ..Default::default() });
+    let image =
+        build_image(&format!("fault-{kind}"), &ImageSpec { cmdline: format!("bf.fault={kind}"), ..Default::default() });
     let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     let s = &outcome.serial;
     assert!(s.contains(mnemonic_and_vector), "expected {mnemonic_and_vector:?}:\n{s}");
-    assert!(s.contains("RIP=0x") && s.contains("CR2=0x") && s.contains("error code="), "vector, RIP, error code, CR2:\n{s}");
-    for needle in extra {
-        assert!(s.contains(needle), "expected {needle:?}:\n{s}");
-    }
+    assert!(
+        s.contains("RIP=0x") && s.contains("CR2=0x") && s.contains("error code="),
+        "vector, RIP, error code, CR2:\n{s}"
+    );
+    assert_contains_all(s, extra);
     assert!(s.contains("kernel halted"));
     assert!(!s.contains("boot: machine layer ready"), "nothing runs after the fault");
     assert_eq!(outcome.kernel_status, Some(0x7f), "fatal status through isa-debug-exit");

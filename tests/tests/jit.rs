@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, boot, build_image};
+use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, assert_contains_all, boot, build_image};
 
 /// LLVM's start-up and two JIT instances take seconds under TCG.
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -14,7 +14,6 @@ fn jit_image() -> &'static PathBuf {
     static IMAGE: OnceLock<PathBuf> = OnceLock::new();
     IMAGE.get_or_init(|| build_image("jit", &ImageSpec::default()))
 }
-
 
 fn kernel_has_llvm() -> bool {
     let nm = std::process::Command::new("nm").arg(&Artifacts::locate().kernel).output().expect("run nm");
@@ -36,12 +35,13 @@ fn jit_compiles_fib_floats_and_callbacks_at_o0_and_o3() {
         let llvm = s.lines().find(|l| l.starts_with("llvm: linked")).unwrap_or("llvm: (not reported)");
         eprintln!("ran against: {llvm}");
         for tier in ["o0", "o3"] {
-            for needle in [
-                format!("jit: fib(30) = 832040 at {tier} (ok in"),
-                format!("jit: dot = 4.125 (4.125 expected), scale(1.5, 4) = 6, greet(21) = 42 at {tier}"),
-            ] {
-                assert!(s.contains(&needle), "COM1 lacks {needle:?}:\n{s}");
-            }
+            assert_contains_all(
+                s,
+                [
+                    format!("jit: fib(30) = 832040 at {tier} (ok in"),
+                    format!("jit: dot = 4.125 (4.125 expected), scale(1.5, 4) = 6, greet(21) = 42 at {tier}"),
+                ],
+            );
             assert!(outcome.metric(&format!("jit.compile_ms.fib.{tier}")).is_some_and(|ms| ms > 0.0));
         }
         assert_eq!(s.matches("jit-callback: hello from JIT code: 21").count(), 2, "the callback ran once per tier");
@@ -51,21 +51,25 @@ fn jit_compiles_fib_floats_and_callbacks_at_o0_and_o3() {
         let after = number_after(s, "after the JITs were destroyed ");
         let calls = number_after(s, "bytes (");
         assert!(peak > 0 && calls > 1000, "peak {peak}, {calls} operator new calls:\n{s}");
-        assert!(after < peak && after - baseline < (peak - baseline) / 2, "use returns toward the baseline: {baseline} -> {peak} -> {after}");
+        assert!(
+            after < peak && after - baseline < (peak - baseline) / 2,
+            "use returns toward the baseline: {baseline} -> {peak} -> {after}"
+        );
         assert_eq!(outcome.metric("llvm.mem_peak_bytes"), Some(peak as f64));
         // Bad input is refused with a message and the kernel goes on.
-        for needle in [
-            "jit: corrupt bitcode rejected: cannot parse the module:",
-            "jit: truncated bitcode rejected: cannot parse the module:",
-            "jit: IR that fails the verifier rejected: the module fails verification: Only PHI nodes may reference their own value",
-            "jit: IR that does not parse rejected: cannot parse the module: garbage:1:",
-            "jit: an app without bf_app_main rejected: compiling or finding the function failed: Symbols not found: [ bf_app_main ]",
-            "jit: an app calling an unknown symbol rejected: compiling or finding the function failed: Symbols not found: [ bf_does_not_exist ]",
-            "jit: self-test passed",
-            "main: exiting with status 0",
-        ] {
-            assert!(s.contains(needle), "COM1 lacks {needle:?}:\n{s}");
-        }
+        assert_contains_all(
+            s,
+            [
+                "jit: corrupt bitcode rejected: cannot parse the module:",
+                "jit: truncated bitcode rejected: cannot parse the module:",
+                "jit: IR that fails the verifier rejected: the module fails verification: Only PHI nodes may reference their own value",
+                "jit: IR that does not parse rejected: cannot parse the module: garbage:1:",
+                "jit: an app without bf_app_main rejected: compiling or finding the function failed: Symbols not found: [ bf_app_main ]",
+                "jit: an app calling an unknown symbol rejected: compiling or finding the function failed: Symbols not found: [ bf_does_not_exist ]",
+                "jit: self-test passed",
+                "main: exiting with status 0",
+            ],
+        );
         assert!(outcome.metric("boot.to_first_jit_ms").is_some_and(|ms| ms > 0.0));
         assert_eq!(outcome.kernel_status, Some(0));
     }
@@ -73,35 +77,49 @@ fn jit_compiles_fib_floats_and_callbacks_at_o0_and_o3() {
 
 #[test]
 fn writing_to_finalised_jit_code_faults() {
-    let image = build_image("jit-write", &ImageSpec { cmdline: "--no-jit --jit-write-code".into(), ..Default::default() });
+    let image =
+        build_image("jit-write", &ImageSpec { cmdline: "--no-jit --jit-write-code".into(), ..Default::default() });
     let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
     let s = &outcome.serial;
     let addr = s.split("jit: fib compiled at 0x").nth(1).and_then(|r| r.split(';').next()).expect("compiled address");
     let addr = u64::from_str_radix(addr, 16).unwrap();
-    for needle in [
-        "EXCEPTION #PF page fault (vector 14)".to_string(),
-        "page fault: write on a present (protection violation) page".to_string(),
-        format!("CR2=0x{addr:016x}"),
-    ] {
-        assert!(s.contains(&needle), "COM1 lacks {needle:?}:\n{s}");
-    }
+    assert_contains_all(
+        s,
+        [
+            "EXCEPTION #PF page fault (vector 14)".to_string(),
+            "page fault: write on a present (protection violation) page".to_string(),
+            format!("CR2=0x{addr:016x}"),
+        ],
+    );
     assert!(!s.contains("did NOT fault"));
     assert_eq!(outcome.kernel_status, Some(0x7f));
 }
 
+/// What `--tiered-selftest` must print, in QEMU and natively: both hot functions
+/// promoted after 100 calls, both runs right, exact call counts (2 runs x 2000 calls of
+/// square_sum; fib(20) makes 2 fib(21) - 1 = 21891 calls per run), fib ending in tier 2.
+fn assert_tiered_selftest(s: &str) {
+    assert_contains_all(
+        s,
+        [
+            "tier: square_sum -> t2 after 100 calls",
+            "tier: fib -> t2 after 100 calls",
+            "tiered: run 1 status 0",
+            "run 2 status 0",
+        ],
+    );
+    let row = |f: &str| s.lines().find(|l| l.starts_with(&format!("profile: {f} "))).unwrap_or_default().to_string();
+    assert_eq!(row("square_sum").split_whitespace().nth(2), Some("4000"), "{}", row("square_sum"));
+    assert_eq!(row("fib").split_whitespace().nth(2), Some("43782"), "{}", row("fib"));
+    assert!(row("fib").contains(" t2 "), "fib ends in tier 2: {}", row("fib"));
+}
+
 #[test]
 fn hot_functions_move_to_tier_two_while_the_app_runs() {
-    let image = build_image("tiered", &ImageSpec { cmdline: "--no-jit --tiered-selftest".into(), ..Default::default() });
+    let image =
+        build_image("tiered", &ImageSpec { cmdline: "--no-jit --tiered-selftest".into(), ..Default::default() });
     let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
-    let s = &outcome.serial;
-    for needle in ["tier: square_sum -> t2 after 100 calls", "tier: fib -> t2 after 100 calls", "tiered: run 1 status 0", "run 2 status 0"] {
-        assert!(s.contains(needle), "COM1 lacks {needle:?}:\n{s}");
-    }
-    // Exact call counts: 2 runs x 2000 calls of square_sum; fib(20) makes 21891 calls.
-    let row = |f: &str| s.lines().find(|l| l.starts_with(&format!("profile: {f} "))).unwrap_or_default().to_string();
-    assert!(row("square_sum").split_whitespace().nth(2) == Some("4000"), "{}", row("square_sum"));
-    assert!(row("fib").split_whitespace().nth(2) == Some("43782"), "{}", row("fib"));
-    assert!(row("fib").contains(" t2 "), "fib ends in tier 2: {}", row("fib"));
+    assert_tiered_selftest(&outcome.serial);
     assert_eq!(outcome.kernel_status, Some(0));
 }
 
@@ -110,9 +128,10 @@ fn an_app_that_traps_is_reported_not_hung() {
     let image = build_image("jit-trap", &ImageSpec { cmdline: "--no-jit --jit-trap".into(), ..Default::default() });
     let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
     let s = &outcome.serial;
-    for needle in ["jit: running an app that traps at run time", "EXCEPTION #UD invalid opcode (vector 6)", "kernel halted"] {
-        assert!(s.contains(needle), "COM1 lacks {needle:?}:\n{s}");
-    }
+    assert_contains_all(
+        s,
+        ["jit: running an app that traps at run time", "EXCEPTION #UD invalid opcode (vector 6)", "kernel halted"],
+    );
     assert!(!s.contains("instead of trapping"));
     assert_eq!(outcome.kernel_status, Some(0x7f));
 }
@@ -126,11 +145,6 @@ fn tiering_and_exact_call_counts_natively() {
         .expect("run build/kernel.elf");
     let s = String::from_utf8_lossy(&out.stdout);
     println!("{s}");
-    for needle in ["tier: square_sum -> t2 after 100 calls", "tier: fib -> t2 after 100 calls", "run 1 status 0", "run 2 status 0"] {
-        assert!(s.contains(needle), "output lacks {needle:?}");
-    }
-    let row = |f: &str| s.lines().find(|l| l.starts_with(&format!("profile: {f} "))).unwrap_or_default().to_string();
-    assert_eq!(row("square_sum").split_whitespace().nth(2), Some("4000"), "2 runs x 2000 calls");
-    assert_eq!(row("fib").split_whitespace().nth(2), Some("43782"), "2 runs x (2 fib(21) - 1) calls");
+    assert_tiered_selftest(&s);
     assert_eq!(out.status.code(), Some(0));
 }

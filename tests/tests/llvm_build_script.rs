@@ -29,7 +29,10 @@ fn second_run_is_a_no_op_once_the_cache_holds_the_build() {
 
     let (code, dry) = script(&cache, &["--dry-run"]);
     assert_eq!(code, 0);
-    assert!(dry.contains("configure: cmake") && dry.contains("build: ninja"), "a dry run on an empty cache plans a build");
+    assert!(
+        dry.contains("configure: cmake") && dry.contains("build: ninja"),
+        "a dry run on an empty cache plans a build"
+    );
 
     // What a finished build leaves behind.
     std::fs::create_dir_all(prefix.join("bin")).unwrap();
@@ -48,6 +51,9 @@ fn second_run_is_a_no_op_once_the_cache_holds_the_build() {
     assert_eq!(code, 0);
     assert!(again.contains("already built at"), "second run reports the hit:\n{again}");
     assert!(again.contains("METRIC llvm.min_lib_bytes 1234 bytes"), "and the size table:\n{again}");
-    assert!(!cache.join("llvm-min/downloads").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false), "nothing downloaded");
+    assert!(
+        !cache.join("llvm-min/downloads").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false),
+        "nothing downloaded"
+    );
     println!("second run took {:?}", started.elapsed());
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, boot, build_image};
+use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, assert_contains_all, boot, build_image};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -19,17 +19,10 @@ fn demo_image() -> &'static PathBuf {
     IMAGE.get_or_init(|| build_image("rust-main", &ImageSpec { cmdline: DEMO_CMDLINE.into(), ..Default::default() }))
 }
 
-
-fn assert_contains(s: &str, needles: &[&str]) {
-    for needle in needles {
-        assert!(s.contains(needle), "COM1 lacks {needle:?}:\n{s}");
-    }
-}
-
 /// What `main` must print when started with [`DEMO_CMDLINE`].
 fn assert_demo_output(outcome: &bareflow_tests::Outcome) {
     let s = &outcome.serial;
-    assert_contains(
+    assert_contains_all(
         s,
         &[
             "program: entering glibc _start with 4 arguments, 1 environment variables",
@@ -52,7 +45,8 @@ fn assert_demo_output(outcome: &bareflow_tests::Outcome) {
         .expect("time line");
     assert!((2_000..10_000_000).contains(&micros), "Instant advanced {micros} us");
     // Real time from the RTC: after 2024-01-01.
-    let unix: u64 = s.split("unix time ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    let unix: u64 =
+        s.split("unix time ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
     assert!(unix > 1_704_067_200, "unix time {unix}");
     assert!(outcome.metric("boot.to_main_ms").is_some_and(|ms| ms > 0.0), "boot.to_main_ms");
     for name in ["syscall.count.write", "syscall.count.brk", "syscall.count.arch_prctl", "syscall.count.exit_group"] {
@@ -82,7 +76,7 @@ fn unknown_syscall_is_enosys_logged_by_name_and_the_program_carries_on() {
     let image = build_image("enosys", &ImageSpec { cmdline: "--unknown-syscall after".into(), ..Default::default() });
     let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     let s = &outcome.serial;
-    assert_contains(
+    assert_contains_all(
         s,
         &[
             "syscall: 163 (acct) is not implemented: -ENOSYS",
@@ -101,7 +95,7 @@ fn mprotect_changes_real_page_tables() {
     let image = build_image("mprotect", &ImageSpec { cmdline: "--mprotect-fault".into(), ..Default::default() });
     let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     let s = &outcome.serial;
-    assert_contains(
+    assert_contains_all(
         s,
         &[
             "mprotect: read back 0x1234; writing again must fault",
@@ -126,7 +120,7 @@ fn the_same_elf_runs_as_a_linux_program() {
         .expect("run build/kernel.elf");
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert_contains(
+    assert_contains_all(
         &stdout,
         &[
             "main: Rust std main running as a Linux program",

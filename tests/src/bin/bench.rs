@@ -66,9 +66,14 @@ fn main() {
         }
     }
     // The syscall layer: time to Rust `main`, and a null syscall (getpid) round trip.
-    let program = build_image("bench-syscall", &ImageSpec { cmdline: "--syscall-bench=100000".into(), ..Default::default() });
+    let program =
+        build_image("bench-syscall", &ImageSpec { cmdline: "--syscall-bench=100000".into(), ..Default::default() });
     let mut syscalls = String::new();
-    writeln!(syscalls, "| disk | accel | boot.to_main_ms | syscall.null_cycles | syscall.total |\n|---|---|---:|---:|---:|").unwrap();
+    writeln!(
+        syscalls,
+        "| disk | accel | boot.to_main_ms | syscall.null_cycles | syscall.total |\n|---|---|---:|---:|---:|"
+    )
+    .unwrap();
     for accel in Accel::available() {
         let (mut to_main, mut null, mut total) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..RUNS {
@@ -113,20 +118,26 @@ fn main() {
     // The same ELF as a Linux program: the JIT on the real CPU.
     let mut native: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for _ in 0..RUNS {
-        let out = std::process::Command::new(workspace_root().join("build/kernel.elf")).output().expect("run kernel.elf");
+        let out =
+            std::process::Command::new(workspace_root().join("build/kernel.elf")).output().expect("run kernel.elf");
         let metrics = runner::parse_metrics(&String::from_utf8_lossy(&out.stdout));
         for (i, name) in names.iter().enumerate() {
             native[i].push(metrics.iter().find(|m| m.0 == *name).map_or(f64::NAN, |m| m.1));
         }
     }
-    let cells: Vec<String> =
-        native.into_iter().map(|v| median(v)).map(|v| if v.is_nan() { "–".into() } else { format!("{v:.1}") }).collect();
+    let cells: Vec<String> = native
+        .into_iter()
+        .map(|v| median(v))
+        .map(|v| if v.is_nan() { "–".into() } else { format!("{v:.1}") })
+        .collect();
     writeln!(llvm, "| {kind} | native Linux | {} |", cells.join(" | ")).unwrap();
     let text_of = |path: &std::path::Path| -> u64 {
         let size = std::process::Command::new("size").arg("-A").arg(path).output().expect("run size");
         String::from_utf8_lossy(&size.stdout)
             .lines()
-            .find_map(|l| l.strip_prefix(".text").and_then(|r| r.split_whitespace().next().and_then(|n| n.parse().ok())))
+            .find_map(|l| {
+                l.strip_prefix(".text").and_then(|r| r.split_whitespace().next().and_then(|n| n.parse().ok()))
+            })
             .unwrap_or(0)
     };
     let with = text_of(&workspace_root().join("build/kernel.elf"));
@@ -142,7 +153,8 @@ fn main() {
     .unwrap();
 
     // The grow pipeline: every app in every tier, in QEMU (one boot) and natively.
-    let apps_image = build_image("bench-apps", &ImageSpec { cmdline: "--no-jit --apps=all".into(), ..Default::default() });
+    let apps_image =
+        build_image("bench-apps", &ImageSpec { cmdline: "--no-jit --apps=all".into(), ..Default::default() });
     let mut apps = String::new();
     let mut suites: Vec<(String, Vec<(String, f64, String)>)> = Vec::new();
     for accel in Accel::available() {
@@ -184,7 +196,12 @@ fn main() {
             )
             .unwrap();
         }
-        writeln!(apps, "\nMedian profiling overhead (`profile.overhead_pct`): {:.1} %", get("profile.overhead_pct".into())).unwrap();
+        writeln!(
+            apps,
+            "\nMedian profiling overhead (`profile.overhead_pct`): {:.1} %",
+            get("profile.overhead_pct".into())
+        )
+        .unwrap();
     }
 
     let kernel = workspace_root().join("build/kernel.elf");
