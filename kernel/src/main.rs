@@ -260,21 +260,9 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
 
     let cmdline = header.cmdline();
     let mut argv: [&[u8]; 64] = [&[]; 64];
-    let mut argc = 0;
-    for word in core::iter::once(core::str::from_utf8(process::PROGRAM_NAME).unwrap()).chain(process::arguments(cmdline)) {
-        if argc < argv.len() {
-            argv[argc] = word.as_bytes();
-            argc += 1;
-        }
-    }
+    let argc = process::fill_slots(&mut argv, core::iter::once(process::PROGRAM_NAME).chain(process::arguments(cmdline)));
     let mut envp: [&[u8]; 64] = [&[]; 64];
-    let mut envc = 0;
-    for word in process::environment(cmdline) {
-        if envc < envp.len() {
-            envp[envc] = word.as_bytes();
-            envc += 1;
-        }
-    }
+    let envc = process::fill_slots(&mut envp, process::environment(cmdline));
     let mut random = [0u8; 16];
     syscall::Platform::fill_random(&mut platform::BareMetal, &mut random);
     let auxv = [

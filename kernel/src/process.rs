@@ -6,7 +6,7 @@
 //! else is an argument after `argv[0] = "bareflow"`.
 
 /// `argv[0]` of the program.
-pub const PROGRAM_NAME: &[u8] = b"bareflow";
+pub const PROGRAM_NAME: &str = "bareflow";
 
 /// Auxiliary-vector keys (`AT_*`).
 pub mod at {
@@ -59,6 +59,16 @@ pub fn arguments(cmdline: &str) -> impl Iterator<Item = &str> {
 /// The program's environment, from the command line.
 pub fn environment(cmdline: &str) -> impl Iterator<Item = &str> {
     cmdline.split_ascii_whitespace().filter(|w| !w.starts_with("bf.") && is_env_word(w))
+}
+
+/// Puts `words` into `slots` as byte strings, as many as fit; returns how many.
+pub fn fill_slots<'a>(slots: &mut [&'a [u8]], words: impl Iterator<Item = &'a str>) -> usize {
+    let mut n = 0;
+    for (slot, word) in slots.iter_mut().zip(words) {
+        *slot = word.as_bytes();
+        n += 1;
+    }
+    n
 }
 
 /// The stack did not fit in the memory given.
