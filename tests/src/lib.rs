@@ -159,3 +159,15 @@ pub fn assert_contains_all<S: AsRef<str>>(text: &str, needles: impl IntoIterator
         assert!(text.contains(needle), "output lacks {needle:?}:\n{text}");
     }
 }
+
+/// Runs `build/kernel.elf` as a Linux program with `args` and an empty environment;
+/// returns its stdout and exit code (its stderr goes to this process's stderr).
+pub fn run_kernel_natively(args: &[&str]) -> (String, Option<i32>) {
+    let out = std::process::Command::new(Artifacts::locate().kernel)
+        .args(args)
+        .env_clear()
+        .output()
+        .expect("run build/kernel.elf");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code())
+}

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, assert_contains_all, boot, build_image};
+use bareflow_tests::{Accel, DiskInterface, ImageSpec, assert_contains_all, boot, build_image};
 
 const APPS: [&str; 7] = ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"];
 
@@ -48,16 +48,11 @@ fn every_app_gives_the_same_answer_in_every_tier_in_qemu() {
 
 #[test]
 fn every_app_gives_the_same_answer_in_every_tier_natively() {
-    let out = std::process::Command::new(&Artifacts::locate().kernel)
-        .args(["--no-jit", "--apps=all"])
-        .env_clear()
-        .output()
-        .expect("run build/kernel.elf");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    println!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    let (text, status) = bareflow_tests::run_kernel_natively(&["--no-jit", "--apps=all"]);
+    println!("{text}");
     let metrics = runner::parse_metrics(&text);
     assert_suite(&text, |name| metrics.iter().find(|m| m.0 == name).map(|m| m.1));
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(status, Some(0));
 }
 
 #[test]

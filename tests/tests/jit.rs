@@ -138,13 +138,8 @@ fn an_app_that_traps_is_reported_not_hung() {
 
 #[test]
 fn tiering_and_exact_call_counts_natively() {
-    let out = std::process::Command::new(&Artifacts::locate().kernel)
-        .args(["--no-jit", "--tiered-selftest"])
-        .env_clear()
-        .output()
-        .expect("run build/kernel.elf");
-    let s = String::from_utf8_lossy(&out.stdout);
+    let (s, status) = bareflow_tests::run_kernel_natively(&["--no-jit", "--tiered-selftest"]);
     println!("{s}");
     assert_tiered_selftest(&s);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(status, Some(0));
 }

@@ -118,9 +118,7 @@ fn main() {
     // The same ELF as a Linux program: the JIT on the real CPU.
     let mut native: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for _ in 0..RUNS {
-        let out =
-            std::process::Command::new(workspace_root().join("build/kernel.elf")).output().expect("run kernel.elf");
-        let metrics = runner::parse_metrics(&String::from_utf8_lossy(&out.stdout));
+        let metrics = runner::parse_metrics(&bareflow_tests::run_kernel_natively(&[]).0);
         for (i, name) in names.iter().enumerate() {
             native[i].push(metrics.iter().find(|m| m.0 == *name).map_or(f64::NAN, |m| m.1));
         }
@@ -164,12 +162,8 @@ fn main() {
         assert_eq!(outcome.kernel_status, Some(0), "app suite failed:\n{}", outcome.serial);
         suites.push((format!("QEMU {}", accel.name()), runner::parse_metrics(&outcome.serial)));
     }
-    let native = std::process::Command::new(workspace_root().join("build/kernel.elf"))
-        .args(["--no-jit", "--apps=all"])
-        .env_clear()
-        .output()
-        .expect("run kernel.elf");
-    suites.push(("native Linux".into(), runner::parse_metrics(&String::from_utf8_lossy(&native.stdout))));
+    let native = bareflow_tests::run_kernel_natively(&["--no-jit", "--apps=all"]).0;
+    suites.push(("native Linux".into(), runner::parse_metrics(&native)));
     for (where_, metrics) in &suites {
         let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
         writeln!(apps, "\n{where_}:\n\n| app | aot cycles | t1 cycles | t2 cycles | tiered (hot) cycles | t2/aot | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % |").unwrap();
