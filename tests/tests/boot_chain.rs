@@ -52,6 +52,13 @@ fn assert_halts_with(image: &PathBuf, message: &str) {
     config.accel = Accel::Tcg; // start-up in 0.2 s; the check is the same under KVM
     let mut running = config.spawn().expect("start QEMU");
     let seen = running.wait_for(message, BOOT_TIMEOUT);
+    // `message` may be the start of a line (e.g. "Disk read error at LBA" + the LBA):
+    // let the rest of that line arrive before taking the snapshot.
+    let line_complete = |serial: &str| serial.find(message).is_some_and(|at| serial[at..].contains('\n'));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while seen && !line_complete(&running.serial()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // Halted means: still running a second later, with nothing more printed.
     let before = running.serial();
     std::thread::sleep(Duration::from_secs(1));
