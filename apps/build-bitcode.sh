@@ -11,7 +11,7 @@
 # bf-app-abi are merged into the module; `--emit=llvm-bc=PATH` writes the module after
 # LTO and optimisation. The profile settings are passed with `--config` and the build
 # uses its own target directory (target/apps), so nothing else in the workspace is
-# affected. Works offline.
+# affected. Needs the crates in Cargo.lock (fetched once, then works offline).
 #
 # Environment: LLVM_NM (default /usr/lib/llvm-22/bin/llvm-nm), CARGO (default cargo).
 set -euo pipefail
@@ -47,7 +47,7 @@ out_dir=$(cd "$out_dir" && pwd)
 # dependencies are compiled once.
 cargo_bitcode() {
     local app=$1
-    "$cargo" rustc --offline --quiet -p "$app" --lib --release --features bitcode \
+    "$cargo" rustc --locked --quiet -p "$app" --lib --release --features bitcode \
         --target "$target" --target-dir "$target_dir" --crate-type staticlib \
         --config 'profile.release.lto="fat"' \
         --config 'profile.release.opt-level=2' \
@@ -67,7 +67,7 @@ for app in "${apps[@]}"; do
     cargo_bitcode "$app"
     if [[ ! -s $bc ]]; then
         # Cargo considered the crate fresh but the .bc is gone: rebuild the crate.
-        "$cargo" clean --offline --quiet -p "$app" --release --target "$target" --target-dir "$target_dir"
+        "$cargo" clean --quiet -p "$app" --release --target "$target" --target-dir "$target_dir"
         cargo_bitcode "$app"
     fi
     [[ -s $bc ]] || { echo "error: $app: rustc wrote no bitcode to $bc" >&2; exit 1; }

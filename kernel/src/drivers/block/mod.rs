@@ -1,0 +1,124 @@
+//! Block devices: one small trait that every disk driver implements and the FAT16
+//! layer (`crate::fs`) reads and writes through.
+//!
+//! Drivers are polled (interrupts stay off, BRIEF §3). Memory is identity-mapped, so a
+//! buffer's virtual address is the physical address a DMA engine needs.
+
+/// Bytes per sector: every device here is addressed in 512-byte sectors.
+pub const SECTOR_SIZE: usize = 512;
+
+/// Why a block operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockError {
+    /// The request reaches past the device's last sector.
+    OutOfRange,
+    /// The buffer is not a whole number of sectors.
+    BadLength,
+    /// The device reported an error (driver-specific status).
+    Device(u32),
+    /// The device did not answer in time.
+    Timeout,
+    /// The device is write-protected or the driver cannot write.
+    ReadOnly,
+}
+
+impl core::fmt::Display for BlockError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BlockError::OutOfRange => write!(f, "request past the end of the device"),
+            BlockError::BadLength => write!(f, "buffer is not a whole number of sectors"),
+            BlockError::Device(status) => write!(f, "device error (status {status:#x})"),
+            BlockError::Timeout => write!(f, "device timed out"),
+            BlockError::ReadOnly => write!(f, "device is read-only"),
+        }
+    }
+}
+
+/// A disk addressed in 512-byte sectors.
+pub trait BlockDevice: Send {
+    /// Short name of the driver, e.g. `virtio-blk`, `ata-pio`, `ahci`, `bios-int13`.
+    fn driver_name(&self) -> &'static str;
+    /// Number of sectors on the device.
+    fn sector_count(&self) -> u64;
+    /// Reads `buf.len() / 512` sectors starting at `lba` into `buf`.
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError>;
+    /// Writes `buf.len() / 512` sectors starting at `lba` from `buf`.
+    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError>;
+    /// Makes every completed write durable (a cache flush on the device).
+    fn flush(&mut self) -> Result<(), BlockError>;
+}
+
+/// Checks a request against the device size and the sector granularity; drivers call
+/// this before touching hardware.
+pub fn check_request(dev_sectors: u64, lba: u64, len: usize) -> Result<u64, BlockError> {
+    if len % SECTOR_SIZE != 0 {
+        return Err(BlockError::BadLength);
+    }
+    let count = (len / SECTOR_SIZE) as u64;
+    match lba.checked_add(count) {
+        Some(end) if end <= dev_sectors => Ok(count),
+        _ => Err(BlockError::OutOfRange),
+    }
+}
+
+/// A block device in memory: host unit tests of the file system use it.
+pub struct RamDisk {
+    /// The disk's bytes (a whole number of sectors).
+    pub bytes: Vec<u8>,
+}
+
+impl RamDisk {
+    /// A zeroed disk of `sectors` sectors.
+    pub fn new(sectors: u64) -> Self {
+        RamDisk { bytes: vec![0; sectors as usize * SECTOR_SIZE] }
+    }
+}
+
+impl BlockDevice for RamDisk {
+    fn driver_name(&self) -> &'static str {
+        "ramdisk"
+    }
+    fn sector_count(&self) -> u64 {
+        (self.bytes.len() / SECTOR_SIZE) as u64
+    }
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        check_request(self.sector_count(), lba, buf.len())?;
+        let start = lba as usize * SECTOR_SIZE;
+        buf.copy_from_slice(&self.bytes[start..start + buf.len()]);
+        Ok(())
+    }
+    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
+        check_request(self.sector_count(), lba, buf.len())?;
+        let start = lba as usize * SECTOR_SIZE;
+        self.bytes[start..start + buf.len()].copy_from_slice(buf);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), BlockError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_checked_against_size_and_granularity() {
+        assert_eq!(check_request(100, 0, 1024), Ok(2));
+        assert_eq!(check_request(100, 99, 512), Ok(1));
+        assert_eq!(check_request(100, 99, 1024), Err(BlockError::OutOfRange));
+        assert_eq!(check_request(100, u64::MAX, 512), Err(BlockError::OutOfRange));
+        assert_eq!(check_request(100, 0, 100), Err(BlockError::BadLength));
+    }
+
+    #[test]
+    fn ram_disk_round_trip() {
+        let mut d = RamDisk::new(8);
+        let data = [7u8; 1024];
+        d.write_sectors(3, &data).unwrap();
+        let mut back = [0u8; 1024];
+        d.read_sectors(3, &mut back).unwrap();
+        assert_eq!(back, data);
+        assert_eq!(d.read_sectors(7, &mut back), Err(BlockError::OutOfRange));
+    }
+}
