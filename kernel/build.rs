@@ -8,8 +8,9 @@
 //! With the `llvm` feature, LLVM's static libraries are linked too (BRIEF §3's link
 //! line): `BAREFLOW_LLVM_CONFIG` names the `llvm-config` of the LLVM to use (the
 //! Makefile picks the minimal build when cached, Debian's `llvm-22-dev` otherwise);
-//! the archives of the components in `llvm-min/components.txt`, then libstdc++, zlib,
-//! zstd, libffi, libm, libc and libgcc go into one `--start-group`. The JIT self-test
+//! the archives of the components in `llvm-min/components.txt`, then a no-exceptions
+//! copy of libstdc++ ([`nothrow_libstdcxx`]), zlib, zstd, libffi, libm, libc and libgcc
+//! go into one `--start-group`. The JIT self-test
 //! modules (`jit-tests/*.ll`) are assembled to bitcode with Debian's `llvm-as`.
 
 use std::path::{Path, PathBuf};
@@ -58,12 +59,59 @@ fn link_llvm(root: &Path) {
     for name in names.split_whitespace() {
         println!("cargo:rustc-link-arg-bins={libdir}/{name}");
     }
-    for archive in ["libstdc++.a", "libz.a", "libzstd.a", "libffi.a", "libm.a", "libc.a", "libgcc.a", "libgcc_eh.a"] {
+    let libstdcxx = gcc_file("libstdc++.a");
+    assert!(libstdcxx.is_absolute(), "libstdc++.a not found (install libstdc++-12-dev)");
+    println!("cargo:rustc-link-arg-bins={}", nothrow_libstdcxx(&libstdcxx).display());
+    for archive in ["libz.a", "libzstd.a", "libffi.a", "libm.a", "libc.a", "libgcc.a", "libgcc_eh.a"] {
         let path = gcc_file(archive);
-        assert!(path.is_absolute(), "{archive} not found (install libstdc++-12-dev, zlib1g-dev, libzstd-dev, libffi-dev)");
+        assert!(path.is_absolute(), "{archive} not found (install zlib1g-dev, libzstd-dev, libffi-dev)");
         println!("cargo:rustc-link-arg-bins={}", path.display());
     }
     println!("cargo:rustc-link-arg-bins=-Wl,--end-group");
+    // `BAREFLOW_LINK_MAP=path` writes GNU ld's map: which archive member each symbol
+    // came from (docs/llvm.md uses it to show what pulls what).
+    println!("cargo:rerun-if-env-changed=BAREFLOW_LINK_MAP");
+    if let Ok(map) = std::env::var("BAREFLOW_LINK_MAP") {
+        println!("cargo:rustc-link-arg-bins=-Wl,-Map={map}");
+    }
+}
+
+/// libstdc++'s exception runtime: the members that implement throwing, catching and
+/// the C++ personality routine. The no-exceptions copy leaves them out; the kernel's
+/// `jit/cxxrt.rs` defines what LLVM and the rest of libstdc++ still reference as fatal
+/// diagnostics.
+const LIBSTDCXX_EH_MEMBERS: [&str; 5] = ["eh_personality.o", "eh_throw.o", "eh_catch.o", "eh_alloc.o", "eh_call.o"];
+
+/// References the kept libstdc++ members make to the exception machinery, renamed to
+/// the kernel's fatal stubs (`jit/cxxrt.rs`), so none of the original names is linked:
+/// the personality routine (and the `DW.ref` pointer every `.eh_frame` CIE holds to it),
+/// `__cxa_throw` and libgcc's `_Unwind_RaiseException`.
+const LIBSTDCXX_RENAMES: [(&str, &str); 4] = [
+    ("__gxx_personality_v0", "bf_nothrow_personality"),
+    ("DW.ref.__gxx_personality_v0", "DW.ref.bf_nothrow_personality"),
+    ("__cxa_throw", "bf_nothrow_cxa_throw"),
+    ("_Unwind_RaiseException", "bf_nothrow_raise_exception"),
+];
+
+/// Writes `OUT_DIR/libstdc++-nothrow.a`: the system libstdc++ without its exception
+/// runtime ([`LIBSTDCXX_EH_MEMBERS`]) and with [`LIBSTDCXX_RENAMES`] applied (binutils'
+/// `objcopy --redefine-syms` and `ar d`). Nothing that can throw is left to link: a
+/// member that still needs a removed symbol fails the link loudly.
+fn nothrow_libstdcxx(original: &Path) -> PathBuf {
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let renames = out_dir.join("libstdc++-nothrow.redefine");
+    let text: String = LIBSTDCXX_RENAMES.iter().map(|(from, to)| format!("{from} {to}\n")).collect();
+    std::fs::write(&renames, text).expect("write the rename list");
+    let copy = out_dir.join("libstdc++-nothrow.a");
+    let _ = std::fs::remove_file(&copy);
+    run(Command::new("objcopy").arg(format!("--redefine-syms={}", renames.display())).arg(original).arg(&copy));
+    run(Command::new("ar").arg("d").arg(&copy).args(LIBSTDCXX_EH_MEMBERS));
+    let members = run(Command::new("ar").arg("t").arg(&copy));
+    for member in LIBSTDCXX_EH_MEMBERS {
+        assert!(!members.lines().any(|m| m == member), "{member} is still in {}", copy.display());
+    }
+    println!("cargo:rerun-if-changed={}", original.display());
+    copy
 }
 
 fn assemble_selftest() {

@@ -13,6 +13,7 @@
 //! | `--no-jit` | skip the JIT self-test (with the `llvm` feature it runs by default) |
 //! | `--jit-trap` | run a JIT-compiled app that executes `ud2`: exception report |
 //! | `--jit-write-code` | JIT-compile `fib`, then write to its code: must fault |
+//! | `--cxx-throw` | call a throwing function inside libstdc++: the no-exceptions runtime's fatal diagnostic, status `0x7e` |
 //! | `--mprotect-fault` | map a page, write it, make it read-only with `mprotect`, write again: must fault |
 //!
 //! Every other argument is echoed. The same code runs natively when the kernel ELF is
@@ -133,6 +134,9 @@ pub fn run() -> i32 {
             crate::jit::selftest::write_to_code_page();
         } else if arg == "--mprotect-fault" {
             mprotect_fault();
+        } else if arg == "--cxx-throw" {
+            #[cfg(feature = "llvm")]
+            crate::jit::cxxrt::throw_through_libstdcxx();
         } else if let Some(n) = arg.strip_prefix("--syscall-bench=") {
             syscall_bench(n.parse().unwrap_or(100_000));
         } else {

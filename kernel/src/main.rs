@@ -23,6 +23,7 @@ pub mod platform;
 pub mod process;
 pub mod selftest;
 pub mod syscall;
+pub mod unwind;
 
 use arch::x86_64::{cpu, gdt, idt, paging, tsc};
 use boot_protocol::flud::FludHeader;

@@ -143,3 +143,70 @@ fn tiering_and_exact_call_counts_natively() {
     assert_tiered_selftest(&s);
     assert_eq!(status, Some(0));
 }
+
+/// Every symbol `nm` lists for the kernel ELF, as (type letter, name).
+fn kernel_symbols() -> Vec<(String, String)> {
+    let nm = std::process::Command::new("nm").arg(&Artifacts::locate().kernel).output().expect("run nm");
+    assert!(nm.status.success(), "nm failed: {}", String::from_utf8_lossy(&nm.stderr));
+    String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().rev();
+            let name = f.next()?.to_string();
+            Some((f.next()?.to_string(), name))
+        })
+        .collect()
+}
+
+#[test]
+fn the_kernel_has_our_operator_new_and_no_exception_machinery() {
+    if !kernel_has_llvm() {
+        panic!("build/kernel.elf has no LLVM: it was built with LLVM=none");
+    }
+    let symbols = kernel_symbols();
+    let defined = |name: &str| symbols.iter().any(|(kind, n)| n == name && kind == "T");
+    // Our C++ runtime (kernel/src/jit/cxxrt.rs): the operator new/delete variants LLVM
+    // uses (the linker drops unused ones; the accounting test above shows they are ours),
+    // and the fatal stubs the no-exceptions libstdc++ copy is renamed to.
+    for name in [
+        "_Znwm",
+        "_Znam",
+        "_ZnwmRKSt9nothrow_t",
+        "_ZdlPv",
+        "_ZdlPvm",
+        "_ZdaPv",
+        "_ZdlPvmSt11align_val_t",
+        "bf_nothrow_cxa_throw",
+        "bf_nothrow_personality",
+        "_Unwind_Resume",
+        "_Unwind_Backtrace",
+    ] {
+        assert!(defined(name), "the kernel does not define {name}");
+    }
+    for forbidden in ["__cxa_throw", "__gxx_personality_v0", "_Unwind_RaiseException", "DW.ref.__gxx_personality_v0"] {
+        let found: Vec<_> = symbols.iter().filter(|(_, n)| n == forbidden).collect();
+        assert!(found.is_empty(), "the kernel links {forbidden}: {found:?}");
+    }
+}
+
+#[test]
+fn a_throw_inside_libstdcxx_is_a_fatal_diagnostic() {
+    if !kernel_has_llvm() {
+        panic!("build/kernel.elf has no LLVM: it was built with LLVM=none");
+    }
+    let expected = "llvm: fatal C++ error __cxa_allocate_exception (a C++ throw) (exceptions are not supported in the kernel)";
+    // Natively: the same ELF as a Linux program.
+    let out = std::process::Command::new(Artifacts::locate().kernel)
+        .args(["--no-jit", "--cxx-throw"])
+        .env_clear()
+        .output()
+        .expect("run build/kernel.elf");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(expected), "stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(0x7e), "stderr: {stderr}");
+    // In QEMU: the diagnostic on COM1 and the program's exit status 0x7e.
+    let image = build_image("cxx-throw", &ImageSpec { cmdline: "--no-jit --cxx-throw".into(), ..Default::default() });
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
+    assert_contains_all(&outcome.serial, ["cxxrt: calling libstdc++'s std::__throw_bad_function_call()", expected]);
+    assert_eq!(outcome.kernel_status, Some(0x7e));
+}

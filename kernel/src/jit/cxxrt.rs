@@ -1,8 +1,17 @@
 //! The C++ runtime LLVM needs, as ours: every `operator new`/`delete` variant, with
 //! accounting of LLVM's bytes in use and peak, and no exceptions — the `std::__throw_*`
 //! family, `__cxa_pure_virtual` and `__cxa_deleted_virtual` print a diagnostic and stop
-//! the program, so libstdc++'s throwing versions (and with them `__cxa_throw`) are not
-//! linked from `functexcept.o`/`pure.o`.
+//! the program, so libstdc++'s throwing versions are not linked from
+//! `functexcept.o`/`pure.o`.
+//!
+//! The kernel links a no-exceptions copy of libstdc++ (`kernel/build.rs`,
+//! `nothrow_libstdcxx`): its exception runtime (`eh_personality.o`, `eh_throw.o`,
+//! `eh_catch.o`, `eh_alloc.o`, `eh_call.o`) is left out, and the references the other
+//! members make to `__gxx_personality_v0`, `__cxa_throw` and `_Unwind_RaiseException`
+//! are renamed to the `bf_nothrow_*` functions below. Everything here that would throw,
+//! catch or unwind is a fatal diagnostic; none of it can run, since LLVM is compiled
+//! without exceptions and every throw helper is ours. `nm` of the kernel shows none of
+//! the three names (`tests/tests/jit.rs`).
 //!
 //! Allocation goes to glibc's `malloc` family, which gets its memory from the kernel
 //! through `brk`/`mmap` (the syscall layer).
@@ -169,4 +178,78 @@ throw_without_message! {
     _ZSt28__throw_bad_array_new_lengthv => "std::bad_array_new_length";
     __cxa_pure_virtual => "pure virtual function called";
     __cxa_deleted_virtual => "deleted virtual function called";
+}
+
+/// A `std::type_info`'s mangled name (its second word), for diagnostics.
+fn type_name(type_info: *const c_void) -> *const c_char {
+    if type_info.is_null() {
+        return std::ptr::null();
+    }
+    // SAFETY: libstdc++ passes a `std::type_info`, whose layout is a vtable pointer
+    // followed by `const char *__name`.
+    unsafe { *(type_info as *const *const c_char).add(1) }
+}
+
+/// What `__cxa_throw` calls become: a fatal diagnostic naming the exception type.
+#[unsafe(no_mangle)]
+pub extern "C" fn bf_nothrow_cxa_throw(_object: *mut c_void, type_info: *const c_void, _destructor: *const c_void) -> ! {
+    fatal("throw of a C++ exception of type", type_name(type_info))
+}
+
+/// The personality routine `.eh_frame` names for libstdc++'s code: only an unwinder
+/// would call it, and none runs.
+#[unsafe(no_mangle)]
+pub extern "C" fn bf_nothrow_personality() -> ! {
+    fatal("C++ personality routine called (unwinding)", std::ptr::null())
+}
+
+/// What `_Unwind_RaiseException` calls (from `std::rethrow_exception`) become.
+#[unsafe(no_mangle)]
+pub extern "C" fn bf_nothrow_raise_exception(_exception: *mut c_void) -> ! {
+    fatal("exception raised for unwinding", std::ptr::null())
+}
+
+/// `std::uncaught_exceptions()`: no exception is ever in flight (iostream sentries ask).
+#[unsafe(no_mangle)]
+pub extern "C" fn _ZSt19uncaught_exceptionsv() -> i32 {
+    0
+}
+
+/// `std::uncaught_exception()`: no exception is ever in flight.
+#[unsafe(no_mangle)]
+pub extern "C" fn _ZSt18uncaught_exceptionv() -> bool {
+    false
+}
+
+throw_without_message! {
+    // The rest of the C++ ABI's exception entry points that LLVM (`std::make_exception_ptr`
+    // inside `std::promise`, header code) or kept libstdc++ members reference.
+    __cxa_allocate_exception => "__cxa_allocate_exception (a C++ throw)";
+    __cxa_init_primary_exception => "__cxa_init_primary_exception (std::make_exception_ptr)";
+    __cxa_free_exception => "__cxa_free_exception";
+    __cxa_allocate_dependent_exception => "__cxa_allocate_dependent_exception";
+    __cxa_free_dependent_exception => "__cxa_free_dependent_exception";
+    __cxa_rethrow => "rethrow of a C++ exception";
+    __cxa_begin_catch => "catch of a C++ exception";
+    __cxa_end_catch => "end of a C++ catch block";
+    __cxa_get_exception_ptr => "__cxa_get_exception_ptr";
+    __cxa_call_terminate => "std::terminate from a noexcept region";
+    __cxa_call_unexpected => "unexpected exception";
+    _Unwind_Resume_or_Rethrow => "_Unwind_Resume_or_Rethrow";
+}
+
+unsafe extern "C" {
+    /// libstdc++'s `std::__throw_bad_function_call()` (`functional.o`, kept in the
+    /// no-exceptions copy): a real `throw bad_function_call()`.
+    #[link_name = "_ZSt25__throw_bad_function_callv"]
+    fn libstdcxx_throw_bad_function_call() -> !;
+}
+
+/// Runs a throw compiled into libstdc++ itself (`--cxx-throw`): it must end in this
+/// runtime's fatal diagnostic (exit status `0x7e`), not in an unwinder.
+pub fn throw_through_libstdcxx() -> ! {
+    println!("cxxrt: calling libstdc++'s std::__throw_bad_function_call()");
+    // SAFETY: a plain C++ function without arguments; it never returns (our
+    // `__cxa_allocate_exception` stops the program).
+    unsafe { libstdcxx_throw_bad_function_call() }
 }
