@@ -95,6 +95,12 @@ fn run_disk_selftest(header: &FludHeader) -> Result<(), alloc_free::Why> {
     }
     kprintln!("disk: selftest on {}: LBA 0 ends in 0x55aa", name);
 
+    let last = disk.sector_count();
+    match disk.read_sectors(last, &mut buf[..SECTOR_SIZE]) {
+        Err(e) => kprintln!("disk: selftest read past the last sector refused: {}", e),
+        Ok(()) => return Err(Why::Text("a read past the last sector succeeded")),
+    }
+
     let payload_end = boot_protocol::PAYLOAD_LBA + header.payload_size.div_ceil(SECTOR_SIZE as u64);
     let scratch = scratch_area(&buf[..SECTOR_SIZE], payload_end).ok_or(Why::Text("the image has no scratch area"))?;
     let bytes = SCRATCH_SECTORS as usize * SECTOR_SIZE;

@@ -51,6 +51,7 @@ fn selftest_on(disk: DiskInterface, driver: &str, location: &str) -> Outcome {
             format!("disk: selftest on {driver}: LBA 0 ends in 0x55aa"),
             format!("disk: selftest wrote {SCRATCH_SECTORS} sectors at LBA "),
             "disk: selftest flush ok".to_string(),
+            "disk: selftest read past the last sector refused: request past the end of the device".to_string(),
             "disk: selftest passed".to_string(),
         ],
     );
@@ -94,4 +95,30 @@ fn usb_boot_has_no_driver_and_the_kernel_carries_on() {
     );
     assert!(!outcome.serial.contains("panicked"), "no panic");
     assert_eq!(outcome.kernel_status, Some(0), "the kernel runs on to main and exits 0");
+}
+
+#[test]
+fn the_boot_disk_is_picked_among_several_by_its_flud_header() {
+    let boot_image =
+        build_image("blk-multi-boot", &ImageSpec { cmdline: "bf.disk=selftest".into(), ..Default::default() });
+    // Another BareFlow image (other command line, so another FLUD header) and a blank disk.
+    let other = build_image("blk-multi-other", &ImageSpec { cmdline: "something else".into(), ..Default::default() });
+    let blank = other.with_file_name("blank.img");
+    std::fs::write(&blank, vec![0u8; 1 << 20]).unwrap();
+    let mut config = QemuConfig::new(&boot_image);
+    config.accel = Accel::Tcg;
+    config.disk = DiskInterface::Ide;
+    config.extra_disks = vec![other, blank];
+    let outcome = config.run(TIMEOUT).expect("start QEMU");
+    println!("--- COM1 (tcg on ide + two virtio disks) ---\n{}", outcome.serial);
+    assert_contains_all(
+        &outcome.serial,
+        [
+            ": another FLUD header at LBA 9, not the boot disk",
+            ": no MBR boot signature, not the boot disk",
+            "disk: boot disk is ata-pio primary master, ",
+            "disk: selftest passed",
+        ],
+    );
+    assert_eq!(outcome.kernel_status, Some(0));
 }

@@ -153,6 +153,9 @@ pub struct QemuConfig {
     /// never changes the image; `false` boots writable and the image keeps what the
     /// kernel wrote.
     pub snapshot: bool,
+    /// More raw images attached as virtio-blk disks, always in snapshot mode (e.g. to
+    /// check that the kernel picks the disk it booted from among several).
+    pub extra_disks: Vec<PathBuf>,
 }
 
 /// QEMU reports `(status << 1) | 1` for a kernel that wrote `status` to isa-debug-exit.
@@ -172,6 +175,7 @@ impl QemuConfig {
             display: false,
             monitor_socket: None,
             snapshot: true,
+            extra_disks: Vec::new(),
         }
     }
 
@@ -204,6 +208,10 @@ impl QemuConfig {
             // q35's AHCI controller (00:1f.2) has one bus per port, ide.0 … ide.5.
             DiskInterface::Ahci => cmd.args(["-device", "ide-hd,drive=boot,bus=ide.0,bootindex=0"]),
         };
+        for (i, extra) in self.extra_disks.iter().enumerate() {
+            let drive = format!("file={},format=raw,if=none,id=extra{i},snapshot=on", extra.display());
+            cmd.args(["-drive", &drive, "-device", &format!("virtio-blk-pci,drive=extra{i}")]);
+        }
         cmd
     }
 
