@@ -163,7 +163,9 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
     };
     let disk_options = boot::kernel_option(header.cmdline(), "disk").unwrap_or("");
     let no_bios = disk_options.split(',').any(|o| o == "nobios");
+    let probe_start = tsc::rdtsc();
     drivers::block::boot_disk::probe(header_sector, info.boot_drive, no_bios);
+    kprintln!("METRIC disk.probe_ms {:.1} ms", tsc::ticks_to_ms(tsc::rdtsc() - probe_start));
 
     if let Some(kind) = boot::kernel_option(header.cmdline(), "fault") {
         selftest::raise_fault(kind);
