@@ -22,6 +22,20 @@ static RANDOM_STATE: AtomicU64 = AtomicU64::new(0);
 /// only one `&mut` to it exists at a time (inside one syscall).
 static mut PROCESS: ProcessState = ProcessState::new();
 
+/// The program's file system and open descriptors. Touched only inside a file syscall
+/// or by `main`'s mount and the exit path, never both at once (one core, syscalls that
+/// nest are memory calls, which do not touch it).
+static mut FILES: crate::fs::Files = crate::fs::Files::new();
+
+/// The program's file system, for the mount at start-up ([`crate::app`]).
+///
+/// # Safety
+/// No other reference to it may be live: call it from `main` outside any syscall.
+pub unsafe fn files() -> &'static mut crate::fs::Files {
+    // SAFETY: the caller promises exclusivity (see `FILES`).
+    unsafe { &mut *(&raw mut FILES) }
+}
+
 /// Starts the clocks: monotonic time counts from `boot_tsc`; real time from the RTC.
 pub fn init_clocks(boot_tsc: u64) {
     CLOCK_BASE_TSC.store(boot_tsc, Ordering::Relaxed);
@@ -147,6 +161,10 @@ impl Platform for BareMetal {
         // SAFETY: see `PROCESS`: the only reference, for the duration of one syscall.
         unsafe { &mut *(&raw mut PROCESS) }
     }
+    fn files(&mut self) -> &mut crate::fs::Files {
+        // SAFETY: see `FILES`: the only reference, for the duration of one syscall.
+        unsafe { &mut *(&raw mut FILES) }
+    }
     fn exit(&mut self, status: u8) {
         report_and_exit(status)
     }
@@ -156,6 +174,20 @@ impl Platform for BareMetal {
 /// with `status` (QEMU: isa-debug-exit).
 pub fn report_and_exit(status: u8) -> ! {
     kprintln!("program: exited with status {}", status);
+    // SAFETY: called from the exit syscall (or the kernel's own fatal paths), when no
+    // file syscall is running.
+    let files = unsafe { files() };
+    if files.volume().is_some() {
+        let stats = files.io_stats().unwrap_or_default();
+        let clean = files.unmount();
+        kprintln!(
+            "fs: unmounted {} ({} sectors read, {} written, {} flushes)",
+            if clean { "cleanly" } else { "WITH ERRORS" },
+            stats.sectors_read,
+            stats.sectors_written,
+            stats.flushes
+        );
+    }
     let mut total = 0;
     for (nr, count) in syscall::counts() {
         total += count;
