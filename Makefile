@@ -7,7 +7,7 @@
 #
 # Variables: CMDLINE (kernel command line baked into the image), FAT_MIB (size of the
 # FAT16 partition), PATTERN_MIB (add a boot-test pattern module of that many MiB),
-# DISK (virtio|ide|usb for `make run`), QEMU_ARGS (extra bfrun flags, e.g. --tcg),
+# DISK (virtio|ide|usb|ahci for `make run`; ahci boots -machine q35), QEMU_ARGS (extra bfrun flags, e.g. --tcg),
 # LLVM (which LLVM the kernel links, see below).
 #
 # LLVM=min     (default of disk/run) the minimal LLVM; builds it first when missing

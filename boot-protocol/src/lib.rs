@@ -23,5 +23,16 @@ pub const STAGE2_SECTORS: u64 = 8;
 pub const FLUD_HEADER_LBA: u64 = 9;
 /// LBA of the first payload sector.
 pub const PAYLOAD_LBA: u64 = 10;
+/// Sectors reserved for disk self-tests right before the FAT16 partition (after the
+/// payload, inside the boot-data partition): the image tool leaves them zero and keeps
+/// them out of the payload, so the kernel's `bf.disk=selftest` may overwrite them.
+pub const SCRATCH_SECTORS: u64 = 64;
+
+/// The byte at offset `byte` of scratch sector `sector` (counted from the area's
+/// start) that the disk self-test writes, so the host can check it landed on the image.
+pub const fn scratch_byte(sector: u64, byte: usize) -> u8 {
+    (pattern::pattern_word(sector * 64 + (byte / 8) as u64) >> ((byte % 8) * 8)) as u8
+}
+
 /// Physical address the payload is loaded to (and the kernel ELF is linked at).
 pub const LOAD_ADDR: u64 = 0x10_0000;

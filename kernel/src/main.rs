@@ -157,6 +157,16 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
     kprintln!("METRIC boot.payload_bytes {} bytes", header.payload_size);
     kprintln!("METRIC boot.kernel_init_ms {:.1} ms", tsc::ticks_to_ms(tsc::rdtsc() - entry_tsc));
 
+    // SAFETY: `info` was validated by `boot_info`; stage2 copied the 512-byte header to
+    // `flud_header_addr` in low memory, which the kernel keeps reserved.
+    let header_sector = unsafe {
+        core::slice::from_raw_parts(info.flud_header_addr as usize as *const u8, boot_protocol::SECTOR_SIZE)
+    };
+    drivers::block::boot_disk::probe(header_sector, info.boot_drive);
+    if boot::kernel_option(header.cmdline(), "disk") == Some("selftest") {
+        selftest::disk_selftest(&header);
+    }
+
     if let Some(kind) = boot::kernel_option(header.cmdline(), "fault") {
         selftest::raise_fault(kind);
     }

@@ -2,6 +2,7 @@
 
 pub mod block;
 pub mod keyboard;
+pub mod pci;
 pub mod qemu_exit;
 pub mod rtc;
 pub mod serial;

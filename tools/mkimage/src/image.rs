@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, ensure};
 use boot_protocol::flud::crc32;
-use boot_protocol::{FLUD_HEADER_LBA, PAYLOAD_LBA, SECTOR_SIZE, STAGE2_LBA, STAGE2_SECTORS};
+use boot_protocol::{FLUD_HEADER_LBA, PAYLOAD_LBA, SCRATCH_SECTORS, SECTOR_SIZE, STAGE2_LBA, STAGE2_SECTORS};
 
 use crate::fat::format_fat16;
 use crate::kernel_elf::{KernelImage, load_kernel_elf};
@@ -45,7 +45,8 @@ impl DiskLayout {
             "a FAT16 partition of {fat_mib} MiB is not possible; use {MIN_FAT_MIB} to {MAX_FAT_MIB} MiB"
         );
         let payload_sectors = payload_size.div_ceil(SECTOR_SIZE as u64);
-        let fat_first_lba = align_up(PAYLOAD_LBA + payload_sectors, SECTORS_PER_MIB);
+        // The self-test scratch area (zeros) always fits between payload and FAT16.
+        let fat_first_lba = align_up(PAYLOAD_LBA + payload_sectors + SCRATCH_SECTORS, SECTORS_PER_MIB);
         let layout = DiskLayout { payload_sectors, fat_first_lba, fat_sectors: u64::from(fat_mib) * SECTORS_PER_MIB };
         ensure!(
             layout.total_sectors() <= u64::from(u32::MAX),
@@ -310,11 +311,12 @@ mod tests {
         assert_eq!(small.payload_sectors, 1);
         assert_eq!(small.fat_first_lba, 2048);
         assert_eq!(small.total_sectors(), 2048 + 65536);
-        // Payload ending exactly on a MiB boundary: the FAT partition starts right there.
-        let exact = DiskLayout::new((2048 - PAYLOAD_LBA) * 512, 32).unwrap();
-        assert_eq!(exact.payload_end_lba(), 2048);
+        // Payload plus scratch area ending exactly on a MiB boundary: the FAT partition
+        // starts right there.
+        let exact = DiskLayout::new((2048 - PAYLOAD_LBA - SCRATCH_SECTORS) * 512, 32).unwrap();
+        assert_eq!(exact.payload_end_lba() + SCRATCH_SECTORS, 2048);
         assert_eq!(exact.fat_first_lba, 2048);
-        let one_more = DiskLayout::new((2048 - PAYLOAD_LBA) * 512 + 1, 32).unwrap();
+        let one_more = DiskLayout::new((2048 - PAYLOAD_LBA - SCRATCH_SECTORS) * 512 + 1, 32).unwrap();
         assert_eq!(one_more.fat_first_lba, 4096);
     }
 

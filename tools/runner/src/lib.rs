@@ -102,6 +102,8 @@ pub enum DiskInterface {
     Ide,
     /// A USB stick on an xHCI controller, as on real hardware.
     Usb,
+    /// A SATA disk on q35's ICH9 AHCI controller (`-machine q35`).
+    Ahci,
 }
 
 impl DiskInterface {
@@ -111,15 +113,22 @@ impl DiskInterface {
             DiskInterface::Virtio => "virtio",
             DiskInterface::Ide => "ide",
             DiskInterface::Usb => "usb",
+            DiskInterface::Ahci => "ahci",
         }
     }
 
-    /// Parses `virtio`, `ide` or `usb`.
+    /// The QEMU machine type the interface needs: q35 for AHCI, pc otherwise.
+    pub fn machine(self) -> &'static str {
+        if self == DiskInterface::Ahci { "q35" } else { "pc" }
+    }
+
+    /// Parses `virtio`, `ide`, `usb` or `ahci`.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "virtio" => DiskInterface::Virtio,
             "ide" => DiskInterface::Ide,
             "usb" => DiskInterface::Usb,
+            "ahci" => DiskInterface::Ahci,
             _ => return None,
         })
     }
@@ -140,8 +149,13 @@ pub struct QemuConfig {
     pub display: bool,
     /// Open a QEMU monitor on this Unix socket (for `sendkey`).
     pub monitor_socket: Option<PathBuf>,
-    /// Attach the disk read-only (snapshot mode), so a run never changes the image.
+    /// Attach the disk in snapshot mode (writes go to a temporary overlay), so a run
+    /// never changes the image; `false` boots writable and the image keeps what the
+    /// kernel wrote.
     pub snapshot: bool,
+    /// More raw images attached as virtio-blk disks, always in snapshot mode (e.g. to
+    /// check that the kernel picks the disk it booted from among several).
+    pub extra_disks: Vec<PathBuf>,
 }
 
 /// QEMU reports `(status << 1) | 1` for a kernel that wrote `status` to isa-debug-exit.
@@ -161,13 +175,14 @@ impl QemuConfig {
             display: false,
             monitor_socket: None,
             snapshot: true,
+            extra_disks: Vec::new(),
         }
     }
 
     /// The full QEMU command.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args(["-machine", "pc", "-m", &self.memory_mib.to_string(), "-no-reboot"]);
+        cmd.args(["-machine", self.disk.machine(), "-m", &self.memory_mib.to_string(), "-no-reboot"]);
         match self.accel {
             Accel::Kvm => cmd.args(["-enable-kvm", "-cpu", "host,-arch-capabilities"]),
             Accel::Tcg => cmd.args(["-accel", "tcg", "-cpu", "max"]),
@@ -190,7 +205,13 @@ impl QemuConfig {
             DiskInterface::Virtio => cmd.args(["-device", "virtio-blk-pci,drive=boot,bootindex=0"]),
             DiskInterface::Ide => cmd.args(["-device", "ide-hd,drive=boot,bus=ide.0,bootindex=0"]),
             DiskInterface::Usb => cmd.args(["-device", "qemu-xhci", "-device", "usb-storage,drive=boot,bootindex=0"]),
+            // q35's AHCI controller (00:1f.2) has one bus per port, ide.0 … ide.5.
+            DiskInterface::Ahci => cmd.args(["-device", "ide-hd,drive=boot,bus=ide.0,bootindex=0"]),
         };
+        for (i, extra) in self.extra_disks.iter().enumerate() {
+            let drive = format!("file={},format=raw,if=none,id=extra{i},snapshot=on", extra.display());
+            cmd.args(["-drive", &drive, "-device", &format!("virtio-blk-pci,drive=extra{i}")]);
+        }
         cmd
     }
 
@@ -380,6 +401,21 @@ mod tests {
         let args: Vec<String> = c.command().get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         assert!(args.windows(2).any(|w| w[0] == "-cpu" && w[1] == "host,-arch-capabilities"));
         assert!(args.iter().any(|a| a.contains("snapshot=on")));
+    }
+
+    #[test]
+    fn ahci_boots_q35_and_writable_drops_the_snapshot() {
+        let mut c = QemuConfig::new("x.img");
+        c.disk = DiskInterface::Ahci;
+        c.snapshot = false;
+        let args: Vec<String> = c.command().get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert!(args.windows(2).any(|w| w[0] == "-machine" && w[1] == "q35"));
+        assert!(args.iter().any(|a| a.starts_with("ide-hd,drive=boot,bus=ide.0")));
+        assert!(!args.iter().any(|a| a.contains("snapshot=on")));
+        for d in ["virtio", "ide", "usb", "ahci"] {
+            assert_eq!(DiskInterface::parse(d).map(DiskInterface::name), Some(d));
+        }
+        assert_eq!(DiskInterface::Ide.machine(), "pc");
     }
 
     #[test]

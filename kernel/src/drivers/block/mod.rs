@@ -4,6 +4,14 @@
 //! Drivers are polled (interrupts stay off, BRIEF §3). Memory is identity-mapped, so a
 //! buffer's virtual address is the physical address a DMA engine needs.
 
+pub mod ahci;
+pub mod ata;
+pub mod boot_disk;
+pub mod dma;
+pub mod virtio;
+
+pub use boot_disk::{Disk, boot_disk};
+
 /// Bytes per sector: every device here is addressed in 512-byte sectors.
 pub const SECTOR_SIZE: usize = 512;
 

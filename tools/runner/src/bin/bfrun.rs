@@ -1,11 +1,13 @@
 //! `bfrun` — boot a BareFlow disk image in QEMU with COM1 on the terminal.
 //!
 //! ```text
-//! bfrun [--tcg | --kvm] [--disk virtio|ide|usb] [--memory MIB] [--display] [--timeout SECONDS] IMAGE
+//! bfrun [--tcg | --kvm] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot] [--timeout SECONDS] IMAGE
 //! bfrun --probe
 //! ```
 //! KVM is used when it is hardware-assisted ([`runner::kvm_status`]); `--probe` says
-//! what this machine offers. The exit status is the kernel's (isa-debug-exit);
+//! what this machine offers. `--disk ahci` boots `-machine q35` with the disk on its
+//! AHCI controller. The disk is writable (the image keeps what the kernel wrote) unless
+//! `--snapshot` is given. The exit status is the kernel's (isa-debug-exit);
 //! 124 on timeout, 125 if QEMU failed on its own.
 
 use runner::{Accel, DiskInterface, QemuConfig, kernel_status};
@@ -13,7 +15,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: bfrun [--tcg|--kvm] [--disk virtio|ide|usb] [--memory MIB] [--display] [--timeout SECONDS] IMAGE");
+    eprintln!(
+        "usage: bfrun [--tcg|--kvm] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot] [--timeout SECONDS] IMAGE"
+    );
     eprintln!("       bfrun --probe");
     ExitCode::from(2)
 }
@@ -25,6 +29,7 @@ fn main() -> ExitCode {
     let mut disk = DiskInterface::Virtio;
     let mut memory = 1024;
     let mut display = false;
+    let mut snapshot = false;
     let mut timeout = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             "--display" => display = true,
+            "--snapshot" => snapshot = true,
             "--disk" => match args.next().as_deref().and_then(DiskInterface::parse) {
                 Some(d) => disk = d,
                 None => return usage(),
@@ -59,7 +65,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             runner::KvmStatus::EmulatedOnly => {
-                eprintln!("bfrun: warning: {}; the kernel will stop at its first SSE instruction", runner::kvm_status().describe())
+                eprintln!(
+                    "bfrun: warning: {}; the kernel will stop at its first SSE instruction",
+                    runner::kvm_status().describe()
+                )
             }
             runner::KvmStatus::Hardware => {}
         }
@@ -69,8 +78,8 @@ fn main() -> ExitCode {
     config.disk = disk;
     config.memory_mib = memory;
     config.display = display;
-    // `make run` keeps what the kernel writes to its disk.
-    config.snapshot = false;
+    // `make run` keeps what the kernel writes to its disk unless --snapshot.
+    config.snapshot = snapshot;
     eprintln!("bfrun: booting {} on {} under {}", config.image.display(), disk.name(), accel.name());
     let mut command = config.command();
     let mut child = match command.spawn() {

@@ -1,0 +1,343 @@
+//! virtio-blk over PCI through the legacy (virtio 0.9.5) I/O-port interface, with one
+//! polled split virtqueue.
+//!
+//! QEMU's `virtio-blk-pci` on `-machine pc` is a transitional device (ID 0x1AF4:0x1001)
+//! with its legacy registers in I/O BAR 0. The legacy interface needs no capability
+//! walk and no MMIO mapping, so it is the simplest correct choice here; a modern-only
+//! device (ID 0x1042, no I/O BAR) is reported and left alone. One request is in flight
+//! at a time: header, data and status descriptors in slots 0–2, then the driver polls
+//! the used ring's index. Data goes through a 64 KiB DMA bounce buffer, so callers'
+//! buffers may live anywhere.
+
+use core::sync::atomic::{Ordering, fence};
+use x86_64::instructions::port::Port;
+
+use super::dma::{Deadline, DmaBuffer};
+use super::{BlockDevice, BlockError, SECTOR_SIZE, check_request};
+use crate::drivers::pci::{self, Bar, PciFunction};
+
+/// virtio's PCI vendor ID.
+pub const VENDOR: u16 = 0x1af4;
+/// Transitional virtio-blk (legacy interface available).
+pub const DEVICE_TRANSITIONAL: u16 = 0x1001;
+/// Modern-only virtio-blk.
+pub const DEVICE_MODERN: u16 = 0x1042;
+
+// Legacy register offsets in I/O BAR 0 (no MSI-X enabled, so the device-specific
+// configuration starts at 0x14).
+const REG_DEVICE_FEATURES: u16 = 0x00;
+const REG_GUEST_FEATURES: u16 = 0x04;
+const REG_QUEUE_PFN: u16 = 0x08;
+const REG_QUEUE_SIZE: u16 = 0x0c;
+const REG_QUEUE_SELECT: u16 = 0x0e;
+const REG_QUEUE_NOTIFY: u16 = 0x10;
+const REG_STATUS: u16 = 0x12;
+const REG_CAPACITY: u16 = 0x14;
+
+const STATUS_ACKNOWLEDGE: u8 = 1;
+const STATUS_DRIVER: u8 = 2;
+const STATUS_DRIVER_OK: u8 = 4;
+const STATUS_FAILED: u8 = 0x80;
+
+/// Feature bit: the device is read-only.
+pub const F_RO: u32 = 1 << 5;
+/// Feature bit: the device has a write cache and takes VIRTIO_BLK_T_FLUSH.
+pub const F_FLUSH: u32 = 1 << 9;
+
+/// Request type: read.
+pub const T_IN: u32 = 0;
+/// Request type: write.
+pub const T_OUT: u32 = 1;
+/// Request type: flush the write cache.
+pub const T_FLUSH: u32 = 4;
+
+/// Descriptor flag: the chain continues in `next`.
+pub const DESC_NEXT: u16 = 1;
+/// Descriptor flag: the device writes this buffer.
+pub const DESC_WRITE: u16 = 2;
+/// Available-ring flag: do not interrupt (we poll).
+const AVAIL_NO_INTERRUPT: u16 = 1;
+
+/// Legacy queues align the used ring to this.
+pub const QUEUE_ALIGN: usize = 4096;
+/// Size of the data bounce buffer: the largest transfer per request.
+const BOUNCE_BYTES: usize = 64 * 1024;
+/// How long one request may take (TCG on a busy machine is slow).
+const REQUEST_TIMEOUT_MS: u64 = 10_000;
+
+/// One split-virtqueue descriptor, as the device reads it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Descriptor {
+    /// Physical address of the buffer.
+    pub addr: u64,
+    /// Its length in bytes.
+    pub len: u32,
+    /// [`DESC_NEXT`], [`DESC_WRITE`].
+    pub flags: u16,
+    /// Index of the next descriptor when `flags` has [`DESC_NEXT`].
+    pub next: u16,
+}
+
+/// The request header the device reads first.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestHeader {
+    /// [`T_IN`], [`T_OUT`] or [`T_FLUSH`].
+    pub kind: u32,
+    /// Reserved (zero).
+    pub reserved: u32,
+    /// First sector (512 bytes each, whatever the device's block size).
+    pub sector: u64,
+}
+
+/// Byte offsets of a legacy virtqueue's three parts in its memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueLayout {
+    /// Descriptor table (16 bytes per entry).
+    pub desc: usize,
+    /// Available ring: flags, idx, ring[size], used_event.
+    pub avail: usize,
+    /// Used ring, aligned to [`QUEUE_ALIGN`]: flags, idx, ring[size] of (id, len), avail_event.
+    pub used: usize,
+    /// Total bytes, a whole number of pages.
+    pub bytes: usize,
+}
+
+/// The legacy layout of a queue of `size` entries (virtio 0.9.5 §2.3).
+pub fn queue_layout(size: u16) -> QueueLayout {
+    let n = usize::from(size);
+    let avail = n * core::mem::size_of::<Descriptor>();
+    let used = (avail + 6 + 2 * n).next_multiple_of(QUEUE_ALIGN);
+    QueueLayout { desc: 0, avail, used, bytes: used + (6 + 8 * n).next_multiple_of(QUEUE_ALIGN) }
+}
+
+/// The descriptor chain of one request: header, optional data, status byte.
+pub fn request_chain(header: u64, data: Option<(u64, u32, bool)>, status: u64) -> ([Descriptor; 3], usize) {
+    let mut d = [Descriptor::default(); 3];
+    d[0] = Descriptor { addr: header, len: core::mem::size_of::<RequestHeader>() as u32, flags: DESC_NEXT, next: 1 };
+    let mut n = 1;
+    if let Some((addr, len, device_writes)) = data {
+        d[1] = Descriptor { addr, len, flags: DESC_NEXT | if device_writes { DESC_WRITE } else { 0 }, next: 2 };
+        n = 2;
+    }
+    d[n] = Descriptor { addr: status, len: 1, flags: DESC_WRITE, next: 0 };
+    (d, n + 1)
+}
+
+/// A virtio-blk disk.
+pub struct VirtioBlk {
+    function: PciFunction,
+    io: u16,
+    queue_size: u16,
+    layout: QueueLayout,
+    queue: DmaBuffer,
+    /// Request header at 0, status byte at 16.
+    request: DmaBuffer,
+    bounce: DmaBuffer,
+    avail_idx: u16,
+    used_idx: u16,
+    sectors: u64,
+    flush: bool,
+    read_only: bool,
+}
+
+fn outb(port: u16, v: u8) {
+    // SAFETY: `port` lies in the device's own I/O BAR.
+    unsafe { Port::<u8>::new(port).write(v) }
+}
+fn outw(port: u16, v: u16) {
+    // SAFETY: `port` lies in the device's own I/O BAR.
+    unsafe { Port::<u16>::new(port).write(v) }
+}
+fn outl(port: u16, v: u32) {
+    // SAFETY: `port` lies in the device's own I/O BAR.
+    unsafe { Port::<u32>::new(port).write(v) }
+}
+fn inw(port: u16) -> u16 {
+    // SAFETY: `port` lies in the device's own I/O BAR; reads have no side effects here.
+    unsafe { Port::<u16>::new(port).read() }
+}
+fn inl(port: u16) -> u32 {
+    // SAFETY: `port` lies in the device's own I/O BAR; reads have no side effects here.
+    unsafe { Port::<u32>::new(port).read() }
+}
+
+impl VirtioBlk {
+    /// Whether a PCI function is a virtio-blk device.
+    pub fn matches(f: &PciFunction) -> bool {
+        f.vendor == VENDOR && (f.device == DEVICE_TRANSITIONAL || f.device == DEVICE_MODERN)
+    }
+
+    /// Resets and initialises the device: features, queue 0, DRIVER_OK.
+    pub fn new(function: PciFunction) -> Result<Self, &'static str> {
+        let Bar::Io(io) = function.bar(0) else {
+            return Err("no legacy I/O BAR 0 (modern-only virtio is not supported)");
+        };
+        function.enable(pci::COMMAND_IO | pci::COMMAND_BUS_MASTER);
+        outb(io + REG_STATUS, 0);
+        outb(io + REG_STATUS, STATUS_ACKNOWLEDGE);
+        outb(io + REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+        let offered = inl(io + REG_DEVICE_FEATURES);
+        let accepted = offered & (F_FLUSH | F_RO);
+        outl(io + REG_GUEST_FEATURES, accepted);
+        outw(io + REG_QUEUE_SELECT, 0);
+        let queue_size = inw(io + REG_QUEUE_SIZE);
+        if queue_size < 3 || !queue_size.is_power_of_two() {
+            outb(io + REG_STATUS, STATUS_FAILED);
+            return Err("queue 0 missing or of a bad size");
+        }
+        let layout = queue_layout(queue_size);
+        let (Some(queue), Some(request), Some(bounce)) =
+            (DmaBuffer::new(layout.bytes / 4096), DmaBuffer::new(1), DmaBuffer::new(BOUNCE_BYTES / 4096))
+        else {
+            outb(io + REG_STATUS, STATUS_FAILED);
+            return Err("out of memory for the virtqueue");
+        };
+        // SAFETY: the available ring's flags word lies inside `queue`, which the device
+        // does not use before the PFN is written.
+        unsafe { queue.ptr::<u16>(layout.avail).write_volatile(AVAIL_NO_INTERRUPT) };
+        outl(io + REG_QUEUE_PFN, (queue.addr() / 4096) as u32);
+        outb(io + REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_DRIVER_OK);
+        let sectors = u64::from(inl(io + REG_CAPACITY)) | (u64::from(inl(io + REG_CAPACITY + 4)) << 32);
+        Ok(VirtioBlk {
+            function,
+            io,
+            queue_size,
+            layout,
+            queue,
+            request,
+            bounce,
+            avail_idx: 0,
+            used_idx: 0,
+            sectors,
+            flush: accepted & F_FLUSH != 0,
+            read_only: accepted & F_RO != 0,
+        })
+    }
+
+    /// Where the device sits on PCI.
+    pub fn pci_address(&self) -> pci::PciAddress {
+        self.function.address
+    }
+
+    /// Whether the device has a write cache that [`BlockDevice::flush`] flushes.
+    pub fn has_flush(&self) -> bool {
+        self.flush
+    }
+
+    /// Submits one request and polls until the device has used it.
+    fn submit(&mut self, kind: u32, sector: u64, data: Option<(usize, bool)>) -> Result<(), BlockError> {
+        let header = RequestHeader { kind, reserved: 0, sector };
+        let status_addr = self.request.addr() + 16;
+        // SAFETY: header and status live in our request page; no request is in flight.
+        unsafe {
+            self.request.ptr::<RequestHeader>(0).write_volatile(header);
+            self.request.ptr::<u8>(16).write_volatile(0xff);
+        }
+        let data = data.map(|(len, device_writes)| (self.bounce.addr(), len as u32, device_writes));
+        let (chain, n) = request_chain(self.request.addr(), data, status_addr);
+        for (i, d) in chain[..n].iter().enumerate() {
+            // SAFETY: descriptor i < queue_size lies in the descriptor table; the device
+            // reads it only after the available index below moves.
+            unsafe { self.queue.ptr::<Descriptor>(self.layout.desc + 16 * i).write_volatile(*d) };
+        }
+        let slot = usize::from(self.avail_idx % self.queue_size);
+        // SAFETY: ring entry `slot` and the index word lie in the available ring.
+        unsafe { self.queue.ptr::<u16>(self.layout.avail + 4 + 2 * slot).write_volatile(0) };
+        fence(Ordering::SeqCst);
+        self.avail_idx = self.avail_idx.wrapping_add(1);
+        // SAFETY: as above.
+        unsafe { self.queue.ptr::<u16>(self.layout.avail + 2).write_volatile(self.avail_idx) };
+        fence(Ordering::SeqCst);
+        outw(self.io + REG_QUEUE_NOTIFY, 0);
+        let used_idx_ptr = self.queue.ptr::<u16>(self.layout.used + 2);
+        let expected = self.used_idx.wrapping_add(1);
+        // SAFETY: the used ring's index word lies in our queue memory; the device writes it.
+        Deadline::after_ms(REQUEST_TIMEOUT_MS).wait(|| unsafe { used_idx_ptr.read_volatile() } == expected)?;
+        self.used_idx = expected;
+        fence(Ordering::SeqCst);
+        // SAFETY: the device has completed the request, so the status byte is final.
+        match unsafe { self.request.ptr::<u8>(16).read_volatile() } {
+            0 => Ok(()),
+            status => Err(BlockError::Device(u32::from(status))),
+        }
+    }
+}
+
+impl BlockDevice for VirtioBlk {
+    fn driver_name(&self) -> &'static str {
+        "virtio-blk"
+    }
+
+    fn sector_count(&self) -> u64 {
+        self.sectors
+    }
+
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        check_request(self.sectors, lba, buf.len())?;
+        for (i, chunk) in buf.chunks_mut(BOUNCE_BYTES).enumerate() {
+            let sector = lba + (i * BOUNCE_BYTES / SECTOR_SIZE) as u64;
+            self.submit(T_IN, sector, Some((chunk.len(), true)))?;
+            chunk.copy_from_slice(&self.bounce.bytes()[..chunk.len()]);
+        }
+        Ok(())
+    }
+
+    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
+        check_request(self.sectors, lba, buf.len())?;
+        if self.read_only {
+            return Err(BlockError::ReadOnly);
+        }
+        for (i, chunk) in buf.chunks(BOUNCE_BYTES).enumerate() {
+            let sector = lba + (i * BOUNCE_BYTES / SECTOR_SIZE) as u64;
+            self.bounce.bytes()[..chunk.len()].copy_from_slice(chunk);
+            self.submit(T_OUT, sector, Some((chunk.len(), false)))?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), BlockError> {
+        if self.flush { self.submit(T_FLUSH, 0, None) } else { Ok(()) }
+    }
+}
+
+impl Drop for VirtioBlk {
+    fn drop(&mut self) {
+        // A reset stops the device from using the queue before its memory is freed.
+        outb(self.io + REG_STATUS, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_queue_layout_of_qemus_256_entries() {
+        let l = queue_layout(256);
+        assert_eq!(l.desc, 0);
+        assert_eq!(l.avail, 4096);
+        assert_eq!(l.used, 8192);
+        assert_eq!(l.bytes, 12288);
+        let small = queue_layout(8);
+        assert_eq!((small.avail, small.used, small.bytes), (128, 4096, 8192));
+        assert_eq!(core::mem::size_of::<Descriptor>(), 16);
+        assert_eq!(core::mem::size_of::<RequestHeader>(), 16);
+    }
+
+    #[test]
+    fn request_chains_mark_device_written_buffers() {
+        let (d, n) = request_chain(0x1000, Some((0x2000, 4096, true)), 0x1010);
+        assert_eq!(n, 3);
+        assert_eq!(d[0], Descriptor { addr: 0x1000, len: 16, flags: DESC_NEXT, next: 1 });
+        assert_eq!(d[1], Descriptor { addr: 0x2000, len: 4096, flags: DESC_NEXT | DESC_WRITE, next: 2 });
+        assert_eq!(d[2], Descriptor { addr: 0x1010, len: 1, flags: DESC_WRITE, next: 0 });
+        let (w, _) = request_chain(0x1000, Some((0x2000, 512, false)), 0x1010);
+        assert_eq!(w[1].flags, DESC_NEXT);
+        let (f, n) = request_chain(0x1000, None, 0x1010);
+        assert_eq!(n, 2);
+        assert_eq!(f[0].next, 1);
+        assert_eq!(f[1], Descriptor { addr: 0x1010, len: 1, flags: DESC_WRITE, next: 0 });
+    }
+}
