@@ -27,6 +27,64 @@ static mut PROCESS: ProcessState = ProcessState::new();
 /// nest are memory calls, which do not touch it).
 static mut FILES: crate::fs::Files = crate::fs::Files::new();
 
+/// The boot disk as a [`BlockDevice`] the file system can own: every call locks the
+/// driver (nothing else uses it once the program runs).
+struct BootDisk(&'static spin::Mutex<crate::drivers::block::boot_disk::Disk>);
+
+impl crate::drivers::block::BlockDevice for BootDisk {
+    fn driver_name(&self) -> &'static str {
+        self.0.lock().driver_name()
+    }
+    fn sector_count(&self) -> u64 {
+        self.0.lock().sector_count()
+    }
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), crate::drivers::block::BlockError> {
+        self.0.lock().read_sectors(lba, buf)
+    }
+    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), crate::drivers::block::BlockError> {
+        self.0.lock().write_sectors(lba, buf)
+    }
+    fn flush(&mut self) -> Result<(), crate::drivers::block::BlockError> {
+        self.0.lock().flush()
+    }
+}
+
+/// Mounts the boot disk's FAT16 partition at `/` for the program and says so on the
+/// console: which driver and partition, or why it was refused (the program then runs
+/// without files: every path is `ENOENT`, every creation `EROFS`). Call it once from
+/// `main`, outside any syscall.
+pub fn mount_boot_disk() -> bool {
+    use crate::drivers::block::boot_disk;
+    let Some(disk) = boot_disk::boot_disk() else {
+        kprintln!("fs: no boot disk driver; running without files");
+        return false;
+    };
+    crate::fs::set_now(CLOCK_BASE_UNIX_NS.load(Ordering::Relaxed) / 1_000_000_000);
+    // SAFETY: called from `main` outside any syscall (see `files`).
+    let files = unsafe { files() };
+    match crate::fs::mount_disk(Box::new(BootDisk(disk))) {
+        Ok(volume) => {
+            let (driver, lba, sectors, dirty) = (volume.driver, volume.first_lba, volume.sectors, volume.was_dirty);
+            files.attach(volume);
+            let (total, free) = files.space().unwrap_or((0, 0));
+            kprintln!(
+                "fs: mounted FAT16 at / from {} (partition at LBA {}, {} MiB, {} KiB free of {} KiB){}",
+                driver,
+                lba,
+                sectors / 2048,
+                free >> 10,
+                total >> 10,
+                if dirty { "; it was not cleanly unmounted (dirty flag set), mounting anyway" } else { "" }
+            );
+            true
+        }
+        Err(e) => {
+            kprintln!("fs: FAT16 partition refused: {}; running without files", e);
+            false
+        }
+    }
+}
+
 /// The program's file system, for the mount at start-up ([`crate::app`]).
 ///
 /// # Safety

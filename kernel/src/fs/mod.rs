@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod mount;
 pub mod path;
+pub mod selftest;
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
