@@ -14,6 +14,7 @@
 //! | `--jit-trap` | run a JIT-compiled app that executes `ud2`: exception report |
 //! | `--jit-write-code` | JIT-compile `fib`, then write to its code: must fault |
 //! | `--mprotect-fault` | map a page, write it, make it read-only with `mprotect`, write again: must fault |
+//! | `--fs-big-write=MIB` | check `/EARLY.TXT` from an earlier boot (or write it), then write `/BIG.BIN` of MIB MiB, one line per MiB (the power-cut test kills QEMU in the middle) |
 //! | `--fs-selftest` | `std::fs` end to end on the FAT16 volume (a temporary directory natively), the disk filled to ENOSPC, and the `fs.*` benchmark figures |
 //!
 //! On bare metal `main` first mounts the boot disk's FAT16 partition at `/` and counts
@@ -149,6 +150,10 @@ pub fn run() -> i32 {
             crate::jit::selftest::write_to_code_page();
         } else if arg == "--mprotect-fault" {
             mprotect_fault();
+        } else if let Some(mib) = arg.strip_prefix("--fs-big-write=") {
+            if !crate::fs::selftest::big_write(mib.parse().unwrap_or(16)) {
+                status = 1;
+            }
         } else if arg == "--fs-selftest" {
             let root = if on_metal { std::path::PathBuf::from("/") } else { std::env::temp_dir().join(format!("bareflow-fs-{}", std::process::id())) };
             let _ = std::fs::create_dir_all(&root);

@@ -6,9 +6,9 @@
 //! runs (file data, which `fatfs` reads and writes a cluster at a time) go straight to
 //! the device, so data always reaches the disk before the metadata that points to it.
 //! Dirty sectors are written back, in LBA order and merged into runs, when
-//! [`SectorCache::write_back`] runs (the file-system layer calls it at the end of every
-//! mutating syscall), when the cache is full, and on `flush` (what `fatfs` calls when a
-//! file is flushed or closed), which also flushes the device's own cache.
+//! [`SectorCache::write_back`] runs: on `flush` (what `fatfs` calls when a file is
+//! flushed — the file-system layer does after every write syscall — or closed) and when
+//! the cache is full. [`SectorCache::sync`] also flushes the device's own cache.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -265,9 +265,11 @@ impl Write for PartitionIo {
         Ok(n)
     }
 
-    /// `fatfs` calls this when a file is flushed or closed: everything becomes durable.
+    /// `fatfs` calls this when a file is flushed or closed: dirty sectors go to the
+    /// device. Durability (the device's own cache flush) is [`SectorCache::sync`], which
+    /// the file-system layer calls on fsync, metadata changes and unmount.
     fn flush(&mut self) -> io::Result<()> {
-        self.cache.borrow_mut().sync()
+        self.cache.borrow_mut().write_back()
     }
 }
 

@@ -326,13 +326,6 @@ impl Files {
         }
     }
 
-    fn write_back(&self) -> Result<(), Errno> {
-        match &self.volume {
-            Some(v) => v.cache.borrow_mut().write_back().map_err(|e| errno_of(&e)),
-            None => Ok(()),
-        }
-    }
-
     fn open_ref(&self, fd: u64) -> Result<&Open, Errno> {
         let i = fd.checked_sub(FIRST_FD).ok_or(EBADF)? as usize;
         self.fds.get(i).and_then(|o| o.as_ref()).ok_or(EBADF)
@@ -588,10 +581,13 @@ impl Files {
         {
             f.pos = pos + n as u64;
         }
+        // Data went to the disk first (whole sectors bypass the cache); now the FAT
+        // sectors the write allocated and the directory entry (size, first cluster)
+        // follow, so after every write syscall the disk holds a consistent file
+        // (docs/fs.md, crash safety). Durability needs fsync.
+        let flushed = f.file.flush().map_err(|e| errno_of(&e));
         let done = done?;
-        // The FAT sectors the write allocated go to the disk now; the directory entry's
-        // size follows on fsync/close (docs/fs.md, crash safety).
-        self.write_back()?;
+        flushed?;
         if done == 0 { Err(ENOSPC) } else { Ok(done) }
     }
 

@@ -248,3 +248,57 @@ fn fill_disk(dir: &Path) -> Result<String, String> {
     fs::remove_file(dir.join("keep.bin")).map_err(e)?;
     Ok(format!("{} KiB fit, then {} (os error {})", written >> 10, err.kind(), err.raw_os_error().unwrap_or(0)))
 }
+
+/// The file `--fs-big-write` writes completely (and fsyncs) before the big one.
+pub const EARLY_FILE: &str = "/EARLY.TXT";
+
+/// What [`EARLY_FILE`] holds.
+pub fn early_contents() -> String {
+    (0..200).map(|i| format!("early line {i}\n")).collect()
+}
+
+/// `--fs-big-write=MIB`: checks [`EARLY_FILE`] from an earlier boot (or writes and
+/// fsyncs it), then writes `/BIG.BIN` of `mib` MiB, printing `fs-big-write: <n> MiB`
+/// after each MiB, so a test can kill the machine in the middle. Returns success.
+pub fn big_write(mib: usize) -> bool {
+    match fs::read_to_string(EARLY_FILE) {
+        Ok(s) if s == early_contents() => println!("fs-big-write: {EARLY_FILE} from an earlier boot is intact"),
+        Ok(s) => {
+            println!("fs-big-write: {EARLY_FILE} is DAMAGED ({} bytes)", s.len());
+            return false;
+        }
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            let r = File::create(EARLY_FILE).and_then(|mut f| {
+                f.write_all(early_contents().as_bytes())?;
+                f.sync_all()
+            });
+            if let Err(err) = r {
+                println!("fs-big-write: cannot write {EARLY_FILE}: {err}");
+                return false;
+            }
+            println!("fs-big-write: wrote {EARLY_FILE}");
+        }
+        Err(err) => {
+            println!("fs-big-write: cannot read {EARLY_FILE}: {err}");
+            return false;
+        }
+    }
+    let block = vec![0x6Bu8; 1 << 20];
+    let r = File::create("/BIG.BIN").and_then(|mut f| {
+        for i in 1..=mib {
+            f.write_all(&block)?;
+            println!("fs-big-write: {i} MiB");
+        }
+        f.sync_all()
+    });
+    match r {
+        Ok(()) => {
+            println!("fs-big-write: /BIG.BIN complete ({mib} MiB)");
+            true
+        }
+        Err(err) => {
+            println!("fs-big-write: /BIG.BIN failed: {err}");
+            false
+        }
+    }
+}
