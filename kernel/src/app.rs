@@ -155,7 +155,11 @@ pub fn run() -> i32 {
                 status = 1;
             }
         } else if arg == "--fs-selftest" {
-            let root = if on_metal { std::path::PathBuf::from("/") } else { std::env::temp_dir().join(format!("bareflow-fs-{}", std::process::id())) };
+            let root = if on_metal {
+                std::path::PathBuf::from("/")
+            } else {
+                std::env::temp_dir().join(format!("bareflow-fs-{}", std::process::id()))
+            };
             let _ = std::fs::create_dir_all(&root);
             if on_metal && !files {
                 println!("fs-selftest: no file system mounted");

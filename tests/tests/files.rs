@@ -99,7 +99,8 @@ fn early_contents() -> String {
 
 #[test]
 fn a_power_cut_in_a_large_write_keeps_earlier_files_and_the_count() {
-    let image = build_image("fs-power-cut", &ImageSpec { cmdline: "--no-jit --fs-big-write=28".into(), ..Default::default() });
+    let image =
+        build_image("fs-power-cut", &ImageSpec { cmdline: "--no-jit --fs-big-write=28".into(), ..Default::default() });
     let mut config = QemuConfig::new(&image);
     config.accel = Accel::Tcg;
     config.snapshot = false;
@@ -108,7 +109,10 @@ fn a_power_cut_in_a_large_write_keeps_earlier_files_and_the_count() {
     let cut = running.finish(None); // killed: the power goes
     println!("--- COM1 (first boot, killed) ---\n{}", cut.serial);
     assert_contains_all(&cut.serial, ["fs: boot 1 logged", "fs-big-write: wrote /EARLY.TXT"]);
-    assert!(!cut.serial.contains("/BIG.BIN complete"), "the write finished before the kill; the test needs a bigger one");
+    assert!(
+        !cut.serial.contains("/BIG.BIN complete"),
+        "the write finished before the kill; the test needs a bigger one"
+    );
 
     let outcome = boot_writable(&image, DiskInterface::Virtio);
     assert_contains_all(
@@ -147,7 +151,11 @@ fn refused_boot(label: &str, edit: impl FnOnce(&mut Vec<u8>), reason: &str) {
     let outcome = boot(&bad, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
     assert_contains_all(
         &outcome.serial,
-        [format!("fs: FAT16 partition refused: {reason}"), "; running without files".into(), "main: exiting with status 0".into()],
+        [
+            format!("fs: FAT16 partition refused: {reason}"),
+            "; running without files".into(),
+            "main: exiting with status 0".into(),
+        ],
     );
     assert!(!outcome.serial.contains("fs.boot_count"), "no boot count without files");
     assert!(!outcome.serial.contains("panicked"), "no panic");
@@ -190,4 +198,15 @@ fn a_corrupted_fat_is_refused_and_the_kernel_runs_on() {
         },
         "the FAT is corrupted",
     );
+}
+
+/// The same `--fs-selftest` program, started as a Linux program against a temporary
+/// directory of the host: the expectations it checks on bare metal are Linux's.
+#[test]
+fn the_fs_selftest_expectations_hold_on_linux() {
+    let (stdout, status) = bareflow_tests::run_kernel_natively(&["--no-jit", "--fs-selftest"]);
+    println!("{stdout}");
+    assert_contains_all(&stdout, ["fs-selftest: read_dir: ok", "fs-selftest: 15 of 15 checks passed"]);
+    assert!(!stdout.contains("FAILED"));
+    assert_eq!(status, Some(0));
 }

@@ -34,8 +34,11 @@ pub struct IoStats {
     pub flushes: u64,
 }
 
+/// One cached sector.
 pub(super) struct Cached {
+    /// The sector's bytes.
     pub(super) data: Box<[u8; SECTOR_SIZE]>,
+    /// Changed since it was read or last written back.
     pub(super) dirty: bool,
 }
 
@@ -44,6 +47,7 @@ pub struct SectorCache {
     device: Box<dyn BlockDevice>,
     first_lba: u64,
     sectors: u64,
+    /// The cached sectors by partition-relative sector number.
     pub(super) cached: BTreeMap<u64, Cached>,
     /// Device traffic so far.
     pub stats: IoStats,
@@ -112,7 +116,9 @@ impl SectorCache {
         while i < dirty.len() {
             let start = dirty[i];
             let mut run = Vec::with_capacity(SECTOR_SIZE);
-            while i < dirty.len() && dirty[i] == start + (run.len() / SECTOR_SIZE) as u64 && run.len() < MAX_RUN * SECTOR_SIZE
+            while i < dirty.len()
+                && dirty[i] == start + (run.len() / SECTOR_SIZE) as u64
+                && run.len() < MAX_RUN * SECTOR_SIZE
             {
                 run.extend_from_slice(&self.cached[&dirty[i]].data[..]);
                 i += 1;
@@ -150,10 +156,7 @@ impl SectorCache {
         for c in self.cached.values_mut() {
             let d = &mut c.data;
             let is_lfn = |e: &[u8]| e[11] == LFN_ATTR && e[0] == 0x41;
-            if is_lfn(&d[0..32])
-                && &d[32..43] == b".          "
-                && is_lfn(&d[64..96])
-                && &d[96..107] == b"..         "
+            if is_lfn(&d[0..32]) && &d[32..43] == b".          " && is_lfn(&d[64..96]) && &d[96..107] == b"..         "
             {
                 d.copy_within(32..64, 0);
                 d.copy_within(96..128, 32);

@@ -101,7 +101,12 @@ pub fn dos_date_time(unix: u64) -> fatfs::DateTime {
     let year = (yoe + era * 400 + (month <= 2) as i64) as u16;
     fatfs::DateTime {
         date: fatfs::Date { year, month, day },
-        time: fatfs::Time { hour: (secs / 3600) as u16, min: (secs / 60 % 60) as u16, sec: (secs % 60) as u16, millis: 0 },
+        time: fatfs::Time {
+            hour: (secs / 3600) as u16,
+            min: (secs / 60 % 60) as u16,
+            sec: (secs % 60) as u16,
+            millis: 0,
+        },
     }
 }
 
@@ -804,7 +809,14 @@ impl Files {
 
     /// `renameat2` (`noreplace`: `RENAME_NOREPLACE`). Replacing an existing destination
     /// removes it first (FAT has no atomic replace; see docs/fs.md).
-    pub fn rename(&mut self, olddirfd: i64, old: &[u8], newdirfd: i64, new: &[u8], noreplace: bool) -> Result<(), Errno> {
+    pub fn rename(
+        &mut self,
+        olddirfd: i64,
+        old: &[u8],
+        newdirfd: i64,
+        new: &[u8],
+        noreplace: bool,
+    ) -> Result<(), Errno> {
         let src = self.resolve(olddirfd, old)?;
         let dst = self.resolve(newdirfd, new)?;
         self.vol()?;
@@ -854,11 +866,8 @@ impl Files {
     fn move_dir(&self, src: &FatDir, parent: &FatDir, name: &str) -> Result<(), Errno> {
         let dst = parent.create_dir(name).map_err(|e| errno_of(&e))?;
         self.vol()?.cache.borrow_mut().repair_dot_entries();
-        let children: Vec<FatEntry> = src
-            .iter()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name() != "." && e.file_name() != "..")
-            .collect();
+        let children: Vec<FatEntry> =
+            src.iter().filter_map(|e| e.ok()).filter(|e| e.file_name() != "." && e.file_name() != "..").collect();
         for child in children {
             let n = child.file_name();
             if child.is_dir() {

@@ -38,7 +38,10 @@ impl Checks {
         match result {
             Ok(detail) => {
                 self.passed += 1;
-                println!("fs-selftest: {name}: ok{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") });
+                println!(
+                    "fs-selftest: {name}: ok{}",
+                    if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+                );
             }
             Err(why) => {
                 self.failed += 1;
@@ -127,8 +130,11 @@ pub fn run(root: &Path, fill: bool) -> bool {
         (|| {
             fs::write(p("a/b/one"), "1").map_err(e)?;
             fs::write(p("a/b/two"), "2").map_err(e)?;
-            let mut names: Vec<String> =
-                fs::read_dir(p("a/b")).map_err(e)?.map(|d| d.map(|d| d.file_name().to_string_lossy().into_owned())).collect::<Result<_, _>>().map_err(e)?;
+            let mut names: Vec<String> = fs::read_dir(p("a/b"))
+                .map_err(e)?
+                .map(|d| d.map(|d| d.file_name().to_string_lossy().into_owned()))
+                .collect::<Result<_, _>>()
+                .map_err(e)?;
             names.sort();
             if names == ["c", "one", "two"] { Ok(names.join(",")) } else { Err(format!("{names:?}")) }
         })(),
@@ -138,7 +144,10 @@ pub fn run(root: &Path, fill: bool) -> bool {
         "create_new on an existing file is AlreadyExists",
         expect_kind(OpenOptions::new().write(true).create_new(true).open(p("a/b/one")), ErrorKind::AlreadyExists),
     );
-    c.check("remove_dir of a non-empty directory fails", expect_kind(fs::remove_dir(p("a/b")), ErrorKind::DirectoryNotEmpty));
+    c.check(
+        "remove_dir of a non-empty directory fails",
+        expect_kind(fs::remove_dir(p("a/b")), ErrorKind::DirectoryNotEmpty),
+    );
     c.check(
         "set_len",
         (|| {

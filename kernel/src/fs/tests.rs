@@ -232,6 +232,7 @@ fn open_flags_and_errors_follow_linux() {
     assert_eq!(f.open(CWD, b"/file/", O_RDONLY).unwrap_err(), ENOTDIR);
     assert_eq!(f.open(CWD, b"/file/x", O_RDONLY).unwrap_err(), ENOTDIR);
     assert_eq!(f.open(CWD, b"/", O_WRONLY).unwrap_err(), EISDIR);
+    assert_eq!(f.open(CWD, b"/a:b", O_WRONLY | O_CREAT).unwrap_err(), EINVAL);
     f.mkdir(CWD, b"/d").unwrap();
     assert_eq!(f.open(CWD, b"/d", O_RDWR).unwrap_err(), EISDIR);
     let dfd = f.open(CWD, b"/d", O_RDONLY).unwrap();
@@ -332,7 +333,9 @@ fn a_power_cut_during_a_large_write_keeps_earlier_files() {
     let (_, out) = cut.fsck_raw(); // exit status 1: the dirty bit
     let complaints: Vec<&str> = out
         .lines()
-        .filter(|l| !l.starts_with("fsck.fat") && !l.contains("Leaving filesystem unchanged") && !l.contains(" files, "))
+        .filter(|l| {
+            !l.starts_with("fsck.fat") && !l.contains("Leaving filesystem unchanged") && !l.contains(" files, ")
+        })
         .filter(|l| !l.trim().is_empty())
         .collect();
     assert_eq!(complaints.len(), 2, "{out}");
@@ -369,4 +372,3 @@ fn dos_time_round_trips() {
     let dt = dos_date_time(1_700_000_000); // 2023-11-14 22:13:20 UTC
     assert_eq!((dt.date.year, dt.date.month, dt.date.day, dt.time.hour, dt.time.min), (2023, 11, 14, 22, 13));
 }
-

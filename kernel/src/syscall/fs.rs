@@ -106,7 +106,11 @@ fn iovecs(p: &dyn Platform, addr: u64, count: u64, writable: bool) -> Result<Vec
     for c in raw.chunks_exact(16) {
         let base = u64::from_le_bytes(c[0..8].try_into().unwrap());
         let len = u64::from_le_bytes(c[8..16].try_into().unwrap());
-        if writable { user::bytes_mut(p, base, len)?; } else { user::bytes(p, base, len)?; }
+        if writable {
+            user::bytes_mut(p, base, len)?;
+        } else {
+            user::bytes(p, base, len)?;
+        }
         v.push((base, len));
     }
     Ok(v)

@@ -99,7 +99,8 @@ fn trim(path: &str) -> &str {
 pub fn list(image: &Path, path: &str) -> Result<Vec<Listed>> {
     let fs = mount(image, false)?;
     let root = fs.root_dir();
-    let dir = if trim(path).is_empty() { root } else { root.open_dir(trim(path)).with_context(|| format!("{path}"))? };
+    let dir =
+        if trim(path).is_empty() { root } else { root.open_dir(trim(path)).with_context(|| format!("{path}"))? };
     let mut out = Vec::new();
     for e in dir.iter() {
         let e = e?;
