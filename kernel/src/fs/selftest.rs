@@ -23,7 +23,7 @@ pub fn count_boot(boot_ms: f64) -> std::io::Result<u64> {
     let mut f = OpenOptions::new().create(true).append(true).open(BOOT_LOG)?;
     // A line cut short by a power failure is closed first, so this one stands alone.
     let sep = if log.is_empty() || log.ends_with('\n') { "" } else { "\n" };
-    write!(f, "{sep}boot {n} {boot_ms:.1} ms\n")?;
+    writeln!(f, "{sep}boot {n} {boot_ms:.1} ms")?;
     f.sync_all()?;
     Ok(n)
 }
