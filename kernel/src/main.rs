@@ -162,10 +162,11 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
     let header_sector = unsafe {
         core::slice::from_raw_parts(info.flud_header_addr as usize as *const u8, boot_protocol::SECTOR_SIZE)
     };
-    drivers::block::boot_disk::probe(header_sector, info.boot_drive);
-    if boot::kernel_option(header.cmdline(), "disk") == Some("selftest") {
-        selftest::disk_selftest(&header);
-    }
+    let disk_options = boot::kernel_option(header.cmdline(), "disk").unwrap_or("");
+    let no_bios = disk_options.split(',').any(|o| o == "nobios");
+    let probe_start = tsc::rdtsc();
+    drivers::block::boot_disk::probe(header_sector, info.boot_drive, no_bios);
+    kprintln!("METRIC disk.probe_ms {:.1} ms", tsc::ticks_to_ms(tsc::rdtsc() - probe_start));
 
     if let Some(kind) = boot::kernel_option(header.cmdline(), "fault") {
         selftest::raise_fault(kind);
@@ -251,6 +252,10 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
     let (count, phdr, phnum) = kernel_segments(&mut segments);
     paging::init(&segments[..count]);
     arch::x86_64::syscall::init(xsave);
+    // On the kernel's own page tables, as the file system will use the disk.
+    if boot::kernel_option(header.cmdline(), "disk").is_some_and(|o| o.split(',').any(|o| o == "selftest")) {
+        selftest::disk_selftest(header);
+    }
 
     let (free, _) = mm::frames::stats();
     // The brk heap: a quarter of free memory, as a power of two (one buddy block),

@@ -2,7 +2,8 @@
 //! AHCI (`-machine q35`), the kernel must pick the boot disk with the right driver, pass
 //! `bf.disk=selftest` (LBA 0 signature, scratch write/read-back, flush, 8 MiB read
 //! throughput), and the write must reach the host's image file when the disk is
-//! attached writable. On USB, which no driver handles, the kernel says so and runs on.
+//! attached writable. On USB, which no driver handles, the BIOS INT 13h fallback must
+//! do the same; without it (`bf.disk=nobios`) the kernel says so and runs on.
 
 use std::path::Path;
 use std::time::Duration;
@@ -86,8 +87,14 @@ fn a_snapshot_boot_leaves_the_image_unchanged() {
 }
 
 #[test]
-fn usb_boot_has_no_driver_and_the_kernel_carries_on() {
-    let image = build_image("blk-usb", &ImageSpec { cmdline: "bf.disk=selftest".into(), ..Default::default() });
+fn usb_boot_falls_back_to_bios_int13_and_writes_reach_the_image() {
+    let outcome = selftest_on(DiskInterface::Usb, "bios-int13", "drive 0x80");
+    assert_contains_all(&outcome.serial, ["disk: no driver found the boot disk; trying BIOS INT 13h on drive 0x80"]);
+}
+
+#[test]
+fn usb_boot_without_the_bios_fallback_has_no_disk_and_the_kernel_carries_on() {
+    let image = build_image("blk-usb", &ImageSpec { cmdline: "bf.disk=selftest,nobios".into(), ..Default::default() });
     let outcome = boot(&image, Accel::Tcg, DiskInterface::Usb, TIMEOUT);
     assert_contains_all(
         &outcome.serial,

@@ -13,6 +13,7 @@ use spin::{Mutex, Once};
 
 use super::ahci::{self, AhciDisk};
 use super::ata::{self, AtaDisk};
+use super::bios::BiosDisk;
 use super::virtio::VirtioBlk;
 use super::{BlockDevice, BlockError, SECTOR_SIZE};
 use crate::drivers::pci;
@@ -27,6 +28,8 @@ pub enum Disk {
     Ata(AtaDisk),
     /// A SATA disk on an AHCI port.
     Ahci(AhciDisk),
+    /// The BIOS boot drive through INT 13h (the fallback).
+    Bios(BiosDisk),
 }
 
 impl Disk {
@@ -35,6 +38,7 @@ impl Disk {
             Disk::Virtio(d) => d,
             Disk::Ata(d) => d,
             Disk::Ahci(d) => d,
+            Disk::Bios(d) => d,
         }
     }
 
@@ -43,6 +47,7 @@ impl Disk {
             Disk::Virtio(d) => d,
             Disk::Ata(d) => d,
             Disk::Ahci(d) => d,
+            Disk::Bios(d) => d,
         }
     }
 
@@ -52,6 +57,7 @@ impl Disk {
             Disk::Virtio(d) => Location::Pci(d.pci_address(), None),
             Disk::Ata(d) => Location::Ide(d.channel(), d.slave()),
             Disk::Ahci(d) => Location::Pci(d.pci_address(), Some(d.port())),
+            Disk::Bios(d) => Location::Bios(d.drive()),
         }
     }
 }
@@ -63,6 +69,8 @@ pub enum Location {
     Pci(pci::PciAddress, Option<u8>),
     /// A legacy IDE channel (0 primary, 1 secondary) and master/slave.
     Ide(u8, bool),
+    /// A BIOS drive number.
+    Bios(u8),
 }
 
 impl core::fmt::Display for Location {
@@ -70,6 +78,7 @@ impl core::fmt::Display for Location {
         match self {
             Location::Pci(at, None) => write!(f, "{at}"),
             Location::Pci(at, Some(port)) => write!(f, "{at} port {port}"),
+            Location::Bios(drive) => write!(f, "drive {drive:#04x}"),
             Location::Ide(channel, slave) => write!(
                 f,
                 "{} {}",
@@ -168,8 +177,10 @@ fn consider(disk: Disk, loaded_header: &[u8], found: &mut u32) {
 /// Probes every controller the kernel has a driver for and picks the boot disk.
 ///
 /// `loaded_header` is the 512-byte FLUD header stage2 loaded; `bios_drive` the BIOS
-/// drive number it booted from. Prints one line per disk and one verdict; never fails.
-pub fn probe(loaded_header: &[u8], bios_drive: u8) {
+/// drive number it booted from. When no driver finds the boot disk, the BIOS's INT 13h
+/// is tried on `bios_drive` unless `no_bios`. Prints one line per disk and one
+/// verdict; never fails.
+pub fn probe(loaded_header: &[u8], bios_drive: u8, no_bios: bool) {
     let mut found = 0;
     let mut ahci_controllers = [None; 4];
     let mut ide_native = false;
@@ -200,6 +211,13 @@ pub fn probe(loaded_header: &[u8], bios_drive: u8) {
         kprintln!("disk: an IDE controller in native-PCI mode is not supported (legacy ports only)");
     }
     ata::probe_legacy(|d| consider(Disk::Ata(d), loaded_header, &mut found));
+    if BOOT_DISK.get().is_none() && !no_bios {
+        kprintln!("disk: no driver found the boot disk; trying BIOS INT 13h on drive {:#04x}", bios_drive);
+        match BiosDisk::new(bios_drive) {
+            Ok(d) => consider(Disk::Bios(d), loaded_header, &mut found),
+            Err(e) => kprintln!("disk: bios-int13 drive {:#04x}: {}", bios_drive, e),
+        }
+    }
     if BOOT_DISK.get().is_none() {
         kprintln!(
             "disk: no boot disk found (BIOS drive {:#04x}; {} disks probed, none holds this boot's FLUD header): \

@@ -34,6 +34,11 @@ impl DmaBuffer {
         self.pages * PAGE_SIZE as usize
     }
 
+    /// Whether the buffer has no bytes (never: it holds at least one page).
+    pub fn is_empty(&self) -> bool {
+        self.pages == 0
+    }
+
     /// The bytes, for the CPU side of a transfer.
     pub fn bytes(&mut self) -> &mut [u8] {
         // SAFETY: this buffer exclusively owns `len()` mapped bytes at `addr`; devices

@@ -6,6 +6,7 @@
 
 pub mod ahci;
 pub mod ata;
+pub mod bios;
 pub mod boot_disk;
 pub mod dma;
 pub mod virtio;
