@@ -1,5 +1,6 @@
 //! File-system integration tests: the kernel mounts the image's FAT16 partition at `/`
-//! on virtio-blk, IDE (`-machine pc`) and AHCI (`-machine q35`); every boot appends to
+//! on virtio-blk, IDE (`-machine pc`), AHCI (`-machine q35`) and a USB stick (through
+//! the BIOS INT 13h fallback); every boot appends to
 //! `/BOOT.LOG` through `std::fs`; `--fs-selftest` checks `std::fs` end to end and fills
 //! the disk; the host reads what the kernel wrote (`mkimage fs`, `fsck.fat -n`). A
 //! power cut in the middle of a large write and corrupted volumes must not stop the
@@ -90,6 +91,12 @@ fn two_boots_count_and_log_on_ide() {
 #[test]
 fn two_boots_count_and_log_on_ahci() {
     two_boots_on(DiskInterface::Ahci, "ahci");
+}
+
+/// A USB stick has no native driver: the BIOS INT 13h fallback carries the file system.
+#[test]
+fn two_boots_count_and_log_on_usb_through_the_bios() {
+    two_boots_on(DiskInterface::Usb, "bios-int13");
 }
 
 /// What the kernel writes to `/EARLY.TXT` (`fs::selftest::early_contents`).

@@ -1,5 +1,5 @@
 //! `make bench`: boots the default image and a 60 MiB-payload image on virtio and IDE
-//! (and the file-system self-test on virtio, IDE and AHCI)
+//! (and the file-system self-test on virtio, IDE, AHCI and USB)
 //! under every accelerator that can run the kernel here (TCG always, KVM when it is
 //! hardware-assisted), collects every METRIC line the kernel prints plus the
 //! build-time sizes, prints them as METRIC lines and writes a table to the file given
@@ -206,7 +206,7 @@ fn main() {
     let mut files = String::new();
     writeln!(files, "| disk | accel | {} |\n|---|---|{}", fs_names.join(" | "), "---:|".repeat(fs_names.len()))
         .unwrap();
-    for (disk, accel) in [DiskInterface::Virtio, DiskInterface::Ide, DiskInterface::Ahci]
+    for (disk, accel) in [DiskInterface::Virtio, DiskInterface::Ide, DiskInterface::Ahci, DiskInterface::Usb]
         .into_iter()
         .flat_map(|d| Accel::available().into_iter().map(move |a| (d, a)))
     {
