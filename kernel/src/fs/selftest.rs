@@ -268,7 +268,8 @@ pub fn early_contents() -> String {
 
 /// `--fs-big-write=MIB`: checks [`EARLY_FILE`] from an earlier boot (or writes and
 /// fsyncs it), then writes `/BIG.BIN` of `mib` MiB, printing `fs-big-write: <n> MiB`
-/// after each MiB, so a test can kill the machine in the middle. Returns success.
+/// after each MiB and pausing 20 ms, so a test can kill the machine in the middle.
+/// Returns success.
 pub fn big_write(mib: usize) -> bool {
     match fs::read_to_string(EARLY_FILE) {
         Ok(s) if s == early_contents() => println!("fs-big-write: {EARLY_FILE} from an earlier boot is intact"),
@@ -297,6 +298,9 @@ pub fn big_write(mib: usize) -> bool {
         for i in 1..=mib {
             f.write_all(&block)?;
             println!("fs-big-write: {i} MiB");
+            // Paced, so a test that kills the machine after a few MiB lands well before
+            // the end, whatever the disk's speed.
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         f.sync_all()
     });
