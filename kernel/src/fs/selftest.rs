@@ -139,6 +139,12 @@ pub fn run(root: &Path, fill: bool) -> bool {
             if names == ["c", "one", "two"] { Ok(names.join(",")) } else { Err(format!("{names:?}")) }
         })(),
     );
+    c.check(
+        "canonicalize",
+        fs::canonicalize(p("a/b/../b/./one")).map_err(e).and_then(|c| {
+            if c == p("a/b/one") { Ok(c.display().to_string()) } else { Err(format!("{}", c.display())) }
+        }),
+    );
     c.check("missing file is NotFound", expect_kind(fs::read(p("no/such/file")), ErrorKind::NotFound));
     c.check(
         "create_new on an existing file is AlreadyExists",

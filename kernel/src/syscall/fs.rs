@@ -12,6 +12,8 @@ use super::io::{self, Stat};
 use super::{Platform, SysResult, user};
 use crate::fs::{DirEnt, Files, Meta, path::AT_FDCWD};
 
+/// `AT_FDCWD` as the path layer takes it.
+pub const AT_FDCWD_I64: i64 = AT_FDCWD;
 /// `AT_EMPTY_PATH`: operate on the descriptor itself.
 pub const AT_EMPTY_PATH: u64 = 0x1000;
 /// `AT_REMOVEDIR`: `unlinkat` removes a directory.
@@ -517,6 +519,9 @@ mod tests {
         dispatch(&mut p, 3, [dfd, 0, 0, 0, 0, 0]);
         assert_eq!(dispatch(&mut p, 84, [d, 0, 0, 0, 0, 0]), 0);
         assert_eq!(dispatch(&mut p, 21, [d, 0, 0, 0, 0, 0]), -2, "access");
+        let buf = p.buffer(64);
+        assert_eq!(dispatch(&mut p, 89, [root, buf, 64, 0, 0, 0]), -22, "readlink of a directory: not a link");
+        assert_eq!(dispatch(&mut p, 89, [d, buf, 64, 0, 0, 0]), -2, "readlink of nothing");
     }
 
     #[test]

@@ -206,14 +206,18 @@ pub fn fcntl(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
     }
 }
 
-/// `readlink(path, buf, size)`: `/proc/self/exe` names the kernel ELF.
+/// `readlink(path, buf, size)`: `/proc/self/exe` names the kernel ELF; files and
+/// directories are not links (`EINVAL`).
 pub fn readlink(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
     let path = user::c_string(p, a[0], user::PATH_MAX)?;
     if a[2] == 0 || a[2] > i32::MAX as u64 {
         return Err(EINVAL);
     }
     if path != b"/proc/self/exe" {
-        return Err(ENOENT);
+        // FAT has no symbolic links: an existing path is "not a link" (what
+        // `realpath`, behind `std::fs::canonicalize`, expects), anything else ENOENT.
+        let exists = p.files().stat(super::fs::AT_FDCWD_I64, path).is_ok();
+        return Err(if exists { EINVAL } else { ENOENT });
     }
     let n = (SELF_EXE.len() as u64).min(a[2]);
     let buf = user::bytes_mut(p, a[1], n).map_err(|_| EFAULT)?;
