@@ -15,6 +15,11 @@
 //! | `--jit-write-code` | JIT-compile `fib`, then write to its code: must fault |
 //! | `--cxx-throw` | call a throwing function inside libstdc++: the no-exceptions runtime's fatal diagnostic, status `0x7e` |
 //! | `--mprotect-fault` | map a page, write it, make it read-only with `mprotect`, write again: must fault |
+//! | `--fs-big-write=MIB` | check `/EARLY.TXT` from an earlier boot (or write it), then write `/BIG.BIN` of MIB MiB, one line per MiB (the power-cut test kills QEMU in the middle) |
+//! | `--fs-selftest` | `std::fs` end to end on the FAT16 volume (a temporary directory natively), the disk filled to ENOSPC, and the `fs.*` benchmark figures |
+//!
+//! On bare metal `main` first mounts the boot disk's FAT16 partition at `/` and counts
+//! the boot in `/BOOT.LOG` (`METRIC fs.boot_count`).
 //!
 //! Every other argument is echoed. The same code runs natively when the kernel ELF is
 //! started as a Linux program.
@@ -29,9 +34,21 @@ use crate::bare_metal;
 /// Runs the program; returns its exit status.
 pub fn run() -> i32 {
     let on_metal = bare_metal::ACTIVE.load(Ordering::Relaxed);
+    let mut files = false;
     if on_metal {
         let ticks = tsc::rdtsc().wrapping_sub(bare_metal::STAGE1_TSC.load(Ordering::Relaxed));
-        println!("METRIC boot.to_main_ms {:.1} ms", tsc::ticks_to_ms(ticks));
+        let boot_ms = tsc::ticks_to_ms(ticks);
+        println!("METRIC boot.to_main_ms {:.1} ms", boot_ms);
+        files = crate::platform::mount_boot_disk();
+        if files {
+            match crate::fs::selftest::count_boot(boot_ms) {
+                Ok(n) => {
+                    println!("fs: boot {} logged in {}", n, crate::fs::selftest::BOOT_LOG);
+                    println!("METRIC fs.boot_count {} boots", n);
+                }
+                Err(e) => println!("fs: cannot log this boot in {}: {}", crate::fs::selftest::BOOT_LOG, e),
+            }
+        }
     }
     let args: Vec<String> = std::env::args().collect();
     println!("main: Rust std main running {}", if on_metal { "on bare metal" } else { "as a Linux program" });
@@ -137,6 +154,26 @@ pub fn run() -> i32 {
         } else if arg == "--cxx-throw" {
             #[cfg(feature = "llvm")]
             crate::jit::cxxrt::throw_through_libstdcxx();
+        } else if let Some(mib) = arg.strip_prefix("--fs-big-write=") {
+            if !crate::fs::selftest::big_write(mib.parse().unwrap_or(16)) {
+                status = 1;
+            }
+        } else if arg == "--fs-selftest" {
+            let root = if on_metal {
+                std::path::PathBuf::from("/")
+            } else {
+                std::env::temp_dir().join(format!("bareflow-fs-{}", std::process::id()))
+            };
+            let _ = std::fs::create_dir_all(&root);
+            if on_metal && !files {
+                println!("fs-selftest: no file system mounted");
+                status = 1;
+            } else if !crate::fs::selftest::run(&root, on_metal) {
+                status = 1;
+            }
+            if !on_metal {
+                let _ = std::fs::remove_dir_all(&root);
+            }
         } else if let Some(n) = arg.strip_prefix("--syscall-bench=") {
             syscall_bench(n.parse().unwrap_or(100_000));
         } else {

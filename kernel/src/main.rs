@@ -15,6 +15,7 @@ pub mod arch;
 pub mod boot;
 pub mod console;
 pub mod drivers;
+pub mod fs;
 #[cfg(feature = "llvm")]
 pub mod jit;
 pub mod app;

@@ -22,6 +22,78 @@ static RANDOM_STATE: AtomicU64 = AtomicU64::new(0);
 /// only one `&mut` to it exists at a time (inside one syscall).
 static mut PROCESS: ProcessState = ProcessState::new();
 
+/// The program's file system and open descriptors. Touched only inside a file syscall
+/// or by `main`'s mount and the exit path, never both at once (one core, syscalls that
+/// nest are memory calls, which do not touch it).
+static mut FILES: crate::fs::Files = crate::fs::Files::new();
+
+/// The boot disk as a [`BlockDevice`] the file system can own: every call locks the
+/// driver (nothing else uses it once the program runs).
+struct BootDisk(&'static spin::Mutex<crate::drivers::block::boot_disk::Disk>);
+
+impl crate::drivers::block::BlockDevice for BootDisk {
+    fn driver_name(&self) -> &'static str {
+        self.0.lock().driver_name()
+    }
+    fn sector_count(&self) -> u64 {
+        self.0.lock().sector_count()
+    }
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), crate::drivers::block::BlockError> {
+        self.0.lock().read_sectors(lba, buf)
+    }
+    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), crate::drivers::block::BlockError> {
+        self.0.lock().write_sectors(lba, buf)
+    }
+    fn flush(&mut self) -> Result<(), crate::drivers::block::BlockError> {
+        self.0.lock().flush()
+    }
+}
+
+/// Mounts the boot disk's FAT16 partition at `/` for the program and says so on the
+/// console: which driver and partition, or why it was refused (the program then runs
+/// without files: every path is `ENOENT`, every creation `EROFS`). Call it once from
+/// `main`, outside any syscall.
+pub fn mount_boot_disk() -> bool {
+    use crate::drivers::block::boot_disk;
+    let Some(disk) = boot_disk::boot_disk() else {
+        kprintln!("fs: no boot disk driver; running without files");
+        return false;
+    };
+    crate::fs::set_now(CLOCK_BASE_UNIX_NS.load(Ordering::Relaxed) / 1_000_000_000);
+    // SAFETY: called from `main` outside any syscall (see `files`).
+    let files = unsafe { files() };
+    match crate::fs::mount_disk(Box::new(BootDisk(disk))) {
+        Ok(volume) => {
+            let (driver, lba, sectors, dirty) = (volume.driver, volume.first_lba, volume.sectors, volume.was_dirty);
+            files.attach(volume);
+            let (total, free) = files.space().unwrap_or((0, 0));
+            kprintln!(
+                "fs: mounted FAT16 at / from {} (partition at LBA {}, {} MiB, {} KiB free of {} KiB){}",
+                driver,
+                lba,
+                sectors / 2048,
+                free >> 10,
+                total >> 10,
+                if dirty { "; it was not cleanly unmounted (dirty flag set), mounting anyway" } else { "" }
+            );
+            true
+        }
+        Err(e) => {
+            kprintln!("fs: FAT16 partition refused: {}; running without files", e);
+            false
+        }
+    }
+}
+
+/// The program's file system, for the mount at start-up ([`crate::app`]).
+///
+/// # Safety
+/// No other reference to it may be live: call it from `main` outside any syscall.
+pub unsafe fn files() -> &'static mut crate::fs::Files {
+    // SAFETY: the caller promises exclusivity (see `FILES`).
+    unsafe { &mut *(&raw mut FILES) }
+}
+
 /// Starts the clocks: monotonic time counts from `boot_tsc`; real time from the RTC.
 pub fn init_clocks(boot_tsc: u64) {
     CLOCK_BASE_TSC.store(boot_tsc, Ordering::Relaxed);
@@ -147,6 +219,10 @@ impl Platform for BareMetal {
         // SAFETY: see `PROCESS`: the only reference, for the duration of one syscall.
         unsafe { &mut *(&raw mut PROCESS) }
     }
+    fn files(&mut self) -> &mut crate::fs::Files {
+        // SAFETY: see `FILES`: the only reference, for the duration of one syscall.
+        unsafe { &mut *(&raw mut FILES) }
+    }
     fn exit(&mut self, status: u8) {
         report_and_exit(status)
     }
@@ -156,6 +232,20 @@ impl Platform for BareMetal {
 /// with `status` (QEMU: isa-debug-exit).
 pub fn report_and_exit(status: u8) -> ! {
     kprintln!("program: exited with status {}", status);
+    // SAFETY: called from the exit syscall (or the kernel's own fatal paths), when no
+    // file syscall is running.
+    let files = unsafe { files() };
+    if files.volume().is_some() {
+        let stats = files.io_stats().unwrap_or_default();
+        let clean = files.unmount();
+        kprintln!(
+            "fs: unmounted {} ({} sectors read, {} written, {} flushes)",
+            if clean { "cleanly" } else { "WITH ERRORS" },
+            stats.sectors_read,
+            stats.sectors_written,
+            stats.flushes
+        );
+    }
     let mut total = 0;
     for (nr, count) in syscall::counts() {
         total += count;

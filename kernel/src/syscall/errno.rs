@@ -35,3 +35,25 @@ pub const ETIMEDOUT: Errno = Errno(110);
 pub const EDEADLK: Errno = Errno(35);
 /// Operation not supported.
 pub const EOPNOTSUPP: Errno = Errno(95);
+/// Input/output error.
+pub const EIO: Errno = Errno(5);
+/// Device or resource busy (removing or renaming an open file).
+pub const EBUSY: Errno = Errno(16);
+/// File exists.
+pub const EEXIST: Errno = Errno(17);
+/// Not a directory.
+pub const ENOTDIR: Errno = Errno(20);
+/// Is a directory.
+pub const EISDIR: Errno = Errno(21);
+/// Too many open files.
+pub const EMFILE: Errno = Errno(24);
+/// File too large.
+pub const EFBIG: Errno = Errno(27);
+/// No space left on device.
+pub const ENOSPC: Errno = Errno(28);
+/// Read-only file system (no volume is mounted).
+pub const EROFS: Errno = Errno(30);
+/// Result too large (a buffer too small).
+pub const ERANGE: Errno = Errno(34);
+/// Directory not empty.
+pub const ENOTEMPTY: Errno = Errno(39);

@@ -1,6 +1,6 @@
-//! File-descriptor syscalls. Today the only open files are the console on fds 0–2
-//! (Rust std checks them at start-up); paths all answer `ENOENT` until the FAT16 file
-//! system arrives, which will add its descriptors behind the same handlers.
+//! File-descriptor syscalls of the console on fds 0–2 (Rust std checks them at
+//! start-up). Descriptors from 3 on belong to the file system: these handlers pass them
+//! to [`super::fs`], which also owns every path syscall.
 
 use super::errno::{EBADF, EFAULT, EINVAL, ENOENT, ENOTTY, ESPIPE, Errno};
 use super::{Platform, SysResult, user};
@@ -23,6 +23,9 @@ fn console_fd(fd: u64) -> Result<(), Errno> {
 
 /// `read(fd, buf, count)`: console input on fds 0–2 (never blocks; 0 = no input).
 pub fn read(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    if !CONSOLE_FDS.contains(&a[0]) {
+        return super::fs::read(p, a);
+    }
     console_fd(a[0])?;
     let buf = user::bytes_mut(p, a[1], a[2])?;
     Ok(p.console_read(buf) as u64)
@@ -30,6 +33,9 @@ pub fn read(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 
 /// `write(fd, buf, count)`: fds 0–2 go to the console (COM1 and VGA).
 pub fn write(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    if !CONSOLE_FDS.contains(&a[0]) {
+        return super::fs::write(p, a);
+    }
     console_fd(a[0])?;
     let buf = user::bytes(p, a[1], a[2])?;
     p.console_write(a[0], buf);
@@ -38,6 +44,9 @@ pub fn write(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 
 /// `writev(fd, iov, iovcnt)`: every iovec checked before anything is written.
 pub fn writev(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    if !CONSOLE_FDS.contains(&a[0]) {
+        return super::fs::writev(p, a);
+    }
     console_fd(a[0])?;
     if a[2] > IOV_MAX {
         return Err(EINVAL);
@@ -62,7 +71,10 @@ fn iovec(v: &[u8]) -> (u64, u64) {
 }
 
 /// `close(fd)`: the console stays open (closing it would lose every later message).
-pub fn close(_p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+pub fn close(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    if !CONSOLE_FDS.contains(&a[0]) {
+        return super::fs::close(p, a);
+    }
     console_fd(a[0]).map(|_| 0)
 }
 
@@ -101,7 +113,8 @@ pub struct Stat {
 /// `S_IFCHR`: a character device.
 pub const S_IFCHR: u32 = 0o020000;
 
-fn console_stat(fd: u64) -> Stat {
+/// What `fstat` reports for console descriptor `fd`.
+pub fn console_stat(fd: u64) -> Stat {
     Stat {
         st_dev: 5,
         st_ino: fd + 1,
@@ -115,41 +128,29 @@ fn console_stat(fd: u64) -> Stat {
 
 /// `fstat(fd, statbuf)`: the console is a character device.
 pub fn fstat(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    if !CONSOLE_FDS.contains(&a[0]) {
+        return super::fs::fstat(p, a);
+    }
     console_fd(a[0])?;
     user::write(p, a[1], &console_stat(a[0]))?;
     Ok(0)
 }
 
-/// `AT_EMPTY_PATH`: `newfstatat` on the descriptor itself.
-const AT_EMPTY_PATH: u64 = 0x1000;
-
-/// `newfstatat(dirfd, path, statbuf, flags)`: `""` with `AT_EMPTY_PATH` is `fstat`;
-/// paths do not exist yet.
-pub fn newfstatat(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
-    let path = user::c_string(p, a[1], user::PATH_MAX)?;
-    if path.is_empty() && a[3] & AT_EMPTY_PATH != 0 {
-        return fstat(p, [a[0], a[2], 0, 0, 0, 0]);
-    }
-    user::bytes_mut(p, a[2], size_of::<Stat>() as u64)?;
-    Err(ENOENT)
-}
-
-/// `openat(dirfd, path, flags, mode)`: no file system yet, so every path is `ENOENT`
-/// (after checking the path pointer).
-pub fn openat(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
-    user::c_string(p, a[1], user::PATH_MAX)?;
-    Err(ENOENT)
-}
-
 /// `lseek(fd, offset, whence)`: the console cannot seek.
-pub fn lseek(_p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+pub fn lseek(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    if !CONSOLE_FDS.contains(&a[0]) {
+        return super::fs::lseek(p, a);
+    }
     console_fd(a[0])?;
     Err(ESPIPE)
 }
 
-/// `ioctl(fd, request, arg)`: the console is a serial line, not a terminal here.
-pub fn ioctl(_p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
-    console_fd(a[0])?;
+/// `ioctl(fd, request, arg)`: the console is a serial line, not a terminal here, and
+/// files take no ioctls.
+pub fn ioctl(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    if !CONSOLE_FDS.contains(&a[0]) && !p.files().is_open(a[0]) {
+        return Err(EBADF);
+    }
     Err(ENOTTY)
 }
 
@@ -157,8 +158,8 @@ const POLLIN: u16 = 0x1;
 const POLLOUT: u16 = 0x4;
 const POLLNVAL: u16 = 0x20;
 
-/// `poll(fds, nfds, timeout)`: the console is always writable; stdin reports input
-/// only as readable (it never blocks); unknown fds are `POLLNVAL`.
+/// `poll(fds, nfds, timeout)`: the console and files are always writable; stdin
+/// reports input only as readable (it never blocks); unknown fds are `POLLNVAL`.
 pub fn poll(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
     if a[1] > POLL_MAX {
         return Err(EINVAL);
@@ -171,6 +172,7 @@ pub fn poll(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
         let revents = match fd {
             f if f < 0 => 0,
             0..=2 => events & (POLLIN | POLLOUT),
+            f if p.files().is_open(f as u64) => events & (POLLIN | POLLOUT),
             _ => POLLNVAL,
         };
         pfd[6..8].copy_from_slice(&revents.to_le_bytes());
@@ -185,9 +187,18 @@ const F_GETFL: u64 = 3;
 const F_SETFL: u64 = 4;
 const O_RDWR: u64 = 2;
 
-/// `fcntl(fd, cmd, arg)`: descriptor flags of the console.
-pub fn fcntl(_p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
-    console_fd(a[0])?;
+/// `fcntl(fd, cmd, arg)`: descriptor flags of the console and of files (`F_GETFL`
+/// reports the access mode and `O_APPEND`; `F_SETFL` sets `O_APPEND`).
+pub fn fcntl(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    if !CONSOLE_FDS.contains(&a[0]) {
+        let files = p.files();
+        return match a[1] {
+            F_GETFD | F_SETFD => files.status_flags(a[0]).map(|_| 0),
+            F_GETFL => files.status_flags(a[0]),
+            F_SETFL => files.set_status_flags(a[0], a[2]).map(|()| 0),
+            _ => Err(EINVAL),
+        };
+    }
     match a[1] {
         F_GETFD | F_SETFD | F_SETFL => Ok(0),
         F_GETFL => Ok(O_RDWR),
@@ -195,23 +206,18 @@ pub fn fcntl(_p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
     }
 }
 
-/// `getcwd(buf, size)`: the only directory is `/`.
-pub fn getcwd(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
-    if a[1] < 2 {
-        return Err(if a[1] == 0 { EINVAL } else { super::errno::Errno(34) }); // ERANGE
-    }
-    user::bytes_mut(p, a[0], 2)?.copy_from_slice(b"/\0");
-    Ok(2)
-}
-
-/// `readlink(path, buf, size)`: `/proc/self/exe` names the kernel ELF.
+/// `readlink(path, buf, size)`: `/proc/self/exe` names the kernel ELF; files and
+/// directories are not links (`EINVAL`).
 pub fn readlink(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
     let path = user::c_string(p, a[0], user::PATH_MAX)?;
     if a[2] == 0 || a[2] > i32::MAX as u64 {
         return Err(EINVAL);
     }
     if path != b"/proc/self/exe" {
-        return Err(ENOENT);
+        // FAT has no symbolic links: an existing path is "not a link" (what
+        // `realpath`, behind `std::fs::canonicalize`, expects), anything else ENOENT.
+        let exists = p.files().stat(super::fs::AT_FDCWD_I64, path).is_ok();
+        return Err(if exists { EINVAL } else { ENOENT });
     }
     let n = (SELF_EXE.len() as u64).min(a[2]);
     let buf = user::bytes_mut(p, a[1], n).map_err(|_| EFAULT)?;
@@ -271,7 +277,7 @@ mod tests {
     }
 
     #[test]
-    fn console_is_a_character_device_and_paths_do_not_exist() {
+    fn console_is_a_character_device_and_paths_do_not_exist_without_a_volume() {
         let mut p = MockPlatform::new();
         let st = p.buffer(size_of::<Stat>());
         assert_eq!(dispatch(&mut p, 5, [1, st, 0, 0, 0, 0]), 0);
@@ -280,7 +286,7 @@ mod tests {
         assert_eq!(dispatch(&mut p, 5, [3, st, 0, 0, 0, 0]), -9);
         assert_eq!(dispatch(&mut p, 5, [1, 8, 0, 0, 0, 0]), -14);
         let empty = p.read_only_buffer(b"\0");
-        assert_eq!(dispatch(&mut p, 262, [2, empty, st, AT_EMPTY_PATH, 0, 0]), 0);
+        assert_eq!(dispatch(&mut p, 262, [2, empty, st, super::super::fs::AT_EMPTY_PATH, 0, 0]), 0);
         let path = p.read_only_buffer(b"/etc/passwd\0");
         assert_eq!(dispatch(&mut p, 262, [u64::MAX - 99, path, st, 0, 0, 0]), -2);
         assert_eq!(dispatch(&mut p, 257, [u64::MAX - 99, path, 0, 0, 0, 0]), -2);

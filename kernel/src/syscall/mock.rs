@@ -29,6 +29,8 @@ pub struct MockPlatform {
     pub state: ProcessState,
     /// Monotonic clock value.
     pub now_ns: u64,
+    /// The file system (none mounted unless a test attaches one).
+    pub files: crate::fs::Files,
 }
 
 impl MockPlatform {
@@ -46,6 +48,7 @@ impl MockPlatform {
             memory_calls: Vec::new(),
             state: ProcessState::new(),
             now_ns: 1_500_000_000,
+            files: crate::fs::Files::new(),
         }
     }
 
@@ -178,6 +181,9 @@ impl Platform for MockPlatform {
     }
     fn process(&mut self) -> &mut ProcessState {
         &mut self.state
+    }
+    fn files(&mut self) -> &mut crate::fs::Files {
+        &mut self.files
     }
     fn exit(&mut self, status: u8) {
         self.exited = Some(status);

@@ -8,11 +8,13 @@
 //! [`crate::platform`].
 //!
 //! One table ([`TABLE`]) maps numbers to handlers; one module per family:
-//! [`memory`] (brk, mmap, …), [`io`] (console file descriptors, paths), [`process`]
+//! [`memory`] (brk, mmap, …), [`io`] (console file descriptors), [`fs`] (files,
+//! directories and paths on the FAT16 volume at `/`), [`process`]
 //! (TLS, limits, signals, identity, exit), [`time`] (clocks, sleep, futex, random).
 //! Unknown numbers are logged once by number and name and return `-ENOSYS`.
 
 pub mod errno;
+pub mod fs;
 pub mod io;
 pub mod memory;
 pub mod names;
@@ -114,6 +116,8 @@ pub trait Platform {
     fn protect(&mut self, addr: u64, len: u64, prot: u64) -> Result<(), Errno>;
     /// The process state (signals, TID address, …).
     fn process(&mut self) -> &mut ProcessState;
+    /// The file system and the open file descriptors (3 and up).
+    fn files(&mut self) -> &mut crate::fs::Files;
     /// Ends the program with `status`. The bare-metal kernel never returns; a test
     /// platform records the status and returns.
     fn exit(&mut self, status: u8);
@@ -134,10 +138,36 @@ const fn build_table() -> [Option<Handler>; TABLE_SIZE] {
     t[16] = Some(io::ioctl);
     t[20] = Some(io::writev);
     t[72] = Some(io::fcntl);
-    t[79] = Some(io::getcwd);
     t[89] = Some(io::readlink);
-    t[257] = Some(io::openat);
-    t[262] = Some(io::newfstatat);
+    // fs
+    t[2] = Some(fs::open);
+    t[4] = Some(fs::stat);
+    t[6] = Some(fs::stat);
+    t[17] = Some(fs::pread64);
+    t[18] = Some(fs::pwrite64);
+    t[19] = Some(fs::readv);
+    t[21] = Some(fs::access);
+    t[74] = Some(fs::fsync);
+    t[75] = Some(fs::fsync);
+    t[76] = Some(fs::truncate);
+    t[77] = Some(fs::ftruncate);
+    t[79] = Some(fs::getcwd);
+    t[80] = Some(fs::chdir);
+    t[81] = Some(fs::fchdir);
+    t[82] = Some(fs::rename);
+    t[83] = Some(fs::mkdir);
+    t[84] = Some(fs::rmdir);
+    t[87] = Some(fs::unlink);
+    t[217] = Some(fs::getdents64);
+    t[257] = Some(fs::openat);
+    t[258] = Some(fs::mkdirat);
+    t[262] = Some(fs::newfstatat);
+    t[263] = Some(fs::unlinkat);
+    t[264] = Some(fs::renameat);
+    t[269] = Some(fs::faccessat);
+    t[316] = Some(fs::renameat2);
+    t[332] = Some(fs::statx);
+    t[439] = Some(fs::faccessat);
     // memory
     t[9] = Some(memory::mmap);
     t[10] = Some(memory::mprotect);

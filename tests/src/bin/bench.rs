@@ -1,4 +1,5 @@
 //! `make bench`: boots the default image and a 60 MiB-payload image on virtio and IDE
+//! (and the file-system self-test on virtio, IDE, AHCI and USB)
 //! under every accelerator that can run the kernel here (TCG always, KVM when it is
 //! hardware-assisted), collects every METRIC line the kernel prints plus the
 //! build-time sizes, prints them as METRIC lines and writes a table to the file given
@@ -198,6 +199,37 @@ fn main() {
         .unwrap();
     }
 
+    // Files: `--fs-selftest`'s 16 MiB sequential write/read and fsync cost per driver.
+    let fs_image =
+        build_image("bench-fs", &ImageSpec { cmdline: "--no-jit --fs-selftest".into(), ..Default::default() });
+    let fs_names = ["fs.write_mib_s", "fs.read_mib_s", "fs.fsync_ms"];
+    let mut files = String::new();
+    writeln!(files, "| disk | accel | {} |\n|---|---|{}", fs_names.join(" | "), "---:|".repeat(fs_names.len()))
+        .unwrap();
+    for (disk, accel) in [DiskInterface::Virtio, DiskInterface::Ide, DiskInterface::Ahci, DiskInterface::Usb]
+        .into_iter()
+        .flat_map(|d| Accel::available().into_iter().map(move |a| (d, a)))
+    {
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); fs_names.len()];
+        for _ in 0..RUNS {
+            let mut config = QemuConfig::new(&fs_image);
+            config.accel = accel;
+            config.disk = disk;
+            let outcome = config.run(Duration::from_secs(300)).expect("start QEMU");
+            assert_eq!(outcome.kernel_status, Some(0), "fs self-test failed:\n{}", outcome.serial);
+            for (i, name) in fs_names.iter().enumerate() {
+                values[i].push(outcome.metric(name).unwrap_or_else(|| panic!("{name} missing")));
+            }
+        }
+        let medians: Vec<f64> = values.into_iter().map(median).collect();
+        for (name, v) in fs_names.iter().zip(&medians) {
+            let unit = if name.ends_with("_s") { "MiB/s" } else { "ms" };
+            println!("METRIC {name}.{}.{} {v:.2} {unit}", disk.name(), accel.name());
+        }
+        let cells: Vec<String> = medians.iter().map(|v| format!("{v:.2}")).collect();
+        writeln!(files, "| {} | {} | {} |", disk.name(), accel.name(), cells.join(" | ")).unwrap();
+    }
+
     let kernel = workspace_root().join("build/kernel.elf");
     let size = std::process::Command::new("size").arg("-A").arg(&kernel).output().expect("run size");
     let text_bytes = String::from_utf8_lossy(&size.stdout)
@@ -229,7 +261,7 @@ fn main() {
          into the kernel (aot), JIT-compiled whole at O1 (t1) and O3 (t2), and in the fourth run through \
          the tiered engine (docs/engine.md). One boot per accelerator; natively, one run of the same ELF. \
          time to hot: from loading into the tiered engine to the end of the last run that made a \
-         tier-up (0 natively, where the TSC is not calibrated).\n{apps}\n## Sizes\n\n{sizes}",
+         tier-up (0 natively, where the TSC is not calibrated).\n{apps}\n## Files\n\n         `--fs-selftest` on the FAT16 partition (docs/fs.md): a 16 MiB file written in 1 MiB writes          and fsynced, read back, and the mean of 16 append + `sync_all` rounds.\n\n{files}\n## Sizes\n\n{sizes}",
         kvm.describe()
     );
     std::fs::write(&out, doc).expect("write the benchmark table");

@@ -8,10 +8,12 @@
 //! * [`payload`] — module placement, payload bytes and the FLUD header;
 //! * [`mbr`] — partition entries, CHS encoding, patching stage1;
 //! * [`fat`] — formatting and reading the FAT16 partition;
+//! * [`files`] — listing, reading and writing files on it (`mkimage fs`);
 //! * [`image`] — the disk layout, assembling and writing an image;
 //! * [`inspect`] — decoding and checking an image (`mkimage info`).
 
 pub mod fat;
+pub mod files;
 pub mod image;
 pub mod inspect;
 pub mod kernel_elf;

@@ -4,6 +4,10 @@
 //! mkimage build --stage1 build/stage1.bin --stage2 build/stage2.bin --kernel build/kernel.elf \
 //!     [--cmdline "..."] [--pattern-mib N] [--module NAME=PATH]... [--fat-mib 32] --output build/bareflow.img
 //! mkimage info build/bareflow.img
+//! mkimage fs ls build/bareflow.img [/DIR]
+//! mkimage fs cat build/bareflow.img /BOOT.LOG
+//! mkimage fs put build/bareflow.img /CONFIG.TXT local-file     (`-` reads stdin)
+//! mkimage fs rm build/bareflow.img /CONFIG.TXT
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -32,6 +36,44 @@ enum Command {
     Info {
         /// The disk image.
         image: PathBuf,
+    },
+    /// List, read, write or remove files on the image's FAT16 partition.
+    #[command(subcommand)]
+    Fs(FsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum FsCommand {
+    /// List a directory (default `/`): one line per entry, `d` or `-`, size, name.
+    Ls {
+        /// The disk image.
+        image: PathBuf,
+        /// Directory on the partition.
+        #[arg(default_value = "/")]
+        path: String,
+    },
+    /// Print a file to stdout.
+    Cat {
+        /// The disk image.
+        image: PathBuf,
+        /// File on the partition.
+        path: String,
+    },
+    /// Write a local file (or stdin for `-`) to the partition, replacing it.
+    Put {
+        /// The disk image.
+        image: PathBuf,
+        /// File on the partition (its directory must exist).
+        path: String,
+        /// The local file, or `-` for stdin.
+        file: PathBuf,
+    },
+    /// Remove a file or an empty directory.
+    Rm {
+        /// The disk image.
+        image: PathBuf,
+        /// File or directory on the partition.
+        path: String,
     },
 }
 
@@ -103,11 +145,37 @@ fn info(path: &Path) -> Result<bool> {
     Ok(report.is_ok())
 }
 
+fn fs_command(command: &FsCommand) -> Result<()> {
+    use mkimage::files;
+    use std::io::{Read, Write};
+    match command {
+        FsCommand::Ls { image, path } => {
+            for e in files::list(image, path)? {
+                println!("{} {:>10} {}", if e.is_dir { 'd' } else { '-' }, e.size, e.name);
+            }
+        }
+        FsCommand::Cat { image, path } => std::io::stdout().write_all(&files::cat(image, path)?)?,
+        FsCommand::Put { image, path, file } => {
+            let bytes = if file.as_os_str() == "-" {
+                let mut b = Vec::new();
+                std::io::stdin().read_to_end(&mut b)?;
+                b
+            } else {
+                read(file, "file")?
+            };
+            files::put(image, path, &bytes)?;
+        }
+        FsCommand::Rm { image, path } => files::remove(image, path)?,
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Build(args) => build(args).map(|()| true),
         Command::Info { image } => info(image),
+        Command::Fs(command) => fs_command(command).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -130,6 +198,16 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn fs_command_lines_parse() {
+        let cli = Cli::try_parse_from(["mkimage", "fs", "put", "img", "/A.TXT", "-"]).unwrap();
+        assert!(matches!(cli.command, Command::Fs(FsCommand::Put { .. })));
+        let cli = Cli::try_parse_from(["mkimage", "fs", "ls", "img"]).unwrap();
+        let Command::Fs(FsCommand::Ls { path, .. }) = cli.command else { panic!("not ls") };
+        assert_eq!(path, "/");
+        assert!(Cli::try_parse_from(["mkimage", "fs", "cat", "img"]).is_err());
     }
 
     #[test]

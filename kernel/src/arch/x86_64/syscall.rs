@@ -7,7 +7,10 @@
 //! RAX, RCX, R11) plus the full SIMD state (XSAVE, or FXSAVE without it: Rust code in
 //! the handler uses SSE, and Linux preserves vector registers across syscalls), calls
 //! [`syscall_from_program`], restores, and returns with a jump instead of `SYSRET`
-//! (which would drop to ring 3).
+//! (which would drop to ring 3). Syscalls may nest once: a file syscall allocates
+//! through glibc's malloc, which may call `brk` or `mmap`; the nested entry stays on
+//! the syscall stack ([`SYSCALL_DEPTH`]). Handlers of `brk`/`mmap`/`munmap` must never
+//! allocate (that would re-enter malloc while it holds its lock).
 
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -28,9 +31,16 @@ pub struct SyscallStack(pub [u8; SYSCALL_STACK_SIZE]);
 #[unsafe(no_mangle)]
 pub static mut SYSCALL_STACK: SyscallStack = SyscallStack([0; SYSCALL_STACK_SIZE]);
 
-/// The program's RSP while a syscall runs (one core, no nesting).
+/// Scratch slot for the caller's RSP while the stub switches stacks (the value that
+/// counts is the copy the stub pushes on the new stack).
 #[unsafe(no_mangle)]
 pub static mut SYSCALL_PROGRAM_RSP: u64 = 0;
+
+/// How many syscalls are in progress: 0 in the program, 1 inside a handler, 2 when a
+/// handler's own code made a syscall (a file syscall's allocation reaching glibc's
+/// `brk`/`mmap`). A nested entry stays on the syscall stack, below the caller's red zone.
+#[unsafe(no_mangle)]
+pub static SYSCALL_DEPTH: AtomicU8 = AtomicU8::new(0);
 
 /// 1 when XSAVE is enabled (the stub uses XSAVE/XRSTOR), 0 for FXSAVE/FXRSTOR.
 #[unsafe(no_mangle)]
@@ -68,8 +78,14 @@ global_asm!(
     .type syscall_entry, @function
 syscall_entry:
     mov [rip + SYSCALL_PROGRAM_RSP], rsp
+    cmp byte ptr [rip + SYSCALL_DEPTH], 0  # RFLAGS is already saved in R11
+    jne 6f
     lea rsp, [rip + SYSCALL_STACK + {stack_size}]
-    push qword ptr [rip + SYSCALL_PROGRAM_RSP]
+    jmp 7f
+6:  sub rsp, 128                        # nested: keep the handler's red zone
+    and rsp, -16
+7:  push qword ptr [rip + SYSCALL_PROGRAM_RSP]
+    inc byte ptr [rip + SYSCALL_DEPTH]
     push rcx
     push r11
     push rax
@@ -109,6 +125,7 @@ syscall_entry:
     jmp 5f
 4:  fxrstor64 [rsp]
 5:
+    dec byte ptr [rip + SYSCALL_DEPTH]
     mov rsp, rbp
     pop rbp
     pop r9
