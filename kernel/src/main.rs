@@ -17,6 +17,11 @@ pub mod console;
 pub mod drivers;
 #[cfg(feature = "llvm")]
 pub mod jit;
+/// The interpreter's LLVM-free parts (lowered form, execution loop, stub and adapter
+/// IR), compiled on their own for the host unit tests when LLVM is off.
+#[cfg(all(test, not(feature = "llvm")))]
+#[path = "jit/interp/mod.rs"]
+pub mod interp;
 pub mod app;
 pub mod mm;
 pub mod platform;
