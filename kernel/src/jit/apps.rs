@@ -180,11 +180,31 @@ fn run_tiered(name: &str, bitcode: &[u8]) -> Result<TieredRuns, JitError> {
     Ok(runs)
 }
 
-/// Runs each named app (`all` = every app) natively, at t1 (O1), at t2 (O3), at O3 with
-/// profiling (its cost: `profile_overhead_pct`) and through the tiered engine; prints the
-/// results, the profile and `METRIC app.*` lines.
+/// Runs `bitcode` once wholly in tier 0 ([`super::tiered::TierPolicy::INTERP_ONLY`]).
+fn run_interpreted(name: &str, bitcode: &[u8]) -> Result<AppRun, JitError> {
+    use super::tiered::{TierPolicy, TieredApp};
+    let mut app = TieredApp::load(name, bitcode, &abi_symbols(), TierPolicy::INTERP_ONLY, false)?;
+    println!(
+        "apps: {name} in tier 0: {} of {} functions interpreted ({:.1} ms to scalarise and lower)",
+        app.interpreted,
+        app.report().len(),
+        app.t0_prepare_ms
+    );
+    let run = app.run();
+    let native: Vec<String> = app.report().into_iter().filter(|f| f.calls > 0 && f.tier != 0).map(|f| f.name).collect();
+    if !native.is_empty() {
+        println!("apps: {name} in tier 0: not interpreted but called: {}", native.join(", "));
+    }
+    app.unload();
+    Ok(run)
+}
+
+/// Runs each named app (`all` = every app) natively, wholly interpreted (tier 0; only
+/// the apps `interp` names: `all`, `none` or a list), at t1 (O1), at t2 (O3), at O3
+/// with profiling (its cost: `profile_overhead_pct`) and through the tiered engine;
+/// prints the results, the profile and `METRIC app.*` lines.
 /// Returns false if any run failed its own check or any tier could not compile.
-pub fn run_suite(selection: &str) -> bool {
+pub fn run_suite(selection: &str, interp: &str) -> bool {
     let mut ok = true;
     let mut rows = Vec::new();
     let mut overheads: Vec<f64> = Vec::new();
@@ -192,6 +212,15 @@ pub fn run_suite(selection: &str) -> bool {
         println!("apps: {} ({} bytes of bitcode)", app.name, app.bitcode.len());
         let aot = run_native(app.native);
         let mut cycles = vec![("aot", aot.section_cycles, aot.status)];
+        if interp == "all" || interp.split(',').any(|s| s == app.name) {
+            match run_interpreted(app.name, app.bitcode) {
+                Ok(run) => cycles.push(("interp", run.section_cycles, run.status)),
+                Err(e) => {
+                    println!("apps: {} does not load into the interpreter: {e}", app.name);
+                    ok = false;
+                }
+            }
+        }
         let mut t2_plain = 0;
         for (tier, level) in JIT_TIERS {
             match CompiledApp::new(app.name, app.bitcode, level) {
@@ -239,6 +268,11 @@ pub fn run_suite(selection: &str) -> bool {
                 ok = false;
             }
         }
+        let get = |t: &str| cycles.iter().find(|c| c.0 == t).map_or(0, |c| c.1);
+        if get("interp") > 0 && get("t2") > 0 && get("aot") > 0 {
+            println!("METRIC app.{}.interp_to_t2_speedup {:.1} x", app.name, get("interp") as f64 / get("t2") as f64);
+            println!("METRIC app.{}.interp_over_aot {:.1} x", app.name, get("interp") as f64 / get("aot") as f64);
+        }
         for (tier, c, status) in &cycles {
             println!("METRIC app.{}.{tier}_cycles {c} cycles", app.name);
             if *status != 0 {
@@ -248,11 +282,24 @@ pub fn run_suite(selection: &str) -> bool {
         }
         rows.push((app.name, cycles));
     }
-    println!("apps: {:<10} {:>14} {:>14} {:>14} {:>14} {:>8}", "app", "aot", "t1", "t2", "tiered(hot)", "t2/aot");
+    println!(
+        "apps: {:<10} {:>14} {:>16} {:>14} {:>14} {:>14} {:>8} {:>10}",
+        "app", "aot", "interp", "t1", "t2", "tiered(hot)", "t2/aot", "interp/t2"
+    );
     for (name, cycles) in &rows {
         let get = |t: &str| cycles.iter().find(|c| c.0 == t).map_or(0, |c| c.1);
-        let ratio = if get("aot") > 0 { get("t2") as f64 / get("aot") as f64 } else { 0.0 };
-        println!("apps: {:<10} {:>14} {:>14} {:>14} {:>14} {:>8.2}", name, get("aot"), get("t1"), get("t2"), get("tiered"), ratio);
+        let ratio = |a: u64, b: u64| if b > 0 && a > 0 { format!("{:.2}", a as f64 / b as f64) } else { "-".into() };
+        println!(
+            "apps: {:<10} {:>14} {:>16} {:>14} {:>14} {:>14} {:>8} {:>10}",
+            name,
+            get("aot"),
+            get("interp"),
+            get("t1"),
+            get("t2"),
+            get("tiered"),
+            ratio(get("t2"), get("aot")),
+            ratio(get("interp"), get("t2"))
+        );
     }
     if !overheads.is_empty() {
         overheads.sort_by(|a, b| a.total_cmp(b));

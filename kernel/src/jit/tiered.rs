@@ -442,6 +442,7 @@ unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<(&str, u64
 
 /// An app loaded into the tiered engine.
 pub struct TieredApp {
+    /// Address of bf_app_main's slot.
     entry: u64,
     /// Tier-1 compile time of the whole module (with the tier-0 glue), ms.
     pub t1_compile_ms: f64,
@@ -500,7 +501,7 @@ impl TieredApp {
         if let Some(p) = &prepared {
             jit.add(Module::parse("bf.tier0-glue", p.glue.as_bytes())?)?;
         }
-        let entry = jit.lookup("bf_app_main")?;
+        jit.lookup("bf_app_main")?;
         let mut functions = Vec::new();
         for n in &names {
             let slot = jit.lookup(&format!("bf.slot.{n}"))?;
@@ -509,6 +510,8 @@ impl TieredApp {
             let t1_code = unsafe { (slot as *const u64).read() };
             functions.push(FunctionInfo { name: n.clone(), slot, t1_code, t2_compile_ms: None });
         }
+        // The app is entered through bf_app_main's slot, so it too starts in tier 0.
+        let entry = names.iter().position(|n| n == "bf_app_main").map(|i| functions[i].slot).ok_or_else(|| JitError::Lookup("bf_app_main is not defined".into()))?;
         let t1_compile_ms = started.elapsed().as_secs_f64() * 1e3 - t0_prepare_ms;
         let counters: Box<[Counters]> = names.iter().map(|_| Counters { tier: AtomicU32::new(1), ..Default::default() }).collect();
         let mut interp = None;
@@ -547,9 +550,9 @@ impl TieredApp {
     pub fn run(&mut self) -> super::apps::AppRun {
         let entry = self.entry;
         super::apps::measure(|| {
-            // SAFETY: the app ABI's entry, compiled by the engine's JIT (alive until
-            // `unload`).
-            let main: extern "C" fn() -> i32 = unsafe { std::mem::transmute(entry as usize) };
+            // SAFETY: the app ABI's entry as its slot holds it now (tier-0 stub, tier-1
+            // or tier-2 code), compiled by the engine's JIT (alive until `unload`).
+            let main: extern "C" fn() -> i32 = unsafe { std::mem::transmute((entry as *const u64).read_volatile() as usize) };
             main()
         })
     }

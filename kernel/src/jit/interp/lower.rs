@@ -61,9 +61,12 @@ fn text_of(v: LLVMValueRef) -> String {
     // SAFETY: LLVM allocates the string; we copy and free it.
     unsafe {
         let p = LLVMPrintValueToString(v);
-        let s = CStr::from_ptr(p).to_string_lossy().trim().to_string();
+        let s = CStr::from_ptr(p).to_string_lossy().split_whitespace().collect::<Vec<_>>().join(" ");
         LLVMDisposeMessage(p);
-        let s: String = s.chars().take(160).collect();
+        let mut s: String = s.split(", !").next().unwrap_or_default().chars().take(160).collect();
+        if s.len() >= 160 {
+            s.push('…');
+        }
         s
     }
 }
@@ -96,6 +99,9 @@ fn fields(t: LLVMTypeRef) -> Result<Vec<Scalar>, String> {
     unsafe {
         match LLVMGetTypeKind(t) {
             LLVMTypeKind::LLVMVoidTypeKind => Ok(vec![]),
+            // Only moved around (rustc copies 16-byte arrays as `i128` loads and
+            // stores): two registers, low half first; arithmetic on it is refused.
+            LLVMTypeKind::LLVMIntegerTypeKind if LLVMGetIntTypeWidth(t) == 128 => Ok(vec![Scalar::Int(64); 2]),
             LLVMTypeKind::LLVMStructTypeKind => {
                 let mut v = Vec::new();
                 for i in 0..LLVMCountStructElementTypes(t) {
@@ -438,6 +444,23 @@ impl Lowerer<'_> {
                 return Err(format!("operand `{}` has no register", text_of(v)));
             }
             let t = LLVMTypeOf(v);
+            if LLVMGetTypeKind(t) == LLVMTypeKind::LLVMIntegerTypeKind && LLVMGetIntTypeWidth(t) == 128 {
+                // Two registers, low half first. The C API reads constants only up to
+                // 64 bits; the printed form (`i128 <decimal>`) has all of it.
+                let value: u128 = if !LLVMIsAConstantInt(v).is_null() {
+                    let text = text_of(v);
+                    let digits = text.rsplit(' ').next().unwrap_or_default();
+                    digits.parse::<u128>().or_else(|_| digits.parse::<i128>().map(|x| x as u128)).map_err(|_| format!("i128 constant `{text}`"))?
+                } else if !LLVMIsAUndefValue(v).is_null() || !LLVMIsAConstantAggregateZero(v).is_null() {
+                    0
+                } else {
+                    return Err(format!("i128 constant `{}`", text_of(v)));
+                };
+                let r = self.fresh(2);
+                self.template[r as usize] = value as u64;
+                self.template[r as usize + 1] = (value >> 64) as u64;
+                return Ok(r);
+            }
             if LLVMGetTypeKind(t) == LLVMTypeKind::LLVMStructTypeKind {
                 // Only all-zero/undef aggregates appear as operands (insertvalue chains).
                 if LLVMIsAUndefValue(v).is_null() && LLVMIsAConstantAggregateZero(v).is_null() {
@@ -631,7 +654,7 @@ impl Lowerer<'_> {
                 return Err("first-class aggregate loads and stores are not supported".into());
             }
             let size = LLVMStoreSizeOfType(self.td, t) as u32;
-            if matches!(size, 1 | 2 | 4 | 8) { Ok(size) } else { Err(format!("{size}-byte memory access")) }
+            if matches!(size, 1 | 2 | 4 | 8 | 16) { Ok(size) } else { Err(format!("{size}-byte memory access")) }
         }
     }
 
@@ -642,6 +665,39 @@ impl Lowerer<'_> {
             let op = LLVMGetInstructionOpcode(inst);
             let d = self.values.get(&(inst as usize)).copied().unwrap_or(0);
             let opnd = |i: u32| LLVMGetOperand(inst, i);
+            // `icmp eq/ne` of i128 (rustc compares 16-byte arrays that way): both halves.
+            if op == LLVMICmp && LLVMGetTypeKind(LLVMTypeOf(opnd(0))) == LLVMTypeKind::LLVMIntegerTypeKind && LLVMGetIntTypeWidth(LLVMTypeOf(opnd(0))) == 128 {
+                let pred = LLVMGetICmpPredicate(inst);
+                if !matches!(pred, LLVMIntPredicate::LLVMIntEQ | LLVMIntPredicate::LLVMIntNE) {
+                    return Err("i128 comparisons other than eq/ne".into());
+                }
+                let (x, y) = (self.operand(opnd(0))?, self.operand(opnd(1))?);
+                let t = self.fresh(2);
+                if pred == LLVMIntPredicate::LLVMIntEQ {
+                    self.emit(Op::Eq { d: t, a: x, b: y });
+                    self.emit(Op::Eq { d: t + 1, a: x + 1, b: y + 1 });
+                    self.emit(Op::And { d, a: t, b: t + 1 });
+                } else {
+                    self.emit(Op::Ne { d: t, a: x, b: y });
+                    self.emit(Op::Ne { d: t + 1, a: x + 1, b: y + 1 });
+                    self.emit(Op::Or { d, a: t, b: t + 1 });
+                }
+                return Ok(());
+            }
+            // Multi-register values (structs, i128) are only moved, loaded and stored.
+            let moves_only = matches!(
+                op,
+                LLVMPHI | LLVMLoad | LLVMStore | LLVMSelect | LLVMFreeze | LLVMExtractValue | LLVMInsertValue | LLVMCall | LLVMRet
+            );
+            if !moves_only {
+                let mut values = vec![inst];
+                values.extend((0..LLVMGetNumOperands(inst) as u32).map(opnd).filter(|&v| LLVMIsABasicBlock(v).is_null()));
+                for v in values {
+                    if LLVMGetTypeKind(LLVMTypeOf(v)) != LLVMTypeKind::LLVMLabelTypeKind && fields(LLVMTypeOf(v))?.len() > 1 {
+                        return Err("integers wider than 64 bits and aggregates are only moved, loaded and stored".into());
+                    }
+                }
+            }
             match op {
                 LLVMPHI => {}
                 LLVMRet => {
@@ -670,11 +726,10 @@ impl Lowerer<'_> {
                     let bb = LLVMGetInstructionParent(inst);
                     let a = self.operand(opnd(0))?;
                     let default = encode(self.target(bb, LLVMGetSwitchDefaultDest(inst)));
-                    let ncases = (LLVMGetNumOperands(inst) as u32 - 2) / 2;
                     let mut cases = Vec::new();
-                    for k in 0..ncases {
-                        let (_, v) = self.const_value(opnd(2 + 2 * k))?;
-                        let t = encode(self.target(bb, LLVMGetSuccessor(inst, k + 1)));
+                    for k in 1..LLVMGetNumSuccessors(inst) {
+                        let (_, v) = self.const_value(LLVMGetSwitchCaseValue(inst, k))?;
+                        let t = encode(self.target(bb, LLVMGetSuccessor(inst, k)));
                         cases.push((v, t));
                     }
                     self.switches.push(SwitchTable { cases, default });
@@ -815,6 +870,11 @@ impl Lowerer<'_> {
                 LLVMLoad => {
                     let size = self.mem_size(LLVMTypeOf(inst))?;
                     let a = self.operand(opnd(0))?;
+                    if size == 16 {
+                        self.emit(Op::Load64 { d, a, off: 0 });
+                        self.emit(Op::Load64 { d: d + 1, a, off: 8 });
+                        return Ok(());
+                    }
                     self.emit(match size {
                         1 => Op::Load8 { d, a, off: 0 },
                         2 => Op::Load16 { d, a, off: 0 },
@@ -826,6 +886,11 @@ impl Lowerer<'_> {
                     let size = self.mem_size(LLVMTypeOf(opnd(0)))?;
                     let v = self.operand(opnd(0))?;
                     let a = self.operand(opnd(1))?;
+                    if size == 16 {
+                        self.emit(Op::Store64 { v, a, off: 0 });
+                        self.emit(Op::Store64 { v: v + 1, a, off: 8 });
+                        return Ok(());
+                    }
                     self.emit(match size {
                         1 => Op::Store8 { v, a, off: 0 },
                         2 => Op::Store16 { v, a, off: 0 },
@@ -835,6 +900,9 @@ impl Lowerer<'_> {
                 }
                 LLVMAtomicRMW => {
                     let size = self.mem_size(LLVMTypeOf(inst))? as u8;
+                    if size > 8 {
+                        return Err("16-byte atomics".into());
+                    }
                     let a = self.operand(opnd(0))?;
                     let v = self.operand(opnd(1))?;
                     match LLVMGetAtomicRMWBinOp(inst) {
