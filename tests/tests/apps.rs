@@ -1,6 +1,7 @@
 //! The grow pipeline on the apps of `apps/`: every app natively compiled into the kernel
-//! (AOT), JIT-compiled at t1 and t2, and run through the tiered engine, with identical
-//! self-checked results — in QEMU and with the same kernel ELF run natively on Linux.
+//! (AOT), wholly interpreted (tier 0), JIT-compiled at t1 and t2, and run through the
+//! tiered engine (which starts in the interpreter), with identical self-checked
+//! results — in QEMU and with the same kernel ELF run natively on Linux.
 
 use std::time::Duration;
 
@@ -9,33 +10,46 @@ use bareflow_tests::{Accel, DiskInterface, ImageSpec, assert_contains_all, boot,
 const APPS: [&str; 7] = ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"];
 
 /// Checks the suite's output: each app printed the same result line in every run
-/// (AOT, t1, t2, t2 with profiling, four tiered runs) ending in "ok", and reported
-/// cycles per tier.
+/// (AOT, interpreted, t1, t2, t2 with profiling, four tiered runs) ending in "ok", ran
+/// wholly in the interpreter, tiered up from tier 0 through tier 1 to tier 2, and
+/// reported cycles per tier.
 fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>) {
     assert!(out.contains("apps: suite passed"), "suite failed:\n{out}");
+    assert!(!out.contains("interp: starts in tier 1"), "every function of every app is interpretable:\n{out}");
+    assert!(!out.contains("not interpreted but called"), "the interpreted runs interpret everything they call:\n{out}");
     for app in APPS {
         let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(&format!("{app}: "))).collect();
-        assert_eq!(lines.len(), 8, "{app}: one result line per run (aot, t1, t2, profiled t2, 4 tiered):\n{lines:#?}");
+        assert_eq!(
+            lines.len(),
+            9,
+            "{app}: one result line per run (aot, interp, t1, t2, profiled t2, 4 tiered):\n{lines:#?}"
+        );
         assert!(
             lines.iter().all(|l| *l == lines[0] && l.ends_with(" ok")),
             "{app}: results differ between tiers:\n{lines:#?}"
         );
-        for tier in ["aot", "t1", "t2", "tiered"] {
+        // "apps: fib in tier 0: 4 of 4 functions interpreted (…)"
+        let t0 = out.lines().find(|l| l.starts_with(&format!("apps: {app} in tier 0: "))).unwrap_or_default();
+        let words: Vec<&str> = t0.split_whitespace().collect();
+        assert!(words.len() > 7 && words[5] == words[7], "{app}: all functions interpreted: {t0}");
+        for tier in ["aot", "interp", "t1", "t2", "tiered"] {
             assert!(
                 metric(&format!("app.{app}.{tier}_cycles")).is_some_and(|c| c > 0.0),
                 "app.{app}.{tier}_cycles missing"
             );
         }
-        assert!(metric(&format!("app.{app}.tier_ups")).is_some_and(|n| n >= 1.0), "{app} never tiered up");
+        assert!(metric(&format!("app.{app}.tier_ups")).is_some_and(|n| n >= 2.0), "{app} never tiered up twice");
+        assert!(metric(&format!("app.{app}.interp_to_t2_speedup")).is_some_and(|x| x > 1.0), "{app}: interp -> t2 speedup");
         assert!(metric(&format!("app.{app}.profile_overhead_pct")).is_some(), "{app}: profiling overhead measured");
     }
-    // tinyllama's matmul goes to tier 2 in the middle of the first tiered run: its
-    // "tier:" line comes before that run's result line (the 5th, after aot, t1, t2 and
-    // the profiled t2).
+    // tinyllama's matmul starts interpreted and goes to tier 1, then tier 2, in the
+    // middle of the first tiered run: its "tier:" lines come before that run's result
+    // line (the 6th, after aot, interp, t1, t2 and the profiled t2).
     let llama = out.split("apps: tinyllama (").nth(1).expect("tinyllama section");
-    let promoted = llama.find("tier: matmul -> t2 after ").expect("tinyllama's matmul reaches tier 2");
-    let first_tiered_result = llama.match_indices("tinyllama: ").nth(4).expect("first tiered run's result").0;
-    assert!(promoted < first_tiered_result, "matmul is promoted during the first tiered run");
+    let first_tiered_result = llama.match_indices("tinyllama: ").nth(5).expect("first tiered run's result").0;
+    let to_t1 = llama.find("tier: matmul -> t1 after ").expect("tinyllama's matmul reaches tier 1");
+    let to_t2 = llama.find("tier: matmul -> t2 after ").expect("tinyllama's matmul reaches tier 2");
+    assert!(to_t1 < to_t2 && to_t2 < first_tiered_result, "matmul goes 0 -> 1 -> 2 during the first tiered run");
 }
 
 #[test]

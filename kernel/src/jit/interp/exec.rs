@@ -950,13 +950,13 @@ mod tests {
             switches: vec![SwitchTable { cases: vec![(1, 9)], default: 11 }],
             ..Default::default()
         };
-        let data: [u32; 5] = [1, 2, 3, 4, 0xffff_fff0];
+        let data: [u32; 5] = [1, 2, 3, 4, 0xffff_fff6];
         let slot = 0u64;
         let m = machine(vec![Some(f)], &slot, 1);
         let mut ret = [0u64; MAX_RET];
         // SAFETY: the function reads `data` within bounds.
         unsafe { m.call(0, [data.as_ptr() as u64, 5].as_ptr(), ret.as_mut_ptr()) };
-        // 10 + 0xffff_fff0 wraps to 0 (i32): even → default.
+        // 10 + 0xffff_fff6 wraps to 0 (i32): even, the default case.
         assert_eq!(ret[0], 0);
         // SAFETY: as above.
         unsafe { m.call(0, [data.as_ptr() as u64, 3].as_ptr(), ret.as_mut_ptr()) };
