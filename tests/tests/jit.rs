@@ -130,8 +130,14 @@ fn assert_tiered_selftest(s: &str) {
             "tiered: tier 0 only: 3 functions interpreted, run status 0",
             "interp: starts in tier 1: wide: cannot interpret `%a = zext i64 %x to i128`: integers wider than 64 bits",
             "interp: app with an uninterpretable function: status 0, tiers wide t1, bf_app_main t0",
+            "conformance: 13 of 13 functions interpreted",
+            "conformance: status t1 0, t0 0",
         ],
     );
+    // jit-tests/interp.ll: the interpreter computes exactly what compiled code does.
+    let line = |tier: &str| s.lines().find_map(|l| l.strip_prefix(&format!("conformance {tier}: "))).map(str::trim);
+    assert!(line("t1").is_some_and(|l| l.split(' ').count() == 11), "conformance t1 line: {:?}", line("t1"));
+    assert_eq!(line("t0"), line("t1"), "interpreted and compiled results differ");
 }
 
 #[test]

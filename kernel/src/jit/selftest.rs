@@ -152,7 +152,8 @@ pub fn run_tiered() -> bool {
     print_profile_as("profile-t0:", &t0.report());
     t0.unload();
     let refused = uninterpretable_function();
-    first.status == 0 && second.status == 0 && run.status == 0 && refused
+    let conforms = interp_conformance();
+    first.status == 0 && second.status == 0 && run.status == 0 && refused && conforms
 }
 
 /// Prints a profile table: function, calls, cycles, tier, tier-2 compile time.
@@ -195,6 +196,41 @@ pub fn bad_apps() -> bool {
         }
     }
     ok
+}
+
+/// `kernel/jit-tests/interp.ll`, assembled to bitcode by `build.rs`.
+pub static INTERP_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/interp.bc"));
+
+/// Runs `interp.ll` compiled (t1) and wholly interpreted (t0); each run prints its
+/// line of results after `conformance <tier>: ` (the test compares them). Returns
+/// whether both runs passed the module's own checks.
+pub fn interp_conformance() -> bool {
+    use super::tiered::{TierPolicy, TieredApp};
+    let compiled = match super::apps::CompiledApp::new("interp-t1", INTERP_BITCODE, OptLevel::O1) {
+        Ok(mut app) => {
+            print!("conformance t1: ");
+            app.run().status
+        }
+        Err(e) => {
+            println!("conformance: t1: {e}");
+            -1
+        }
+    };
+    let interpreted = match TieredApp::load("interp-t0", INTERP_BITCODE, &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false) {
+        Ok(mut app) => {
+            print!("conformance t0: ");
+            let status = app.run().status;
+            println!("conformance: {} of {} functions interpreted", app.interpreted, app.report().len());
+            app.unload();
+            status
+        }
+        Err(e) => {
+            println!("conformance: t0: {e}");
+            -1
+        }
+    };
+    println!("conformance: status t1 {compiled}, t0 {interpreted}");
+    compiled == 0 && interpreted == 0
 }
 
 /// An app with a function the interpreter cannot lower (`i128` arithmetic): it must be
