@@ -9,7 +9,7 @@
 //! | `--unknown-syscall` | make a syscall the kernel does not implement (`acct`) and carry on |
 //! | `--syscall-bench=N` | time N `getpid` syscalls with rdtsc; prints `METRIC syscall.null_cycles` |
 //! | `--apps=all` or `--apps=NAME,…` | run apps natively (AOT), in the interpreter, at t1, at t2 and through the tiered engine |
-//! | `--interp=all\|none\|NAME,…` | which of those apps the suite also runs wholly interpreted (default: all) |
+//! | `--tiers=all\|interp,t1,t2,profiled,tiered` | which runs `--apps` makes besides AOT (default: all) |
 //! | `--tiered-selftest` | run `jit-tests/tiered.ll` through the tiered engine |
 //! | `--no-jit` | skip the JIT self-test (with the `llvm` feature it runs by default) |
 //! | `--jit-trap` | run a JIT-compiled app that executes `ud2`: exception report |
@@ -114,12 +114,12 @@ pub fn run() -> i32 {
             let r = unsafe { libc::syscall(libc::SYS_acct, 0usize) };
             let errno = std::io::Error::last_os_error();
             println!("main: acct(NULL) returned {} ({}); carrying on", r, errno);
-        } else if arg == "--no-jit" || arg.starts_with("--interp=") {
+        } else if arg == "--no-jit" || arg.starts_with("--tiers=") {
         } else if let Some(selection) = arg.strip_prefix("--apps=") {
             #[cfg(feature = "llvm")]
-            let interp = args.iter().rev().find_map(|a| a.strip_prefix("--interp=")).unwrap_or("all");
+            let tiers = args.iter().rev().find_map(|a| a.strip_prefix("--tiers=")).unwrap_or("all");
             #[cfg(feature = "llvm")]
-            if !crate::jit::apps::run_suite(selection, interp) {
+            if !crate::jit::apps::run_suite(selection, tiers) {
                 status = 1;
             }
             #[cfg(not(feature = "llvm"))]

@@ -199,12 +199,16 @@ fn run_interpreted(name: &str, bitcode: &[u8]) -> Result<AppRun, JitError> {
     Ok(run)
 }
 
-/// Runs each named app (`all` = every app) natively, wholly interpreted (tier 0; only
-/// the apps `interp` names: `all`, `none` or a list), at t1 (O1), at t2 (O3), at O3
-/// with profiling (its cost: `profile_overhead_pct`) and through the tiered engine;
-/// prints the results, the profile and `METRIC app.*` lines.
+/// The runs of the suite besides AOT, in order; `--tiers=` picks some.
+pub const SUITE_TIERS: [&str; 5] = ["interp", "t1", "t2", "profiled", "tiered"];
+
+/// Runs each named app (`all` = every app) natively (AOT), then the runs `tiers` names
+/// (`all` or a list from [`SUITE_TIERS`]): wholly interpreted (tier 0), at t1 (O1), at
+/// t2 (O3), at O3 with profiling (its cost: `profile_overhead_pct`) and through the
+/// tiered engine; prints the results, the profile and `METRIC app.*` lines.
 /// Returns false if any run failed its own check or any tier could not compile.
-pub fn run_suite(selection: &str, interp: &str) -> bool {
+pub fn run_suite(selection: &str, tiers: &str) -> bool {
+    let runs = |t: &str| tiers == "all" || tiers.split(',').any(|s| s == t);
     let mut ok = true;
     let mut rows = Vec::new();
     let mut overheads: Vec<f64> = Vec::new();
@@ -212,7 +216,7 @@ pub fn run_suite(selection: &str, interp: &str) -> bool {
         println!("apps: {} ({} bytes of bitcode)", app.name, app.bitcode.len());
         let aot = run_native(app.native);
         let mut cycles = vec![("aot", aot.section_cycles, aot.status)];
-        if interp == "all" || interp.split(',').any(|s| s == app.name) {
+        if runs("interp") {
             match run_interpreted(app.name, app.bitcode) {
                 Ok(run) => cycles.push(("interp", run.section_cycles, run.status)),
                 Err(e) => {
@@ -222,7 +226,7 @@ pub fn run_suite(selection: &str, interp: &str) -> bool {
             }
         }
         let mut t2_plain = 0;
-        for (tier, level) in JIT_TIERS {
+        for (tier, level) in JIT_TIERS.into_iter().filter(|(t, _)| runs(t)) {
             match CompiledApp::new(app.name, app.bitcode, level) {
                 Ok(mut compiled) => {
                     let run = compiled.run();
@@ -238,8 +242,12 @@ pub fn run_suite(selection: &str, interp: &str) -> bool {
         }
         // What profiling costs: the instrumented module at O3, never promoted, against
         // the plain O3 build.
-        match super::tiered::TieredApp::load_at(app.name, app.bitcode, &abi_symbols(), super::tiered::TierPolicy::NEVER, false, OptLevel::O3) {
-            Ok(mut profiled) => {
+        let profiled = runs("profiled").then(|| {
+            super::tiered::TieredApp::load_at(app.name, app.bitcode, &abi_symbols(), super::tiered::TierPolicy::NEVER, false, OptLevel::O3)
+        });
+        match profiled {
+            None => {}
+            Some(Ok(mut profiled)) => {
                 let run = profiled.run();
                 ok &= run.status == 0;
                 profiled.unload();
@@ -249,13 +257,14 @@ pub fn run_suite(selection: &str, interp: &str) -> bool {
                     overheads.push(pct);
                 }
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 println!("apps: {} does not compile with profiling: {e}", app.name);
                 ok = false;
             }
         }
-        match run_tiered(app.name, app.bitcode) {
-            Ok(t) => {
+        match runs("tiered").then(|| run_tiered(app.name, app.bitcode)) {
+            None => {}
+            Some(Ok(t)) => {
                 ok &= t.all_passed;
                 cycles.push(("tiered", t.last.section_cycles, t.last.status));
                 println!("METRIC app.{}.tier_ups {} tier-ups", app.name, t.tier_ups);
@@ -263,7 +272,7 @@ pub fn run_suite(selection: &str, interp: &str) -> bool {
                 println!("apps: {} hot after {} run(s) in the tiered engine ({} tier-ups)", app.name, t.hot_after_run, t.tier_ups);
                 super::selftest::print_profile(&t.profile);
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 println!("apps: {} does not load into the tiered engine: {e}", app.name);
                 ok = false;
             }
