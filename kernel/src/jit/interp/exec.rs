@@ -132,6 +132,13 @@ pub enum Op {
     Jump { t: u32 },
     /// `if c & 1 { goto t } else { goto f }`.
     Branch { c: Reg, t: u32, f: u32 },
+    /// Fused `icmp` + `br`: `if a <cmp> b { goto t } else { goto f }`.
+    BrEq { a: Reg, b: Reg, t: u32, f: u32 },
+    BrNe { a: Reg, b: Reg, t: u32, f: u32 },
+    BrUlt { a: Reg, b: Reg, t: u32, f: u32 },
+    BrUle { a: Reg, b: Reg, t: u32, f: u32 },
+    BrSlt { a: Reg, b: Reg, t: u32, f: u32, sh: u8 },
+    BrSle { a: Reg, b: Reg, t: u32, f: u32, sh: u8 },
     /// `switch a` with the function's switch table `table`.
     Switch { a: Reg, table: u32 },
     /// Return `n` registers from `a` (0: `ret void`).
@@ -286,6 +293,12 @@ impl Function {
                 Op::MemMove { a, b, c } | Op::MemSet { a, b, c } => (vec![(a, 1), (b, 1), (c, 1)], vec![], None),
                 Op::Jump { t } => (vec![], vec![t], None),
                 Op::Branch { c, t, f } => (vec![(c, 1)], vec![t, f], None),
+                Op::BrEq { a, b, t, f }
+                | Op::BrNe { a, b, t, f }
+                | Op::BrUlt { a, b, t, f }
+                | Op::BrUle { a, b, t, f }
+                | Op::BrSlt { a, b, t, f, .. }
+                | Op::BrSle { a, b, t, f, .. } => (vec![(a, 1), (b, 1)], vec![t, f], None),
                 Op::Switch { a, table } => {
                     let Some(tab) = self.switches.get(table as usize) else { return bad("switch table") };
                     let mut t: Vec<u32> = tab.cases.iter().map(|c| c.1).collect();
@@ -332,7 +345,22 @@ impl Function {
                 return bad("returned registers");
             }
         }
-        if !matches!(self.code.last(), Some(Op::Jump { .. } | Op::Ret { .. } | Op::Trap { .. } | Op::Switch { .. } | Op::Branch { .. })) {
+        if !matches!(
+            self.code.last(),
+            Some(
+                Op::Jump { .. }
+                    | Op::Ret { .. }
+                    | Op::Trap { .. }
+                    | Op::Switch { .. }
+                    | Op::Branch { .. }
+                    | Op::BrEq { .. }
+                    | Op::BrNe { .. }
+                    | Op::BrUlt { .. }
+                    | Op::BrUle { .. }
+                    | Op::BrSlt { .. }
+                    | Op::BrSle { .. }
+            )
+        ) {
             return Err(format!("{}: the code does not end in a terminator", self.name));
         }
         Ok(())
@@ -759,6 +787,16 @@ impl Machine {
                     }
                     Op::Jump { t } => pc = t as usize,
                     Op::Branch { c, t, f } => pc = if r!(c) & 1 != 0 { t as usize } else { f as usize },
+                    Op::BrEq { a, b, t, f } => pc = if r!(a) == r!(b) { t as usize } else { f as usize },
+                    Op::BrNe { a, b, t, f } => pc = if r!(a) != r!(b) { t as usize } else { f as usize },
+                    Op::BrUlt { a, b, t, f } => pc = if r!(a) < r!(b) { t as usize } else { f as usize },
+                    Op::BrUle { a, b, t, f } => pc = if r!(a) <= r!(b) { t as usize } else { f as usize },
+                    Op::BrSlt { a, b, t, f, sh } => {
+                        pc = if sext(r!(a), sh) < sext(r!(b), sh) { t as usize } else { f as usize }
+                    }
+                    Op::BrSle { a, b, t, f, sh } => {
+                        pc = if sext(r!(a), sh) <= sext(r!(b), sh) { t as usize } else { f as usize }
+                    }
                     Op::Switch { a, table } => {
                         let tab = f.switches.get_unchecked(table as usize);
                         let v = r!(a);

@@ -289,6 +289,11 @@ struct Lowerer<'a> {
     blocks: HashMap<usize, u32>,
     edges: Vec<(LLVMBasicBlockRef, LLVMBasicBlockRef)>,
     frame_bytes: u32,
+    /// An `icmp` whose only use is the `br` right after it: (icmp, predicate, a, b, sh).
+    fused: Option<(LLVMValueRef, LLVMIntPredicate, Reg, Reg, u8)>,
+    /// GEPs with constant offsets folded into the loads and stores that use them:
+    /// GEP → (base value, offset), and whether the GEP itself still needs computing.
+    folded: HashMap<usize, (LLVMValueRef, i32, bool)>,
 }
 
 impl<'a> Lowerer<'a> {
@@ -309,6 +314,8 @@ impl<'a> Lowerer<'a> {
             blocks: HashMap::new(),
             edges: Vec::new(),
             frame_bytes: 0,
+            fused: None,
+            folded: HashMap::new(),
         }
     }
 }
@@ -527,6 +534,31 @@ impl Lowerer<'_> {
                 }
                 bb = LLVMGetNextBasicBlock(bb);
             }
+            for &bb in &blocks {
+                let mut inst = LLVMGetFirstInstruction(bb);
+                while !inst.is_null() {
+                    if LLVMGetInstructionOpcode(inst) == LLVMOpcode::LLVMGetElementPtr
+                        && let Ok(Some(off)) = self.constant_gep_offset(inst)
+                    {
+                        // Needed as a value unless every use is the address of a load
+                        // or store.
+                        let mut needed = false;
+                        let mut u = LLVMGetFirstUse(inst);
+                        while !u.is_null() {
+                            let user = LLVMGetUser(u);
+                            let op = if LLVMIsAInstruction(user).is_null() { None } else { Some(LLVMGetInstructionOpcode(user)) };
+                            needed |= match op {
+                                Some(LLVMOpcode::LLVMLoad) => false,
+                                Some(LLVMOpcode::LLVMStore) => LLVMGetOperand(user, 0) == inst,
+                                _ => true,
+                            };
+                            u = LLVMGetNextUse(u);
+                        }
+                        self.folded.insert(inst as usize, (LLVMGetOperand(inst, 0), off, needed));
+                    }
+                    inst = LLVMGetNextInstruction(inst);
+                }
+            }
             let mut block_pc = Vec::new();
             let mut edge_pc = Vec::new();
             for (bi, &bb) in blocks.iter().enumerate() {
@@ -592,7 +624,13 @@ impl Lowerer<'_> {
             for op in self.code.iter_mut() {
                 match op {
                     Op::Jump { t } => *t = resolve(*t),
-                    Op::Branch { t, f, .. } => {
+                    Op::Branch { t, f, .. }
+                    | Op::BrEq { t, f, .. }
+                    | Op::BrNe { t, f, .. }
+                    | Op::BrUlt { t, f, .. }
+                    | Op::BrUle { t, f, .. }
+                    | Op::BrSlt { t, f, .. }
+                    | Op::BrSle { t, f, .. } => {
                         *t = resolve(*t);
                         *f = resolve(*f);
                     }
@@ -713,10 +751,30 @@ impl Lowerer<'_> {
                 LLVMBr => {
                     let bb = LLVMGetInstructionParent(inst);
                     if LLVMIsConditional(inst) != 0 {
-                        let c = self.operand(LLVMGetCondition(inst))?;
-                        let t = self.target(bb, LLVMGetSuccessor(inst, 0));
-                        let f = self.target(bb, LLVMGetSuccessor(inst, 1));
-                        self.emit(Op::Branch { c, t: encode(t), f: encode(f) });
+                        let cond = LLVMGetCondition(inst);
+                        let t = encode(self.target(bb, LLVMGetSuccessor(inst, 0)));
+                        let f = encode(self.target(bb, LLVMGetSuccessor(inst, 1)));
+                        match self.fused.take() {
+                            Some((cmp, pred, x, y, sh)) if cmp == cond => {
+                                use LLVMIntPredicate::*;
+                                self.emit(match pred {
+                                    LLVMIntEQ => Op::BrEq { a: x, b: y, t, f },
+                                    LLVMIntNE => Op::BrNe { a: x, b: y, t, f },
+                                    LLVMIntULT => Op::BrUlt { a: x, b: y, t, f },
+                                    LLVMIntULE => Op::BrUle { a: x, b: y, t, f },
+                                    LLVMIntUGT => Op::BrUlt { a: y, b: x, t, f },
+                                    LLVMIntUGE => Op::BrUle { a: y, b: x, t, f },
+                                    LLVMIntSLT => Op::BrSlt { a: x, b: y, t, f, sh },
+                                    LLVMIntSLE => Op::BrSle { a: x, b: y, t, f, sh },
+                                    LLVMIntSGT => Op::BrSlt { a: y, b: x, t, f, sh },
+                                    LLVMIntSGE => Op::BrSle { a: y, b: x, t, f, sh },
+                                });
+                            }
+                            _ => {
+                                let c = self.operand(cond)?;
+                                self.emit(Op::Branch { c, t, f });
+                            }
+                        }
                     } else {
                         let t = self.target(bb, LLVMGetSuccessor(inst, 0));
                         self.emit(Op::Jump { t: encode(t) });
@@ -782,6 +840,18 @@ impl Lowerer<'_> {
                     let sh = (64 - w) as u8;
                     let (x, y) = (self.operand(opnd(0))?, self.operand(opnd(1))?);
                     use LLVMIntPredicate::*;
+                    let next = LLVMGetNextInstruction(inst);
+                    let first_use = LLVMGetFirstUse(inst);
+                    if !next.is_null()
+                        && LLVMGetInstructionOpcode(next) == LLVMBr
+                        && LLVMIsConditional(next) != 0
+                        && LLVMGetCondition(next) == inst
+                        && !first_use.is_null()
+                        && LLVMGetNextUse(first_use).is_null()
+                    {
+                        self.fused = Some((inst, LLVMGetICmpPredicate(inst), x, y, sh));
+                        return Ok(());
+                    }
                     self.emit(match LLVMGetICmpPredicate(inst) {
                         LLVMIntEQ => Op::Eq { d, a: x, b: y },
                         LLVMIntNE => Op::Ne { d, a: x, b: y },
@@ -869,33 +939,35 @@ impl Lowerer<'_> {
                 }
                 LLVMLoad => {
                     let size = self.mem_size(LLVMTypeOf(inst))?;
-                    let a = self.operand(opnd(0))?;
+                    let (a, off) = self.address(opnd(0))?;
                     if size == 16 {
-                        self.emit(Op::Load64 { d, a, off: 0 });
-                        self.emit(Op::Load64 { d: d + 1, a, off: 8 });
+                        let hi = off.checked_add(8).ok_or("offset out of range")?;
+                        self.emit(Op::Load64 { d, a, off });
+                        self.emit(Op::Load64 { d: d + 1, a, off: hi });
                         return Ok(());
                     }
                     self.emit(match size {
-                        1 => Op::Load8 { d, a, off: 0 },
-                        2 => Op::Load16 { d, a, off: 0 },
-                        4 => Op::Load32 { d, a, off: 0 },
-                        _ => Op::Load64 { d, a, off: 0 },
+                        1 => Op::Load8 { d, a, off },
+                        2 => Op::Load16 { d, a, off },
+                        4 => Op::Load32 { d, a, off },
+                        _ => Op::Load64 { d, a, off },
                     });
                 }
                 LLVMStore => {
                     let size = self.mem_size(LLVMTypeOf(opnd(0)))?;
                     let v = self.operand(opnd(0))?;
-                    let a = self.operand(opnd(1))?;
+                    let (a, off) = self.address(opnd(1))?;
                     if size == 16 {
-                        self.emit(Op::Store64 { v, a, off: 0 });
-                        self.emit(Op::Store64 { v: v + 1, a, off: 8 });
+                        let hi = off.checked_add(8).ok_or("offset out of range")?;
+                        self.emit(Op::Store64 { v, a, off });
+                        self.emit(Op::Store64 { v: v + 1, a, off: hi });
                         return Ok(());
                     }
                     self.emit(match size {
-                        1 => Op::Store8 { v, a, off: 0 },
-                        2 => Op::Store16 { v, a, off: 0 },
-                        4 => Op::Store32 { v, a, off: 0 },
-                        _ => Op::Store64 { v, a, off: 0 },
+                        1 => Op::Store8 { v, a, off },
+                        2 => Op::Store16 { v, a, off },
+                        4 => Op::Store32 { v, a, off },
+                        _ => Op::Store64 { v, a, off },
                     });
                 }
                 LLVMAtomicRMW => {
@@ -976,7 +1048,45 @@ impl Lowerer<'_> {
         }
     }
 
+    /// The offset of a GEP whose indices are all constants, if it fits an `i32`.
+    unsafe fn constant_gep_offset(&mut self, inst: LLVMValueRef) -> Result<Option<i32>, String> {
+        // SAFETY: reading a live GEP.
+        unsafe {
+            let n = LLVMGetNumOperands(inst) as u32;
+            let mut t = LLVMGetGEPSourceElementType(inst);
+            let mut off = 0i64;
+            for i in 1..n {
+                let idx = LLVMGetOperand(inst, i);
+                if LLVMIsAConstantInt(idx).is_null() {
+                    return Ok(None);
+                }
+                let w = self.int_width(idx)?;
+                let x = LLVMConstIntGetZExtValue(idx);
+                let x = ((x << (64 - w)) as i64) >> (64 - w);
+                let (scale, field, next) = self.step(t, i == 1, x)?;
+                off = off.wrapping_add(x.wrapping_mul(scale)).wrapping_add(field);
+                t = next;
+            }
+            Ok(i32::try_from(off).ok())
+        }
+    }
+
+    /// The register and offset of a load's or store's address.
+    unsafe fn address(&mut self, p: LLVMValueRef) -> Result<(Reg, i32), String> {
+        match self.folded.get(&(p as usize)) {
+            // SAFETY: the base of a live GEP.
+            Some(&(base, off, _)) => Ok((unsafe { self.operand(base) }?, off)),
+            // SAFETY: a live operand.
+            None => Ok((unsafe { self.operand(p) }?, 0)),
+        }
+    }
+
     unsafe fn gep(&mut self, inst: LLVMValueRef, d: Reg) -> Result<(), String> {
+        if let Some(&(_, _, needed)) = self.folded.get(&(inst as usize))
+            && !needed
+        {
+            return Ok(());
+        }
         // SAFETY: reading a live GEP.
         unsafe {
             let base = self.operand(LLVMGetOperand(inst, 0))?;
