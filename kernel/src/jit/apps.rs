@@ -7,7 +7,8 @@
 //! JIT-compiled copies get as absolute symbols.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::{HostSymbol, Jit, JitError, OptLevel, compile};
 use crate::arch::x86_64::tsc;
@@ -15,6 +16,30 @@ use crate::arch::x86_64::tsc;
 /// TSC at `bf_section_begin` and `bf_section_end` of the current run.
 static SECTION_BEGIN: AtomicU64 = AtomicU64::new(0);
 static SECTION_END: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the app's output is at the start of a line (nothing of a line printed yet).
+static AT_LINE_START: AtomicBool = AtomicBool::new(true);
+/// Engine messages that arrived while the app was in the middle of a line.
+static PENDING: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Prints an engine message (a tier-up) on a line of its own: at once when the app's
+/// output is at a line start, otherwise right after the app ends its line, so the
+/// message never splits the app's result line.
+pub fn log_line(message: String) {
+    if AT_LINE_START.load(Ordering::Relaxed) {
+        println!("{message}");
+    } else {
+        PENDING.lock().unwrap().push(message);
+    }
+}
+
+/// Prints the messages [`log_line`] held back.
+pub fn flush_log() {
+    for m in std::mem::take(&mut *PENDING.lock().unwrap()) {
+        println!("{m}");
+    }
+    AT_LINE_START.store(true, Ordering::Relaxed);
+}
 
 /// App ABI: writes `len` bytes of text.
 #[unsafe(no_mangle)]
@@ -25,12 +50,18 @@ pub extern "C" fn bf_print(ptr: *const u8, len: usize) {
     // SAFETY: the app passes a pointer to `len` bytes it owns.
     let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
     let _ = std::io::stdout().write_all(bytes);
+    let ends_line = bytes.last() == Some(&b'\n');
+    AT_LINE_START.store(ends_line, Ordering::Relaxed);
+    if ends_line {
+        flush_log();
+    }
 }
 
 /// App ABI: writes a decimal number.
 #[unsafe(no_mangle)]
 pub extern "C" fn bf_print_u64(value: u64) {
     print!("{value}");
+    AT_LINE_START.store(false, Ordering::Relaxed);
 }
 
 /// App ABI: the cycle counter.
@@ -78,6 +109,7 @@ pub fn measure(run: impl FnOnce() -> i32) -> AppRun {
     SECTION_BEGIN.store(0, Ordering::Relaxed);
     SECTION_END.store(0, Ordering::Relaxed);
     let status = run();
+    flush_log();
     let (b, e) = (SECTION_BEGIN.load(Ordering::Relaxed), SECTION_END.load(Ordering::Relaxed));
     AppRun { status, section_cycles: e.saturating_sub(b) }
 }

@@ -185,7 +185,7 @@ fn tier_up_t1(id: u32) {
     unsafe { (f.slot as *mut u64).write_volatile(f.t1_code) };
     engine.tier_ups += 1;
     if engine.log {
-        println!("tier: {} -> t1 after {} calls", short_name(&f.name), c.calls.load(Ordering::Relaxed));
+        super::apps::log_line(format!("tier: {} -> t1 after {} calls", short_name(&f.name), c.calls.load(Ordering::Relaxed)));
     }
 }
 
@@ -232,15 +232,15 @@ fn tier_up(id: u32) {
             engine.functions[id as usize].t2_compile_ms = Some(ms);
             engine.tier_ups += 1;
             if engine.log {
-                println!(
+                super::apps::log_line(format!(
                     "tier: {} -> t2 after {} calls ({:.1} ms compile)",
                     short_name(&name),
                     c.calls.load(Ordering::Relaxed),
                     ms
-                );
+                ));
             }
         }
-        Err(e) => println!("tier: promoting {} failed: {e}", short_name(&name)),
+        Err(e) => super::apps::log_line(format!("tier: promoting {} failed: {e}", short_name(&name))),
     }
 }
 
