@@ -168,7 +168,10 @@ fn an_interpreted_trap_names_the_function_natively() {
     let (s, status) = bareflow_tests::run_kernel_natively(&["--no-jit", "--interp-trap"]);
     assert_contains_all(
         &s,
-        ["interp: running an interpreted app that reaches unreachable", "interp: trap: unreachable executed in bf_app_main"],
+        [
+            "interp: running an interpreted app that reaches unreachable",
+            "interp: trap: unreachable executed in bf_app_main",
+        ],
     );
     assert!(!s.contains("instead of trapping"), "{s}");
     assert_ne!(status, Some(0), "the trap ends the program (SIGILL, like compiled code):\n{s}");

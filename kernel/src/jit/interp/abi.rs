@@ -142,7 +142,8 @@ pub fn adapter_ir(index: usize, sig: &Signature) -> String {
 
 /// The entry stub `@"<name>.t0"` of function `id` with signature `sig`.
 pub fn stub_ir(name: &str, id: u32, sig: &Signature) -> String {
-    let params: Vec<String> = sig.params.iter().enumerate().map(|(i, &(s, e))| format!("{} {}%v{i}", ty(s), ext(e))).collect();
+    let params: Vec<String> =
+        sig.params.iter().enumerate().map(|(i, &(s, e))| format!("{} {}%v{i}", ty(s), ext(e))).collect();
     let mut ir = format!("define {}{} @\"{name}.t0\"({}) {{\n", ext(sig.ret_ext), sig.ret_type(), params.join(", "));
     writeln!(ir, "  %a = alloca [{} x i64], align 8", sig.params.len().max(1)).unwrap();
     writeln!(ir, "  %r = alloca [{} x i64], align 8", super::exec::MAX_RET).unwrap();
@@ -209,7 +210,11 @@ mod tests {
 
     #[test]
     fn stub_rebuilds_struct_returns() {
-        let sig = Signature { ret: vec![Scalar::Int(64), Scalar::F64], ret_ext: Ext::None, params: vec![(Scalar::Int(64), Ext::None)] };
+        let sig = Signature {
+            ret: vec![Scalar::Int(64), Scalar::F64],
+            ret_ext: Ext::None,
+            params: vec![(Scalar::Int(64), Ext::None)],
+        };
         let ir = stub_ir("_ZN3app3foo17h0123456789abcdefE", 7, &sig);
         assert!(ir.starts_with("define { i64, double } @\"_ZN3app3foo17h0123456789abcdefE.t0\"(i64 %v0) {"), "{ir}");
         assert!(ir.contains("call void @bf_interp_call(i32 7, ptr %a, ptr %r)"), "{ir}");

@@ -35,7 +35,8 @@ pub fn prepare(bitcode: &[u8]) -> Result<Prepared, JitError> {
     // SAFETY: a freshly parsed module we own.
     unsafe { crate::jit::tiered::name_symbols(module.module) };
     module.run_pipeline(TIER0_PASSES)?;
-    let defs: Vec<_> = crate::jit::tiered::functions(module.module).into_iter().filter(|&f| crate::jit::tiered::defined(f)).collect();
+    let defs: Vec<_> =
+        crate::jit::tiered::functions(module.module).into_iter().filter(|&f| crate::jit::tiered::defined(f)).collect();
     let names: Vec<String> = defs.iter().map(|&f| crate::jit::tiered::value_name(f)).collect();
     // SAFETY: `defs` are the live module's defined functions.
     let lowered = unsafe { lower_module(module.module, &defs) };
@@ -76,7 +77,13 @@ pub fn install(machine: Option<&Machine>) {
 /// glue) and builds the machine. `names` are the tier-1 module's function names (ids
 /// must agree), `slots` their slot addresses. Returns the machine and the messages of
 /// functions that stay out of tier 0.
-pub fn link(prepared: Prepared, jit: &mut Jit, names: &[String], slots: &[u64], hooks: Hooks) -> Result<(Machine, Vec<String>), JitError> {
+pub fn link(
+    prepared: Prepared,
+    jit: &mut Jit,
+    names: &[String],
+    slots: &[u64],
+    hooks: Hooks,
+) -> Result<(Machine, Vec<String>), JitError> {
     if prepared.names != names {
         return Err(JitError::Jit("the tier-0 copy's functions differ from tier 1's".into()));
     }

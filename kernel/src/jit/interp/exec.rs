@@ -36,121 +36,498 @@ pub const MAX_RET: usize = 4;
 #[allow(missing_docs)] // the variants are named after the LLVM instructions they execute
 pub enum Op {
     /// `d = a`.
-    Move { d: Reg, a: Reg },
-    Add { d: Reg, a: Reg, b: Reg, mask: u64 },
-    Sub { d: Reg, a: Reg, b: Reg, mask: u64 },
-    Mul { d: Reg, a: Reg, b: Reg, mask: u64 },
-    UDiv { d: Reg, a: Reg, b: Reg },
-    URem { d: Reg, a: Reg, b: Reg },
-    SDiv { d: Reg, a: Reg, b: Reg, sh: u8, mask: u64 },
-    SRem { d: Reg, a: Reg, b: Reg, sh: u8, mask: u64 },
-    Shl { d: Reg, a: Reg, b: Reg, mask: u64 },
-    LShr { d: Reg, a: Reg, b: Reg },
-    AShr { d: Reg, a: Reg, b: Reg, sh: u8, mask: u64 },
-    And { d: Reg, a: Reg, b: Reg },
-    Or { d: Reg, a: Reg, b: Reg },
-    Xor { d: Reg, a: Reg, b: Reg },
+    Move {
+        d: Reg,
+        a: Reg,
+    },
+    Add {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        mask: u64,
+    },
+    Sub {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        mask: u64,
+    },
+    Mul {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        mask: u64,
+    },
+    UDiv {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    URem {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    SDiv {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        sh: u8,
+        mask: u64,
+    },
+    SRem {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        sh: u8,
+        mask: u64,
+    },
+    Shl {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        mask: u64,
+    },
+    LShr {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    AShr {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        sh: u8,
+        mask: u64,
+    },
+    And {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Or {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Xor {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
     /// `d = a + imm` (a GEP with constant offset).
-    AddImm { d: Reg, a: Reg, imm: u64 },
+    AddImm {
+        d: Reg,
+        a: Reg,
+        imm: u64,
+    },
     /// `d = a + sext(b) * scale` (a GEP's variable index; `sh` sign-extends `b`).
-    AddScaled { d: Reg, a: Reg, b: Reg, scale: i64, sh: u8 },
+    AddScaled {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        scale: i64,
+        sh: u8,
+    },
     /// `d = a & mask` (`trunc`).
-    Trunc { d: Reg, a: Reg, mask: u64 },
+    Trunc {
+        d: Reg,
+        a: Reg,
+        mask: u64,
+    },
     /// `d = sext(a) & mask`.
-    SExt { d: Reg, a: Reg, sh: u8, mask: u64 },
-    Eq { d: Reg, a: Reg, b: Reg },
-    Ne { d: Reg, a: Reg, b: Reg },
-    Ult { d: Reg, a: Reg, b: Reg },
-    Ule { d: Reg, a: Reg, b: Reg },
-    Slt { d: Reg, a: Reg, b: Reg, sh: u8 },
-    Sle { d: Reg, a: Reg, b: Reg, sh: u8 },
+    SExt {
+        d: Reg,
+        a: Reg,
+        sh: u8,
+        mask: u64,
+    },
+    Eq {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Ne {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Ult {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Ule {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Slt {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        sh: u8,
+    },
+    Sle {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        sh: u8,
+    },
     /// `d = c & 1 ? a : b`.
-    Select { d: Reg, c: Reg, a: Reg, b: Reg },
-    FAddD { d: Reg, a: Reg, b: Reg },
-    FSubD { d: Reg, a: Reg, b: Reg },
-    FMulD { d: Reg, a: Reg, b: Reg },
-    FDivD { d: Reg, a: Reg, b: Reg },
-    FRemD { d: Reg, a: Reg, b: Reg },
-    FNegD { d: Reg, a: Reg },
-    FAddS { d: Reg, a: Reg, b: Reg },
-    FSubS { d: Reg, a: Reg, b: Reg },
-    FMulS { d: Reg, a: Reg, b: Reg },
-    FDivS { d: Reg, a: Reg, b: Reg },
-    FRemS { d: Reg, a: Reg, b: Reg },
-    FNegS { d: Reg, a: Reg },
+    Select {
+        d: Reg,
+        c: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FAddD {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FSubD {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FMulD {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FDivD {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FRemD {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FNegD {
+        d: Reg,
+        a: Reg,
+    },
+    FAddS {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FSubS {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FMulS {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FDivS {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FRemS {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    FNegS {
+        d: Reg,
+        a: Reg,
+    },
     /// `fcmp` with LLVM's `LLVMRealPredicate` numbering; `f32` operands when `single`.
-    FCmp { d: Reg, a: Reg, b: Reg, pred: u8, single: bool },
+    FCmp {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        pred: u8,
+        single: bool,
+    },
     /// Signed integer (sign-extended with `sh`) to `f32` (`single`) or `f64`.
-    SIToFP { d: Reg, a: Reg, sh: u8, single: bool },
-    UIToFP { d: Reg, a: Reg, single: bool },
+    SIToFP {
+        d: Reg,
+        a: Reg,
+        sh: u8,
+        single: bool,
+    },
+    UIToFP {
+        d: Reg,
+        a: Reg,
+        single: bool,
+    },
     /// Float (`f32` when `single`) to integer, masked to the result width.
-    FPToSI { d: Reg, a: Reg, single: bool, mask: u64 },
-    FPToUI { d: Reg, a: Reg, single: bool, mask: u64 },
+    FPToSI {
+        d: Reg,
+        a: Reg,
+        single: bool,
+        mask: u64,
+    },
+    FPToUI {
+        d: Reg,
+        a: Reg,
+        single: bool,
+        mask: u64,
+    },
     /// `llvm.fptosi.sat` / `llvm.fptoui.sat` to `bits` bits.
-    FPToSISat { d: Reg, a: Reg, single: bool, bits: u8 },
-    FPToUISat { d: Reg, a: Reg, single: bool, bits: u8 },
-    FPExt { d: Reg, a: Reg },
-    FPTrunc { d: Reg, a: Reg },
-    SqrtD { d: Reg, a: Reg },
-    SqrtS { d: Reg, a: Reg },
-    FAbsD { d: Reg, a: Reg },
-    FAbsS { d: Reg, a: Reg },
+    FPToSISat {
+        d: Reg,
+        a: Reg,
+        single: bool,
+        bits: u8,
+    },
+    FPToUISat {
+        d: Reg,
+        a: Reg,
+        single: bool,
+        bits: u8,
+    },
+    FPExt {
+        d: Reg,
+        a: Reg,
+    },
+    FPTrunc {
+        d: Reg,
+        a: Reg,
+    },
+    SqrtD {
+        d: Reg,
+        a: Reg,
+    },
+    SqrtS {
+        d: Reg,
+        a: Reg,
+    },
+    FAbsD {
+        d: Reg,
+        a: Reg,
+    },
+    FAbsS {
+        d: Reg,
+        a: Reg,
+    },
     /// Loads of 1, 2, 4 and 8 bytes from `a + off` (zero-extended).
-    Load8 { d: Reg, a: Reg, off: i32 },
-    Load16 { d: Reg, a: Reg, off: i32 },
-    Load32 { d: Reg, a: Reg, off: i32 },
-    Load64 { d: Reg, a: Reg, off: i32 },
+    Load8 {
+        d: Reg,
+        a: Reg,
+        off: i32,
+    },
+    Load16 {
+        d: Reg,
+        a: Reg,
+        off: i32,
+    },
+    Load32 {
+        d: Reg,
+        a: Reg,
+        off: i32,
+    },
+    Load64 {
+        d: Reg,
+        a: Reg,
+        off: i32,
+    },
     /// Stores of register `v`'s low 1, 2, 4, 8 bytes at `a + off`.
-    Store8 { v: Reg, a: Reg, off: i32 },
-    Store16 { v: Reg, a: Reg, off: i32 },
-    Store32 { v: Reg, a: Reg, off: i32 },
-    Store64 { v: Reg, a: Reg, off: i32 },
+    Store8 {
+        v: Reg,
+        a: Reg,
+        off: i32,
+    },
+    Store16 {
+        v: Reg,
+        a: Reg,
+        off: i32,
+    },
+    Store32 {
+        v: Reg,
+        a: Reg,
+        off: i32,
+    },
+    Store64 {
+        v: Reg,
+        a: Reg,
+        off: i32,
+    },
     /// `atomicrmw xchg` (one thread: a load and a store) of `size` bytes.
-    AtomicXchg { d: Reg, a: Reg, v: Reg, size: u8 },
+    AtomicXchg {
+        d: Reg,
+        a: Reg,
+        v: Reg,
+        size: u8,
+    },
     /// `atomicrmw add`.
-    AtomicAdd { d: Reg, a: Reg, v: Reg, size: u8 },
+    AtomicAdd {
+        d: Reg,
+        a: Reg,
+        v: Reg,
+        size: u8,
+    },
     /// `d = frame's alloca area + off`.
-    FrameAddr { d: Reg, off: u32 },
+    FrameAddr {
+        d: Reg,
+        off: u32,
+    },
     /// `memmove(a, b, c)` (also `memcpy`: same result when they do not overlap).
-    MemMove { a: Reg, b: Reg, c: Reg },
+    MemMove {
+        a: Reg,
+        b: Reg,
+        c: Reg,
+    },
     /// `memset(a, b as u8, c)`.
-    MemSet { a: Reg, b: Reg, c: Reg },
-    UMin { d: Reg, a: Reg, b: Reg },
-    UMax { d: Reg, a: Reg, b: Reg },
-    SMin { d: Reg, a: Reg, b: Reg, sh: u8 },
-    SMax { d: Reg, a: Reg, b: Reg, sh: u8 },
+    MemSet {
+        a: Reg,
+        b: Reg,
+        c: Reg,
+    },
+    UMin {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    UMax {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    SMin {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        sh: u8,
+    },
+    SMax {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        sh: u8,
+    },
     /// `llvm.fshl` / `llvm.fshr` of width `bits`.
-    Fshl { d: Reg, a: Reg, b: Reg, c: Reg, bits: u8 },
-    Fshr { d: Reg, a: Reg, b: Reg, c: Reg, bits: u8 },
-    Bswap { d: Reg, a: Reg, bits: u8 },
-    Ctpop { d: Reg, a: Reg },
-    Ctlz { d: Reg, a: Reg, bits: u8 },
-    Cttz { d: Reg, a: Reg, bits: u8 },
+    Fshl {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        c: Reg,
+        bits: u8,
+    },
+    Fshr {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        c: Reg,
+        bits: u8,
+    },
+    Bswap {
+        d: Reg,
+        a: Reg,
+        bits: u8,
+    },
+    Ctpop {
+        d: Reg,
+        a: Reg,
+    },
+    Ctlz {
+        d: Reg,
+        a: Reg,
+        bits: u8,
+    },
+    Cttz {
+        d: Reg,
+        a: Reg,
+        bits: u8,
+    },
     /// `*.with.overflow`: `d` = the result, `d + 1` = the overflow bit.
-    Overflow { d: Reg, a: Reg, b: Reg, kind: OverflowKind, bits: u8 },
+    Overflow {
+        d: Reg,
+        a: Reg,
+        b: Reg,
+        kind: OverflowKind,
+        bits: u8,
+    },
     /// Unconditional jump to op index `t`.
-    Jump { t: u32 },
+    Jump {
+        t: u32,
+    },
     /// `if c & 1 { goto t } else { goto f }`.
-    Branch { c: Reg, t: u32, f: u32 },
+    Branch {
+        c: Reg,
+        t: u32,
+        f: u32,
+    },
     /// Fused `icmp` + `br`: `if a <cmp> b { goto t } else { goto f }`.
-    BrEq { a: Reg, b: Reg, t: u32, f: u32 },
-    BrNe { a: Reg, b: Reg, t: u32, f: u32 },
-    BrUlt { a: Reg, b: Reg, t: u32, f: u32 },
-    BrUle { a: Reg, b: Reg, t: u32, f: u32 },
-    BrSlt { a: Reg, b: Reg, t: u32, f: u32, sh: u8 },
-    BrSle { a: Reg, b: Reg, t: u32, f: u32, sh: u8 },
+    BrEq {
+        a: Reg,
+        b: Reg,
+        t: u32,
+        f: u32,
+    },
+    BrNe {
+        a: Reg,
+        b: Reg,
+        t: u32,
+        f: u32,
+    },
+    BrUlt {
+        a: Reg,
+        b: Reg,
+        t: u32,
+        f: u32,
+    },
+    BrUle {
+        a: Reg,
+        b: Reg,
+        t: u32,
+        f: u32,
+    },
+    BrSlt {
+        a: Reg,
+        b: Reg,
+        t: u32,
+        f: u32,
+        sh: u8,
+    },
+    BrSle {
+        a: Reg,
+        b: Reg,
+        t: u32,
+        f: u32,
+        sh: u8,
+    },
     /// `switch a` with the function's switch table `table`.
-    Switch { a: Reg, table: u32 },
+    Switch {
+        a: Reg,
+        table: u32,
+    },
     /// Return `n` registers from `a` (0: `ret void`).
-    Ret { a: Reg, n: u8 },
+    Ret {
+        a: Reg,
+        n: u8,
+    },
     /// Call function `id` of the machine through its slot (interpreted while the slot
     /// holds its tier-0 stub, natively otherwise); arguments are `args[args..args+nargs]`
     /// of the function, the result goes to `d..d+nret`.
-    Call { d: Reg, id: u32, args: u32, nargs: u8, nret: u8 },
+    Call {
+        d: Reg,
+        id: u32,
+        args: u32,
+        nargs: u8,
+        nret: u8,
+    },
     /// Call native code at the address in register `f` through adapter `adapter`.
-    CallNative { d: Reg, f: Reg, adapter: u32, args: u32, nargs: u8, nret: u8 },
+    CallNative {
+        d: Reg,
+        f: Reg,
+        adapter: u32,
+        args: u32,
+        nargs: u8,
+        nret: u8,
+    },
     /// Executing this is a trap (`unreachable`, `llvm.trap`): message `msg`.
-    Trap { msg: u32 },
+    Trap {
+        msg: u32,
+    },
 }
 
 /// The arithmetic of a `*.with.overflow` intrinsic.
@@ -281,9 +658,10 @@ impl Function {
                 Op::Select { d, c, a, b } | Op::Fshl { d, a, b, c, .. } | Op::Fshr { d, a, b, c, .. } => {
                     (vec![(d, 1), (a, 1), (b, 1), (c, 1)], vec![], None)
                 }
-                Op::Store8 { v, a, .. } | Op::Store16 { v, a, .. } | Op::Store32 { v, a, .. } | Op::Store64 { v, a, .. } => {
-                    (vec![(v, 1), (a, 1)], vec![], None)
-                }
+                Op::Store8 { v, a, .. }
+                | Op::Store16 { v, a, .. }
+                | Op::Store32 { v, a, .. }
+                | Op::Store64 { v, a, .. } => (vec![(v, 1), (a, 1)], vec![], None),
                 Op::FrameAddr { d, off } => {
                     if off > self.frame_bytes {
                         return bad("frame offset");
@@ -653,7 +1031,9 @@ impl Machine {
                     }
                     Op::Shl { d, a, b, mask } => r!(d) = r!(a).wrapping_shl(r!(b) as u32) & mask,
                     Op::LShr { d, a, b } => r!(d) = r!(a).wrapping_shr(r!(b) as u32),
-                    Op::AShr { d, a, b, sh, mask } => r!(d) = (sext(r!(a), sh).wrapping_shr(r!(b) as u32) as u64) & mask,
+                    Op::AShr { d, a, b, sh, mask } => {
+                        r!(d) = (sext(r!(a), sh).wrapping_shr(r!(b) as u32) as u64) & mask
+                    }
                     Op::And { d, a, b } => r!(d) = r!(a) & r!(b),
                     Op::Or { d, a, b } => r!(d) = r!(a) | r!(b),
                     Op::Xor { d, a, b } => r!(d) = r!(a) ^ r!(b),
@@ -729,8 +1109,12 @@ impl Machine {
                     }
                     Op::Load64 { d, a, off } => r!(d) = ((r!(a) as i64 + off as i64) as *const u64).read_unaligned(),
                     Op::Store8 { v, a, off } => *((r!(a) as i64 + off as i64) as *mut u8) = r!(v) as u8,
-                    Op::Store16 { v, a, off } => ((r!(a) as i64 + off as i64) as *mut u16).write_unaligned(r!(v) as u16),
-                    Op::Store32 { v, a, off } => ((r!(a) as i64 + off as i64) as *mut u32).write_unaligned(r!(v) as u32),
+                    Op::Store16 { v, a, off } => {
+                        ((r!(a) as i64 + off as i64) as *mut u16).write_unaligned(r!(v) as u16)
+                    }
+                    Op::Store32 { v, a, off } => {
+                        ((r!(a) as i64 + off as i64) as *mut u32).write_unaligned(r!(v) as u32)
+                    }
                     Op::Store64 { v, a, off } => ((r!(a) as i64 + off as i64) as *mut u64).write_unaligned(r!(v)),
                     Op::AtomicXchg { d, a, v, size } | Op::AtomicAdd { d, a, v, size } => {
                         let p = r!(a);
@@ -750,9 +1134,7 @@ impl Machine {
                         r!(d) = old;
                     }
                     Op::FrameAddr { d, off } => r!(d) = frame + off as u64,
-                    Op::MemMove { a, b, c } => {
-                        std::ptr::copy(r!(b) as *const u8, r!(a) as *mut u8, r!(c) as usize)
-                    }
+                    Op::MemMove { a, b, c } => std::ptr::copy(r!(b) as *const u8, r!(a) as *mut u8, r!(c) as usize),
                     Op::MemSet { a, b, c } => std::ptr::write_bytes(r!(a) as *mut u8, r!(b) as u8, r!(c) as usize),
                     Op::UMin { d, a, b } => r!(d) = r!(a).min(r!(b)),
                     Op::UMax { d, a, b } => r!(d) = r!(a).max(r!(b)),
@@ -819,7 +1201,11 @@ impl Machine {
                         if target == link.stub {
                             self.call(id, argv.as_ptr(), retv.as_mut_ptr());
                         } else {
-                            (self.adapters.get_unchecked(link.adapter as usize))(target, argv.as_ptr(), retv.as_mut_ptr());
+                            (self.adapters.get_unchecked(link.adapter as usize))(
+                                target,
+                                argv.as_ptr(),
+                                retv.as_mut_ptr(),
+                            );
                         }
                         for i in 0..nret as usize {
                             r!(d as usize + i) = retv[i];
@@ -970,18 +1356,18 @@ mod tests {
         let f = Function {
             name: "sum".into(),
             code: vec![
-                Op::Ult { d: 5, a: 2, b: 1 },                   // 0
-                Op::Branch { c: 5, t: 2, f: 7 },                // 1
+                Op::Ult { d: 5, a: 2, b: 1 },                        // 0
+                Op::Branch { c: 5, t: 2, f: 7 },                     // 1
                 Op::AddScaled { d: 6, a: 0, b: 2, scale: 4, sh: 0 }, // 2
-                Op::Load32 { d: 7, a: 6, off: 0 },              // 3
-                Op::Add { d: 3, a: 3, b: 7, mask: 0xffff_ffff }, // 4
-                Op::Add { d: 2, a: 2, b: 4, mask: u64::MAX },   // 5
-                Op::Jump { t: 0 },                              // 6
-                Op::And { d: 9, a: 3, b: 4 },                   // 7
-                Op::Switch { a: 9, table: 0 },                  // 8
-                Op::Add { d: 11, a: 3, b: 10, mask: 0xffff_ffff }, // 9
-                Op::Ret { a: 11, n: 1 },                        // 10
-                Op::Ret { a: 3, n: 1 },                         // 11
+                Op::Load32 { d: 7, a: 6, off: 0 },                   // 3
+                Op::Add { d: 3, a: 3, b: 7, mask: 0xffff_ffff },     // 4
+                Op::Add { d: 2, a: 2, b: 4, mask: u64::MAX },        // 5
+                Op::Jump { t: 0 },                                   // 6
+                Op::And { d: 9, a: 3, b: 4 },                        // 7
+                Op::Switch { a: 9, table: 0 },                       // 8
+                Op::Add { d: 11, a: 3, b: 10, mask: 0xffff_ffff },   // 9
+                Op::Ret { a: 11, n: 1 },                             // 10
+                Op::Ret { a: 3, n: 1 },                              // 11
             ],
             template: vec![0, 0, 0, 0, 1, 0, 0, 0, 4, 0, 100, 0],
             nparams: 2,

@@ -53,7 +53,11 @@ fn name_of(v: LLVMValueRef) -> String {
     // SAFETY: LLVM returns a pointer/length pair valid while `v` lives.
     unsafe {
         let p = LLVMGetValueName2(v, &mut len);
-        if p.is_null() { String::new() } else { String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned() }
+        if p.is_null() {
+            String::new()
+        } else {
+            String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned()
+        }
     }
 }
 
@@ -372,7 +376,10 @@ impl Lowerer<'_> {
                     k => Err(format!("floating-point constant of kind {k:?}")),
                 };
             }
-            if !LLVMIsAConstantPointerNull(v).is_null() || !LLVMIsAUndefValue(v).is_null() || !LLVMIsAConstantAggregateZero(v).is_null() {
+            if !LLVMIsAConstantPointerNull(v).is_null()
+                || !LLVMIsAUndefValue(v).is_null()
+                || !LLVMIsAConstantAggregateZero(v).is_null()
+            {
                 return Ok((None, 0));
             }
             if !LLVMIsAGlobalValue(v).is_null() {
@@ -457,7 +464,10 @@ impl Lowerer<'_> {
                 let value: u128 = if !LLVMIsAConstantInt(v).is_null() {
                     let text = text_of(v);
                     let digits = text.rsplit(' ').next().unwrap_or_default();
-                    digits.parse::<u128>().or_else(|_| digits.parse::<i128>().map(|x| x as u128)).map_err(|_| format!("i128 constant `{text}`"))?
+                    digits
+                        .parse::<u128>()
+                        .or_else(|_| digits.parse::<i128>().map(|x| x as u128))
+                        .map_err(|_| format!("i128 constant `{text}`"))?
                 } else if !LLVMIsAUndefValue(v).is_null() || !LLVMIsAConstantAggregateZero(v).is_null() {
                     0
                 } else {
@@ -525,7 +535,9 @@ impl Lowerer<'_> {
                 blocks.push(bb);
                 let mut inst = LLVMGetFirstInstruction(bb);
                 while !inst.is_null() {
-                    let n = fields(LLVMTypeOf(inst)).map_err(|e| format!("{fname}: cannot interpret `{}`: {e}", text_of(inst)))?.len() as u32;
+                    let n = fields(LLVMTypeOf(inst))
+                        .map_err(|e| format!("{fname}: cannot interpret `{}`: {e}", text_of(inst)))?
+                        .len() as u32;
                     if n > 0 {
                         let r = self.fresh(n);
                         self.values.insert(inst as usize, r);
@@ -546,7 +558,11 @@ impl Lowerer<'_> {
                         let mut u = LLVMGetFirstUse(inst);
                         while !u.is_null() {
                             let user = LLVMGetUser(u);
-                            let op = if LLVMIsAInstruction(user).is_null() { None } else { Some(LLVMGetInstructionOpcode(user)) };
+                            let op = if LLVMIsAInstruction(user).is_null() {
+                                None
+                            } else {
+                                Some(LLVMGetInstructionOpcode(user))
+                            };
                             needed |= match op {
                                 Some(LLVMOpcode::LLVMLoad) => false,
                                 Some(LLVMOpcode::LLVMStore) => LLVMGetOperand(user, 0) == inst,
@@ -565,7 +581,8 @@ impl Lowerer<'_> {
                 block_pc.push(self.code.len() as u32);
                 let mut inst = LLVMGetFirstInstruction(bb);
                 while !inst.is_null() {
-                    self.instruction(inst, bi == 0).map_err(|e| format!("{fname}: cannot interpret `{}`: {e}", text_of(inst)))?;
+                    self.instruction(inst, bi == 0)
+                        .map_err(|e| format!("{fname}: cannot interpret `{}`: {e}", text_of(inst)))?;
                     inst = LLVMGetNextInstruction(inst);
                 }
             }
@@ -620,7 +637,8 @@ impl Lowerer<'_> {
                 }
             }
             // Resolve labels.
-            let resolve = |t: u32| if t & EDGE_BIT != 0 { edge_pc[(t & !EDGE_BIT) as usize] } else { block_pc[t as usize] };
+            let resolve =
+                |t: u32| if t & EDGE_BIT != 0 { edge_pc[(t & !EDGE_BIT) as usize] } else { block_pc[t as usize] };
             for op in self.code.iter_mut() {
                 match op {
                     Op::Jump { t } => *t = resolve(*t),
@@ -704,7 +722,10 @@ impl Lowerer<'_> {
             let d = self.values.get(&(inst as usize)).copied().unwrap_or(0);
             let opnd = |i: u32| LLVMGetOperand(inst, i);
             // `icmp eq/ne` of i128 (rustc compares 16-byte arrays that way): both halves.
-            if op == LLVMICmp && LLVMGetTypeKind(LLVMTypeOf(opnd(0))) == LLVMTypeKind::LLVMIntegerTypeKind && LLVMGetIntTypeWidth(LLVMTypeOf(opnd(0))) == 128 {
+            if op == LLVMICmp
+                && LLVMGetTypeKind(LLVMTypeOf(opnd(0))) == LLVMTypeKind::LLVMIntegerTypeKind
+                && LLVMGetIntTypeWidth(LLVMTypeOf(opnd(0))) == 128
+            {
                 let pred = LLVMGetICmpPredicate(inst);
                 if !matches!(pred, LLVMIntPredicate::LLVMIntEQ | LLVMIntPredicate::LLVMIntNE) {
                     return Err("i128 comparisons other than eq/ne".into());
@@ -725,14 +746,27 @@ impl Lowerer<'_> {
             // Multi-register values (structs, i128) are only moved, loaded and stored.
             let moves_only = matches!(
                 op,
-                LLVMPHI | LLVMLoad | LLVMStore | LLVMSelect | LLVMFreeze | LLVMExtractValue | LLVMInsertValue | LLVMCall | LLVMRet
+                LLVMPHI
+                    | LLVMLoad
+                    | LLVMStore
+                    | LLVMSelect
+                    | LLVMFreeze
+                    | LLVMExtractValue
+                    | LLVMInsertValue
+                    | LLVMCall
+                    | LLVMRet
             );
             if !moves_only {
                 let mut values = vec![inst];
-                values.extend((0..LLVMGetNumOperands(inst) as u32).map(opnd).filter(|&v| LLVMIsABasicBlock(v).is_null()));
+                values
+                    .extend((0..LLVMGetNumOperands(inst) as u32).map(opnd).filter(|&v| LLVMIsABasicBlock(v).is_null()));
                 for v in values {
-                    if LLVMGetTypeKind(LLVMTypeOf(v)) != LLVMTypeKind::LLVMLabelTypeKind && fields(LLVMTypeOf(v))?.len() > 1 {
-                        return Err("integers wider than 64 bits and aggregates are only moved, loaded and stored".into());
+                    if LLVMGetTypeKind(LLVMTypeOf(v)) != LLVMTypeKind::LLVMLabelTypeKind
+                        && fields(LLVMTypeOf(v))?.len() > 1
+                    {
+                        return Err(
+                            "integers wider than 64 bits and aggregates are only moved, loaded and stored".into()
+                        );
                     }
                 }
             }
@@ -795,7 +829,8 @@ impl Lowerer<'_> {
                     self.emit(Op::Switch { a, table });
                 }
                 LLVMUnreachable => self.trap("unreachable executed".into()),
-                LLVMAdd | LLVMSub | LLVMMul | LLVMUDiv | LLVMSDiv | LLVMURem | LLVMSRem | LLVMShl | LLVMLShr | LLVMAShr | LLVMAnd | LLVMOr | LLVMXor => {
+                LLVMAdd | LLVMSub | LLVMMul | LLVMUDiv | LLVMSDiv | LLVMURem | LLVMSRem | LLVMShl | LLVMLShr
+                | LLVMAShr | LLVMAnd | LLVMOr | LLVMXor => {
                     let w = self.int_width(inst)?;
                     let (a, b) = (self.operand(opnd(0))?, self.operand(opnd(1))?);
                     let (mask, sh) = (mask(w), (64 - w) as u8);
@@ -921,7 +956,11 @@ impl Lowerer<'_> {
                     let a = self.operand(opnd(0))?;
                     let single = self.is_f32(opnd(0))?;
                     let mask = mask(self.int_width(inst)?);
-                    self.emit(if op == LLVMFPToSI { Op::FPToSI { d, a, single, mask } } else { Op::FPToUI { d, a, single, mask } });
+                    self.emit(if op == LLVMFPToSI {
+                        Op::FPToSI { d, a, single, mask }
+                    } else {
+                        Op::FPToUI { d, a, single, mask }
+                    });
                 }
                 LLVMFPExt => {
                     if !self.is_f32(opnd(0))? || self.is_f32(inst)? {
@@ -1193,7 +1232,11 @@ impl Lowerer<'_> {
                 "fshl" | "fshr" => {
                     let bits = width(self)? as u8;
                     let (a, b, c) = (self.operand(arg(0))?, self.operand(arg(1))?, self.operand(arg(2))?);
-                    self.emit(if family == "fshl" { Op::Fshl { d, a, b, c, bits } } else { Op::Fshr { d, a, b, c, bits } });
+                    self.emit(if family == "fshl" {
+                        Op::Fshl { d, a, b, c, bits }
+                    } else {
+                        Op::Fshr { d, a, b, c, bits }
+                    });
                 }
                 "bswap" | "ctpop" | "ctlz" | "cttz" => {
                     let bits = width(self)? as u8;
@@ -1229,7 +1272,11 @@ impl Lowerer<'_> {
                     let bits = width(self)? as u8;
                     let single = self.is_f32(arg(0))?;
                     let a = self.operand(arg(0))?;
-                    self.emit(if family == "fptosi" { Op::FPToSISat { d, a, single, bits } } else { Op::FPToUISat { d, a, single, bits } });
+                    self.emit(if family == "fptosi" {
+                        Op::FPToSISat { d, a, single, bits }
+                    } else {
+                        Op::FPToUISat { d, a, single, bits }
+                    });
                 }
                 "uadd" | "sadd" | "usub" | "ssub" | "umul" | "smul" if base.contains("with.overflow") => {
                     let bits = self.int_width(arg(0))? as u8;
