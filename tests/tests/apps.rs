@@ -136,10 +136,17 @@ fn an_external_c_app_built_with_clang_runs_from_the_image() {
     let s = &outcome.serial;
     let results =
         s.lines().filter(|l| *l == "collatz: longest chain below 300000 starts at 230631, 443 steps ok").count();
-    assert_eq!(results, 6, "t1, t2 and four tiered runs all print the right answer:\n{s}");
+    assert_eq!(results, 7, "t1, t2, interpreted and four tiered runs all print the right answer:\n{s}");
     assert_contains_all(
         s,
-        ["main: the image carries an external app", "tier: chain_length -> t2 after", "apps: external app passed"],
+        [
+            "main: the image carries an external app",
+            "apps: app in tier 0: 2 of 2 functions interpreted",
+            "apps: external app interpreted: status 0",
+            "tier: chain_length -> t1 after",
+            "tier: chain_length -> t2 after",
+            "apps: external app passed",
+        ],
     );
     assert_eq!(outcome.kernel_status, Some(0));
 }

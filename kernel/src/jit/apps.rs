@@ -353,8 +353,8 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
 }
 
 /// Runs external bitcode that follows the app ABI (e.g. C from `clang-22 -emit-llvm`,
-/// put in the image by `make disk APP=…`): t1, t2, then the tiered engine with its
-/// profile. There is no AOT copy of such an app. Returns false if it cannot be compiled
+/// put in the image by `make disk APP=…`): t1, t2, wholly interpreted, then the tiered
+/// engine with its profile. There is no AOT copy of such an app. Returns false if it cannot be compiled
 /// or its own check fails.
 pub fn run_external(bitcode: &[u8]) -> bool {
     let mut ok = true;
@@ -371,6 +371,17 @@ pub fn run_external(bitcode: &[u8]) -> bool {
                 println!("apps: the external app cannot run: {e}");
                 return false;
             }
+        }
+    }
+    match run_interpreted("app", bitcode) {
+        Ok(run) => {
+            println!("METRIC app.app.interp_cycles {} cycles", run.section_cycles);
+            println!("apps: external app interpreted: status {}, {} cycles", run.status, run.section_cycles);
+            ok &= run.status == 0;
+        }
+        Err(e) => {
+            println!("apps: the external app does not load into the interpreter: {e}");
+            ok = false;
         }
     }
     match run_tiered("app", bitcode) {
