@@ -14,6 +14,7 @@
 //! | `--no-jit` | skip the JIT self-test (with the `llvm` feature it runs by default) |
 //! | `--jit-trap` | run a JIT-compiled app that executes `ud2`: exception report |
 //! | `--interp-trap` | run an interpreted app that reaches `unreachable`: the interpreter names it and traps |
+//! | `--interp-trap=recursion` | run an interpreted app that recurses without end: stopped at the interpreter's depth limit |
 //! | `--jit-write-code` | JIT-compile `fib`, then write to its code: must fault |
 //! | `--mprotect-fault` | map a page, write it, make it read-only with `mprotect`, write again: must fault |
 //!
@@ -132,9 +133,9 @@ pub fn run() -> i32 {
         } else if arg == "--jit-trap" {
             #[cfg(feature = "llvm")]
             crate::jit::selftest::trapping_app();
-        } else if arg == "--interp-trap" {
+        } else if arg == "--interp-trap" || arg == "--interp-trap=recursion" {
             #[cfg(feature = "llvm")]
-            crate::jit::selftest::interpreted_trap();
+            crate::jit::selftest::interpreted_trap(arg.ends_with("recursion"));
         } else if arg == "--jit-write-code" {
             #[cfg(feature = "llvm")]
             crate::jit::selftest::write_to_code_page();

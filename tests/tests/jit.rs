@@ -175,6 +175,9 @@ fn an_interpreted_trap_names_the_function_natively() {
     );
     assert!(!s.contains("instead of trapping"), "{s}");
     assert_ne!(status, Some(0), "the trap ends the program (SIGILL, like compiled code):\n{s}");
+    let (s, status) = bareflow_tests::run_kernel_natively(&["--no-jit", "--interp-trap=recursion"]);
+    assert_contains_all(&s, ["interp: trap: interpreter call depth limit (10000) reached calling down"]);
+    assert_ne!(status, Some(0), "{s}");
 }
 
 #[test]

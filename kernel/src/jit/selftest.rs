@@ -258,12 +258,19 @@ pub fn uninterpretable_function() -> bool {
 /// Runs an app whose interpreted code reaches `unreachable`: the interpreter names the
 /// function and traps like compiled code (`ud2`: the kernel's exception report on bare
 /// metal, SIGILL as a Linux program).
-pub fn interpreted_trap() {
+/// With `recursion`, the app recurses without end instead: the interpreter stops it at
+/// its depth limit with a message (compiled code would overflow the stack).
+pub fn interpreted_trap(recursion: bool) {
     use super::tiered::{TierPolicy, TieredApp};
-    let ir = "define i32 @bf_app_main() {\n  unreachable\n}\n";
+    let ir = if recursion {
+        "define internal i32 @down(i32 %n) {\n  %m = add i32 %n, 1\n  %r = call i32 @down(i32 %m)\n  ret i32 %r\n}\n\
+         define i32 @bf_app_main() {\n  %r = call i32 @down(i32 0)\n  ret i32 %r\n}\n"
+    } else {
+        "define i32 @bf_app_main() {\n  unreachable\n}\n"
+    };
     match TieredApp::load("interp-trap", ir.as_bytes(), &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false) {
         Ok(mut app) => {
-            println!("interp: running an interpreted app that reaches unreachable");
+            println!("interp: running an interpreted app that {}", if recursion { "recurses without end" } else { "reaches unreachable" });
             let run = app.run();
             println!("interp: the trapping app returned {} instead of trapping", run.status);
         }

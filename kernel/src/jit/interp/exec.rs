@@ -772,6 +772,10 @@ pub struct Linkage {
 const REG_STACK: usize = 1 << 19;
 /// 16-byte units of the interpreter's alloca stack (4 MiB).
 const MEM_STACK: usize = 1 << 18;
+/// Most nested interpreted activations. Each takes ~420 bytes of the native stack
+/// (`run` and `call` frames), so 10,000 stay within half of the 8 MiB program stack;
+/// deeper recursion is a trap with a message rather than a stack overflow.
+pub const MAX_DEPTH: u32 = 10_000;
 
 /// The interpreter: lowered functions, how to reach them, and its two stacks.
 pub struct Machine {
@@ -789,6 +793,7 @@ pub struct Machine {
     reg_sp: Cell<usize>,
     mem: UnsafeCell<Box<[u128]>>,
     mem_sp: Cell<usize>,
+    depth: Cell<u32>,
 }
 
 /// Stops the machine on an interpreted trap: the message, then `ud2`, exactly like a
@@ -930,6 +935,7 @@ impl Machine {
             reg_sp: Cell::new(0),
             mem: UnsafeCell::new(vec![0u128; MEM_STACK].into_boxed_slice()),
             mem_sp: Cell::new(0),
+            depth: Cell::new(0),
         };
         (machine, errors)
     }
@@ -946,6 +952,11 @@ impl Machine {
             trap(&format!("function {id} is not interpretable"));
         };
         let prof = self.prof_ids[id as usize];
+        let depth = self.depth.get();
+        if depth >= MAX_DEPTH {
+            trap(&format!("interpreter call depth limit ({MAX_DEPTH}) reached calling {}", f.name));
+        }
+        self.depth.set(depth + 1);
         (self.hooks.enter)(prof);
         let base = self.reg_sp.get();
         let nregs = f.template.len();
@@ -972,6 +983,7 @@ impl Machine {
         }
         self.reg_sp.set(base);
         self.mem_sp.set(mem_base);
+        self.depth.set(depth);
         (self.hooks.exit)(prof);
     }
 
