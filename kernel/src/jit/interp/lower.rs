@@ -553,7 +553,8 @@ impl Lowerer<'_> {
                         && let Ok(Some(off)) = self.constant_gep_offset(inst)
                     {
                         // Needed as a value unless every use is the address of a load
-                        // or store.
+                        // or store, or the base of another constant-offset GEP (whose
+                        // uses then fold the whole chain).
                         let mut needed = false;
                         let mut u = LLVMGetFirstUse(inst);
                         while !u.is_null() {
@@ -566,6 +567,9 @@ impl Lowerer<'_> {
                             needed |= match op {
                                 Some(LLVMOpcode::LLVMLoad) => false,
                                 Some(LLVMOpcode::LLVMStore) => LLVMGetOperand(user, 0) == inst,
+                                Some(LLVMOpcode::LLVMGetElementPtr) => {
+                                    LLVMGetOperand(user, 0) != inst || !matches!(self.constant_gep_offset(user), Ok(Some(_)))
+                                }
                                 _ => true,
                             };
                             u = LLVMGetNextUse(u);
@@ -672,6 +676,12 @@ impl Lowerer<'_> {
                 traps: std::mem::take(&mut self.traps),
             };
             func.validate()?;
+            if std::env::var("BF_INTERP_DUMP").is_ok_and(|v| func.name.contains(&v)) {
+                eprintln!("== {} ({} regs)", func.name, func.template.len());
+                for (i, op) in func.code.iter().enumerate() {
+                    eprintln!("{i:4} {op:?}");
+                }
+            }
             Ok(func)
         }
     }
@@ -1110,20 +1120,46 @@ impl Lowerer<'_> {
         }
     }
 
+    /// A chain of constant-offset GEPs ending at `p`: its root (the first base that is
+    /// not such a GEP) and the total offset, if `p` is one.
+    fn fold_chain(&self, mut p: LLVMValueRef) -> Option<(LLVMValueRef, i64)> {
+        let mut total = 0i64;
+        let mut found = false;
+        while let Some(&(base, off, _)) = self.folded.get(&(p as usize)) {
+            total = total.wrapping_add(off as i64);
+            p = base;
+            found = true;
+        }
+        found.then_some((p, total))
+    }
+
     /// The register and offset of a load's or store's address.
     unsafe fn address(&mut self, p: LLVMValueRef) -> Result<(Reg, i32), String> {
-        match self.folded.get(&(p as usize)) {
-            // SAFETY: the base of a live GEP.
-            Some(&(base, off, _)) => Ok((unsafe { self.operand(base) }?, off)),
+        let Some((root, total)) = self.fold_chain(p) else {
             // SAFETY: a live operand.
-            None => Ok((unsafe { self.operand(p) }?, 0)),
+            return Ok((unsafe { self.operand(p) }?, 0));
+        };
+        // SAFETY: the root of a chain of live GEPs.
+        let base = unsafe { self.operand(root) }?;
+        match i32::try_from(total) {
+            Ok(off) => Ok((base, off)),
+            Err(_) => {
+                let r = self.fresh(1);
+                self.emit(Op::AddImm { d: r, a: base, imm: total as u64 });
+                Ok((r, 0))
+            }
         }
     }
 
     unsafe fn gep(&mut self, inst: LLVMValueRef, d: Reg) -> Result<(), String> {
-        if let Some(&(_, _, needed)) = self.folded.get(&(inst as usize))
-            && !needed
-        {
+        if let Some(&(_, _, needed)) = self.folded.get(&(inst as usize)) {
+            // Folded into its users; computed only when also needed as a value, from
+            // the chain's root (its base may itself be folded away).
+            if needed && let Some((root, total)) = self.fold_chain(inst) {
+                // SAFETY: the root of a chain of live GEPs.
+                let a = unsafe { self.operand(root) }?;
+                self.emit(Op::AddImm { d, a, imm: total as u64 });
+            }
             return Ok(());
         }
         // SAFETY: reading a live GEP.
