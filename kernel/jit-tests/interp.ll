@@ -259,7 +259,7 @@ define internal i64 @twice(i64 %x) {
   ret i64 %y
 }
 
-define internal zeroext i1 @is_odd(i32 %x) {
+define internal fastcc zeroext i1 @is_odd(i32 %x) {
   %b = and i32 %x, 1
   %r = icmp ne i32 %b, 0
   ret i1 %r
@@ -268,7 +268,7 @@ define internal zeroext i1 @is_odd(i32 %x) {
 define internal i64 @calls() {
   %f = load ptr, ptr @fnptr
   %a = call i64 %f(i64 21)                  ; indirect: native code through an adapter
-  %o = call zeroext i1 @is_odd(i32 7)
+  %o = call fastcc zeroext i1 @is_odd(i32 7)
   %o64 = zext i1 %o to i64
   %t = call i64 @bf_cycles()
   %nz = icmp ne i64 %t, 0

@@ -41,10 +41,14 @@ pub enum Ext {
     Sign,
 }
 
-/// A C-level function signature: return fields (empty: `void`; several: a literal
-/// struct), the return's extension, and the parameters with theirs.
+/// A function signature at the machine level: calling convention, return fields
+/// (empty: `void`; several: a literal struct), the return's extension, and the
+/// parameters with theirs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Signature {
+    /// LLVM calling convention number (0 = C, 8 = `fastcc`, which rustc uses for most
+    /// internal functions).
+    pub cc: u32,
     /// Return fields.
     pub ret: Vec<Scalar>,
     /// Return extension.
@@ -71,6 +75,11 @@ fn ext(e: Ext) -> &'static str {
 }
 
 impl Signature {
+    /// The calling-convention keyword for `define`/`call` (empty for C).
+    pub fn cc_keyword(&self) -> String {
+        if self.cc == 0 { String::new() } else { format!("cc {} ", self.cc) }
+    }
+
     /// The IR return type.
     pub fn ret_type(&self) -> String {
         match self.ret.len() {
@@ -119,7 +128,7 @@ pub fn adapter_ir(index: usize, sig: &Signature) -> String {
         narrow(&mut ir, &format!("%v{i}"), &format!("%w{i}"), s);
         args.push(format!("{} {}%v{i}", ty(s), ext(e)));
     }
-    let call = format!("call {}{} %f({})", ext(sig.ret_ext), sig.ret_type(), args.join(", "));
+    let call = format!("call {}{}{} %f({})", sig.cc_keyword(), ext(sig.ret_ext), sig.ret_type(), args.join(", "));
     if sig.ret.is_empty() {
         writeln!(ir, "  {call}").unwrap();
     } else {
@@ -144,7 +153,13 @@ pub fn adapter_ir(index: usize, sig: &Signature) -> String {
 pub fn stub_ir(name: &str, id: u32, sig: &Signature) -> String {
     let params: Vec<String> =
         sig.params.iter().enumerate().map(|(i, &(s, e))| format!("{} {}%v{i}", ty(s), ext(e))).collect();
-    let mut ir = format!("define {}{} @\"{name}.t0\"({}) {{\n", ext(sig.ret_ext), sig.ret_type(), params.join(", "));
+    let mut ir = format!(
+        "define {}{}{} @\"{name}.t0\"({}) {{\n",
+        sig.cc_keyword(),
+        ext(sig.ret_ext),
+        sig.ret_type(),
+        params.join(", ")
+    );
     writeln!(ir, "  %a = alloca [{} x i64], align 8", sig.params.len().max(1)).unwrap();
     writeln!(ir, "  %r = alloca [{} x i64], align 8", super::exec::MAX_RET).unwrap();
     for (i, &(s, _)) in sig.params.iter().enumerate() {
@@ -195,6 +210,7 @@ mod tests {
     #[test]
     fn adapter_converts_each_kind_and_keeps_extensions() {
         let sig = Signature {
+            cc: 0,
             ret: vec![Scalar::Int(1)],
             ret_ext: Ext::Zero,
             params: vec![(Scalar::Ptr, Ext::None), (Scalar::F32, Ext::None), (Scalar::Int(8), Ext::Sign)],
@@ -205,18 +221,24 @@ mod tests {
         assert!(ir.contains("%v1 = bitcast i32 %v1.i to float"), "{ir}");
         assert!(ir.contains("%v2 = trunc i64 %w2 to i8"), "{ir}");
         assert!(ir.contains("%x = call zeroext i1 %f(ptr %v0, float %v1, i8 signext %v2)"), "{ir}");
+        let fast = adapter_ir(0, &Signature { cc: 8, ..Signature::default() });
+        assert!(fast.contains("call cc 8 void %f()"), "{fast}");
         assert!(ir.contains("%y0 = zext i1 %x to i64"), "{ir}");
     }
 
     #[test]
     fn stub_rebuilds_struct_returns() {
         let sig = Signature {
+            cc: 8,
             ret: vec![Scalar::Int(64), Scalar::F64],
             ret_ext: Ext::None,
             params: vec![(Scalar::Int(64), Ext::None)],
         };
         let ir = stub_ir("_ZN3app3foo17h0123456789abcdefE", 7, &sig);
-        assert!(ir.starts_with("define { i64, double } @\"_ZN3app3foo17h0123456789abcdefE.t0\"(i64 %v0) {"), "{ir}");
+        assert!(
+            ir.starts_with("define cc 8 { i64, double } @\"_ZN3app3foo17h0123456789abcdefE.t0\"(i64 %v0) {"),
+            "{ir}"
+        );
         assert!(ir.contains("call void @bf_interp_call(i32 7, ptr %a, ptr %r)"), "{ir}");
         assert!(ir.contains("%s1 = insertvalue { i64, double } %s0, double %x1, 1"), "{ir}");
         assert!(ir.contains("ret { i64, double } %s1"), "{ir}");

@@ -143,9 +143,9 @@ fn ext_at(has: impl Fn(u32) -> bool) -> Ext {
     }
 }
 
-/// The signature of function type `fty`, with extension attributes from `attrs(index,
-/// kind)` (index 0 = return, 1.. = parameters).
-fn signature(fty: LLVMTypeRef, attrs: impl Fn(u32, u32) -> bool) -> Result<Signature, String> {
+/// The signature of function type `fty` in calling convention `cc`, with extension
+/// attributes from `attrs(index, kind)` (index 0 = return, 1.. = parameters).
+fn signature(fty: LLVMTypeRef, cc: u32, attrs: impl Fn(u32, u32) -> bool) -> Result<Signature, String> {
     // SAFETY: reading a live function type.
     unsafe {
         if LLVMIsFunctionVarArg(fty) != 0 {
@@ -171,7 +171,7 @@ fn signature(fty: LLVMTypeRef, attrs: impl Fn(u32, u32) -> bool) -> Result<Signa
         for (i, &t) in types.iter().enumerate() {
             params.push((scalar(t)?, ext_at(|k| attrs(i as u32 + 1, k))));
         }
-        Ok(Signature { ret, ret_ext: ext_at(|k| attrs(0, k)), params })
+        Ok(Signature { cc, ret, ret_ext: ext_at(|k| attrs(0, k)), params })
     }
 }
 
@@ -179,7 +179,7 @@ fn signature(fty: LLVMTypeRef, attrs: impl Fn(u32, u32) -> bool) -> Result<Signa
 pub fn function_signature(f: LLVMValueRef) -> Result<Signature, String> {
     // SAFETY: reading a live function and its attributes.
     unsafe {
-        signature(LLVMGlobalGetValueType(f), |i, k| {
+        signature(LLVMGlobalGetValueType(f), LLVMGetFunctionCallConv(f), |i, k| {
             let idx = if i == 0 { llvm_sys::LLVMAttributeReturnIndex } else { i };
             !LLVMGetEnumAttributeAtIndex(f, idx, k).is_null()
         })
@@ -190,7 +190,7 @@ pub fn function_signature(f: LLVMValueRef) -> Result<Signature, String> {
 fn call_signature(call: LLVMValueRef, callee: Option<LLVMValueRef>) -> Result<Signature, String> {
     // SAFETY: reading a live call instruction and function.
     unsafe {
-        signature(LLVMGetCalledFunctionType(call), |i, k| {
+        signature(LLVMGetCalledFunctionType(call), LLVMGetInstructionCallConv(call), |i, k| {
             let idx = if i == 0 { llvm_sys::LLVMAttributeReturnIndex } else { i };
             !LLVMGetCallSiteEnumAttribute(call, idx, k).is_null()
                 || callee.is_some_and(|f| !LLVMGetEnumAttributeAtIndex(f, idx, k).is_null())
@@ -568,7 +568,8 @@ impl Lowerer<'_> {
                                 Some(LLVMOpcode::LLVMLoad) => false,
                                 Some(LLVMOpcode::LLVMStore) => LLVMGetOperand(user, 0) == inst,
                                 Some(LLVMOpcode::LLVMGetElementPtr) => {
-                                    LLVMGetOperand(user, 0) != inst || !matches!(self.constant_gep_offset(user), Ok(Some(_)))
+                                    LLVMGetOperand(user, 0) != inst
+                                        || !matches!(self.constant_gep_offset(user), Ok(Some(_)))
                                 }
                                 _ => true,
                             };
