@@ -94,8 +94,11 @@ pub struct FunctionInfo {
     pub name: String,
     /// Where its slot lives (the JIT's data).
     pub slot: u64,
-    /// Its tier-1 code (compiled with the whole module at load).
+    /// Its tier-1 code: compiled with the module at load for functions that start in
+    /// tier 1, on promotion (0 until then) for those that start in tier 0.
     pub t1_code: u64,
+    /// Milliseconds its own tier-1 compile took, if it was compiled on promotion.
+    pub t1_compile_ms: Option<f64>,
     /// Milliseconds its tier-2 compile took, if it was promoted.
     pub t2_compile_ms: Option<f64>,
 }
@@ -179,13 +182,31 @@ fn tier_up_t1(id: u32) {
     let mut guard = ENGINE.lock().unwrap();
     let Some(engine) = guard.as_mut() else { return };
     let c = &counters()[id as usize];
-    c.tier.store(1, Ordering::Relaxed);
-    let f = &engine.functions[id as usize];
+    c.tier.store(1, Ordering::Relaxed); // also when compiling fails: do not retry forever
+    let started = Instant::now();
+    let name = engine.functions[id as usize].name.clone();
+    if engine.functions[id as usize].t1_code == 0 {
+        match compile_t1(&mut engine.jit, &engine.bitcode, &name) {
+            Ok(addr) => engine.functions[id as usize].t1_code = addr,
+            Err(e) => {
+                // It stays interpreted (its slot keeps the stub) until tier 2.
+                super::apps::log_line(format!("tier: compiling {} at t1 failed: {e}", short_name(&name)));
+                return;
+            }
+        }
+    }
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    let f = &mut engine.functions[id as usize];
+    f.t1_compile_ms = Some(ms);
     // SAFETY: the slot is the tier-1 module's `ptr` global; one thread.
     unsafe { (f.slot as *mut u64).write_volatile(f.t1_code) };
     engine.tier_ups += 1;
     if engine.log {
-        super::apps::log_line(format!("tier: {} -> t1 after {} calls", short_name(&f.name), c.calls.load(Ordering::Relaxed)));
+        super::apps::log_line(format!(
+            "tier: {} -> t1 after {} calls ({ms:.1} ms compile)",
+            short_name(&name),
+            c.calls.load(Ordering::Relaxed)
+        ));
     }
 }
 
@@ -440,6 +461,137 @@ unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<(&str, u64
     }
 }
 
+/// Replaces function `f` of `m` by a fresh function with the same name, type, calling
+/// convention and attributes, and returns it (empty: the caller gives it a body or
+/// leaves it a declaration). Every use of `f` — constants such as vtables included —
+/// refers to the new function afterwards.
+///
+/// # Safety
+/// `f` must be a defined function of the live module `m`.
+unsafe fn replace_function(m: LLVMModuleRef, f: LLVMValueRef, keep_attributes: bool) -> LLVMValueRef {
+    // SAFETY (whole body): LLVM C API calls on the live module `m`.
+    unsafe {
+        let name = value_name(f);
+        let fty = LLVMGlobalGetValueType(f);
+        let new = LLVMAddFunction(m, c"bf.replacement".as_ptr(), fty);
+        LLVMSetFunctionCallConv(new, LLVMGetFunctionCallConv(f));
+        if keep_attributes {
+            for idx in attribute_indices(f) {
+                for a in attributes_at(f, idx) {
+                    LLVMAddAttributeAtIndex(new, idx, a);
+                }
+            }
+        }
+        LLVMReplaceAllUsesWith(f, new);
+        LLVMDeleteFunction(f);
+        set_name(new, &name);
+        new
+    }
+}
+
+/// The attribute indices of function `f`: return, parameters, function.
+unsafe fn attribute_indices(f: LLVMValueRef) -> Vec<u32> {
+    // SAFETY: reading a live function.
+    let n = unsafe { LLVMCountParams(f) };
+    let mut v = vec![llvm_sys::LLVMAttributeReturnIndex, llvm_sys::LLVMAttributeFunctionIndex];
+    v.extend(1..=n);
+    v
+}
+
+/// The attributes of `f` at `idx`.
+unsafe fn attributes_at(f: LLVMValueRef, idx: u32) -> Vec<LLVMAttributeRef> {
+    // SAFETY: reading a live function's attribute list into a buffer of its size.
+    unsafe {
+        let n = LLVMGetAttributeCountAtIndex(f, idx);
+        let mut v = vec![ptr::null_mut(); n as usize];
+        if n > 0 {
+            LLVMGetAttributesAtIndex(f, idx, v.as_mut_ptr());
+        }
+        v
+    }
+}
+
+/// In the tier-1 module (after [`rewrite`]), turns function `id` (named `name`) into a
+/// trampoline through its own slot — `load` the slot, call what it holds, return the
+/// result — and points the slot at the function's tier-0 stub `<name>.t0` (defined in
+/// the interpreter's glue module). The function's address (in vtables, function
+/// pointers) then always reaches its current tier, and its body is compiled only when
+/// it reaches tier 1 ([`compile_t1`]).
+///
+/// # Safety
+/// `m` must be the live tier-1 module of context `ctx`, rewritten by [`rewrite`].
+unsafe fn trampoline(m: LLVMModuleRef, ctx: LLVMContextRef, name: &str) {
+    // SAFETY (whole body): LLVM C API calls on the live module `m`.
+    unsafe {
+        let cname = CString::new(name).unwrap();
+        let f = LLVMGetNamedFunction(m, cname.as_ptr());
+        let slot_name = CString::new(format!("bf.slot.{name}")).unwrap();
+        let slot = LLVMGetNamedGlobal(m, slot_name.as_ptr());
+        if f.is_null() || slot.is_null() {
+            return;
+        }
+        let fty = LLVMGlobalGetValueType(f);
+        let new = replace_function(m, f, true);
+        let stub_name = CString::new(format!("{name}.t0")).unwrap();
+        let stub = LLVMAddFunction(m, stub_name.as_ptr(), fty);
+        LLVMSetFunctionCallConv(stub, LLVMGetFunctionCallConv(new));
+        LLVMSetInitializer(slot, stub);
+        let builder = LLVMCreateBuilderInContext(ctx);
+        let entry = LLVMAppendBasicBlockInContext(ctx, new, c"entry".as_ptr());
+        LLVMPositionBuilderAtEnd(builder, entry);
+        let target = LLVMBuildLoad2(builder, LLVMPointerTypeInContext(ctx, 0), slot, c"".as_ptr());
+        let mut args: Vec<LLVMValueRef> = (0..LLVMCountParams(new)).map(|i| LLVMGetParam(new, i)).collect();
+        let call = LLVMBuildCall2(builder, fty, target, args.as_mut_ptr(), args.len() as u32, c"".as_ptr());
+        LLVMSetInstructionCallConv(call, LLVMGetFunctionCallConv(new));
+        for idx in attribute_indices(new) {
+            if idx == llvm_sys::LLVMAttributeFunctionIndex {
+                continue;
+            }
+            for a in attributes_at(new, idx) {
+                LLVMAddCallSiteAttribute(call, idx, a);
+            }
+        }
+        if LLVMGetTypeKind(LLVMGetReturnType(fty)) == llvm_sys::LLVMTypeKind::LLVMVoidTypeKind {
+            LLVMBuildRetVoid(builder);
+        } else {
+            LLVMBuildRet(builder, call);
+        }
+        LLVMDisposeBuilder(builder);
+    }
+}
+
+/// Compiles function `name` alone at tier 1 (O1) into `jit`: the bitcode re-read and
+/// rewritten like the tier-1 module, the function renamed `<name>.t1`, every other
+/// function a declaration (calls go through the slots), every global and slot a
+/// reference to the tier-1 module's. Returns the code's address.
+fn compile_t1(jit: &mut Jit, bitcode: &[u8], name: &str) -> Result<u64, JitError> {
+    let module = Module::parse("tier1", bitcode)?;
+    // SAFETY (block): a freshly parsed module we own.
+    unsafe {
+        let (m, ctx) = (module.module, module.context);
+        rewrite(m, ctx, None);
+        let mut g = LLVMGetFirstGlobal(m);
+        while !g.is_null() {
+            if !value_name(g).starts_with("llvm.") && LLVMIsDeclaration(g) == 0 {
+                LLVMSetInitializer(g, ptr::null_mut());
+                LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
+            }
+            g = LLVMGetNextGlobal(g);
+        }
+        for f in functions(m).into_iter().filter(|&f| defined(f)) {
+            if value_name(f) == name {
+                set_name(f, &format!("{name}.t1"));
+            } else {
+                replace_function(m, f, false);
+            }
+        }
+    }
+    let mut module = module;
+    module.optimise(OptLevel::O1)?;
+    jit.add(module)?;
+    jit.lookup(&format!("{name}.t1"))
+}
+
 /// An app loaded into the tiered engine.
 pub struct TieredApp {
     /// Address of bf_app_main's slot.
@@ -491,6 +643,18 @@ impl TieredApp {
         let mut module = Module::parse(name, bitcode)?;
         // SAFETY: a freshly parsed module we own.
         let names = unsafe { rewrite(module.module, module.context, None) };
+        // Functions that start in tier 0 keep only a trampoline through their slot in
+        // this module; their bodies are compiled when they reach tier 1.
+        let trampolined: Vec<bool> = match &prepared {
+            Some(p) if p.names == names => (0..names.len())
+                .map(|id| p.lowered.functions[id].is_some() && p.lowered.signatures[id].is_some())
+                .collect(),
+            _ => vec![false; names.len()],
+        };
+        for (n, _) in names.iter().zip(&trampolined).filter(|(_, t)| **t) {
+            // SAFETY: the live module just rewritten; the glue module defines the stub.
+            unsafe { trampoline(module.module, module.context, n) };
+        }
         module.optimise(level)?;
         let mut all = symbols.to_vec();
         all.push(HostSymbol { name: "bf_prof_enter", address: bf_prof_enter as *const () as u64 });
@@ -506,9 +670,9 @@ impl TieredApp {
         for n in &names {
             let slot = jit.lookup(&format!("bf.slot.{n}"))?;
             // SAFETY: the slot is a `ptr` global of the module just compiled, holding
-            // the function's tier-1 code.
-            let t1_code = unsafe { (slot as *const u64).read() };
-            functions.push(FunctionInfo { name: n.clone(), slot, t1_code, t2_compile_ms: None });
+            // the function's tier-1 code (or its stub, if trampolined).
+            let t1_code = if trampolined[functions.len()] { 0 } else { unsafe { (slot as *const u64).read() } };
+            functions.push(FunctionInfo { name: n.clone(), slot, t1_code, t1_compile_ms: None, t2_compile_ms: None });
         }
         // The app is entered through bf_app_main's slot, so it too starts in tier 0.
         let entry = names.iter().position(|n| n == "bf_app_main").map(|i| functions[i].slot).ok_or_else(|| JitError::Lookup("bf_app_main is not defined".into()))?;
@@ -524,6 +688,13 @@ impl TieredApp {
                 println!("interp: starts in tier 1: {e}");
             }
             for (id, f) in machine.functions.iter().enumerate() {
+                if f.is_none() && trampolined[id] {
+                    // Lowered, but not linkable after all: compile it at tier 1 now.
+                    let addr = compile_t1(&mut jit, bitcode, &names[id])?;
+                    functions[id].t1_code = addr;
+                    // SAFETY: as below.
+                    unsafe { (functions[id].slot as *mut u64).write_volatile(addr) };
+                }
                 if f.is_some() {
                     // SAFETY: the slot is a `ptr` global of the tier-1 module; the app
                     // is not running yet.
