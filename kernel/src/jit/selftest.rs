@@ -156,17 +156,29 @@ pub fn run_tiered() -> bool {
     first.status == 0 && second.status == 0 && run.status == 0 && refused && conforms
 }
 
-/// Prints a profile table: function, calls, cycles, tier, tier-2 compile time.
+/// Prints a profile table: function, calls, cycles, tier, tier-1 and tier-2 compile
+/// times.
 pub fn print_profile(report: &[super::tiered::FunctionReport]) {
     print_profile_as("profile:", report)
 }
 
 /// As [`print_profile`], each line starting with `prefix`.
 pub fn print_profile_as(prefix: &str, report: &[super::tiered::FunctionReport]) {
-    println!("{prefix} {:<28} {:>10} {:>16} {:>5} {:>12}", "function", "calls", "cycles", "tier", "t2 compile");
+    println!(
+        "{prefix} {:<28} {:>10} {:>16} {:>5} {:>12} {:>12}",
+        "function", "calls", "cycles", "tier", "t1 compile", "t2 compile"
+    );
+    let ms = |t: Option<f64>| t.map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
     for f in report.iter().filter(|f| f.calls > 0) {
-        let compile = f.t2_compile_ms.map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
-        println!("{prefix} {:<28} {:>10} {:>16} {:>5} {:>12}", f.name, f.calls, f.cycles, format!("t{}", f.tier), compile);
+        println!(
+            "{prefix} {:<28} {:>10} {:>16} {:>5} {:>12} {:>12}",
+            f.name,
+            f.calls,
+            f.cycles,
+            format!("t{}", f.tier),
+            ms(f.t1_compile_ms),
+            ms(f.t2_compile_ms)
+        );
     }
 }
 

@@ -162,16 +162,27 @@ pub extern "C" fn bf_prof_enter(id: u32) {
     if bump(&c.depth, 1) == 1 {
         c.entered_at.store(tsc::rdtsc(), Ordering::Relaxed);
     }
-    match c.tier.load(Ordering::Relaxed) {
+    let promote: Option<fn(u32)> = match c.tier.load(Ordering::Relaxed) {
         1 if calls >= POLICY_CALLS.load(Ordering::Relaxed) || c.cycles.load(Ordering::Relaxed) >= POLICY_CYCLES.load(Ordering::Relaxed) => {
-            tier_up(id)
+            Some(tier_up)
         }
         0 if calls >= POLICY_T1_CALLS.load(Ordering::Relaxed)
             || c.cycles.load(Ordering::Relaxed) >= POLICY_T1_CYCLES.load(Ordering::Relaxed) =>
         {
-            tier_up_t1(id)
+            Some(tier_up_t1)
         }
-        _ => {}
+        _ => None,
+    };
+    if let Some(promote) = promote {
+        // Compiling is not the app's time: stop the clock of every running activation
+        // meanwhile (otherwise a slow compile, e.g. under TCG, would push the function
+        // straight over the next threshold).
+        let started = tsc::rdtsc();
+        promote(id);
+        let spent = tsc::rdtsc().wrapping_sub(started);
+        for c in counters().iter().filter(|c| c.depth.load(Ordering::Relaxed) > 0) {
+            c.entered_at.store(c.entered_at.load(Ordering::Relaxed).wrapping_add(spent), Ordering::Relaxed);
+        }
     }
 }
 
@@ -614,6 +625,8 @@ pub struct FunctionReport {
     pub cycles: u64,
     /// Current tier.
     pub tier: u32,
+    /// Its own tier-1 compile time (functions that started in tier 0).
+    pub t1_compile_ms: Option<f64>,
     /// Tier-2 compile time.
     pub t2_compile_ms: Option<f64>,
 }
@@ -741,6 +754,7 @@ impl TieredApp {
                 calls: c.calls.load(Ordering::Relaxed),
                 cycles: c.cycles.load(Ordering::Relaxed),
                 tier: c.tier.load(Ordering::Relaxed),
+                t1_compile_ms: f.t1_compile_ms,
                 t2_compile_ms: f.t2_compile_ms,
             })
             .collect()
