@@ -116,7 +116,7 @@ fn nothrow_libstdcxx(original: &Path) -> PathBuf {
 
 fn assemble_selftest() {
     let llvm_as = std::env::var("BAREFLOW_LLVM_AS").unwrap_or_else(|_| "/usr/lib/llvm-22/bin/llvm-as".into());
-    for name in ["selftest", "tiered"] {
+    for name in ["selftest", "tiered", "interp"] {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("jit-tests/{name}.ll"));
         println!("cargo:rerun-if-changed={}", source.display());
         let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join(format!("{name}.bc"));

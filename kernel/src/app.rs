@@ -8,10 +8,13 @@
 //! | `--exit=N` | exit with status N (QEMU reports it through isa-debug-exit) |
 //! | `--unknown-syscall` | make a syscall the kernel does not implement (`acct`) and carry on |
 //! | `--syscall-bench=N` | time N `getpid` syscalls with rdtsc; prints `METRIC syscall.null_cycles` |
-//! | `--apps=all` or `--apps=NAME,…` | run apps natively (AOT), at t1, at t2 and through the tiered engine |
+//! | `--apps=all` or `--apps=NAME,…` | run apps natively (AOT), in the interpreter, at t1, at t2 and through the tiered engine |
+//! | `--tiers=all\|interp,t1,t2,profiled,tiered` | which runs `--apps` makes besides AOT (default: all) |
 //! | `--tiered-selftest` | run `jit-tests/tiered.ll` through the tiered engine |
 //! | `--no-jit` | skip the JIT self-test (with the `llvm` feature it runs by default) |
 //! | `--jit-trap` | run a JIT-compiled app that executes `ud2`: exception report |
+//! | `--interp-trap` | run an interpreted app that reaches `unreachable`: the interpreter names it and traps |
+//! | `--interp-trap=recursion` | run an interpreted app that recurses without end: stopped at the interpreter's depth limit |
 //! | `--jit-write-code` | JIT-compile `fib`, then write to its code: must fault |
 //! | `--cxx-throw` | call a throwing function inside libstdc++: the no-exceptions runtime's fatal diagnostic, status `0x7e` |
 //! | `--mprotect-fault` | map a page, write it, make it read-only with `mprotect`, write again: must fault |
@@ -130,10 +133,12 @@ pub fn run() -> i32 {
             let r = unsafe { libc::syscall(libc::SYS_acct, 0usize) };
             let errno = std::io::Error::last_os_error();
             println!("main: acct(NULL) returned {} ({}); carrying on", r, errno);
-        } else if arg == "--no-jit" {
+        } else if arg == "--no-jit" || arg.starts_with("--tiers=") {
         } else if let Some(selection) = arg.strip_prefix("--apps=") {
             #[cfg(feature = "llvm")]
-            if !crate::jit::apps::run_suite(selection) {
+            let tiers = args.iter().rev().find_map(|a| a.strip_prefix("--tiers=")).unwrap_or("all");
+            #[cfg(feature = "llvm")]
+            if !crate::jit::apps::run_suite(selection, tiers) {
                 status = 1;
             }
             #[cfg(not(feature = "llvm"))]
@@ -146,6 +151,9 @@ pub fn run() -> i32 {
         } else if arg == "--jit-trap" {
             #[cfg(feature = "llvm")]
             crate::jit::selftest::trapping_app();
+        } else if arg == "--interp-trap" || arg == "--interp-trap=recursion" {
+            #[cfg(feature = "llvm")]
+            crate::jit::selftest::interpreted_trap(arg.ends_with("recursion"));
         } else if arg == "--jit-write-code" {
             #[cfg(feature = "llvm")]
             crate::jit::selftest::write_to_code_page();

@@ -18,6 +18,11 @@ pub mod drivers;
 pub mod fs;
 #[cfg(feature = "llvm")]
 pub mod jit;
+/// The interpreter's LLVM-free parts (lowered form, execution loop, stub and adapter
+/// IR), compiled on their own for the host unit tests when LLVM is off.
+#[cfg(all(test, not(feature = "llvm")))]
+#[path = "jit/interp/mod.rs"]
+pub mod interp;
 pub mod app;
 pub mod mm;
 pub mod platform;

@@ -1,6 +1,7 @@
 //! The grow pipeline on the apps of `apps/`: every app natively compiled into the kernel
-//! (AOT), JIT-compiled at t1 and t2, and run through the tiered engine, with identical
-//! self-checked results — in QEMU and with the same kernel ELF run natively on Linux.
+//! (AOT), wholly interpreted (tier 0), JIT-compiled at t1 and t2, and run through the
+//! tiered engine (which starts in the interpreter), with identical self-checked
+//! results — in QEMU and with the same kernel ELF run natively on Linux.
 
 use std::time::Duration;
 
@@ -8,41 +9,90 @@ use bareflow_tests::{Accel, DiskInterface, ImageSpec, assert_contains_all, boot,
 
 const APPS: [&str; 7] = ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"];
 
-/// Checks the suite's output: each app printed the same result line in every run
-/// (AOT, t1, t2, t2 with profiling, four tiered runs) ending in "ok", and reported
-/// cycles per tier.
-fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>) {
+/// Result lines each run of the suite prints (`--tiers=` names the runs besides AOT).
+fn result_lines(tier: &str) -> usize {
+    match tier {
+        "tiered" => 4,
+        _ => 1,
+    }
+}
+
+/// Checks the suite's output for the runs `tiers` (AOT always): each app printed the
+/// same result line in every run ending in "ok", reported cycles per tier; with
+/// `interp`, it ran wholly in the interpreter and its interp → t2 speedup is reported;
+/// with `tiered`, it tiered up from tier 0 through tier 1 to tier 2, tinyllama's matmul
+/// in the middle of the first tiered run.
+fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>, tiers: &[&str]) {
     assert!(out.contains("apps: suite passed"), "suite failed:\n{out}");
+    assert!(!out.contains("interp: starts in tier 1"), "every function of every app is interpretable:\n{out}");
+    assert!(!out.contains("not interpreted but called"), "the interpreted runs interpret everything they call:\n{out}");
+    let expected: usize = 1 + tiers.iter().map(|t| result_lines(t)).sum::<usize>();
     for app in APPS {
         let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(&format!("{app}: "))).collect();
-        assert_eq!(lines.len(), 8, "{app}: one result line per run (aot, t1, t2, profiled t2, 4 tiered):\n{lines:#?}");
+        assert_eq!(lines.len(), expected, "{app}: one result line per run (aot, {tiers:?}):\n{lines:#?}");
         assert!(
             lines.iter().all(|l| *l == lines[0] && l.ends_with(" ok")),
             "{app}: results differ between tiers:\n{lines:#?}"
         );
-        for tier in ["aot", "t1", "t2", "tiered"] {
+        for tier in std::iter::once(&"aot").chain(tiers).filter(|t| **t != "profiled") {
             assert!(
                 metric(&format!("app.{app}.{tier}_cycles")).is_some_and(|c| c > 0.0),
                 "app.{app}.{tier}_cycles missing"
             );
         }
-        assert!(metric(&format!("app.{app}.tier_ups")).is_some_and(|n| n >= 1.0), "{app} never tiered up");
-        assert!(metric(&format!("app.{app}.profile_overhead_pct")).is_some(), "{app}: profiling overhead measured");
+        if tiers.contains(&"interp") {
+            // "apps: fib in tier 0: 4 of 4 functions interpreted (…)"
+            let t0 = out.lines().find(|l| l.starts_with(&format!("apps: {app} in tier 0: "))).unwrap_or_default();
+            let words: Vec<&str> = t0.split_whitespace().collect();
+            assert!(words.len() > 7 && words[5] == words[7], "{app}: all functions interpreted: {t0}");
+            assert!(
+                metric(&format!("app.{app}.interp_to_t2_speedup")).is_some_and(|x| x > 1.0),
+                "{app}: interp -> t2 speedup"
+            );
+        }
+        if tiers.contains(&"tiered") {
+            assert!(metric(&format!("app.{app}.tier_ups")).is_some_and(|n| n >= 2.0), "{app} never tiered up twice");
+        }
+        if tiers.contains(&"profiled") {
+            assert!(metric(&format!("app.{app}.profile_overhead_pct")).is_some(), "{app}: profiling overhead measured");
+        }
     }
-    // tinyllama's matmul goes to tier 2 in the middle of the first tiered run: its
-    // "tier:" line comes before that run's result line (the 5th, after aot, t1, t2 and
-    // the profiled t2).
-    let llama = out.split("apps: tinyllama (").nth(1).expect("tinyllama section");
-    let promoted = llama.find("tier: matmul -> t2 after ").expect("tinyllama's matmul reaches tier 2");
-    let first_tiered_result = llama.match_indices("tinyllama: ").nth(4).expect("first tiered run's result").0;
-    assert!(promoted < first_tiered_result, "matmul is promoted during the first tiered run");
+    if tiers.contains(&"tiered") {
+        // tinyllama's matmul starts interpreted and goes to tier 1, then tier 2, in the
+        // middle of the first tiered run: its "tier:" lines come before that run's
+        // result line (after those of the runs before it).
+        let before = 1 + tiers.iter().take_while(|t| **t != "tiered").map(|t| result_lines(t)).sum::<usize>();
+        let llama = out.split("apps: tinyllama (").nth(1).expect("tinyllama section");
+        let first_tiered_result = llama.match_indices("tinyllama: ").nth(before).expect("first tiered run's result").0;
+        let to_t1 = llama.find("tier: matmul -> t1 after ").expect("tinyllama's matmul reaches tier 1");
+        let to_t2 = llama.find("tier: matmul -> t2 after ").expect("tinyllama's matmul reaches tier 2");
+        assert!(to_t1 < to_t2 && to_t2 < first_tiered_result, "matmul goes 0 -> 1 -> 2 during the first tiered run");
+    }
 }
 
+/// Every run of the suite besides AOT (the kernel's `SUITE_TIERS`).
+const ALL_TIERS: [&str; 5] = ["interp", "t1", "t2", "profiled", "tiered"];
+
+/// Under TCG one boot with every run takes too long (~160 s on this machine), so QEMU
+/// checks the JIT tiers and the tiered engine in one boot…
 #[test]
 fn every_app_gives_the_same_answer_in_every_tier_in_qemu() {
-    let image = build_image("apps", &ImageSpec { cmdline: "--no-jit --apps=all".into(), ..Default::default() });
+    let tiers = ["t1", "t2", "profiled", "tiered"];
+    let cmdline = format!("--no-jit --apps=all --tiers={}", tiers.join(","));
+    let image = build_image("apps", &ImageSpec { cmdline, ..Default::default() });
     let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, Duration::from_secs(600));
-    assert_suite(&outcome.serial, |name| outcome.metric(name));
+    assert_suite(&outcome.serial, |name| outcome.metric(name), &tiers);
+    assert_eq!(outcome.kernel_status, Some(0));
+}
+
+/// …and every app wholly interpreted (with t2 for the speedup) in another.
+#[test]
+fn every_app_interpreted_gives_the_aot_answer_in_qemu() {
+    let tiers = ["interp", "t2"];
+    let cmdline = format!("--no-jit --apps=all --tiers={}", tiers.join(","));
+    let image = build_image("apps-interp", &ImageSpec { cmdline, ..Default::default() });
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, Duration::from_secs(600));
+    assert_suite(&outcome.serial, |name| outcome.metric(name), &tiers);
     assert_eq!(outcome.kernel_status, Some(0));
 }
 
@@ -51,7 +101,7 @@ fn every_app_gives_the_same_answer_in_every_tier_natively() {
     let (text, status) = bareflow_tests::run_kernel_natively(&["--no-jit", "--apps=all"]);
     println!("{text}");
     let metrics = runner::parse_metrics(&text);
-    assert_suite(&text, |name| metrics.iter().find(|m| m.0 == name).map(|m| m.1));
+    assert_suite(&text, |name| metrics.iter().find(|m| m.0 == name).map(|m| m.1), &ALL_TIERS);
     assert_eq!(status, Some(0));
 }
 
@@ -86,10 +136,17 @@ fn an_external_c_app_built_with_clang_runs_from_the_image() {
     let s = &outcome.serial;
     let results =
         s.lines().filter(|l| *l == "collatz: longest chain below 300000 starts at 230631, 443 steps ok").count();
-    assert_eq!(results, 6, "t1, t2 and four tiered runs all print the right answer:\n{s}");
+    assert_eq!(results, 7, "t1, t2, interpreted and four tiered runs all print the right answer:\n{s}");
     assert_contains_all(
         s,
-        ["main: the image carries an external app", "tier: chain_length -> t2 after", "apps: external app passed"],
+        [
+            "main: the image carries an external app",
+            "apps: app in tier 0: 2 of 2 functions interpreted",
+            "apps: external app interpreted: status 0",
+            "tier: chain_length -> t1 after",
+            "tier: chain_length -> t2 after",
+            "apps: external app passed",
+        ],
     );
     assert_eq!(outcome.kernel_status, Some(0));
 }

@@ -96,12 +96,18 @@ fn writing_to_finalised_jit_code_faults() {
 }
 
 /// What `--tiered-selftest` must print, in QEMU and natively: both hot functions
-/// promoted after 100 calls, both runs right, exact call counts (2 runs x 2000 calls of
-/// square_sum; fib(20) makes 2 fib(21) - 1 = 21891 calls per run), fib ending in tier 2.
+/// start interpreted, move to tier 1 after 10 calls and to tier 2 after 100, both runs
+/// right, exact call counts (2 runs x 2000 calls of square_sum; fib(20) makes
+/// 2 fib(21) - 1 = 21891 calls per run), fib ending in tier 2; then one run held in
+/// tier 0 with exact counts of the interpreter's own; then a function the interpreter
+/// cannot lower, named in a message, running in tier 1 with the right answer.
 fn assert_tiered_selftest(s: &str) {
     assert_contains_all(
         s,
         [
+            // (under TCG square_sum may reach the 2 M-cycle threshold first)
+            "tier: square_sum -> t1 after ",
+            "tier: fib -> t1 after ",
             "tier: square_sum -> t2 after 100 calls",
             "tier: fib -> t2 after 100 calls",
             "tiered: run 1 status 0",
@@ -112,6 +118,27 @@ fn assert_tiered_selftest(s: &str) {
     assert_eq!(row("square_sum").split_whitespace().nth(2), Some("4000"), "{}", row("square_sum"));
     assert_eq!(row("fib").split_whitespace().nth(2), Some("43782"), "{}", row("fib"));
     assert!(row("fib").contains(" t2 "), "fib ends in tier 2: {}", row("fib"));
+    let t0 = |f: &str| s.lines().find(|l| l.starts_with(&format!("profile-t0: {f} "))).unwrap_or_default().to_string();
+    for (f, calls) in [("square_sum", "2000"), ("fib", "21891"), ("bf_app_main", "1")] {
+        let row = t0(f);
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols.get(2), Some(&calls), "{f}: exact call count in tier 0: {row}");
+        assert_eq!(cols.get(4), Some(&"t0"), "{f} stays in tier 0: {row}");
+    }
+    assert_contains_all(
+        s,
+        [
+            "tiered: tier 0 only: 3 functions interpreted, run status 0",
+            "interp: starts in tier 1: wide: cannot interpret `%a = zext i64 %x to i128`: integers wider than 64 bits",
+            "interp: app with an uninterpretable function: status 0, tiers wide t1, bf_app_main t0",
+            "conformance: 13 of 13 functions interpreted",
+            "conformance: status t1 0, t0 0",
+        ],
+    );
+    // jit-tests/interp.ll: the interpreter computes exactly what compiled code does.
+    let line = |tier: &str| s.lines().find_map(|l| l.strip_prefix(&format!("conformance {tier}: "))).map(str::trim);
+    assert!(line("t1").is_some_and(|l| l.split(' ').count() == 11), "conformance t1 line: {:?}", line("t1"));
+    assert_eq!(line("t0"), line("t1"), "interpreted and compiled results differ");
 }
 
 #[test]
@@ -134,6 +161,23 @@ fn an_app_that_traps_is_reported_not_hung() {
     );
     assert!(!s.contains("instead of trapping"));
     assert_eq!(outcome.kernel_status, Some(0x7f));
+}
+
+#[test]
+fn an_interpreted_trap_names_the_function_natively() {
+    let (s, status) = bareflow_tests::run_kernel_natively(&["--no-jit", "--interp-trap"]);
+    assert_contains_all(
+        &s,
+        [
+            "interp: running an interpreted app that reaches unreachable",
+            "interp: trap: unreachable executed in bf_app_main",
+        ],
+    );
+    assert!(!s.contains("instead of trapping"), "{s}");
+    assert_ne!(status, Some(0), "the trap ends the program (SIGILL, like compiled code):\n{s}");
+    let (s, status) = bareflow_tests::run_kernel_natively(&["--no-jit", "--interp-trap=recursion"]);
+    assert_contains_all(&s, ["interp: trap: interpreter call depth limit (10000) reached calling down"]);
+    assert_ne!(status, Some(0), "{s}");
 }
 
 #[test]

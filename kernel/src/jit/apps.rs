@@ -7,7 +7,8 @@
 //! JIT-compiled copies get as absolute symbols.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::{HostSymbol, Jit, JitError, OptLevel, compile};
 use crate::arch::x86_64::tsc;
@@ -15,6 +16,30 @@ use crate::arch::x86_64::tsc;
 /// TSC at `bf_section_begin` and `bf_section_end` of the current run.
 static SECTION_BEGIN: AtomicU64 = AtomicU64::new(0);
 static SECTION_END: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the app's output is at the start of a line (nothing of a line printed yet).
+static AT_LINE_START: AtomicBool = AtomicBool::new(true);
+/// Engine messages that arrived while the app was in the middle of a line.
+static PENDING: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Prints an engine message (a tier-up) on a line of its own: at once when the app's
+/// output is at a line start, otherwise right after the app ends its line, so the
+/// message never splits the app's result line.
+pub fn log_line(message: String) {
+    if AT_LINE_START.load(Ordering::Relaxed) {
+        println!("{message}");
+    } else {
+        PENDING.lock().unwrap().push(message);
+    }
+}
+
+/// Prints the messages [`log_line`] held back.
+pub fn flush_log() {
+    for m in std::mem::take(&mut *PENDING.lock().unwrap()) {
+        println!("{m}");
+    }
+    AT_LINE_START.store(true, Ordering::Relaxed);
+}
 
 /// App ABI: writes `len` bytes of text.
 #[unsafe(no_mangle)]
@@ -25,12 +50,18 @@ pub extern "C" fn bf_print(ptr: *const u8, len: usize) {
     // SAFETY: the app passes a pointer to `len` bytes it owns.
     let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
     let _ = std::io::stdout().write_all(bytes);
+    let ends_line = bytes.last() == Some(&b'\n');
+    AT_LINE_START.store(ends_line, Ordering::Relaxed);
+    if ends_line {
+        flush_log();
+    }
 }
 
 /// App ABI: writes a decimal number.
 #[unsafe(no_mangle)]
 pub extern "C" fn bf_print_u64(value: u64) {
     print!("{value}");
+    AT_LINE_START.store(false, Ordering::Relaxed);
 }
 
 /// App ABI: the cycle counter.
@@ -78,6 +109,7 @@ pub fn measure(run: impl FnOnce() -> i32) -> AppRun {
     SECTION_BEGIN.store(0, Ordering::Relaxed);
     SECTION_END.store(0, Ordering::Relaxed);
     let status = run();
+    flush_log();
     let (b, e) = (SECTION_BEGIN.load(Ordering::Relaxed), SECTION_END.load(Ordering::Relaxed));
     AppRun { status, section_cycles: e.saturating_sub(b) }
 }
@@ -162,6 +194,9 @@ struct TieredRuns {
 /// [`TIERED_RUNS`] times and unloads it.
 fn run_tiered(name: &str, bitcode: &[u8]) -> Result<TieredRuns, JitError> {
     let mut tiered = super::tiered::TieredApp::load(name, bitcode, &abi_symbols(), super::tiered::TierPolicy::DEFAULT, true)?;
+    // Load to first instruction: lowering for tier 0 plus the load-time module (data,
+    // slots, trampolines, stubs); compare jit.compile_ms.<name>.t1, the whole module.
+    println!("METRIC app.{name}.tiered_load_ms {:.2} ms", tiered.t0_prepare_ms + tiered.t1_compile_ms);
     let started = tsc::rdtsc();
     let mut last = AppRun { status: -1, section_cycles: 0 };
     let mut all_passed = true;
@@ -180,11 +215,35 @@ fn run_tiered(name: &str, bitcode: &[u8]) -> Result<TieredRuns, JitError> {
     Ok(runs)
 }
 
-/// Runs each named app (`all` = every app) natively, at t1 (O1), at t2 (O3), at O3 with
-/// profiling (its cost: `profile_overhead_pct`) and through the tiered engine; prints the
-/// results, the profile and `METRIC app.*` lines.
+/// Runs `bitcode` once wholly in tier 0 ([`super::tiered::TierPolicy::INTERP_ONLY`]).
+fn run_interpreted(name: &str, bitcode: &[u8]) -> Result<AppRun, JitError> {
+    use super::tiered::{TierPolicy, TieredApp};
+    let mut app = TieredApp::load(name, bitcode, &abi_symbols(), TierPolicy::INTERP_ONLY, false)?;
+    println!(
+        "apps: {name} in tier 0: {} of {} functions interpreted ({:.1} ms to scalarise and lower)",
+        app.interpreted,
+        app.report().len(),
+        app.t0_prepare_ms
+    );
+    let run = app.run();
+    let native: Vec<String> = app.report().into_iter().filter(|f| f.calls > 0 && f.tier != 0).map(|f| f.name).collect();
+    if !native.is_empty() {
+        println!("apps: {name} in tier 0: not interpreted but called: {}", native.join(", "));
+    }
+    app.unload();
+    Ok(run)
+}
+
+/// The runs of the suite besides AOT, in order; `--tiers=` picks some.
+pub const SUITE_TIERS: [&str; 5] = ["interp", "t1", "t2", "profiled", "tiered"];
+
+/// Runs each named app (`all` = every app) natively (AOT), then the runs `tiers` names
+/// (`all` or a list from [`SUITE_TIERS`]): wholly interpreted (tier 0), at t1 (O1), at
+/// t2 (O3), at O3 with profiling (its cost: `profile_overhead_pct`) and through the
+/// tiered engine; prints the results, the profile and `METRIC app.*` lines.
 /// Returns false if any run failed its own check or any tier could not compile.
-pub fn run_suite(selection: &str) -> bool {
+pub fn run_suite(selection: &str, tiers: &str) -> bool {
+    let runs = |t: &str| tiers == "all" || tiers.split(',').any(|s| s == t);
     let mut ok = true;
     let mut rows = Vec::new();
     let mut overheads: Vec<f64> = Vec::new();
@@ -192,8 +251,17 @@ pub fn run_suite(selection: &str) -> bool {
         println!("apps: {} ({} bytes of bitcode)", app.name, app.bitcode.len());
         let aot = run_native(app.native);
         let mut cycles = vec![("aot", aot.section_cycles, aot.status)];
+        if runs("interp") {
+            match run_interpreted(app.name, app.bitcode) {
+                Ok(run) => cycles.push(("interp", run.section_cycles, run.status)),
+                Err(e) => {
+                    println!("apps: {} does not load into the interpreter: {e}", app.name);
+                    ok = false;
+                }
+            }
+        }
         let mut t2_plain = 0;
-        for (tier, level) in JIT_TIERS {
+        for (tier, level) in JIT_TIERS.into_iter().filter(|(t, _)| runs(t)) {
             match CompiledApp::new(app.name, app.bitcode, level) {
                 Ok(mut compiled) => {
                     let run = compiled.run();
@@ -209,8 +277,12 @@ pub fn run_suite(selection: &str) -> bool {
         }
         // What profiling costs: the instrumented module at O3, never promoted, against
         // the plain O3 build.
-        match super::tiered::TieredApp::load_at(app.name, app.bitcode, &abi_symbols(), super::tiered::TierPolicy::NEVER, false, OptLevel::O3) {
-            Ok(mut profiled) => {
+        let profiled = runs("profiled").then(|| {
+            super::tiered::TieredApp::load_at(app.name, app.bitcode, &abi_symbols(), super::tiered::TierPolicy::NEVER, false, OptLevel::O3)
+        });
+        match profiled {
+            None => {}
+            Some(Ok(mut profiled)) => {
                 let run = profiled.run();
                 ok &= run.status == 0;
                 profiled.unload();
@@ -220,13 +292,14 @@ pub fn run_suite(selection: &str) -> bool {
                     overheads.push(pct);
                 }
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 println!("apps: {} does not compile with profiling: {e}", app.name);
                 ok = false;
             }
         }
-        match run_tiered(app.name, app.bitcode) {
-            Ok(t) => {
+        match runs("tiered").then(|| run_tiered(app.name, app.bitcode)) {
+            None => {}
+            Some(Ok(t)) => {
                 ok &= t.all_passed;
                 cycles.push(("tiered", t.last.section_cycles, t.last.status));
                 println!("METRIC app.{}.tier_ups {} tier-ups", app.name, t.tier_ups);
@@ -234,10 +307,17 @@ pub fn run_suite(selection: &str) -> bool {
                 println!("apps: {} hot after {} run(s) in the tiered engine ({} tier-ups)", app.name, t.hot_after_run, t.tier_ups);
                 super::selftest::print_profile(&t.profile);
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 println!("apps: {} does not load into the tiered engine: {e}", app.name);
                 ok = false;
             }
+        }
+        let get = |t: &str| cycles.iter().find(|c| c.0 == t).map_or(0, |c| c.1);
+        if get("interp") > 0 && get("t2") > 0 {
+            println!("METRIC app.{}.interp_to_t2_speedup {:.1} x", app.name, get("interp") as f64 / get("t2") as f64);
+        }
+        if get("interp") > 0 && get("aot") > 0 {
+            println!("METRIC app.{}.interp_over_aot {:.1} x", app.name, get("interp") as f64 / get("aot") as f64);
         }
         for (tier, c, status) in &cycles {
             println!("METRIC app.{}.{tier}_cycles {c} cycles", app.name);
@@ -248,11 +328,24 @@ pub fn run_suite(selection: &str) -> bool {
         }
         rows.push((app.name, cycles));
     }
-    println!("apps: {:<10} {:>14} {:>14} {:>14} {:>14} {:>8}", "app", "aot", "t1", "t2", "tiered(hot)", "t2/aot");
+    println!(
+        "apps: {:<10} {:>14} {:>16} {:>14} {:>14} {:>14} {:>8} {:>10}",
+        "app", "aot", "interp", "t1", "t2", "tiered(hot)", "t2/aot", "interp/t2"
+    );
     for (name, cycles) in &rows {
         let get = |t: &str| cycles.iter().find(|c| c.0 == t).map_or(0, |c| c.1);
-        let ratio = if get("aot") > 0 { get("t2") as f64 / get("aot") as f64 } else { 0.0 };
-        println!("apps: {:<10} {:>14} {:>14} {:>14} {:>14} {:>8.2}", name, get("aot"), get("t1"), get("t2"), get("tiered"), ratio);
+        let ratio = |a: u64, b: u64| if b > 0 && a > 0 { format!("{:.2}", a as f64 / b as f64) } else { "-".into() };
+        println!(
+            "apps: {:<10} {:>14} {:>16} {:>14} {:>14} {:>14} {:>8} {:>10}",
+            name,
+            get("aot"),
+            get("interp"),
+            get("t1"),
+            get("t2"),
+            get("tiered"),
+            ratio(get("t2"), get("aot")),
+            ratio(get("interp"), get("t2"))
+        );
     }
     if !overheads.is_empty() {
         overheads.sort_by(|a, b| a.total_cmp(b));
@@ -263,8 +356,8 @@ pub fn run_suite(selection: &str) -> bool {
 }
 
 /// Runs external bitcode that follows the app ABI (e.g. C from `clang-22 -emit-llvm`,
-/// put in the image by `make disk APP=…`): t1, t2, then the tiered engine with its
-/// profile. There is no AOT copy of such an app. Returns false if it cannot be compiled
+/// put in the image by `make disk APP=…`): t1, t2, wholly interpreted, then the tiered
+/// engine with its profile. There is no AOT copy of such an app. Returns false if it cannot be compiled
 /// or its own check fails.
 pub fn run_external(bitcode: &[u8]) -> bool {
     let mut ok = true;
@@ -281,6 +374,17 @@ pub fn run_external(bitcode: &[u8]) -> bool {
                 println!("apps: the external app cannot run: {e}");
                 return false;
             }
+        }
+    }
+    match run_interpreted("app", bitcode) {
+        Ok(run) => {
+            println!("METRIC app.app.interp_cycles {} cycles", run.section_cycles);
+            println!("apps: external app interpreted: status {}, {} cycles", run.status, run.section_cycles);
+            ok &= run.status == 0;
+        }
+        Err(e) => {
+            println!("apps: the external app does not load into the interpreter: {e}");
+            ok = false;
         }
     }
     match run_tiered("app", bitcode) {

@@ -6,6 +6,7 @@
 
 pub mod apps;
 pub mod cxxrt;
+pub mod interp;
 pub mod selftest;
 pub mod tiered;
 
@@ -326,10 +327,16 @@ impl Module {
 
     /// Runs `default<On>` over the module.
     pub fn optimise(&mut self, level: OptLevel) -> Result<(), JitError> {
+        self.run_pipeline(level.pipeline().to_str().unwrap_or_default())
+    }
+
+    /// Runs a new-pass-manager pipeline (`LLVMRunPasses` syntax) over the module.
+    pub fn run_pipeline(&mut self, pipeline: &str) -> Result<(), JitError> {
+        let pipeline = CString::new(pipeline).map_err(|_| JitError::Optimise("NUL in the pipeline".into()))?;
         // SAFETY: valid module; the options object is created and disposed here.
         unsafe {
             let options = LLVMCreatePassBuilderOptions();
-            let err = LLVMRunPasses(self.module, level.pipeline().as_ptr(), ptr::null_mut(), options);
+            let err = LLVMRunPasses(self.module, pipeline.as_ptr(), ptr::null_mut(), options);
             LLVMDisposePassBuilderOptions(options);
             take_error(err).map_or(Ok(()), |e| Err(JitError::Optimise(e)))
         }

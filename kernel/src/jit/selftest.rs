@@ -138,15 +138,47 @@ pub fn run_tiered() -> bool {
     println!("tiered: run 1 status {} in {} cycles, run 2 status {} in {} cycles, {} tier-ups", first.status, first.section_cycles, second.status, second.section_cycles, app.tier_ups());
     print_profile(&app.report());
     app.unload();
-    first.status == 0 && second.status == 0
+    // The same module held in tier 0: the interpreter's own call counts must be exact
+    // too (one run: 2000 calls of square_sum, 2 fib(21) - 1 = 21891 of fib).
+    let mut t0 = match TieredApp::load("tiered-t0", TIERED_BITCODE, &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, true) {
+        Ok(app) => app,
+        Err(e) => {
+            println!("tiered: tier 0: {e}");
+            return false;
+        }
+    };
+    let run = t0.run();
+    println!("tiered: tier 0 only: {} functions interpreted, run status {} in {} cycles", t0.interpreted, run.status, run.section_cycles);
+    print_profile_as("profile-t0:", &t0.report());
+    t0.unload();
+    let refused = uninterpretable_function();
+    let conforms = interp_conformance();
+    first.status == 0 && second.status == 0 && run.status == 0 && refused && conforms
 }
 
-/// Prints a profile table: function, calls, cycles, tier, tier-2 compile time.
+/// Prints a profile table: function, calls, cycles, tier, tier-1 and tier-2 compile
+/// times.
 pub fn print_profile(report: &[super::tiered::FunctionReport]) {
-    println!("profile: {:<28} {:>10} {:>16} {:>5} {:>12}", "function", "calls", "cycles", "tier", "t2 compile");
+    print_profile_as("profile:", report)
+}
+
+/// As [`print_profile`], each line starting with `prefix`.
+pub fn print_profile_as(prefix: &str, report: &[super::tiered::FunctionReport]) {
+    println!(
+        "{prefix} {:<28} {:>10} {:>16} {:>5} {:>12} {:>12}",
+        "function", "calls", "cycles", "tier", "t1 compile", "t2 compile"
+    );
+    let ms = |t: Option<f64>| t.map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
     for f in report.iter().filter(|f| f.calls > 0) {
-        let compile = f.t2_compile_ms.map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
-        println!("profile: {:<28} {:>10} {:>16} {:>5} {:>12}", f.name, f.calls, f.cycles, format!("t{}", f.tier), compile);
+        println!(
+            "{prefix} {:<28} {:>10} {:>16} {:>5} {:>12} {:>12}",
+            f.name,
+            f.calls,
+            f.cycles,
+            format!("t{}", f.tier),
+            ms(f.t1_compile_ms),
+            ms(f.t2_compile_ms)
+        );
     }
 }
 
@@ -176,6 +208,86 @@ pub fn bad_apps() -> bool {
         }
     }
     ok
+}
+
+/// `kernel/jit-tests/interp.ll`, assembled to bitcode by `build.rs`.
+pub static INTERP_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/interp.bc"));
+
+/// Runs `interp.ll` compiled (t1) and wholly interpreted (t0); each run prints its
+/// line of results after `conformance <tier>: ` (the test compares them). Returns
+/// whether both runs passed the module's own checks.
+pub fn interp_conformance() -> bool {
+    use super::tiered::{TierPolicy, TieredApp};
+    let compiled = match super::apps::CompiledApp::new("interp-t1", INTERP_BITCODE, OptLevel::O1) {
+        Ok(mut app) => {
+            print!("conformance t1: ");
+            app.run().status
+        }
+        Err(e) => {
+            println!("conformance: t1: {e}");
+            -1
+        }
+    };
+    let interpreted = match TieredApp::load("interp-t0", INTERP_BITCODE, &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false) {
+        Ok(mut app) => {
+            print!("conformance t0: ");
+            let status = app.run().status;
+            println!("conformance: {} of {} functions interpreted", app.interpreted, app.report().len());
+            app.unload();
+            status
+        }
+        Err(e) => {
+            println!("conformance: t0: {e}");
+            -1
+        }
+    };
+    println!("conformance: status t1 {compiled}, t0 {interpreted}");
+    compiled == 0 && interpreted == 0
+}
+
+/// An app with a function the interpreter cannot lower (`i128` arithmetic): it must be
+/// named in a message, start in tier 1 and still give the right answer. Returns
+/// whether it did.
+pub fn uninterpretable_function() -> bool {
+    use super::tiered::{TierPolicy, TieredApp};
+    let ir = "define internal i64 @wide(i64 %x) {\n  %a = zext i64 %x to i128\n  %b = mul i128 %a, %a\n  %c = lshr i128 %b, 64\n  %d = trunc i128 %c to i64\n  ret i64 %d\n}\n\
+              define i32 @bf_app_main() {\n  %r = call i64 @wide(i64 4294967296)\n  %ok = icmp eq i64 %r, 1\n  %s = select i1 %ok, i32 0, i32 1\n  ret i32 %s\n}\n";
+    match TieredApp::load("uninterpretable", ir.as_bytes(), &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false) {
+        Ok(mut app) => {
+            let run = app.run();
+            let tiers: Vec<String> = app.report().iter().map(|f| format!("{} t{}", f.name, f.tier)).collect();
+            println!("interp: app with an uninterpretable function: status {}, tiers {}", run.status, tiers.join(", "));
+            app.unload();
+            run.status == 0
+        }
+        Err(e) => {
+            println!("interp: app with an uninterpretable function: {e}");
+            false
+        }
+    }
+}
+
+/// Runs an app whose interpreted code reaches `unreachable`: the interpreter names the
+/// function and traps like compiled code (`ud2`: the kernel's exception report on bare
+/// metal, SIGILL as a Linux program).
+/// With `recursion`, the app recurses without end instead: the interpreter stops it at
+/// its depth limit with a message (compiled code would overflow the stack).
+pub fn interpreted_trap(recursion: bool) {
+    use super::tiered::{TierPolicy, TieredApp};
+    let ir = if recursion {
+        "define internal i32 @down(i32 %n) {\n  %m = add i32 %n, 1\n  %r = call i32 @down(i32 %m)\n  ret i32 %r\n}\n\
+         define i32 @bf_app_main() {\n  %r = call i32 @down(i32 0)\n  ret i32 %r\n}\n"
+    } else {
+        "define i32 @bf_app_main() {\n  unreachable\n}\n"
+    };
+    match TieredApp::load("interp-trap", ir.as_bytes(), &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false) {
+        Ok(mut app) => {
+            println!("interp: running an interpreted app that {}", if recursion { "recurses without end" } else { "reaches unreachable" });
+            let run = app.run();
+            println!("interp: the trapping app returned {} instead of trapping", run.status);
+        }
+        Err(e) => println!("interp: {e}"),
+    }
 }
 
 /// Runs an app whose code traps (`llvm.trap`, i.e. `ud2`): on bare metal the kernel's

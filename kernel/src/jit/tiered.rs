@@ -32,23 +32,42 @@ use llvm_sys::prelude::*;
 use super::{HostSymbol, Jit, JitError, Module, OptLevel};
 use crate::arch::x86_64::tsc;
 
-/// When a function is promoted to tier 2.
+/// Where functions start and when they move up a tier (docs/engine.md's policy table).
 #[derive(Clone, Copy, Debug)]
 pub struct TierPolicy {
-    /// Promote after this many calls…
+    /// Start every interpretable function in tier 0 (the interpreter); otherwise
+    /// everything starts in tier 1.
+    pub interpret: bool,
+    /// Tier 0 → 1 after this many calls…
+    pub t1_calls: u64,
+    /// …or once its outermost activations have used this many cycles.
+    pub t1_cycles: u64,
+    /// Tier 1 → 2 after this many calls (counted from the first call, in any tier)…
     pub t2_calls: u64,
     /// …or once its outermost activations have used this many cycles.
     pub t2_cycles: u64,
 }
 
 impl TierPolicy {
-    /// The default policy (docs/engine.md): 100 calls or 20 million cycles.
-    pub const DEFAULT: TierPolicy = TierPolicy { t2_calls: 100, t2_cycles: 20_000_000 };
+    /// The default policy (docs/engine.md): start interpreted; tier 1 after 10 calls
+    /// or 2 million cycles; tier 2 after 100 calls or 20 million cycles.
+    pub const DEFAULT: TierPolicy =
+        TierPolicy { interpret: true, t1_calls: 10, t1_cycles: 2_000_000, t2_calls: 100, t2_cycles: 20_000_000 };
 
-    /// Never promote: profiling only (for measuring the instrumentation's cost).
-    pub const NEVER: TierPolicy = TierPolicy { t2_calls: u64::MAX, t2_cycles: u64::MAX };
+    /// Start in tier 1 and never promote: profiling only (for measuring the
+    /// instrumentation's cost).
+    pub const NEVER: TierPolicy =
+        TierPolicy { interpret: false, t1_calls: u64::MAX, t1_cycles: u64::MAX, t2_calls: u64::MAX, t2_cycles: u64::MAX };
 
-    /// Whether a function with these counts should move to tier 2.
+    /// Start in tier 0 and stay there: the interpreter alone (`app.<name>.interp_cycles`).
+    pub const INTERP_ONLY: TierPolicy = TierPolicy { interpret: true, ..TierPolicy::NEVER };
+
+    /// Whether a tier-0 function with these counts should move to tier 1.
+    pub fn promote_t1(&self, calls: u64, cycles: u64) -> bool {
+        calls >= self.t1_calls || cycles >= self.t1_cycles
+    }
+
+    /// Whether a tier-1 function with these counts should move to tier 2.
     pub fn promote(&self, calls: u64, cycles: u64) -> bool {
         calls >= self.t2_calls || cycles >= self.t2_cycles
     }
@@ -65,7 +84,7 @@ pub struct Counters {
     pub cycles: AtomicU64,
     depth: AtomicU64,
     entered_at: AtomicU64,
-    /// 1 or 2.
+    /// 0, 1 or 2.
     pub tier: AtomicU32,
 }
 
@@ -75,9 +94,21 @@ pub struct FunctionInfo {
     pub name: String,
     /// Where its slot lives (the JIT's data).
     pub slot: u64,
+    /// Its tier-1 code: compiled with the module at load for functions that start in
+    /// tier 1, on promotion (0 until then) for those that start in tier 0.
+    pub t1_code: u64,
+    /// Milliseconds its own tier-1 compile took, if it was compiled on promotion.
+    pub t1_compile_ms: Option<f64>,
     /// Milliseconds its tier-2 compile took, if it was promoted.
     pub t2_compile_ms: Option<f64>,
 }
+
+/// The interpreter of a loaded app; `Machine` is only ever used from the app's thread.
+struct Interp(Box<super::interp::exec::Machine>);
+
+// SAFETY: BareFlow runs one thread; the machine is created, run and dropped on it (the
+// engine's Mutex only guards the bookkeeping).
+unsafe impl Send for Interp {}
 
 /// The running app's engine state, reachable from the profiling hooks.
 struct Engine {
@@ -89,6 +120,8 @@ struct Engine {
     functions: Vec<FunctionInfo>,
     tier_ups: u32,
     log: bool,
+    /// Tier 0, when the policy interprets (dropped after `unload` uninstalled it).
+    _interp: Option<Interp>,
 }
 
 /// The loaded app's counters (`Engine::_counters`) as a raw pointer and length, for the
@@ -99,6 +132,8 @@ static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
 /// The loaded app's policy, for the hooks' fast path.
 static POLICY_CALLS: AtomicU64 = AtomicU64::new(u64::MAX);
 static POLICY_CYCLES: AtomicU64 = AtomicU64::new(u64::MAX);
+static POLICY_T1_CALLS: AtomicU64 = AtomicU64::new(u64::MAX);
+static POLICY_T1_CYCLES: AtomicU64 = AtomicU64::new(u64::MAX);
 
 fn counters() -> &'static [Counters] {
     let (p, n) = (COUNTERS_PTR.load(Ordering::Relaxed), COUNTERS_LEN.load(Ordering::Relaxed));
@@ -127,11 +162,71 @@ pub extern "C" fn bf_prof_enter(id: u32) {
     if bump(&c.depth, 1) == 1 {
         c.entered_at.store(tsc::rdtsc(), Ordering::Relaxed);
     }
-    if c.tier.load(Ordering::Relaxed) == 1
-        && (calls >= POLICY_CALLS.load(Ordering::Relaxed) || c.cycles.load(Ordering::Relaxed) >= POLICY_CYCLES.load(Ordering::Relaxed))
-    {
-        tier_up(id);
+    let promote: Option<fn(u32)> = match c.tier.load(Ordering::Relaxed) {
+        1 if calls >= POLICY_CALLS.load(Ordering::Relaxed) || c.cycles.load(Ordering::Relaxed) >= POLICY_CYCLES.load(Ordering::Relaxed) => {
+            Some(tier_up)
+        }
+        0 if calls >= POLICY_T1_CALLS.load(Ordering::Relaxed)
+            || c.cycles.load(Ordering::Relaxed) >= POLICY_T1_CYCLES.load(Ordering::Relaxed) =>
+        {
+            Some(tier_up_t1)
+        }
+        _ => None,
+    };
+    if let Some(promote) = promote {
+        // Compiling is not the app's time: stop the clock of every running activation
+        // meanwhile (otherwise a slow compile, e.g. under TCG, would push the function
+        // straight over the next threshold).
+        let started = tsc::rdtsc();
+        promote(id);
+        let spent = tsc::rdtsc().wrapping_sub(started);
+        for c in counters().iter().filter(|c| c.depth.load(Ordering::Relaxed) > 0) {
+            c.entered_at.store(c.entered_at.load(Ordering::Relaxed).wrapping_add(spent), Ordering::Relaxed);
+        }
     }
+}
+
+/// Moves function `id` from tier 0 to tier 1: its slot gets the tier-1 code. Calls
+/// that follow, from native and interpreted callers alike, run compiled code;
+/// interpreted activations already running finish in the interpreter.
+fn tier_up_t1(id: u32) {
+    let mut guard = ENGINE.lock().unwrap();
+    let Some(engine) = guard.as_mut() else { return };
+    let c = &counters()[id as usize];
+    c.tier.store(1, Ordering::Relaxed); // also when compiling fails: do not retry forever
+    let started = Instant::now();
+    let name = engine.functions[id as usize].name.clone();
+    if engine.functions[id as usize].t1_code == 0 {
+        match compile_t1(&mut engine.jit, &engine.bitcode, &name) {
+            Ok(addr) => engine.functions[id as usize].t1_code = addr,
+            Err(e) => {
+                // It stays interpreted (its slot keeps the stub) until tier 2.
+                super::apps::log_line(format!("tier: compiling {} at t1 failed: {e}", short_name(&name)));
+                return;
+            }
+        }
+    }
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    let f = &mut engine.functions[id as usize];
+    f.t1_compile_ms = Some(ms);
+    // SAFETY: the slot is the tier-1 module's `ptr` global; one thread.
+    unsafe { (f.slot as *mut u64).write_volatile(f.t1_code) };
+    engine.tier_ups += 1;
+    if engine.log {
+        super::apps::log_line(format!(
+            "tier: {} -> t1 after {} calls ({ms:.1} ms compile)",
+            short_name(&name),
+            c.calls.load(Ordering::Relaxed)
+        ));
+    }
+}
+
+fn interp_enter(id: u32) {
+    bf_prof_enter(id)
+}
+
+fn interp_exit(id: u32) {
+    bf_prof_exit(id)
 }
 
 /// Instrumentation hook: function `id` returns.
@@ -169,15 +264,15 @@ fn tier_up(id: u32) {
             engine.functions[id as usize].t2_compile_ms = Some(ms);
             engine.tier_ups += 1;
             if engine.log {
-                println!(
+                super::apps::log_line(format!(
                     "tier: {} -> t2 after {} calls ({:.1} ms compile)",
                     short_name(&name),
                     c.calls.load(Ordering::Relaxed),
                     ms
-                );
+                ));
             }
         }
-        Err(e) => println!("tier: promoting {} failed: {e}", short_name(&name)),
+        Err(e) => super::apps::log_line(format!("tier: promoting {} failed: {e}", short_name(&name))),
     }
 }
 
@@ -199,7 +294,8 @@ pub fn short_name(name: &str) -> String {
     segments.last().map_or(name.to_string(), |s| s.to_string())
 }
 
-fn value_name(v: LLVMValueRef) -> String {
+/// The name of an LLVM value.
+pub(crate) fn value_name(v: LLVMValueRef) -> String {
     let mut len = 0;
     // SAFETY: LLVM returns a pointer/length pair valid while `v` lives.
     unsafe {
@@ -213,7 +309,8 @@ fn set_name(v: LLVMValueRef, name: &str) {
     unsafe { LLVMSetValueName2(v, name.as_ptr() as *const c_char, name.len()) };
 }
 
-fn functions(m: LLVMModuleRef) -> Vec<LLVMValueRef> {
+/// The functions of a module, in order.
+pub(crate) fn functions(m: LLVMModuleRef) -> Vec<LLVMValueRef> {
     let mut v = Vec::new();
     // SAFETY: iterating a live module's function list.
     unsafe {
@@ -226,9 +323,42 @@ fn functions(m: LLVMModuleRef) -> Vec<LLVMValueRef> {
     v
 }
 
-fn defined(f: LLVMValueRef) -> bool {
+/// Whether `f` is defined here (not a declaration or an intrinsic).
+pub(crate) fn defined(f: LLVMValueRef) -> bool {
     // SAFETY: `f` is a function of a live module.
     unsafe { LLVMIsDeclaration(f) == 0 && LLVMGetIntrinsicID(f) == 0 }
+}
+
+/// Step 1 of [`rewrite`] alone, for the interpreter's copy of the module: unnamed
+/// globals get the names `bf.anon.N`, internal and private globals and defined
+/// functions become external (the same names as in the tier-1 module).
+///
+/// # Safety
+/// `m` must be a live module.
+pub(crate) unsafe fn name_symbols(m: LLVMModuleRef) {
+    // SAFETY (whole body): LLVM C API calls on the live module `m`.
+    unsafe {
+        let mut anon = 0;
+        let mut g = LLVMGetFirstGlobal(m);
+        while !g.is_null() {
+            let name = value_name(g);
+            if !name.starts_with("llvm.") {
+                if name.is_empty() {
+                    set_name(g, &format!("bf.anon.{anon}"));
+                    anon += 1;
+                }
+                if matches!(LLVMGetLinkage(g), LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage) {
+                    LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
+                }
+            }
+            g = LLVMGetNextGlobal(g);
+        }
+        for f in functions(m).into_iter().filter(|&f| defined(f)) {
+            if matches!(LLVMGetLinkage(f), LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage) {
+                LLVMSetLinkage(f, LLVMLinkage::LLVMExternalLinkage);
+            }
+        }
+    }
 }
 
 /// Rewrites `m` as described in the module docs. With `keep = Some((name, counter))`,
@@ -342,11 +472,147 @@ unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<(&str, u64
     }
 }
 
+/// Replaces function `f` of `m` by a fresh function with the same name, type, calling
+/// convention and attributes, and returns it (empty: the caller gives it a body or
+/// leaves it a declaration). Every use of `f` — constants such as vtables included —
+/// refers to the new function afterwards.
+///
+/// # Safety
+/// `f` must be a defined function of the live module `m`.
+unsafe fn replace_function(m: LLVMModuleRef, f: LLVMValueRef, keep_attributes: bool) -> LLVMValueRef {
+    // SAFETY (whole body): LLVM C API calls on the live module `m`.
+    unsafe {
+        let name = value_name(f);
+        let fty = LLVMGlobalGetValueType(f);
+        let new = LLVMAddFunction(m, c"bf.replacement".as_ptr(), fty);
+        LLVMSetFunctionCallConv(new, LLVMGetFunctionCallConv(f));
+        if keep_attributes {
+            for idx in attribute_indices(f) {
+                for a in attributes_at(f, idx) {
+                    LLVMAddAttributeAtIndex(new, idx, a);
+                }
+            }
+        }
+        LLVMReplaceAllUsesWith(f, new);
+        LLVMDeleteFunction(f);
+        set_name(new, &name);
+        new
+    }
+}
+
+/// The attribute indices of function `f`: return, parameters, function.
+unsafe fn attribute_indices(f: LLVMValueRef) -> Vec<u32> {
+    // SAFETY: reading a live function.
+    let n = unsafe { LLVMCountParams(f) };
+    let mut v = vec![llvm_sys::LLVMAttributeReturnIndex, llvm_sys::LLVMAttributeFunctionIndex];
+    v.extend(1..=n);
+    v
+}
+
+/// The attributes of `f` at `idx`.
+unsafe fn attributes_at(f: LLVMValueRef, idx: u32) -> Vec<LLVMAttributeRef> {
+    // SAFETY: reading a live function's attribute list into a buffer of its size.
+    unsafe {
+        let n = LLVMGetAttributeCountAtIndex(f, idx);
+        let mut v = vec![ptr::null_mut(); n as usize];
+        if n > 0 {
+            LLVMGetAttributesAtIndex(f, idx, v.as_mut_ptr());
+        }
+        v
+    }
+}
+
+/// In the tier-1 module (after [`rewrite`]), turns function `id` (named `name`) into a
+/// trampoline through its own slot — `load` the slot, call what it holds, return the
+/// result — and points the slot at the function's tier-0 stub `<name>.t0` (defined in
+/// the interpreter's glue module). The function's address (in vtables, function
+/// pointers) then always reaches its current tier, and its body is compiled only when
+/// it reaches tier 1 ([`compile_t1`]).
+///
+/// # Safety
+/// `m` must be the live tier-1 module of context `ctx`, rewritten by [`rewrite`].
+unsafe fn trampoline(m: LLVMModuleRef, ctx: LLVMContextRef, name: &str) {
+    // SAFETY (whole body): LLVM C API calls on the live module `m`.
+    unsafe {
+        let cname = CString::new(name).unwrap();
+        let f = LLVMGetNamedFunction(m, cname.as_ptr());
+        let slot_name = CString::new(format!("bf.slot.{name}")).unwrap();
+        let slot = LLVMGetNamedGlobal(m, slot_name.as_ptr());
+        if f.is_null() || slot.is_null() {
+            return;
+        }
+        let fty = LLVMGlobalGetValueType(f);
+        let new = replace_function(m, f, true);
+        let stub_name = CString::new(format!("{name}.t0")).unwrap();
+        let stub = LLVMAddFunction(m, stub_name.as_ptr(), fty);
+        LLVMSetFunctionCallConv(stub, LLVMGetFunctionCallConv(new));
+        LLVMSetInitializer(slot, stub);
+        let builder = LLVMCreateBuilderInContext(ctx);
+        let entry = LLVMAppendBasicBlockInContext(ctx, new, c"entry".as_ptr());
+        LLVMPositionBuilderAtEnd(builder, entry);
+        let target = LLVMBuildLoad2(builder, LLVMPointerTypeInContext(ctx, 0), slot, c"".as_ptr());
+        let mut args: Vec<LLVMValueRef> = (0..LLVMCountParams(new)).map(|i| LLVMGetParam(new, i)).collect();
+        let call = LLVMBuildCall2(builder, fty, target, args.as_mut_ptr(), args.len() as u32, c"".as_ptr());
+        LLVMSetInstructionCallConv(call, LLVMGetFunctionCallConv(new));
+        for idx in attribute_indices(new) {
+            if idx == llvm_sys::LLVMAttributeFunctionIndex {
+                continue;
+            }
+            for a in attributes_at(new, idx) {
+                LLVMAddCallSiteAttribute(call, idx, a);
+            }
+        }
+        if LLVMGetTypeKind(LLVMGetReturnType(fty)) == llvm_sys::LLVMTypeKind::LLVMVoidTypeKind {
+            LLVMBuildRetVoid(builder);
+        } else {
+            LLVMBuildRet(builder, call);
+        }
+        LLVMDisposeBuilder(builder);
+    }
+}
+
+/// Compiles function `name` alone at tier 1 (O1) into `jit`: the bitcode re-read and
+/// rewritten like the tier-1 module, the function renamed `<name>.t1`, every other
+/// function a declaration (calls go through the slots), every global and slot a
+/// reference to the tier-1 module's. Returns the code's address.
+fn compile_t1(jit: &mut Jit, bitcode: &[u8], name: &str) -> Result<u64, JitError> {
+    let module = Module::parse("tier1", bitcode)?;
+    // SAFETY (block): a freshly parsed module we own.
+    unsafe {
+        let (m, ctx) = (module.module, module.context);
+        rewrite(m, ctx, None);
+        let mut g = LLVMGetFirstGlobal(m);
+        while !g.is_null() {
+            if !value_name(g).starts_with("llvm.") && LLVMIsDeclaration(g) == 0 {
+                LLVMSetInitializer(g, ptr::null_mut());
+                LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
+            }
+            g = LLVMGetNextGlobal(g);
+        }
+        for f in functions(m).into_iter().filter(|&f| defined(f)) {
+            if value_name(f) == name {
+                set_name(f, &format!("{name}.t1"));
+            } else {
+                replace_function(m, f, false);
+            }
+        }
+    }
+    let mut module = module;
+    module.optimise(OptLevel::O1)?;
+    jit.add(module)?;
+    jit.lookup(&format!("{name}.t1"))
+}
+
 /// An app loaded into the tiered engine.
 pub struct TieredApp {
+    /// Address of bf_app_main's slot.
     entry: u64,
-    /// Tier-1 compile time of the whole module, ms.
+    /// Tier-1 compile time of the whole module (with the tier-0 glue), ms.
     pub t1_compile_ms: f64,
+    /// Time to parse, scalarise and lower the tier-0 copy, ms (0 without tier 0).
+    pub t0_prepare_ms: f64,
+    /// How many functions start in tier 0.
+    pub interpreted: usize,
 }
 
 /// What the engine reports per function.
@@ -359,13 +625,17 @@ pub struct FunctionReport {
     pub cycles: u64,
     /// Current tier.
     pub tier: u32,
+    /// Its own tier-1 compile time (functions that started in tier 0).
+    pub t1_compile_ms: Option<f64>,
     /// Tier-2 compile time.
     pub t2_compile_ms: Option<f64>,
 }
 
 impl TieredApp {
-    /// Loads `bitcode` at tier 1 with profiling; `symbols` are the host functions.
-    /// Only one tiered app can be loaded at a time.
+    /// Loads `bitcode` with profiling, its functions in tier 0 when the policy
+    /// interprets (those the interpreter cannot lower start in tier 1, with a message),
+    /// in tier 1 otherwise; `symbols` are the host functions. Only one tiered app can
+    /// be loaded at a time.
     pub fn load(name: &str, bitcode: &[u8], symbols: &[HostSymbol], policy: TierPolicy, log: bool) -> Result<TieredApp, JitError> {
         Self::load_at(name, bitcode, symbols, policy, log, OptLevel::O1)
     }
@@ -381,37 +651,92 @@ impl TieredApp {
         level: OptLevel,
     ) -> Result<TieredApp, JitError> {
         let started = Instant::now();
+        let prepared = if policy.interpret { Some(super::interp::engine::prepare(bitcode)?) } else { None };
+        let t0_prepare_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut module = Module::parse(name, bitcode)?;
         // SAFETY: a freshly parsed module we own.
         let names = unsafe { rewrite(module.module, module.context, None) };
+        // Functions that start in tier 0 keep only a trampoline through their slot in
+        // this module; their bodies are compiled when they reach tier 1.
+        let trampolined: Vec<bool> = match &prepared {
+            Some(p) if p.names == names => (0..names.len())
+                .map(|id| p.lowered.functions[id].is_some() && p.lowered.signatures[id].is_some())
+                .collect(),
+            _ => vec![false; names.len()],
+        };
+        for (n, _) in names.iter().zip(&trampolined).filter(|(_, t)| **t) {
+            // SAFETY: the live module just rewritten; the glue module defines the stub.
+            unsafe { trampoline(module.module, module.context, n) };
+        }
         module.optimise(level)?;
         let mut all = symbols.to_vec();
         all.push(HostSymbol { name: "bf_prof_enter", address: bf_prof_enter as *const () as u64 });
         all.push(HostSymbol { name: "bf_prof_exit", address: bf_prof_exit as *const () as u64 });
+        all.push(HostSymbol { name: "bf_interp_call", address: super::interp::engine::bf_interp_call as *const () as u64 });
         let mut jit = Jit::new(&all)?;
         jit.add(module)?;
-        let entry = jit.lookup("bf_app_main")?;
+        if let Some(p) = &prepared {
+            jit.add(Module::parse("bf.tier0-glue", p.glue.as_bytes())?)?;
+        }
+        jit.lookup("bf_app_main")?;
         let mut functions = Vec::new();
         for n in &names {
-            functions.push(FunctionInfo { name: n.clone(), slot: jit.lookup(&format!("bf.slot.{n}"))?, t2_compile_ms: None });
+            let slot = jit.lookup(&format!("bf.slot.{n}"))?;
+            // SAFETY: the slot is a `ptr` global of the module just compiled, holding
+            // the function's tier-1 code (or its stub, if trampolined).
+            let t1_code = if trampolined[functions.len()] { 0 } else { unsafe { (slot as *const u64).read() } };
+            functions.push(FunctionInfo { name: n.clone(), slot, t1_code, t1_compile_ms: None, t2_compile_ms: None });
         }
-        let t1_compile_ms = started.elapsed().as_secs_f64() * 1e3;
+        // The app is entered through bf_app_main's slot, so it too starts in tier 0.
+        let entry = names.iter().position(|n| n == "bf_app_main").map(|i| functions[i].slot).ok_or_else(|| JitError::Lookup("bf_app_main is not defined".into()))?;
+        let t1_compile_ms = started.elapsed().as_secs_f64() * 1e3 - t0_prepare_ms;
         let counters: Box<[Counters]> = names.iter().map(|_| Counters { tier: AtomicU32::new(1), ..Default::default() }).collect();
+        let mut interp = None;
+        let mut interpreted = 0;
+        if let Some(p) = prepared {
+            let slots: Vec<u64> = functions.iter().map(|f| f.slot).collect();
+            let hooks = super::interp::exec::Hooks { enter: interp_enter, exit: interp_exit };
+            let (machine, errors) = super::interp::engine::link(p, &mut jit, &names, &slots, hooks)?;
+            for e in &errors {
+                println!("interp: starts in tier 1: {e}");
+            }
+            for (id, f) in machine.functions.iter().enumerate() {
+                if f.is_none() && trampolined[id] {
+                    // Lowered, but not linkable after all: compile it at tier 1 now.
+                    let addr = compile_t1(&mut jit, bitcode, &names[id])?;
+                    functions[id].t1_code = addr;
+                    // SAFETY: as below.
+                    unsafe { (functions[id].slot as *mut u64).write_volatile(addr) };
+                }
+                if f.is_some() {
+                    // SAFETY: the slot is a `ptr` global of the tier-1 module; the app
+                    // is not running yet.
+                    unsafe { (functions[id].slot as *mut u64).write_volatile(machine.linkage[id].stub) };
+                    counters[id].tier.store(0, Ordering::Relaxed);
+                    interpreted += 1;
+                }
+            }
+            interp = Some(Interp(Box::new(machine)));
+        }
         COUNTERS_PTR.store(counters.as_ptr() as u64, Ordering::Relaxed);
         COUNTERS_LEN.store(counters.len() as u64, Ordering::Relaxed);
         POLICY_CALLS.store(policy.t2_calls, Ordering::Relaxed);
         POLICY_CYCLES.store(policy.t2_cycles, Ordering::Relaxed);
-        *ENGINE.lock().unwrap() = Some(Engine { jit, _counters: counters, bitcode: bitcode.to_vec(), functions, tier_ups: 0, log });
-        Ok(TieredApp { entry, t1_compile_ms })
+        POLICY_T1_CALLS.store(policy.t1_calls, Ordering::Relaxed);
+        POLICY_T1_CYCLES.store(policy.t1_cycles, Ordering::Relaxed);
+        super::interp::engine::install(interp.as_ref().map(|i| &*i.0));
+        *ENGINE.lock().unwrap() =
+            Some(Engine { jit, _counters: counters, bitcode: bitcode.to_vec(), functions, tier_ups: 0, log, _interp: interp });
+        Ok(TieredApp { entry, t1_compile_ms, t0_prepare_ms, interpreted })
     }
 
     /// Runs `bf_app_main` once (tier-ups happen inside, as the policy says).
     pub fn run(&mut self) -> super::apps::AppRun {
         let entry = self.entry;
         super::apps::measure(|| {
-            // SAFETY: the app ABI's entry, compiled by the engine's JIT (alive until
-            // `unload`).
-            let main: extern "C" fn() -> i32 = unsafe { std::mem::transmute(entry as usize) };
+            // SAFETY: the app ABI's entry as its slot holds it now (tier-0 stub, tier-1
+            // or tier-2 code), compiled by the engine's JIT (alive until `unload`).
+            let main: extern "C" fn() -> i32 = unsafe { std::mem::transmute((entry as *const u64).read_volatile() as usize) };
             main()
         })
     }
@@ -429,6 +754,7 @@ impl TieredApp {
                 calls: c.calls.load(Ordering::Relaxed),
                 cycles: c.cycles.load(Ordering::Relaxed),
                 tier: c.tier.load(Ordering::Relaxed),
+                t1_compile_ms: f.t1_compile_ms,
                 t2_compile_ms: f.t2_compile_ms,
             })
             .collect()
@@ -441,7 +767,9 @@ impl TieredApp {
 
     /// Frees the JIT and the counters' registration.
     pub fn unload(self) {
+        super::interp::engine::install(None);
         POLICY_CALLS.store(u64::MAX, Ordering::Relaxed);
+        POLICY_T1_CALLS.store(u64::MAX, Ordering::Relaxed);
         COUNTERS_PTR.store(0, Ordering::Relaxed);
         COUNTERS_LEN.store(0, Ordering::Relaxed);
         *ENGINE.lock().unwrap() = None;

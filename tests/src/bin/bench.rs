@@ -167,22 +167,25 @@ fn main() {
     suites.push(("native Linux".into(), runner::parse_metrics(&native)));
     for (where_, metrics) in &suites {
         let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
-        writeln!(apps, "\n{where_}:\n\n| app | aot cycles | t1 cycles | t2 cycles | tiered (hot) cycles | t2/aot | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % |").unwrap();
-        writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
+        writeln!(apps, "\n{where_}:\n\n| app | aot cycles | interp cycles | t1 cycles | t2 cycles | tiered (hot) cycles | t2/aot | interp/aot | interp→t2 speedup | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % |").unwrap();
+        writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
         for app in ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"] {
             let c = |t: &str| get(format!("app.{app}.{t}_cycles"));
             let slug = where_.replace(' ', "_").to_lowercase();
-            for t in ["aot", "t1", "t2", "tiered"] {
+            for t in ["aot", "interp", "t1", "t2", "tiered"] {
                 println!("METRIC app.{app}.{t}_cycles.{slug} {:.0} cycles", c(t));
             }
             writeln!(
                 apps,
-                "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |",
                 c("aot"),
+                c("interp"),
                 c("t1"),
                 c("t2"),
                 c("tiered"),
                 c("t2") / c("aot"),
+                c("interp") / c("aot"),
+                c("interp") / c("t2"),
                 get(format!("app.{app}.tier_ups")),
                 get(format!("jit.compile_ms.{app}.t1")),
                 get(format!("jit.compile_ms.{app}.t2")),
@@ -258,8 +261,8 @@ fn main() {
          callable address out (parse, verify, `default<On>`, ORC lookup). Under TCG this is emulated \
          CPU time; the same ELF run natively on Linux prints the hardware figure.\n\n{llvm}\n## Apps in every tier\n\n\
          `--apps=all`: each app's timed section (`bf_section_begin`..`end`, TSC cycles) natively compiled \
-         into the kernel (aot), JIT-compiled whole at O1 (t1) and O3 (t2), and in the fourth run through \
-         the tiered engine (docs/engine.md). One boot per accelerator; natively, one run of the same ELF. \
+         into the kernel (aot), wholly interpreted (interp, tier 0), JIT-compiled whole at O1 (t1) and O3 \
+         (t2), and in the fourth run through the tiered engine, which starts in the interpreter (docs/engine.md). One boot per accelerator; natively, one run of the same ELF. \
          time to hot: from loading into the tiered engine to the end of the last run that made a \
          tier-up (0 natively, where the TSC is not calibrated).\n{apps}\n## Files\n\n         `--fs-selftest` on the FAT16 partition (docs/fs.md): a 16 MiB file written in 1 MiB writes          and fsynced, read back, and the mean of 16 append + `sync_all` rounds.\n\n{files}\n## Sizes\n\n{sizes}",
         kvm.describe()

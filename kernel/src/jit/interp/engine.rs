@@ -1,0 +1,123 @@
+//! Preparing an app for tier 0 and linking the interpreter to the JIT.
+//!
+//! [`prepare`] parses a tier-0 copy of the bitcode, gives its symbols the same unique
+//! names the tiered engine gives the tier-1 module, runs `expand-reductions` and
+//! `scalarizer<load-store>` on it (so the interpreter sees scalar code only: the apps'
+//! O2 output has `<2 x i64>`, `<4 x float>` and `vector.reduce.*`), lowers every
+//! function and generates the glue module (entry stubs and adapters). The caller adds
+//! the glue to the JIT beside the tier-1 module; [`link`] then resolves the lowered
+//! code's global addresses in the JIT — the interpreter uses the compiled tiers' data,
+//! so a function changes tier without copying state — and builds the [`Machine`].
+
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use super::abi::glue_module;
+use super::exec::{Adapter, Hooks, Linkage, Machine};
+use super::lower::{LoweredModule, lower_module};
+use crate::jit::{Jit, JitError, Module};
+
+/// The tier-0 pass pipeline: vectors become scalars.
+pub const TIER0_PASSES: &str = "function(expand-reductions,scalarizer<load-store>)";
+
+/// A module lowered for tier 0, before linking.
+pub struct Prepared {
+    /// The defined functions' names, in function-id order.
+    pub names: Vec<String>,
+    /// The lowered functions.
+    pub lowered: LoweredModule,
+    /// IR text of the stubs and adapters, to add to the JIT.
+    pub glue: String,
+}
+
+/// Parses and lowers `bitcode` for tier 0.
+pub fn prepare(bitcode: &[u8]) -> Result<Prepared, JitError> {
+    let mut module = Module::parse("tier0", bitcode)?;
+    // SAFETY: a freshly parsed module we own.
+    unsafe { crate::jit::tiered::name_symbols(module.module) };
+    module.run_pipeline(TIER0_PASSES)?;
+    let defs: Vec<_> =
+        crate::jit::tiered::functions(module.module).into_iter().filter(|&f| crate::jit::tiered::defined(f)).collect();
+    let names: Vec<String> = defs.iter().map(|&f| crate::jit::tiered::value_name(f)).collect();
+    // SAFETY: `defs` are the live module's defined functions.
+    let lowered = unsafe { lower_module(module.module, &defs) };
+    let stubs: Vec<_> = names
+        .iter()
+        .enumerate()
+        .filter_map(|(id, n)| match (&lowered.functions[id], &lowered.signatures[id]) {
+            (Some(_), Some(sig)) => Some((n.clone(), id as u32, sig.clone())),
+            _ => None,
+        })
+        .collect();
+    let glue = glue_module(&stubs, &lowered.adapters);
+    Ok(Prepared { names, lowered, glue })
+}
+
+/// The machine `bf_interp_call` runs (null: none loaded).
+static MACHINE: AtomicPtr<Machine> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The interpreter's entry, called by the tier-0 stubs: interprets function `id` with
+/// the arguments at `args`, leaving the result at `ret`.
+pub extern "C" fn bf_interp_call(id: u32, args: *const u64, ret: *mut u64) {
+    let m = MACHINE.load(Ordering::Relaxed);
+    if m.is_null() {
+        println!("interp: bf_interp_call({id}) with no app loaded");
+        std::process::exit(0x7f);
+    }
+    // SAFETY: `install` registered a machine that stays alive until it is uninstalled;
+    // the stub passes its argument and result arrays, sized for the signature.
+    unsafe { (*m).call(id, args, ret) }
+}
+
+/// Makes `machine` the one `bf_interp_call` runs (`None`: none).
+pub fn install(machine: Option<&Machine>) {
+    MACHINE.store(machine.map_or(std::ptr::null_mut(), |m| m as *const Machine as *mut Machine), Ordering::Relaxed);
+}
+
+/// Resolves the prepared module against `jit` (which holds the tier-1 module and the
+/// glue) and builds the machine. `names` are the tier-1 module's function names (ids
+/// must agree), `slots` their slot addresses. Returns the machine and the messages of
+/// functions that stay out of tier 0.
+pub fn link(
+    prepared: Prepared,
+    jit: &mut Jit,
+    names: &[String],
+    slots: &[u64],
+    hooks: Hooks,
+) -> Result<(Machine, Vec<String>), JitError> {
+    if prepared.names != names {
+        return Err(JitError::Jit("the tier-0 copy's functions differ from tier 1's".into()));
+    }
+    let Prepared { lowered, .. } = prepared;
+    let mut errors = lowered.errors;
+    let mut adapters: Vec<Adapter> = Vec::new();
+    for i in 0..lowered.adapters.len() {
+        let addr = jit.lookup(&format!("bf.adapt.{i}"))?;
+        // SAFETY: the glue module defines `bf.adapt.<i>` as `void (ptr, ptr, ptr)`.
+        adapters.push(unsafe { std::mem::transmute::<usize, Adapter>(addr as usize) });
+    }
+    let mut functions = lowered.functions;
+    let mut linkage = Vec::new();
+    for (id, f) in functions.iter_mut().enumerate() {
+        let mut link = Linkage { slot: slots[id], stub: 0, adapter: lowered.adapter_of[id] };
+        if let Some(func) = f {
+            let resolved = (|| -> Result<(), JitError> {
+                link.stub = jit.lookup(&format!("{}.t0", names[id]))?;
+                for r in &lowered.relocs[id] {
+                    let addr = jit.lookup(&r.symbol)?;
+                    func.template[r.reg as usize] = addr.wrapping_add(r.addend as u64);
+                }
+                Ok(())
+            })();
+            if let Err(e) = resolved {
+                errors.push(format!("{}: {e}", names[id]));
+                *f = None;
+                link.stub = 0;
+            }
+        }
+        linkage.push(link);
+    }
+    let prof_ids = (0..functions.len() as u32).collect();
+    let (machine, more) = Machine::new(functions, linkage, prof_ids, adapters, hooks);
+    errors.extend(more);
+    Ok((machine, errors))
+}
