@@ -12,7 +12,7 @@ use bitflags::bitflags;
 use core::sync::atomic::{Ordering, fence};
 
 use super::dma::{Deadline, DmaBuffer};
-use super::{BlockDevice, BlockError, SECTOR_SIZE, check_request};
+use super::{BlockDevice, BlockError, SECTOR_SIZE, check_request, for_each_piece};
 use crate::drivers::pci::{self, Bar, PciFunction};
 use crate::kprintln;
 
@@ -294,22 +294,21 @@ impl BlockDevice for AhciDisk {
 
     fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         check_request(self.sectors, lba, buf.len())?;
-        for (i, chunk) in buf.chunks_mut(BOUNCE_BYTES).enumerate() {
-            let sector = lba + (i * BOUNCE_BYTES / SECTOR_SIZE) as u64;
-            self.run(command::READ_DMA_EXT, sector, (chunk.len() / SECTOR_SIZE) as u16, Some((chunk.len(), true)))?;
-            chunk.copy_from_slice(&self.bounce.bytes()[..chunk.len()]);
-        }
-        Ok(())
+        for_each_piece(lba, buf.len(), BOUNCE_BYTES, |sector, range| {
+            let n = range.len();
+            self.run(command::READ_DMA_EXT, sector, (n / SECTOR_SIZE) as u16, Some((n, true)))?;
+            buf[range].copy_from_slice(&self.bounce.bytes()[..n]);
+            Ok(())
+        })
     }
 
     fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
         check_request(self.sectors, lba, buf.len())?;
-        for (i, chunk) in buf.chunks(BOUNCE_BYTES).enumerate() {
-            let sector = lba + (i * BOUNCE_BYTES / SECTOR_SIZE) as u64;
-            self.bounce.bytes()[..chunk.len()].copy_from_slice(chunk);
-            self.run(command::WRITE_DMA_EXT, sector, (chunk.len() / SECTOR_SIZE) as u16, Some((chunk.len(), false)))?;
-        }
-        Ok(())
+        for_each_piece(lba, buf.len(), BOUNCE_BYTES, |sector, range| {
+            let n = range.len();
+            self.bounce.bytes()[..n].copy_from_slice(&buf[range]);
+            self.run(command::WRITE_DMA_EXT, sector, (n / SECTOR_SIZE) as u16, Some((n, false)))
+        })
     }
 
     fn flush(&mut self) -> Result<(), BlockError> {

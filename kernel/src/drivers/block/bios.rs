@@ -18,7 +18,7 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::{BlockDevice, BlockError, SECTOR_SIZE, check_request};
+use super::{BlockDevice, BlockError, SECTOR_SIZE, check_request, for_each_piece};
 
 /// Where the real-mode part and its data live (segment 0x2000).
 pub const TRAMPOLINE: u64 = 0x20000;
@@ -392,20 +392,19 @@ impl BlockDevice for BiosDisk {
 
     fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         check_request(self.sectors, lba, buf.len())?;
-        for (i, chunk) in buf.chunks_mut(SECTORS_PER_CALL * SECTOR_SIZE).enumerate() {
-            self.transfer(0x42, lba + (i * SECTORS_PER_CALL) as u64, chunk.len() / SECTOR_SIZE)?;
-            chunk.copy_from_slice(Self::buffer(chunk.len()));
-        }
-        Ok(())
+        for_each_piece(lba, buf.len(), SECTORS_PER_CALL * SECTOR_SIZE, |sector, range| {
+            self.transfer(0x42, sector, range.len() / SECTOR_SIZE)?;
+            buf[range.clone()].copy_from_slice(Self::buffer(range.len()));
+            Ok(())
+        })
     }
 
     fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
         check_request(self.sectors, lba, buf.len())?;
-        for (i, chunk) in buf.chunks(SECTORS_PER_CALL * SECTOR_SIZE).enumerate() {
-            Self::buffer(chunk.len()).copy_from_slice(chunk);
-            self.transfer(0x43, lba + (i * SECTORS_PER_CALL) as u64, chunk.len() / SECTOR_SIZE)?;
-        }
-        Ok(())
+        for_each_piece(lba, buf.len(), SECTORS_PER_CALL * SECTOR_SIZE, |sector, range| {
+            Self::buffer(range.len()).copy_from_slice(&buf[range.clone()]);
+            self.transfer(0x43, sector, range.len() / SECTOR_SIZE)
+        })
     }
 
     /// INT 13h writes are complete when the call returns; there is no flush call.

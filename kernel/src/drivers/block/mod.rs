@@ -70,6 +70,26 @@ pub fn check_request(dev_sectors: u64, lba: u64, len: usize) -> Result<u64, Bloc
     }
 }
 
+/// Splits a request of `len` bytes (whole sectors) starting at sector `lba` into pieces
+/// of at most `max_bytes` (a whole number of sectors: a driver's bounce buffer) and
+/// calls `transfer(first_sector, byte_range_in_request)` for each, in order, stopping
+/// at the first error.
+pub fn for_each_piece(
+    lba: u64,
+    len: usize,
+    max_bytes: usize,
+    mut transfer: impl FnMut(u64, core::ops::Range<usize>) -> Result<(), BlockError>,
+) -> Result<(), BlockError> {
+    debug_assert!(max_bytes >= SECTOR_SIZE && max_bytes % SECTOR_SIZE == 0);
+    let mut start = 0;
+    while start < len {
+        let end = (start + max_bytes).min(len);
+        transfer(lba + (start / SECTOR_SIZE) as u64, start..end)?;
+        start = end;
+    }
+    Ok(())
+}
+
 /// A block device in memory: host unit tests of the file system use it.
 pub struct RamDisk {
     /// The disk's bytes (a whole number of sectors).
@@ -118,6 +138,23 @@ mod tests {
         assert_eq!(check_request(100, 99, 1024), Err(BlockError::OutOfRange));
         assert_eq!(check_request(100, u64::MAX, 512), Err(BlockError::OutOfRange));
         assert_eq!(check_request(100, 0, 100), Err(BlockError::BadLength));
+    }
+
+    #[test]
+    fn requests_are_split_into_bounce_buffer_pieces() {
+        let mut pieces = Vec::new();
+        for_each_piece(100, 5 * SECTOR_SIZE, 2 * SECTOR_SIZE, |sector, range| {
+            pieces.push((sector, range));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(pieces, [(100, 0..1024), (102, 1024..2048), (104, 2048..2560)]);
+        let mut calls = 0;
+        let failed = for_each_piece(0, 4 * SECTOR_SIZE, SECTOR_SIZE, |sector, _| {
+            calls += 1;
+            if sector == 1 { Err(BlockError::Timeout) } else { Ok(()) }
+        });
+        assert_eq!((failed, calls), (Err(BlockError::Timeout), 2), "stops at the first error");
     }
 
     #[test]

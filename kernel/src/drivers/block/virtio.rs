@@ -13,7 +13,7 @@ use core::sync::atomic::{Ordering, fence};
 use x86_64::instructions::port::Port;
 
 use super::dma::{Deadline, DmaBuffer};
-use super::{BlockDevice, BlockError, SECTOR_SIZE, check_request};
+use super::{BlockDevice, BlockError, check_request, for_each_piece};
 use crate::drivers::pci::{self, Bar, PciFunction};
 
 /// virtio's PCI vendor ID.
@@ -276,12 +276,11 @@ impl BlockDevice for VirtioBlk {
 
     fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         check_request(self.sectors, lba, buf.len())?;
-        for (i, chunk) in buf.chunks_mut(BOUNCE_BYTES).enumerate() {
-            let sector = lba + (i * BOUNCE_BYTES / SECTOR_SIZE) as u64;
-            self.submit(T_IN, sector, Some((chunk.len(), true)))?;
-            chunk.copy_from_slice(&self.bounce.bytes()[..chunk.len()]);
-        }
-        Ok(())
+        for_each_piece(lba, buf.len(), BOUNCE_BYTES, |sector, range| {
+            self.submit(T_IN, sector, Some((range.len(), true)))?;
+            buf[range.clone()].copy_from_slice(&self.bounce.bytes()[..range.len()]);
+            Ok(())
+        })
     }
 
     fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
@@ -289,12 +288,10 @@ impl BlockDevice for VirtioBlk {
         if self.read_only {
             return Err(BlockError::ReadOnly);
         }
-        for (i, chunk) in buf.chunks(BOUNCE_BYTES).enumerate() {
-            let sector = lba + (i * BOUNCE_BYTES / SECTOR_SIZE) as u64;
-            self.bounce.bytes()[..chunk.len()].copy_from_slice(chunk);
-            self.submit(T_OUT, sector, Some((chunk.len(), false)))?;
-        }
-        Ok(())
+        for_each_piece(lba, buf.len(), BOUNCE_BYTES, |sector, range| {
+            self.bounce.bytes()[..range.len()].copy_from_slice(&buf[range.clone()]);
+            self.submit(T_OUT, sector, Some((range.len(), false)))
+        })
     }
 
     fn flush(&mut self) -> Result<(), BlockError> {
