@@ -374,31 +374,19 @@ unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<(&str, u64
         let i32_ty = LLVMInt32TypeInContext(ctx);
         let hook_ty = LLVMFunctionType(LLVMVoidTypeInContext(ctx), [i32_ty].as_mut_ptr(), 1, 0);
         // 1. Unique external names for globals and defined functions.
-        let mut anon = 0;
-        let mut g = LLVMGetFirstGlobal(m);
-        while !g.is_null() {
-            let name = value_name(g);
-            if !name.starts_with("llvm.") {
-                if name.is_empty() {
-                    set_name(g, &format!("bf.anon.{anon}"));
-                    anon += 1;
-                }
-                if matches!(LLVMGetLinkage(g), LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage) {
+        name_symbols(m);
+        if keep.is_some() {
+            // Tier 2 uses tier 1's copy of every global.
+            let mut g = LLVMGetFirstGlobal(m);
+            while !g.is_null() {
+                if !value_name(g).starts_with("llvm.") && LLVMIsDeclaration(g) == 0 {
+                    LLVMSetInitializer(g, ptr::null_mut());
                     LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
                 }
-                if keep.is_some() && LLVMIsDeclaration(g) == 0 {
-                    LLVMSetInitializer(g, ptr::null_mut()); // tier 2 uses tier 1's copy
-                    LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
-                }
+                g = LLVMGetNextGlobal(g);
             }
-            g = LLVMGetNextGlobal(g);
         }
         let defs: Vec<LLVMValueRef> = functions(m).into_iter().filter(|&f| defined(f)).collect();
-        for &f in &defs {
-            if matches!(LLVMGetLinkage(f), LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage) {
-                LLVMSetLinkage(f, LLVMLinkage::LLVMExternalLinkage);
-            }
-        }
         let names: Vec<String> = defs.iter().map(|&f| value_name(f)).collect();
         if let Some((keep, counter)) = keep {
             // Tier 2: the promoted function under a new name, counting its calls in
