@@ -264,7 +264,9 @@ fn main() {
          into the kernel (aot), wholly interpreted (interp, tier 0), JIT-compiled whole at O1 (t1) and O3 \
          (t2), and in the fourth run through the tiered engine, which starts in the interpreter (docs/engine.md). One boot per accelerator; natively, one run of the same ELF. \
          time to hot: from loading into the tiered engine to the end of the last run that made a \
-         tier-up (0 natively, where the TSC is not calibrated).\n{apps}\n## Files\n\n         `--fs-selftest` on the FAT16 partition (docs/fs.md): a 16 MiB file written in 1 MiB writes          and fsynced, read back, and the mean of 16 append + `sync_all` rounds.\n\n{files}\n## Sizes\n\n{sizes}",
+         tier-up (0 natively, where the TSC is not calibrated).\n{apps}\n## Files\n\n\
+         `--fs-selftest` on the FAT16 partition (docs/fs.md): a 16 MiB file written in 1 MiB writes \
+         and fsynced, read back, and the mean of 16 append + `sync_all` rounds.\n\n{files}\n## Sizes\n\n{sizes}",
         kvm.describe()
     );
     std::fs::write(&out, doc).expect("write the benchmark table");
