@@ -35,7 +35,8 @@ mod tests {
     fn fill_and_check_agree() {
         let mut bytes = [0u8; 4096];
         fill(&mut bytes);
-        let words: [u64; 512] = core::array::from_fn(|i| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap()));
+        let words: [u64; 512] =
+            core::array::from_fn(|i| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap()));
         assert_eq!(first_mismatch(&words), None);
         let mut bad = words;
         bad[300] ^= 1 << 17;

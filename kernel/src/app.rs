@@ -81,7 +81,13 @@ pub fn run() -> i32 {
     drop(big);
 
     // Floats: formatting and maths.
-    println!("float: sqrt(2) = {:.6}, pi = {:.5}, 1e-3 * 7 = {}, {:e}", 2f64.sqrt(), std::f64::consts::PI, 1e-3 * 7.0, 6.02214076e23);
+    println!(
+        "float: sqrt(2) = {:.6}, pi = {:.5}, 1e-3 * 7 = {}, {:e}",
+        2f64.sqrt(),
+        std::f64::consts::PI,
+        1e-3 * 7.0,
+        6.02214076e23
+    );
 
     // Time: Instant must advance; SystemTime comes from the RTC.
     let t0 = Instant::now();
@@ -209,7 +215,14 @@ fn syscall_bench(n: u64) {
 fn mprotect_fault() {
     // SAFETY: a fresh private anonymous mapping, used only here.
     unsafe {
-        let page = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+        let page = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
         assert_ne!(page, libc::MAP_FAILED, "mmap failed");
         let p = page as *mut u64;
         p.write_volatile(0x1234);

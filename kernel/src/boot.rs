@@ -70,11 +70,7 @@ pub fn figures(info: &BootInfo, kernel_entry_tsc: u64, payload_bytes: u64) -> Bo
 pub fn kernel_option<'a>(cmdline: &'a str, name: &str) -> Option<&'a str> {
     cmdline.split_ascii_whitespace().find_map(|word| {
         let rest = word.strip_prefix("bf.")?.strip_prefix(name)?;
-        if rest.is_empty() {
-            Some("")
-        } else {
-            rest.strip_prefix('=')
-        }
+        if rest.is_empty() { Some("") } else { rest.strip_prefix('=') }
     })
 }
 

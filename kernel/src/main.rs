@@ -11,19 +11,19 @@
 //! * started as a Linux program, the same entry falls through to glibc and [`main`]
 //!   runs under Linux.
 
+pub mod app;
 pub mod arch;
 pub mod boot;
 pub mod console;
 pub mod drivers;
 pub mod fs;
-#[cfg(feature = "llvm")]
-pub mod jit;
 /// The interpreter's LLVM-free parts (lowered form, execution loop, stub and adapter
 /// IR), compiled on their own for the host unit tests when LLVM is off.
 #[cfg(all(test, not(feature = "llvm")))]
 #[path = "jit/interp/mod.rs"]
 pub mod interp;
-pub mod app;
+#[cfg(feature = "llvm")]
+pub mod jit;
 pub mod mm;
 pub mod platform;
 pub mod process;
@@ -165,9 +165,8 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
 
     // SAFETY: `info` was validated by `boot_info`; stage2 copied the 512-byte header to
     // `flud_header_addr` in low memory, which the kernel keeps reserved.
-    let header_sector = unsafe {
-        core::slice::from_raw_parts(info.flud_header_addr as usize as *const u8, boot_protocol::SECTOR_SIZE)
-    };
+    let header_sector =
+        unsafe { core::slice::from_raw_parts(info.flud_header_addr as usize as *const u8, boot_protocol::SECTOR_SIZE) };
     let disk_options = boot::kernel_option(header.cmdline(), "disk").unwrap_or("");
     let no_bios = disk_options.split(',').any(|o| o == "nobios");
     let probe_start = tsc::rdtsc();
@@ -267,7 +266,8 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
     // The brk heap: a quarter of free memory, as a power of two (one buddy block),
     // between 16 MiB and 1 GiB.
     let quarter = free / 4;
-    let heap = if quarter.is_power_of_two() { quarter } else { quarter.next_power_of_two() / 2 }.clamp(16 << 20, 1 << 30);
+    let heap =
+        if quarter.is_power_of_two() { quarter } else { quarter.next_power_of_two() / 2 }.clamp(16 << 20, 1 << 30);
     let image_end = &raw const _end as u64;
     let Some(stack) = mm::vmem::init(heap, platform::STACK_BYTES, header.load_addr..image_end) else {
         kprintln!("program: not enough memory for the heap and stack");
@@ -282,7 +282,8 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
 
     let cmdline = header.cmdline();
     let mut argv: [&[u8]; 64] = [&[]; 64];
-    let argc = process::fill_slots(&mut argv, core::iter::once(process::PROGRAM_NAME).chain(process::arguments(cmdline)));
+    let argc =
+        process::fill_slots(&mut argv, core::iter::once(process::PROGRAM_NAME).chain(process::arguments(cmdline)));
     let mut envp: [&[u8]; 64] = [&[]; 64];
     let envc = process::fill_slots(&mut envp, process::environment(cmdline));
     let mut random = [0u8; 16];

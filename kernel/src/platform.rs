@@ -115,7 +115,9 @@ fn rdrand() -> Option<u64> {
         let value: u64;
         let ok: u8;
         // SAFETY: RDRAND exists (CPUID.1:ECX.30); it only writes the two outputs.
-        unsafe { core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok, options(nomem, nostack)) };
+        unsafe {
+            core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok, options(nomem, nostack))
+        };
         if ok == 1 {
             return Some(value);
         }

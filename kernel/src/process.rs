@@ -187,8 +187,8 @@ mod tests {
         let mut mem = vec![0u8; 4096];
         let top = 0x8000_0000u64;
         let base = top - 4096;
-        let rsp = build_stack(&mut mem, top, &[b"bareflow", b"--exit=3"], &[b"A=1"], &[(at::PAGESZ, 4096)], [7; 16])
-            .unwrap();
+        let rsp =
+            build_stack(&mut mem, top, &[b"bareflow", b"--exit=3"], &[b"A=1"], &[(at::PAGESZ, 4096)], [7; 16]).unwrap();
         assert_eq!(rsp % 16, 0);
         assert_eq!(read_u64(&mem, base, rsp), 2, "argc");
         assert_eq!(read_str(&mem, base, read_u64(&mem, base, rsp + 8)), "bareflow");

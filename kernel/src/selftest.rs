@@ -26,7 +26,9 @@ pub fn raise_fault(kind: &str) {
             core::ptr::read_volatile(0x8000_0000_0000_0000u64 as *const u64);
         },
         "ud" => unsafe { core::arch::asm!("ud2") },
-        "div" => unsafe { core::arch::asm!("xor edx, edx", "xor ecx, ecx", "mov eax, 1", "div ecx", out("eax") _, out("ecx") _, out("edx") _) },
+        "div" => unsafe {
+            core::arch::asm!("xor edx, edx", "xor ecx, ecx", "mov eax, 1", "div ecx", out("eax") _, out("ecx") _, out("edx") _)
+        },
         _ => crate::kprintln!("selftest: unknown fault kind '{}' (page, gp, ud, div)", kind),
     }
 }

@@ -238,7 +238,8 @@ fn a_throw_inside_libstdcxx_is_a_fatal_diagnostic() {
     if !kernel_has_llvm() {
         panic!("build/kernel.elf has no LLVM: it was built with LLVM=none");
     }
-    let expected = "llvm: fatal C++ error __cxa_allocate_exception (a C++ throw) (exceptions are not supported in the kernel)";
+    let expected =
+        "llvm: fatal C++ error __cxa_allocate_exception (a C++ throw) (exceptions are not supported in the kernel)";
     // Natively: the same ELF as a Linux program.
     let out = std::process::Command::new(Artifacts::locate().kernel)
         .args(["--no-jit", "--cxx-throw"])

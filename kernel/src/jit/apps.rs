@@ -193,7 +193,8 @@ struct TieredRuns {
 /// Loads `bitcode` into the tiered engine (default policy, tier-ups logged), runs it
 /// [`TIERED_RUNS`] times and unloads it.
 fn run_tiered(name: &str, bitcode: &[u8]) -> Result<TieredRuns, JitError> {
-    let mut tiered = super::tiered::TieredApp::load(name, bitcode, &abi_symbols(), super::tiered::TierPolicy::DEFAULT, true)?;
+    let mut tiered =
+        super::tiered::TieredApp::load(name, bitcode, &abi_symbols(), super::tiered::TierPolicy::DEFAULT, true)?;
     // Load to first instruction: lowering for tier 0 plus the load-time module (data,
     // slots, trampolines, stubs); compare jit.compile_ms.<name>.t1, the whole module.
     println!("METRIC app.{name}.tiered_load_ms {:.2} ms", tiered.t0_prepare_ms + tiered.t1_compile_ms);
@@ -210,7 +211,14 @@ fn run_tiered(name: &str, bitcode: &[u8]) -> Result<TieredRuns, JitError> {
             (hot_after_run, time_to_hot_ticks) = (run, tsc::rdtsc() - started);
         }
     }
-    let runs = TieredRuns { last, all_passed, tier_ups: tiered.tier_ups(), hot_after_run, time_to_hot_ticks, profile: tiered.report() };
+    let runs = TieredRuns {
+        last,
+        all_passed,
+        tier_ups: tiered.tier_ups(),
+        hot_after_run,
+        time_to_hot_ticks,
+        profile: tiered.report(),
+    };
     tiered.unload();
     Ok(runs)
 }
@@ -278,7 +286,14 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
         // What profiling costs: the instrumented module at O3, never promoted, against
         // the plain O3 build.
         let profiled = runs("profiled").then(|| {
-            super::tiered::TieredApp::load_at(app.name, app.bitcode, &abi_symbols(), super::tiered::TierPolicy::NEVER, false, OptLevel::O3)
+            super::tiered::TieredApp::load_at(
+                app.name,
+                app.bitcode,
+                &abi_symbols(),
+                super::tiered::TierPolicy::NEVER,
+                false,
+                OptLevel::O3,
+            )
         });
         match profiled {
             None => {}
@@ -304,7 +319,10 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                 cycles.push(("tiered", t.last.section_cycles, t.last.status));
                 println!("METRIC app.{}.tier_ups {} tier-ups", app.name, t.tier_ups);
                 println!("METRIC app.{}.time_to_hot_ms {:.1} ms", app.name, tsc::ticks_to_ms(t.time_to_hot_ticks));
-                println!("apps: {} hot after {} run(s) in the tiered engine ({} tier-ups)", app.name, t.hot_after_run, t.tier_ups);
+                println!(
+                    "apps: {} hot after {} run(s) in the tiered engine ({} tier-ups)",
+                    app.name, t.hot_after_run, t.tier_ups
+                );
                 super::selftest::print_profile(&t.profile);
             }
             Some(Err(e)) => {
@@ -391,7 +409,10 @@ pub fn run_external(bitcode: &[u8]) -> bool {
         Ok(t) => {
             ok &= t.all_passed;
             println!("METRIC app.app.tiered_cycles {} cycles", t.last.section_cycles);
-            println!("apps: external app tiered: status {}, {} cycles, {} tier-ups", t.last.status, t.last.section_cycles, t.tier_ups);
+            println!(
+                "apps: external app tiered: status {}, {} cycles, {} tier-ups",
+                t.last.status, t.last.section_cycles, t.tier_ups
+            );
             super::selftest::print_profile(&t.profile);
         }
         Err(e) => {

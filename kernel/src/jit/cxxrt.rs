@@ -192,7 +192,11 @@ fn type_name(type_info: *const c_void) -> *const c_char {
 
 /// What `__cxa_throw` calls become: a fatal diagnostic naming the exception type.
 #[unsafe(no_mangle)]
-pub extern "C" fn bf_nothrow_cxa_throw(_object: *mut c_void, type_info: *const c_void, _destructor: *const c_void) -> ! {
+pub extern "C" fn bf_nothrow_cxa_throw(
+    _object: *mut c_void,
+    type_info: *const c_void,
+    _destructor: *const c_void,
+) -> ! {
     fatal("throw of a C++ exception of type", type_name(type_info))
 }
 

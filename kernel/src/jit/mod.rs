@@ -353,7 +353,11 @@ impl Jit {
             if let Some(e) = take_error(LLVMOrcCreateLLJIT(&mut jit, ptr::null_mut())) {
                 return Err(JitError::Jit(e));
             }
-            LLVMOrcExecutionSessionSetErrorReporter(LLVMOrcLLJITGetExecutionSession(jit), report_session_error, ptr::null_mut());
+            LLVMOrcExecutionSessionSetErrorReporter(
+                LLVMOrcLLJITGetExecutionSession(jit),
+                report_session_error,
+                ptr::null_mut(),
+            );
             let mut this = Jit { jit };
             if !symbols.is_empty() {
                 this.add(Module::parse("bf.host-trampolines", host_trampolines(symbols).as_bytes())?)?;
@@ -411,7 +415,13 @@ impl Drop for Jit {
 
 /// Parses, optimises and compiles `source`, then returns `name`'s address and the
 /// milliseconds it took (parse to address, lookup included).
-pub fn compile(jit: &mut Jit, module_name: &str, source: &[u8], level: OptLevel, name: &str) -> Result<(u64, f64), JitError> {
+pub fn compile(
+    jit: &mut Jit,
+    module_name: &str,
+    source: &[u8],
+    level: OptLevel,
+    name: &str,
+) -> Result<(u64, f64), JitError> {
     let start = Instant::now();
     let mut module = Module::parse(module_name, source)?;
     module.optimise(level)?;

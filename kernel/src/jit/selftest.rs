@@ -88,8 +88,16 @@ fn run_level(level: OptLevel, on_first_result: &mut impl FnMut()) -> Result<bool
     let scale_addr = jit.lookup("scale")?;
     let greet_addr = jit.lookup("greet")?;
     // SAFETY: signatures as declared in selftest.ll.
-    let (dot, scale, greet): (extern "C" fn(*const f64, *const f64, i64) -> f64, extern "C" fn(f64, f64) -> f64, extern "C" fn(i64) -> i64) = unsafe {
-        (std::mem::transmute(dot_addr as usize), std::mem::transmute(scale_addr as usize), std::mem::transmute(greet_addr as usize))
+    let (dot, scale, greet): (
+        extern "C" fn(*const f64, *const f64, i64) -> f64,
+        extern "C" fn(f64, f64) -> f64,
+        extern "C" fn(i64) -> i64,
+    ) = unsafe {
+        (
+            std::mem::transmute(dot_addr as usize),
+            std::mem::transmute(scale_addr as usize),
+            std::mem::transmute(greet_addr as usize),
+        )
     };
     let a = [1.5, 2.25, -3.0, 4.0, 0.5];
     let b = [2.0, 0.5, 1.0, -0.25, 8.0];
@@ -125,22 +133,36 @@ pub static TIERED_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tie
 /// first run) and prints the profile; returns whether both runs returned 0.
 pub fn run_tiered() -> bool {
     use super::tiered::{TierPolicy, TieredApp};
-    let mut app = match TieredApp::load("tiered", TIERED_BITCODE, &super::apps::abi_symbols(), TierPolicy::DEFAULT, true) {
-        Ok(app) => app,
-        Err(e) => {
-            println!("tiered: {e}");
-            return false;
-        }
-    };
+    let mut app =
+        match TieredApp::load("tiered", TIERED_BITCODE, &super::apps::abi_symbols(), TierPolicy::DEFAULT, true) {
+            Ok(app) => app,
+            Err(e) => {
+                println!("tiered: {e}");
+                return false;
+            }
+        };
     println!("tiered: module at t1 in {:.1} ms", app.t1_compile_ms);
     let first = app.run();
     let second = app.run();
-    println!("tiered: run 1 status {} in {} cycles, run 2 status {} in {} cycles, {} tier-ups", first.status, first.section_cycles, second.status, second.section_cycles, app.tier_ups());
+    println!(
+        "tiered: run 1 status {} in {} cycles, run 2 status {} in {} cycles, {} tier-ups",
+        first.status,
+        first.section_cycles,
+        second.status,
+        second.section_cycles,
+        app.tier_ups()
+    );
     print_profile(&app.report());
     app.unload();
     // The same module held in tier 0: the interpreter's own call counts must be exact
     // too (one run: 2000 calls of square_sum, 2 fib(21) - 1 = 21891 of fib).
-    let mut t0 = match TieredApp::load("tiered-t0", TIERED_BITCODE, &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, true) {
+    let mut t0 = match TieredApp::load(
+        "tiered-t0",
+        TIERED_BITCODE,
+        &super::apps::abi_symbols(),
+        TierPolicy::INTERP_ONLY,
+        true,
+    ) {
         Ok(app) => app,
         Err(e) => {
             println!("tiered: tier 0: {e}");
@@ -148,7 +170,10 @@ pub fn run_tiered() -> bool {
         }
     };
     let run = t0.run();
-    println!("tiered: tier 0 only: {} functions interpreted, run status {} in {} cycles", t0.interpreted, run.status, run.section_cycles);
+    println!(
+        "tiered: tier 0 only: {} functions interpreted, run status {} in {} cycles",
+        t0.interpreted, run.status, run.section_cycles
+    );
     print_profile_as("profile-t0:", &t0.report());
     t0.unload();
     let refused = uninterpretable_function();
@@ -228,19 +253,21 @@ pub fn interp_conformance() -> bool {
             -1
         }
     };
-    let interpreted = match TieredApp::load("interp-t0", INTERP_BITCODE, &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false) {
-        Ok(mut app) => {
-            print!("conformance t0: ");
-            let status = app.run().status;
-            println!("conformance: {} of {} functions interpreted", app.interpreted, app.report().len());
-            app.unload();
-            status
-        }
-        Err(e) => {
-            println!("conformance: t0: {e}");
-            -1
-        }
-    };
+    let interpreted =
+        match TieredApp::load("interp-t0", INTERP_BITCODE, &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false)
+        {
+            Ok(mut app) => {
+                print!("conformance t0: ");
+                let status = app.run().status;
+                println!("conformance: {} of {} functions interpreted", app.interpreted, app.report().len());
+                app.unload();
+                status
+            }
+            Err(e) => {
+                println!("conformance: t0: {e}");
+                -1
+            }
+        };
     println!("conformance: status t1 {compiled}, t0 {interpreted}");
     compiled == 0 && interpreted == 0
 }
@@ -252,7 +279,8 @@ pub fn uninterpretable_function() -> bool {
     use super::tiered::{TierPolicy, TieredApp};
     let ir = "define internal i64 @wide(i64 %x) {\n  %a = zext i64 %x to i128\n  %b = mul i128 %a, %a\n  %c = lshr i128 %b, 64\n  %d = trunc i128 %c to i64\n  ret i64 %d\n}\n\
               define i32 @bf_app_main() {\n  %r = call i64 @wide(i64 4294967296)\n  %ok = icmp eq i64 %r, 1\n  %s = select i1 %ok, i32 0, i32 1\n  ret i32 %s\n}\n";
-    match TieredApp::load("uninterpretable", ir.as_bytes(), &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false) {
+    match TieredApp::load("uninterpretable", ir.as_bytes(), &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false)
+    {
         Ok(mut app) => {
             let run = app.run();
             let tiers: Vec<String> = app.report().iter().map(|f| format!("{} t{}", f.name, f.tier)).collect();
@@ -282,7 +310,10 @@ pub fn interpreted_trap(recursion: bool) {
     };
     match TieredApp::load("interp-trap", ir.as_bytes(), &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false) {
         Ok(mut app) => {
-            println!("interp: running an interpreted app that {}", if recursion { "recurses without end" } else { "reaches unreachable" });
+            println!(
+                "interp: running an interpreted app that {}",
+                if recursion { "recurses without end" } else { "reaches unreachable" }
+            );
             let run = app.run();
             println!("interp: the trapping app returned {} instead of trapping", run.status);
         }

@@ -56,8 +56,13 @@ impl TierPolicy {
 
     /// Start in tier 1 and never promote: profiling only (for measuring the
     /// instrumentation's cost).
-    pub const NEVER: TierPolicy =
-        TierPolicy { interpret: false, t1_calls: u64::MAX, t1_cycles: u64::MAX, t2_calls: u64::MAX, t2_cycles: u64::MAX };
+    pub const NEVER: TierPolicy = TierPolicy {
+        interpret: false,
+        t1_calls: u64::MAX,
+        t1_cycles: u64::MAX,
+        t2_calls: u64::MAX,
+        t2_cycles: u64::MAX,
+    };
 
     /// Start in tier 0 and stay there: the interpreter alone (`app.<name>.interp_cycles`).
     pub const INTERP_ONLY: TierPolicy = TierPolicy { interpret: true, ..TierPolicy::NEVER };
@@ -163,7 +168,9 @@ pub extern "C" fn bf_prof_enter(id: u32) {
         c.entered_at.store(tsc::rdtsc(), Ordering::Relaxed);
     }
     let promote: Option<fn(u32)> = match c.tier.load(Ordering::Relaxed) {
-        1 if calls >= POLICY_CALLS.load(Ordering::Relaxed) || c.cycles.load(Ordering::Relaxed) >= POLICY_CYCLES.load(Ordering::Relaxed) => {
+        1 if calls >= POLICY_CALLS.load(Ordering::Relaxed)
+            || c.cycles.load(Ordering::Relaxed) >= POLICY_CYCLES.load(Ordering::Relaxed) =>
+        {
             Some(tier_up)
         }
         0 if calls >= POLICY_T1_CALLS.load(Ordering::Relaxed)
@@ -300,7 +307,11 @@ pub(crate) fn value_name(v: LLVMValueRef) -> String {
     // SAFETY: LLVM returns a pointer/length pair valid while `v` lives.
     unsafe {
         let p = LLVMGetValueName2(v, &mut len);
-        if p.is_null() { String::new() } else { String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned() }
+        if p.is_null() {
+            String::new()
+        } else {
+            String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned()
+        }
     }
 }
 
@@ -624,7 +635,13 @@ impl TieredApp {
     /// interprets (those the interpreter cannot lower start in tier 1, with a message),
     /// in tier 1 otherwise; `symbols` are the host functions. Only one tiered app can
     /// be loaded at a time.
-    pub fn load(name: &str, bitcode: &[u8], symbols: &[HostSymbol], policy: TierPolicy, log: bool) -> Result<TieredApp, JitError> {
+    pub fn load(
+        name: &str,
+        bitcode: &[u8],
+        symbols: &[HostSymbol],
+        policy: TierPolicy,
+        log: bool,
+    ) -> Result<TieredApp, JitError> {
         Self::load_at(name, bitcode, symbols, policy, log, OptLevel::O1)
     }
 
@@ -660,7 +677,10 @@ impl TieredApp {
         let mut all = symbols.to_vec();
         all.push(HostSymbol { name: "bf_prof_enter", address: bf_prof_enter as *const () as u64 });
         all.push(HostSymbol { name: "bf_prof_exit", address: bf_prof_exit as *const () as u64 });
-        all.push(HostSymbol { name: "bf_interp_call", address: super::interp::engine::bf_interp_call as *const () as u64 });
+        all.push(HostSymbol {
+            name: "bf_interp_call",
+            address: super::interp::engine::bf_interp_call as *const () as u64,
+        });
         let mut jit = Jit::new(&all)?;
         jit.add(module)?;
         if let Some(p) = &prepared {
@@ -676,9 +696,14 @@ impl TieredApp {
             functions.push(FunctionInfo { name: n.clone(), slot, t1_code, t1_compile_ms: None, t2_compile_ms: None });
         }
         // The app is entered through bf_app_main's slot, so it too starts in tier 0.
-        let entry = names.iter().position(|n| n == "bf_app_main").map(|i| functions[i].slot).ok_or_else(|| JitError::Lookup("bf_app_main is not defined".into()))?;
+        let entry = names
+            .iter()
+            .position(|n| n == "bf_app_main")
+            .map(|i| functions[i].slot)
+            .ok_or_else(|| JitError::Lookup("bf_app_main is not defined".into()))?;
         let t1_compile_ms = started.elapsed().as_secs_f64() * 1e3 - t0_prepare_ms;
-        let counters: Box<[Counters]> = names.iter().map(|_| Counters { tier: AtomicU32::new(1), ..Default::default() }).collect();
+        let counters: Box<[Counters]> =
+            names.iter().map(|_| Counters { tier: AtomicU32::new(1), ..Default::default() }).collect();
         let mut interp = None;
         let mut interpreted = 0;
         if let Some(p) = prepared {
@@ -713,8 +738,15 @@ impl TieredApp {
         POLICY_T1_CALLS.store(policy.t1_calls, Ordering::Relaxed);
         POLICY_T1_CYCLES.store(policy.t1_cycles, Ordering::Relaxed);
         super::interp::engine::install(interp.as_ref().map(|i| &*i.0));
-        *ENGINE.lock().unwrap() =
-            Some(Engine { jit, _counters: counters, bitcode: bitcode.to_vec(), functions, tier_ups: 0, log, _interp: interp });
+        *ENGINE.lock().unwrap() = Some(Engine {
+            jit,
+            _counters: counters,
+            bitcode: bitcode.to_vec(),
+            functions,
+            tier_ups: 0,
+            log,
+            _interp: interp,
+        });
         Ok(TieredApp { entry, t1_compile_ms, t0_prepare_ms, interpreted })
     }
 
@@ -724,7 +756,8 @@ impl TieredApp {
         super::apps::measure(|| {
             // SAFETY: the app ABI's entry as its slot holds it now (tier-0 stub, tier-1
             // or tier-2 code), compiled by the engine's JIT (alive until `unload`).
-            let main: extern "C" fn() -> i32 = unsafe { std::mem::transmute((entry as *const u64).read_volatile() as usize) };
+            let main: extern "C" fn() -> i32 =
+                unsafe { std::mem::transmute((entry as *const u64).read_volatile() as usize) };
             main()
         })
     }

@@ -31,13 +31,8 @@ struct AddressSpace {
     image: Range<u64>,
 }
 
-static SPACE: Mutex<AddressSpace> = Mutex::new(AddressSpace {
-    maps: RangeSet::new(),
-    heap: 0..0,
-    brk: 0,
-    stack: 0..0,
-    image: 0..0,
-});
+static SPACE: Mutex<AddressSpace> =
+    Mutex::new(AddressSpace { maps: RangeSet::new(), heap: 0..0, brk: 0, stack: 0..0, image: 0..0 });
 
 fn pages(bytes: u64) -> usize {
     bytes.div_ceil(PAGE_SIZE) as usize

@@ -89,8 +89,7 @@ impl MockPlatform {
 
     fn inside(&self, addr: u64, len: u64, need_write: bool) -> bool {
         let Some(end) = addr.checked_add(len) else { return false };
-        len > 0
-            && self.regions.borrow().iter().any(|(a, l, w, _)| addr >= *a && end <= a + l && (*w || !need_write))
+        len > 0 && self.regions.borrow().iter().any(|(a, l, w, _)| addr >= *a && end <= a + l && (*w || !need_write))
     }
 }
 

@@ -24,8 +24,8 @@ pub mod user;
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-pub use errno::Errno;
 use errno::ENOSYS;
+pub use errno::Errno;
 
 /// What a handler returns: the value for RAX, or an errno (returned negated).
 pub type SysResult = Result<u64, Errno>;
@@ -61,7 +61,13 @@ pub struct ProcessState {
 impl ProcessState {
     /// A fresh process: default signal actions, nothing blocked, altstack disabled.
     pub const fn new() -> Self {
-        ProcessState { sigactions: [[0; 4]; 65], sigmask: 0, altstack: (0, process::SS_DISABLE, 0), clear_child_tid: 0, robust_list: 0 }
+        ProcessState {
+            sigactions: [[0; 4]; 65],
+            sigmask: 0,
+            altstack: (0, process::SS_DISABLE, 0),
+            clear_child_tid: 0,
+            robust_list: 0,
+        }
     }
 }
 

@@ -378,11 +378,7 @@ pub const HIGH: [&str; 27] = [
 /// The name of syscall `nr`, or `None` when Linux has no such number.
 pub fn name(nr: u64) -> Option<&'static str> {
     let nr = usize::try_from(nr).ok()?;
-    let name = if nr < LOW.len() {
-        LOW[nr]
-    } else {
-        *HIGH.get(nr.checked_sub(HIGH_BASE)?)?
-    };
+    let name = if nr < LOW.len() { LOW[nr] } else { *HIGH.get(nr.checked_sub(HIGH_BASE)?)? };
     (!name.is_empty()).then_some(name)
 }
 

@@ -176,7 +176,14 @@ struct Sysinfo {
 /// `sysconf(_SC_PHYS_PAGES)` asks), one process, no swap.
 pub fn sysinfo(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
     let (total, free) = p.memory_totals();
-    let info = Sysinfo { uptime: (p.monotonic_ns() / 1_000_000_000) as i64, totalram: total, freeram: free, procs: 1, mem_unit: 1, ..Default::default() };
+    let info = Sysinfo {
+        uptime: (p.monotonic_ns() / 1_000_000_000) as i64,
+        totalram: total,
+        freeram: free,
+        procs: 1,
+        mem_unit: 1,
+        ..Default::default()
+    };
     user::write(p, a[0], &info)?;
     Ok(0)
 }
@@ -329,7 +336,8 @@ mod tests {
         let ss = p.buffer(24);
         assert_eq!(dispatch(&mut p, 131, [0, ss, 0, 0, 0, 0]), 0);
         assert_eq!(u32::from_le_bytes(p.peek(ss + 8, 4).try_into().unwrap()), SS_DISABLE);
-        let small = p.read_only_buffer(&[0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0]);
+        let small =
+            p.read_only_buffer(&[0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(dispatch(&mut p, 131, [small, 0, 0, 0, 0, 0]), -12);
     }
 

@@ -239,14 +239,23 @@ extern "C" fn exception_dispatch(frame: &TrapFrame) -> ! {
     crate::kprintln!("EXCEPTION {} {} (vector {})", mnemonic, name, frame.vector);
     crate::kprintln!(
         "  RIP={:#018x} CS={:#06x} RFLAGS={:#010x} error code={:#x}",
-        frame.rip, frame.cs, frame.rflags, frame.error_code
+        frame.rip,
+        frame.cs,
+        frame.rflags,
+        frame.error_code
     );
     crate::kprintln!("  CR2={:#018x} RSP={:#018x} SS={:#06x}", cr2, frame.rsp, frame.ss);
     if frame.vector == 14 {
         let e = frame.error_code;
         crate::kprintln!(
             "  page fault: {} on a {} page, {} mode{}",
-            if e & 2 != 0 { "write" } else if e & 16 != 0 { "instruction fetch" } else { "read" },
+            if e & 2 != 0 {
+                "write"
+            } else if e & 16 != 0 {
+                "instruction fetch"
+            } else {
+                "read"
+            },
             if e & 1 != 0 { "present (protection violation)" } else { "non-present" },
             if e & 4 != 0 { "user" } else { "kernel" },
             if e & 8 != 0 { ", reserved bit set" } else { "" },
@@ -254,15 +263,24 @@ extern "C" fn exception_dispatch(frame: &TrapFrame) -> ! {
     }
     crate::kprintln!(
         "  RAX={:#018x} RBX={:#018x} RCX={:#018x} RDX={:#018x}",
-        frame.rax, frame.rbx, frame.rcx, frame.rdx
+        frame.rax,
+        frame.rbx,
+        frame.rcx,
+        frame.rdx
     );
     crate::kprintln!(
         "  RSI={:#018x} RDI={:#018x} RBP={:#018x} R8 ={:#018x}",
-        frame.rsi, frame.rdi, frame.rbp, frame.r8
+        frame.rsi,
+        frame.rdi,
+        frame.rbp,
+        frame.r8
     );
     crate::kprintln!(
         "  R9 ={:#018x} R10={:#018x} R11={:#018x} R12={:#018x}",
-        frame.r9, frame.r10, frame.r11, frame.r12
+        frame.r9,
+        frame.r10,
+        frame.r11,
+        frame.r12
     );
     crate::kprintln!("  R13={:#018x} R14={:#018x} R15={:#018x}", frame.r13, frame.r14, frame.r15);
     crate::kprintln!("kernel halted");

@@ -14,9 +14,9 @@
 
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicU8, Ordering};
+use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
-use x86_64::VirtAddr;
 
 use super::gdt;
 
