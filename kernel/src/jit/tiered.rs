@@ -372,6 +372,25 @@ pub(crate) unsafe fn name_symbols(m: LLVMModuleRef) {
     }
 }
 
+/// Turns every global `m` defines (slots included) into a declaration of the same
+/// external name, so a module compiled after tier 1 uses tier 1's copies.
+///
+/// # Safety
+/// `m` must be a live module whose symbols [`name_symbols`] has named.
+unsafe fn use_tier1_globals(m: LLVMModuleRef) {
+    // SAFETY (whole body): LLVM C API calls on the live module `m`.
+    unsafe {
+        let mut g = LLVMGetFirstGlobal(m);
+        while !g.is_null() {
+            if !value_name(g).starts_with("llvm.") && LLVMIsDeclaration(g) == 0 {
+                LLVMSetInitializer(g, ptr::null_mut());
+                LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
+            }
+            g = LLVMGetNextGlobal(g);
+        }
+    }
+}
+
 /// Rewrites `m` as described in the module docs. With `keep = Some((name, counter))`,
 /// produces the tier-2 module of `name` (its calls counted at `counter`); with `None`,
 /// the tier-1 module.
@@ -387,15 +406,7 @@ unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<(&str, u64
         // 1. Unique external names for globals and defined functions.
         name_symbols(m);
         if keep.is_some() {
-            // Tier 2 uses tier 1's copy of every global.
-            let mut g = LLVMGetFirstGlobal(m);
-            while !g.is_null() {
-                if !value_name(g).starts_with("llvm.") && LLVMIsDeclaration(g) == 0 {
-                    LLVMSetInitializer(g, ptr::null_mut());
-                    LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
-                }
-                g = LLVMGetNextGlobal(g);
-            }
+            use_tier1_globals(m);
         }
         let defs: Vec<LLVMValueRef> = functions(m).into_iter().filter(|&f| defined(f)).collect();
         let names: Vec<String> = defs.iter().map(|&f| value_name(f)).collect();
@@ -580,14 +591,7 @@ fn compile_t1(jit: &mut Jit, bitcode: &[u8], name: &str) -> Result<u64, JitError
     unsafe {
         let (m, ctx) = (module.module, module.context);
         rewrite(m, ctx, None);
-        let mut g = LLVMGetFirstGlobal(m);
-        while !g.is_null() {
-            if !value_name(g).starts_with("llvm.") && LLVMIsDeclaration(g) == 0 {
-                LLVMSetInitializer(g, ptr::null_mut());
-                LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
-            }
-            g = LLVMGetNextGlobal(g);
-        }
+        use_tier1_globals(m);
         for f in functions(m).into_iter().filter(|&f| defined(f)) {
             if value_name(f) == name {
                 set_name(f, &format!("{name}.t1"));

@@ -18,6 +18,7 @@ use llvm_sys::{LLVMAtomicRMWBinOp, LLVMIntPredicate, LLVMOpcode, LLVMTypeKind};
 
 use super::abi::{Ext, Scalar, Signature};
 use super::exec::{Function, MAX_ARGS, MAX_RET, Op, OverflowKind, Reg, SwitchTable, sequence_moves};
+use crate::jit::tiered::value_name;
 
 /// A register whose preset value is the address of a symbol plus an addend.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,19 +47,6 @@ pub struct LoweredModule {
     pub adapters: Vec<Signature>,
     /// Why functions could not be lowered.
     pub errors: Vec<String>,
-}
-
-fn name_of(v: LLVMValueRef) -> String {
-    let mut len = 0;
-    // SAFETY: LLVM returns a pointer/length pair valid while `v` lives.
-    unsafe {
-        let p = LLVMGetValueName2(v, &mut len);
-        if p.is_null() {
-            String::new()
-        } else {
-            String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned()
-        }
-    }
 }
 
 fn text_of(v: LLVMValueRef) -> String {
@@ -239,7 +227,7 @@ pub unsafe fn lower_module(m: LLVMModuleRef, defs: &[LLVMValueRef]) -> LoweredMo
                 // SAFETY: `f` is a defined function of the live module.
                 unsafe { l.function(f) }.map(|func| (func, l.relocs))
             }
-            Err(e) => Err(format!("{}: its signature cannot cross into the interpreter: {e}", name_of(f))),
+            Err(e) => Err(format!("{}: its signature cannot cross into the interpreter: {e}", value_name(f))),
         };
         match result {
             Ok((func, relocs)) => {
@@ -383,7 +371,7 @@ impl Lowerer<'_> {
                 return Ok((None, 0));
             }
             if !LLVMIsAGlobalValue(v).is_null() {
-                return Ok((Some(name_of(v)), 0));
+                return Ok((Some(value_name(v)), 0));
             }
             if !LLVMIsAConstantExpr(v).is_null() {
                 return match LLVMGetConstOpcode(v) {
@@ -518,7 +506,7 @@ impl Lowerer<'_> {
     }
 
     unsafe fn function(&mut self, f: LLVMValueRef) -> Result<Function, String> {
-        let fname = name_of(f);
+        let fname = value_name(f);
         // SAFETY (whole body): walking a live function's blocks and instructions.
         unsafe {
             let nparams = LLVMCountParams(f);
@@ -1209,7 +1197,7 @@ impl Lowerer<'_> {
             let arg = |i: u32| LLVMGetOperand(inst, i);
             let is_fn = !LLVMIsAFunction(callee).is_null();
             if is_fn && LLVMGetIntrinsicID(callee) != 0 {
-                return self.intrinsic(inst, &name_of(callee), d);
+                return self.intrinsic(inst, &value_name(callee), d);
             }
             let nret = fields(LLVMGetReturnType(LLVMGetCalledFunctionType(inst)))?.len();
             if nret > MAX_RET {
