@@ -243,27 +243,21 @@ impl SectorCache {
     pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let mut done = 0;
         while done < buf.len() {
-            let pos = offset + done as u64;
-            let sector = pos / SECTOR_SIZE as u64;
-            let within = (pos % SECTOR_SIZE as u64) as usize;
-            let left = buf.len() - done;
-            if within == 0 && left >= SECTOR_SIZE {
+            let span = Span::at(offset + done as u64, buf.len() - done);
+            let out = &mut buf[done..done + span.len];
+            if span.whole {
                 // Whole sectors: straight from the device, then newer cached copies on top.
-                let n = left / SECTOR_SIZE;
-                self.flush_pending_over(sector, n as u64)?;
-                let out = &mut buf[done..done + n * SECTOR_SIZE];
-                self.read_ahead(sector, out)?;
-                for (&s, c) in self.cached.range(sector..sector + n as u64) {
-                    let at = (s - sector) as usize * SECTOR_SIZE;
+                self.flush_pending_over(span.sector, span.sectors())?;
+                self.read_ahead(span.sector, out)?;
+                for (&s, c) in self.cached.range(span.sector..span.sector + span.sectors()) {
+                    let at = (s - span.sector) as usize * SECTOR_SIZE;
                     out[at..at + SECTOR_SIZE].copy_from_slice(&c.data[..]);
                 }
-                done += n * SECTOR_SIZE;
             } else {
-                let n = left.min(SECTOR_SIZE - within);
-                let c = self.sector(sector)?;
-                buf[done..done + n].copy_from_slice(&c.data[within..within + n]);
-                done += n;
+                let c = self.sector(span.sector)?;
+                out.copy_from_slice(&c.data[span.within..span.within + span.len]);
             }
+            done += span.len;
         }
         Ok(())
     }
@@ -301,29 +295,56 @@ impl SectorCache {
     pub fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
         let mut done = 0;
         while done < buf.len() {
-            let pos = offset + done as u64;
-            let sector = pos / SECTOR_SIZE as u64;
-            let within = (pos % SECTOR_SIZE as u64) as usize;
-            let left = buf.len() - done;
-            if within == 0 && left >= SECTOR_SIZE {
-                let n = left / SECTOR_SIZE;
-                let data = &buf[done..done + n * SECTOR_SIZE];
-                self.combine(sector, data)?;
+            let span = Span::at(offset + done as u64, buf.len() - done);
+            let data = &buf[done..done + span.len];
+            if span.whole {
+                self.combine(span.sector, data)?;
                 // Cached copies are now stale: the device holds the newest bytes.
-                let stale: Vec<u64> = self.cached.range(sector..sector + n as u64).map(|(&s, _)| s).collect();
+                let stale: Vec<u64> =
+                    self.cached.range(span.sector..span.sector + span.sectors()).map(|(&s, _)| s).collect();
                 for s in stale {
                     self.cached.remove(&s);
                 }
-                done += n * SECTOR_SIZE;
             } else {
-                let n = left.min(SECTOR_SIZE - within);
-                let c = self.sector(sector)?;
-                c.data[within..within + n].copy_from_slice(&buf[done..done + n]);
+                let c = self.sector(span.sector)?;
+                c.data[span.within..span.within + span.len].copy_from_slice(data);
                 c.dirty = true;
-                done += n;
             }
+            done += span.len;
         }
         Ok(())
+    }
+}
+
+/// One step of a byte-range access to the partition: whole sectors when the position
+/// is sector-aligned and at least a sector is left, otherwise the part of one sector
+/// up to its end (or the range's).
+struct Span {
+    /// The first sector touched.
+    sector: u64,
+    /// Byte offset inside that sector (0 for whole sectors).
+    within: usize,
+    /// Bytes this step covers.
+    len: usize,
+    /// Whether the step is whole sectors.
+    whole: bool,
+}
+
+impl Span {
+    /// The next step at byte `pos` with `left` bytes still to go.
+    fn at(pos: u64, left: usize) -> Span {
+        let sector = pos / SECTOR_SIZE as u64;
+        let within = (pos % SECTOR_SIZE as u64) as usize;
+        if within == 0 && left >= SECTOR_SIZE {
+            Span { sector, within, len: left / SECTOR_SIZE * SECTOR_SIZE, whole: true }
+        } else {
+            Span { sector, within, len: left.min(SECTOR_SIZE - within), whole: false }
+        }
+    }
+
+    /// Sectors a whole-sector step covers.
+    fn sectors(&self) -> u64 {
+        (self.len / SECTOR_SIZE) as u64
     }
 }
 

@@ -232,6 +232,12 @@ pub fn errno_of(e: &io::Error) -> Errno {
     }
 }
 
+/// Appends `count` zero bytes at `file`'s position: FAT has no holes, so a write past
+/// the end or a growing truncate fills the gap.
+fn write_zeros(file: &mut impl Write, count: u64) -> io::Result<()> {
+    io::copy(&mut io::repeat(0).take(count), file).map(|_| ())
+}
+
 fn ino_of(path: &[String]) -> u64 {
     // FNV-1a over the upper-cased path: FAT names are case-insensitive.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -559,13 +565,7 @@ impl Files {
             if pos > size {
                 // A hole: FAT has none, so write zeros up to `pos`.
                 f.file.seek(SeekFrom::End(0))?;
-                let zeros = [0u8; 4096];
-                let mut left = pos - size;
-                while left > 0 {
-                    let n = left.min(zeros.len() as u64) as usize;
-                    f.file.write_all(&zeros[..n])?;
-                    left -= n as u64;
-                }
+                write_zeros(&mut f.file, pos - size)?;
             } else {
                 f.file.seek(SeekFrom::Start(pos))?;
             }
@@ -646,13 +646,7 @@ impl Files {
                 f.file.seek(SeekFrom::Start(len))?;
                 f.file.truncate()?;
             } else {
-                let zeros = [0u8; 4096];
-                let mut left = len - size;
-                while left > 0 {
-                    let n = left.min(zeros.len() as u64) as usize;
-                    f.file.write_all(&zeros[..n])?;
-                    left -= n as u64;
-                }
+                write_zeros(&mut f.file, len - size)?;
             }
             f.file.flush()
         })();

@@ -153,6 +153,18 @@ fn create_overwrite_append_and_read_back() {
     f.truncate(fd, 6).unwrap();
     f.close(fd).unwrap();
     assert_eq!(get(&mut f, "/hello.txt").unwrap(), b"second");
+    // A growing truncate and a write past the end both fill the gap with zeros.
+    put(&mut f, "/grow.bin", b"ab");
+    let fd = f.open(CWD, b"/grow.bin", O_RDWR).unwrap();
+    f.truncate(fd, 5000).unwrap();
+    f.write(fd, b"Z", Some(9000)).unwrap();
+    f.close(fd).unwrap();
+    let grown = get(&mut f, "/grow.bin").unwrap();
+    assert_eq!(grown.len(), 9001);
+    assert_eq!(&grown[..2], b"ab");
+    assert!(grown[2..9000].iter().all(|&b| b == 0), "the gaps read as zeros");
+    assert_eq!(grown[9000], b'Z');
+    f.unlink(CWD, b"/grow.bin", false).unwrap();
     assert!(f.unmount());
     let mut again = disk.mount();
     assert_eq!(get(&mut again, "/hello.txt").unwrap(), b"second");
