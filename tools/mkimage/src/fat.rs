@@ -111,14 +111,20 @@ impl<D: Read + Seek> Read for ReadOnlySlice<D> {
 
 impl<D> Seek for ReadOnlySlice<D> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(offset) => Some(offset),
-            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
-            SeekFrom::End(delta) => self.len.checked_add_signed(delta),
-        };
-        self.position = target.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
-        Ok(self.position)
+        seek_in_window(&mut self.position, self.len, to)
     }
+}
+
+/// `Seek::seek` for a byte window of `len` bytes whose position is `position`: moves
+/// it (past the end is allowed, before the start is an error) and returns it.
+pub(crate) fn seek_in_window(position: &mut u64, len: u64, to: SeekFrom) -> io::Result<u64> {
+    let target = match to {
+        SeekFrom::Start(offset) => Some(offset),
+        SeekFrom::Current(delta) => position.checked_add_signed(delta),
+        SeekFrom::End(delta) => len.checked_add_signed(delta),
+    };
+    *position = target.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+    Ok(*position)
 }
 
 impl<D> Write for ReadOnlySlice<D> {

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use boot_protocol::SECTOR_SIZE;
 use fatfs::{FileSystem, FsOptions};
 
+use crate::fat::seek_in_window;
 use crate::mbr::{PARTITION_TYPE_FAT16, PARTITION_TYPE_FAT16_SMALL, read_partition_table};
 
 /// One entry of a directory listing.
@@ -60,13 +61,7 @@ impl Write for Partition {
 
 impl Seek for Partition {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(o) => Some(o),
-            SeekFrom::Current(d) => self.position.checked_add_signed(d),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-        };
-        self.position = target.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
-        Ok(self.position)
+        seek_in_window(&mut self.position, self.len, to)
     }
 }
 
