@@ -77,22 +77,21 @@ const ALL_TIERS: [&str; 5] = ["interp", "t1", "t2", "profiled", "tiered"];
 /// checks the JIT tiers and the tiered engine in one boot…
 #[test]
 fn every_app_gives_the_same_answer_in_every_tier_in_qemu() {
-    let tiers = ["t1", "t2", "profiled", "tiered"];
-    let cmdline = format!("--no-jit --apps=all --tiers={}", tiers.join(","));
-    let image = build_image("apps", &ImageSpec { cmdline, ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, Duration::from_secs(600));
-    assert_suite(&outcome.serial, |name| outcome.metric(name), &tiers);
-    assert_eq!(outcome.kernel_status, Some(0));
+    suite_in_qemu("apps", &["t1", "t2", "profiled", "tiered"]);
 }
 
 /// …and every app wholly interpreted (with t2 for the speedup) in another.
 #[test]
 fn every_app_interpreted_gives_the_aot_answer_in_qemu() {
-    let tiers = ["interp", "t2"];
+    suite_in_qemu("apps-interp", &["interp", "t2"]);
+}
+
+/// Boots `--apps=all --tiers=<tiers>` under TCG and checks the whole suite's output.
+fn suite_in_qemu(label: &str, tiers: &[&str]) {
     let cmdline = format!("--no-jit --apps=all --tiers={}", tiers.join(","));
-    let image = build_image("apps-interp", &ImageSpec { cmdline, ..Default::default() });
+    let image = build_image(label, &ImageSpec { cmdline, ..Default::default() });
     let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, Duration::from_secs(600));
-    assert_suite(&outcome.serial, |name| outcome.metric(name), &tiers);
+    assert_suite(&outcome.serial, |name| outcome.metric(name), tiers);
     assert_eq!(outcome.kernel_status, Some(0));
 }
 

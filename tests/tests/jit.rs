@@ -16,8 +16,7 @@ fn jit_image() -> &'static PathBuf {
 }
 
 fn kernel_has_llvm() -> bool {
-    let nm = std::process::Command::new("nm").arg(&Artifacts::locate().kernel).output().expect("run nm");
-    String::from_utf8_lossy(&nm.stdout).contains(" LLVMOrcCreateLLJIT")
+    kernel_symbols().iter().any(|(_, name)| name == "LLVMOrcCreateLLJIT")
 }
 
 fn number_after(s: &str, prefix: &str) -> i64 {
@@ -188,18 +187,21 @@ fn tiering_and_exact_call_counts_natively() {
     assert_eq!(status, Some(0));
 }
 
-/// Every symbol `nm` lists for the kernel ELF, as (type letter, name).
-fn kernel_symbols() -> Vec<(String, String)> {
-    let nm = std::process::Command::new("nm").arg(&Artifacts::locate().kernel).output().expect("run nm");
-    assert!(nm.status.success(), "nm failed: {}", String::from_utf8_lossy(&nm.stderr));
-    String::from_utf8_lossy(&nm.stdout)
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace().rev();
-            let name = f.next()?.to_string();
-            Some((f.next()?.to_string(), name))
-        })
-        .collect()
+/// Every symbol `nm` lists for the kernel ELF, as (type letter, name); read once.
+fn kernel_symbols() -> &'static [(String, String)] {
+    static SYMBOLS: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    SYMBOLS.get_or_init(|| {
+        let nm = std::process::Command::new("nm").arg(&Artifacts::locate().kernel).output().expect("run nm");
+        assert!(nm.status.success(), "nm failed: {}", String::from_utf8_lossy(&nm.stderr));
+        String::from_utf8_lossy(&nm.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace().rev();
+                let name = f.next()?.to_string();
+                Some((f.next()?.to_string(), name))
+            })
+            .collect()
+    })
 }
 
 #[test]
