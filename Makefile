@@ -68,7 +68,8 @@ $(BUILD)/stage2.bin: stage2/stage2.asm | $(BUILD)
 
 boot-stages: $(BUILD)/stage1.bin $(BUILD)/stage2.bin
 
-# Cargo decides what is stale; the copy only happens when the ELF changed.
+# Cargo decides what is stale; the copy only happens when the ELF changed, and goes
+# through a rename so that a kernel.elf still running natively is not in the way.
 # The apps as self-contained bitcode (apps/README.md), embedded in the kernel.
 apps-bitcode: | $(BUILD)
 	env -u RUSTFLAGS apps/build-bitcode.sh $(BUILD)/apps
@@ -82,7 +83,7 @@ kernel: apps-bitcode | $(BUILD)
 	@echo "make: kernel LLVM = $(LLVM_KIND)$(if $(filter-out none,$(LLVM_KIND)), ($(LLVM_CONFIG)))"
 	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" BAREFLOW_LLVM_CONFIG="$(LLVM_CONFIG)" BAREFLOW_APPS_BC_DIR="$(abspath $(BUILD)/apps)" LLVM_SYS_221_PREFIX="$$($(LLVM_CONFIG) --prefix 2>/dev/null)" \
 		cargo build --release -p kernel $(KERNEL_FEATURES) --target $(TARGET) --target-dir $(KERNEL_TARGET_DIR)
-	@cmp -s $(KERNEL_ELF) $(BUILD)/kernel.elf || cp $(KERNEL_ELF) $(BUILD)/kernel.elf
+	@cmp -s $(KERNEL_ELF) $(BUILD)/kernel.elf || { cp $(KERNEL_ELF) $(BUILD)/kernel.elf.new && mv $(BUILD)/kernel.elf.new $(BUILD)/kernel.elf; }
 	@echo "METRIC kernel.text_bytes $$(size -A $(BUILD)/kernel.elf | awk '$$1 == ".text" { print $$2 }') bytes"
 
 tools:

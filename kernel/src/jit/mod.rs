@@ -7,6 +7,7 @@
 pub mod apps;
 pub mod cxxrt;
 pub mod interp;
+pub mod policy;
 pub mod selftest;
 pub mod tiered;
 

@@ -130,11 +130,14 @@ pub fn write_to_code_page() {
 pub static TIERED_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tiered.bc"));
 
 /// Loads `tiered.ll` into the tiered engine, runs it twice (tier-ups happen during the
-/// first run) and prints the profile; returns whether both runs returned 0.
+/// first run) and prints the profile; returns whether both runs returned 0. The policy
+/// is [`TierPolicy::CALLS_ONLY`](super::policy::TierPolicy::CALLS_ONLY), so that the
+/// tier-ups come at the same calls however fast or loaded the machine is (the cycle
+/// thresholds are host-tested in `policy.rs` and exercised by tinyllama's matmul).
 pub fn run_tiered() -> bool {
     use super::tiered::{TierPolicy, TieredApp};
     let mut app =
-        match TieredApp::load("tiered", TIERED_BITCODE, &super::apps::abi_symbols(), TierPolicy::DEFAULT, true) {
+        match TieredApp::load("tiered", TIERED_BITCODE, &super::apps::abi_symbols(), TierPolicy::CALLS_ONLY, true) {
             Ok(app) => app,
             Err(e) => {
                 println!("tiered: {e}");

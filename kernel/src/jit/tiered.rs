@@ -32,51 +32,7 @@ use llvm_sys::prelude::*;
 use super::{HostSymbol, Jit, JitError, Module, OptLevel};
 use crate::arch::x86_64::tsc;
 
-/// Where functions start and when they move up a tier (docs/engine.md's policy table).
-#[derive(Clone, Copy, Debug)]
-pub struct TierPolicy {
-    /// Start every interpretable function in tier 0 (the interpreter); otherwise
-    /// everything starts in tier 1.
-    pub interpret: bool,
-    /// Tier 0 → 1 after this many calls…
-    pub t1_calls: u64,
-    /// …or once its outermost activations have used this many cycles.
-    pub t1_cycles: u64,
-    /// Tier 1 → 2 after this many calls (counted from the first call, in any tier)…
-    pub t2_calls: u64,
-    /// …or once its outermost activations have used this many cycles.
-    pub t2_cycles: u64,
-}
-
-impl TierPolicy {
-    /// The default policy (docs/engine.md): start interpreted; tier 1 after 10 calls
-    /// or 2 million cycles; tier 2 after 100 calls or 20 million cycles.
-    pub const DEFAULT: TierPolicy =
-        TierPolicy { interpret: true, t1_calls: 10, t1_cycles: 2_000_000, t2_calls: 100, t2_cycles: 20_000_000 };
-
-    /// Start in tier 1 and never promote: profiling only (for measuring the
-    /// instrumentation's cost).
-    pub const NEVER: TierPolicy = TierPolicy {
-        interpret: false,
-        t1_calls: u64::MAX,
-        t1_cycles: u64::MAX,
-        t2_calls: u64::MAX,
-        t2_cycles: u64::MAX,
-    };
-
-    /// Start in tier 0 and stay there: the interpreter alone (`app.<name>.interp_cycles`).
-    pub const INTERP_ONLY: TierPolicy = TierPolicy { interpret: true, ..TierPolicy::NEVER };
-
-    /// Whether a tier-0 function with these counts should move to tier 1.
-    pub fn promote_t1(&self, calls: u64, cycles: u64) -> bool {
-        calls >= self.t1_calls || cycles >= self.t1_cycles
-    }
-
-    /// Whether a tier-1 function with these counts should move to tier 2.
-    pub fn promote(&self, calls: u64, cycles: u64) -> bool {
-        calls >= self.t2_calls || cycles >= self.t2_cycles
-    }
-}
+pub use super::policy::{Heat, TierPolicy};
 
 /// Profile counters of one function, updated by the instrumentation. `repr(C)`:
 /// tier-2 code increments `calls` in place, at a fixed address.
@@ -89,6 +45,9 @@ pub struct Counters {
     pub cycles: AtomicU64,
     depth: AtomicU64,
     entered_at: AtomicU64,
+    /// `cycles` when the function entered its current tier (0 for the tier it
+    /// started in): the policy counts tier-1 cycles only toward tier 2.
+    cycles_at_tier_entry: AtomicU64,
     /// 0, 1 or 2.
     pub tier: AtomicU32,
 }
@@ -134,11 +93,24 @@ struct Engine {
 static COUNTERS_PTR: AtomicU64 = AtomicU64::new(0);
 static COUNTERS_LEN: AtomicU64 = AtomicU64::new(0);
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
-/// The loaded app's policy, for the hooks' fast path.
+/// The loaded app's policy's thresholds, for the hooks' fast path (all `u64::MAX`, as
+/// in [`TierPolicy::NEVER`], when no app is loaded).
 static POLICY_CALLS: AtomicU64 = AtomicU64::new(u64::MAX);
 static POLICY_CYCLES: AtomicU64 = AtomicU64::new(u64::MAX);
 static POLICY_T1_CALLS: AtomicU64 = AtomicU64::new(u64::MAX);
 static POLICY_T1_CYCLES: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// The loaded app's policy, as the hooks see it.
+#[inline(always)]
+fn loaded_policy() -> TierPolicy {
+    TierPolicy {
+        interpret: false, // (only read at load)
+        t1_calls: POLICY_T1_CALLS.load(Ordering::Relaxed),
+        t1_cycles: POLICY_T1_CYCLES.load(Ordering::Relaxed),
+        t2_calls: POLICY_CALLS.load(Ordering::Relaxed),
+        t2_cycles: POLICY_CYCLES.load(Ordering::Relaxed),
+    }
+}
 
 fn counters() -> &'static [Counters] {
     let (p, n) = (COUNTERS_PTR.load(Ordering::Relaxed), COUNTERS_LEN.load(Ordering::Relaxed));
@@ -167,18 +139,16 @@ pub extern "C" fn bf_prof_enter(id: u32) {
     if bump(&c.depth, 1) == 1 {
         c.entered_at.store(tsc::rdtsc(), Ordering::Relaxed);
     }
-    let promote: Option<fn(u32)> = match c.tier.load(Ordering::Relaxed) {
-        1 if calls >= POLICY_CALLS.load(Ordering::Relaxed)
-            || c.cycles.load(Ordering::Relaxed) >= POLICY_CYCLES.load(Ordering::Relaxed) =>
-        {
-            Some(tier_up)
-        }
-        0 if calls >= POLICY_T1_CALLS.load(Ordering::Relaxed)
-            || c.cycles.load(Ordering::Relaxed) >= POLICY_T1_CYCLES.load(Ordering::Relaxed) =>
-        {
-            Some(tier_up_t1)
-        }
-        _ => None,
+    let heat = Heat {
+        tier: c.tier.load(Ordering::Relaxed),
+        calls,
+        cycles: c.cycles.load(Ordering::Relaxed),
+        cycles_at_tier_entry: c.cycles_at_tier_entry.load(Ordering::Relaxed),
+    };
+    let promote: Option<fn(u32)> = match loaded_policy().promotion(heat) {
+        Some(1) => Some(tier_up_t1),
+        Some(_) => Some(tier_up),
+        None => None,
     };
     if let Some(promote) = promote {
         // Compiling is not the app's time: stop the clock of every running activation
@@ -201,6 +171,7 @@ fn tier_up_t1(id: u32) {
     let Some(engine) = guard.as_mut() else { return };
     let c = &counters()[id as usize];
     c.tier.store(1, Ordering::Relaxed); // also when compiling fails: do not retry forever
+    c.cycles_at_tier_entry.store(c.cycles.load(Ordering::Relaxed), Ordering::Relaxed);
     let started = Instant::now();
     let name = engine.functions[id as usize].name.clone();
     if engine.functions[id as usize].t1_code == 0 {
@@ -793,8 +764,9 @@ impl TieredApp {
     /// Frees the JIT and the counters' registration.
     pub fn unload(self) {
         super::interp::engine::install(None);
-        POLICY_CALLS.store(u64::MAX, Ordering::Relaxed);
-        POLICY_T1_CALLS.store(u64::MAX, Ordering::Relaxed);
+        for threshold in [&POLICY_CALLS, &POLICY_CYCLES, &POLICY_T1_CALLS, &POLICY_T1_CYCLES] {
+            threshold.store(u64::MAX, Ordering::Relaxed);
+        }
         COUNTERS_PTR.store(0, Ordering::Relaxed);
         COUNTERS_LEN.store(0, Ordering::Relaxed);
         *ENGINE.lock().unwrap() = None;
