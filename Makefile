@@ -99,8 +99,8 @@ run: disk
 
 test: disk
 	@$(BFRUN) --probe
-	cargo test --workspace --exclude kernel
-	cargo test -p kernel
+	cargo test --workspace --exclude kernel --no-fail-fast
+	cargo test -p kernel --no-fail-fast
 
 # The kernel without LLVM, only to measure LLVM's share of the kernel's text.
 $(BUILD)/kernel-nollvm.elf: kernel
