@@ -400,8 +400,11 @@ stage_end
 
 END=$(date +%s)
 WALL=$((END - SCRIPT_START))
-# CPU time of all children (compilers): the second line of `times`.
-CPU=$(times | tail -n 1 | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } printf "%d", s }')
+# CPU time of all children (compilers): the second line of `times`. `times` must run
+# in this shell: in a pipeline or $(...) it runs in a fresh subshell and reports 0.
+times > "$stage/times.txt"
+CPU=$(tail -n 1 "$stage/times.txt" | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } printf "%d", s }')
+rm -f "$stage/times.txt"
 total=0; while read -r lib; do total=$((total + $(du -b "$stage/lib/$lib" | cut -f1))); done < "$stage/libs.txt"
 {
   echo "# BareFlow minimal LLVM, written by scripts/build-llvm.sh"
