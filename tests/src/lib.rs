@@ -140,6 +140,12 @@ pub fn corrupted_copy(image: &Path, label: &str, edit: impl FnOnce(&mut Vec<u8>)
     out
 }
 
+/// How long a test waits for one QEMU boot to finish: a hang guard, not a speed check
+/// (a boot that succeeds returns as soon as QEMU exits). Generous because TCG on a
+/// loaded 2-core machine is slow: an IDE (PIO) load of the ~48 MB Debian-LLVM image
+/// took over 90 s there (7 s when idle), and LLVM's start-up takes seconds.
+pub const BOOT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Boots `image` once on `disk` under `accel`, waits up to `timeout` for the machine to
 /// stop, and prints COM1 into the test log.
 pub fn boot(image: &Path, accel: Accel, disk: DiskInterface, timeout: std::time::Duration) -> Outcome {

@@ -6,15 +6,12 @@
 //! do the same; without it (`bf.disk=nobios`) the kernel says so and runs on.
 
 use std::path::Path;
-use std::time::Duration;
 
 use bareflow_tests::{
-    Accel, DiskInterface, ImageSpec, Outcome, QemuConfig, assert_contains_all, boot, build_image, partition_table,
+    Accel, BOOT_TIMEOUT, DiskInterface, ImageSpec, Outcome, QemuConfig, assert_contains_all, boot, build_image,
+    partition_table,
 };
 use boot_protocol::{SCRATCH_SECTORS, SECTOR_SIZE, scratch_byte};
-
-/// TCG boots of the LLVM-less kernel take seconds; with LLVM the image is ~60 MiB.
-const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The scratch area's bytes in an image file on the host.
 fn scratch_bytes(image: &Path) -> Vec<u8> {
@@ -42,7 +39,7 @@ fn selftest_on(disk: DiskInterface, driver: &str, location: &str) -> Outcome {
     config.accel = Accel::Tcg;
     config.disk = disk;
     config.snapshot = false;
-    let outcome = config.run(TIMEOUT).expect("start QEMU");
+    let outcome = config.run(BOOT_TIMEOUT).expect("start QEMU");
     println!("--- COM1 (tcg on {}, writable) ---\n{}", disk.name(), outcome.serial);
     assert_contains_all(
         &outcome.serial,
@@ -81,7 +78,7 @@ fn ahci_is_the_boot_disk_on_q35_and_writes_reach_the_image() {
 #[test]
 fn a_snapshot_boot_leaves_the_image_unchanged() {
     let image = build_image("blk-snapshot", &ImageSpec { cmdline: "bf.disk=selftest".into(), ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     assert_contains_all(&outcome.serial, ["disk: selftest passed"]);
     assert!(scratch_bytes(&image).iter().all(|&b| b == 0), "snapshot=on must not write the image");
 }
@@ -95,7 +92,7 @@ fn usb_boot_falls_back_to_bios_int13_and_writes_reach_the_image() {
 #[test]
 fn usb_boot_without_the_bios_fallback_has_no_disk_and_the_kernel_carries_on() {
     let image = build_image("blk-usb", &ImageSpec { cmdline: "bf.disk=selftest,nobios".into(), ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Usb, TIMEOUT);
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Usb, BOOT_TIMEOUT);
     assert_contains_all(
         &outcome.serial,
         ["disk: no boot disk found (BIOS drive 0x80", "running without a disk", "disk: selftest FAILED: no boot disk"],
@@ -116,7 +113,7 @@ fn the_boot_disk_is_picked_among_several_by_its_flud_header() {
     config.accel = Accel::Tcg;
     config.disk = DiskInterface::Ide;
     config.extra_disks = vec![other, blank];
-    let outcome = config.run(TIMEOUT).expect("start QEMU");
+    let outcome = config.run(BOOT_TIMEOUT).expect("start QEMU");
     println!("--- COM1 (tcg on ide + two virtio disks) ---\n{}", outcome.serial);
     assert_contains_all(
         &outcome.serial,

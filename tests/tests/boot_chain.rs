@@ -7,16 +7,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bareflow_tests::{
-    Accel, Artifacts, DiskInterface, ImageSpec, QemuConfig, assert_contains_all, boot, build_image, corrupted_copy,
-    extract_fat_partition, partition_table,
+    Accel, Artifacts, BOOT_TIMEOUT, DiskInterface, ImageSpec, QemuConfig, assert_contains_all, boot, build_image,
+    corrupted_copy, extract_fat_partition, partition_table,
 };
 use boot_protocol::flud::FludHeader;
 use boot_protocol::{PAYLOAD_LBA, SECTOR_SIZE};
-
-/// A hang guard, not a speed check: a boot that succeeds returns as soon as QEMU
-/// exits. Generous because an IDE (PIO) load of the ~48 MB Debian-LLVM image under TCG
-/// on a loaded 2-core machine took over 90 s (7 s when idle).
-const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The image every plain boot test uses (no command-line options).
 fn default_image() -> &'static PathBuf {

@@ -8,15 +8,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use bareflow_tests::{
-    Accel, Artifacts, DiskInterface, ImageSpec, Outcome, QemuConfig, assert_contains_all, boot, build_image,
-    corrupted_copy, extract_fat_partition, partition_table,
+    Accel, Artifacts, BOOT_TIMEOUT, DiskInterface, ImageSpec, Outcome, QemuConfig, assert_contains_all, boot,
+    build_image, corrupted_copy, extract_fat_partition, partition_table,
 };
-
-/// TCG boots; an image with LLVM is ~60 MiB, and IDE PIO is slow under TCG.
-const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Boots `image` writable (the disk keeps what the kernel writes) under TCG.
 fn boot_writable(image: &Path, disk: DiskInterface) -> Outcome {
@@ -24,7 +20,7 @@ fn boot_writable(image: &Path, disk: DiskInterface) -> Outcome {
     config.accel = Accel::Tcg;
     config.disk = disk;
     config.snapshot = false;
-    let outcome = config.run(TIMEOUT).expect("start QEMU");
+    let outcome = config.run(BOOT_TIMEOUT).expect("start QEMU");
     println!("--- COM1 (tcg on {}, writable) ---\n{}", disk.name(), outcome.serial);
     outcome
 }
@@ -112,7 +108,11 @@ fn a_power_cut_in_a_large_write_keeps_earlier_files_and_the_count() {
     config.accel = Accel::Tcg;
     config.snapshot = false;
     let mut running = config.spawn().expect("start QEMU");
-    assert!(running.wait_for("fs-big-write: 4 MiB", TIMEOUT), "the big write never started:\n{}", running.serial());
+    assert!(
+        running.wait_for("fs-big-write: 4 MiB", BOOT_TIMEOUT),
+        "the big write never started:\n{}",
+        running.serial()
+    );
     let cut = running.finish(None); // killed: the power goes
     println!("--- COM1 (first boot, killed) ---\n{}", cut.serial);
     assert_contains_all(&cut.serial, ["fs: boot 1 logged", "fs-big-write: wrote /EARLY.TXT"]);
@@ -155,7 +155,7 @@ fn fat_start(image_bytes: &[u8]) -> usize {
 fn refused_boot(label: &str, edit: impl FnOnce(&mut Vec<u8>), reason: &str) {
     let image = build_image(label, &ImageSpec { cmdline: "--no-jit".into(), ..Default::default() });
     let bad = corrupted_copy(&image, label, edit);
-    let outcome = boot(&bad, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
+    let outcome = boot(&bad, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     assert_contains_all(
         &outcome.serial,
         [

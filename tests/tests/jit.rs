@@ -3,13 +3,10 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
-use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, assert_contains_all, boot, build_image};
-
-/// A hang guard, not a speed check: LLVM's start-up and two JIT instances take
-/// seconds under TCG, and many more on a loaded machine.
-const TIMEOUT: Duration = Duration::from_secs(300);
+use bareflow_tests::{
+    Accel, Artifacts, BOOT_TIMEOUT, DiskInterface, ImageSpec, assert_contains_all, boot, build_image,
+};
 
 fn jit_image() -> &'static PathBuf {
     static IMAGE: OnceLock<PathBuf> = OnceLock::new();
@@ -30,7 +27,7 @@ fn jit_compiles_fib_floats_and_callbacks_at_o0_and_o3() {
         panic!("build/kernel.elf has no LLVM: it was built with LLVM=none");
     }
     for accel in Accel::available() {
-        let outcome = boot(jit_image(), accel, DiskInterface::Virtio, TIMEOUT);
+        let outcome = boot(jit_image(), accel, DiskInterface::Virtio, BOOT_TIMEOUT);
         let s = &outcome.serial;
         let llvm = s.lines().find(|l| l.starts_with("llvm: linked")).unwrap_or("llvm: (not reported)");
         eprintln!("ran against: {llvm}");
@@ -79,7 +76,7 @@ fn jit_compiles_fib_floats_and_callbacks_at_o0_and_o3() {
 fn writing_to_finalised_jit_code_faults() {
     let image =
         build_image("jit-write", &ImageSpec { cmdline: "--no-jit --jit-write-code".into(), ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     let s = &outcome.serial;
     let addr = s.split("jit: fib compiled at 0x").nth(1).and_then(|r| r.split(';').next()).expect("compiled address");
     let addr = u64::from_str_radix(addr, 16).unwrap();
@@ -145,7 +142,7 @@ fn assert_tiered_selftest(s: &str) {
 fn hot_functions_move_to_tier_two_while_the_app_runs() {
     let image =
         build_image("tiered", &ImageSpec { cmdline: "--no-jit --tiered-selftest".into(), ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     assert_tiered_selftest(&outcome.serial);
     assert_eq!(outcome.kernel_status, Some(0));
 }
@@ -153,7 +150,7 @@ fn hot_functions_move_to_tier_two_while_the_app_runs() {
 #[test]
 fn an_app_that_traps_is_reported_not_hung() {
     let image = build_image("jit-trap", &ImageSpec { cmdline: "--no-jit --jit-trap".into(), ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     let s = &outcome.serial;
     assert_contains_all(
         s,
@@ -254,7 +251,7 @@ fn a_throw_inside_libstdcxx_is_a_fatal_diagnostic() {
     assert_eq!(out.status.code(), Some(0x7e), "stderr: {stderr}");
     // In QEMU: the diagnostic on COM1 and the program's exit status 0x7e.
     let image = build_image("cxx-throw", &ImageSpec { cmdline: "--no-jit --cxx-throw".into(), ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, TIMEOUT);
+    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
     assert_contains_all(&outcome.serial, ["cxxrt: calling libstdc++'s std::__throw_bad_function_call()", expected]);
     assert_eq!(outcome.kernel_status, Some(0x7e));
 }

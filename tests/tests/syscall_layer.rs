@@ -5,12 +5,10 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
-use bareflow_tests::{Accel, Artifacts, DiskInterface, ImageSpec, assert_contains_all, boot, build_image};
-
-/// A hang guard, not a speed check (see boot_chain.rs): generous for a loaded machine.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
+use bareflow_tests::{
+    Accel, Artifacts, BOOT_TIMEOUT, DiskInterface, ImageSpec, assert_contains_all, boot, build_image,
+};
 
 /// Arguments, an environment variable and an exit status the test chooses.
 const DEMO_CMDLINE: &str = "hello --exit=42 GREETING=bonjour world";

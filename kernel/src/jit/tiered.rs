@@ -93,12 +93,20 @@ struct Engine {
 static COUNTERS_PTR: AtomicU64 = AtomicU64::new(0);
 static COUNTERS_LEN: AtomicU64 = AtomicU64::new(0);
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
-/// The loaded app's policy's thresholds, for the hooks' fast path (all `u64::MAX`, as
-/// in [`TierPolicy::NEVER`], when no app is loaded).
-static POLICY_CALLS: AtomicU64 = AtomicU64::new(u64::MAX);
-static POLICY_CYCLES: AtomicU64 = AtomicU64::new(u64::MAX);
+/// The loaded app's policy's thresholds, for the hooks' fast path (those of
+/// [`TierPolicy::NEVER`] when no app is loaded); written only by [`install_policy`].
 static POLICY_T1_CALLS: AtomicU64 = AtomicU64::new(u64::MAX);
 static POLICY_T1_CYCLES: AtomicU64 = AtomicU64::new(u64::MAX);
+static POLICY_T2_CALLS: AtomicU64 = AtomicU64::new(u64::MAX);
+static POLICY_T2_CYCLES: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Makes `policy`'s thresholds the ones the hooks apply.
+fn install_policy(policy: &TierPolicy) {
+    POLICY_T1_CALLS.store(policy.t1_calls, Ordering::Relaxed);
+    POLICY_T1_CYCLES.store(policy.t1_cycles, Ordering::Relaxed);
+    POLICY_T2_CALLS.store(policy.t2_calls, Ordering::Relaxed);
+    POLICY_T2_CYCLES.store(policy.t2_cycles, Ordering::Relaxed);
+}
 
 /// The loaded app's policy, as the hooks see it.
 #[inline(always)]
@@ -107,8 +115,8 @@ fn loaded_policy() -> TierPolicy {
         interpret: false, // (only read at load)
         t1_calls: POLICY_T1_CALLS.load(Ordering::Relaxed),
         t1_cycles: POLICY_T1_CYCLES.load(Ordering::Relaxed),
-        t2_calls: POLICY_CALLS.load(Ordering::Relaxed),
-        t2_cycles: POLICY_CYCLES.load(Ordering::Relaxed),
+        t2_calls: POLICY_T2_CALLS.load(Ordering::Relaxed),
+        t2_cycles: POLICY_T2_CYCLES.load(Ordering::Relaxed),
     }
 }
 
@@ -708,10 +716,7 @@ impl TieredApp {
         }
         COUNTERS_PTR.store(counters.as_ptr() as u64, Ordering::Relaxed);
         COUNTERS_LEN.store(counters.len() as u64, Ordering::Relaxed);
-        POLICY_CALLS.store(policy.t2_calls, Ordering::Relaxed);
-        POLICY_CYCLES.store(policy.t2_cycles, Ordering::Relaxed);
-        POLICY_T1_CALLS.store(policy.t1_calls, Ordering::Relaxed);
-        POLICY_T1_CYCLES.store(policy.t1_cycles, Ordering::Relaxed);
+        install_policy(&policy);
         super::interp::engine::install(interp.as_ref().map(|i| &*i.0));
         *ENGINE.lock().unwrap() = Some(Engine {
             jit,
@@ -764,9 +769,7 @@ impl TieredApp {
     /// Frees the JIT and the counters' registration.
     pub fn unload(self) {
         super::interp::engine::install(None);
-        for threshold in [&POLICY_CALLS, &POLICY_CYCLES, &POLICY_T1_CALLS, &POLICY_T1_CYCLES] {
-            threshold.store(u64::MAX, Ordering::Relaxed);
-        }
+        install_policy(&TierPolicy::NEVER);
         COUNTERS_PTR.store(0, Ordering::Relaxed);
         COUNTERS_LEN.store(0, Ordering::Relaxed);
         *ENGINE.lock().unwrap() = None;
