@@ -4,6 +4,7 @@
 #   make run    build what is missing and boot build/bareflow.img in QEMU
 #   make test   the full test suite (host unit tests + QEMU integration tests)
 #   make bench  boot figures under KVM -> docs/benchmarks.md
+#   make lint   rustfmt --check and clippy (warnings are errors) on every crate; part of make test
 #
 # Variables: CMDLINE (kernel command line baked into the image), FAT_MIB (size of the
 # FAT16 partition), PATTERN_MIB (add a boot-test pattern module of that many MiB),
@@ -27,9 +28,9 @@ KERNEL_TARGET_DIR := target/kernel
 KERNEL_ELF := $(KERNEL_TARGET_DIR)/$(TARGET)/release/kernel
 
 # `make disk`/`make run` ship the minimal LLVM (building it first when it is missing);
-# `make test` and `make bench` use LLVM=auto, so they never start an LLVM source build.
+# `make test`, `make bench` and `make lint` use LLVM=auto, so they never start an LLVM source build.
 LLVM ?= min
-test bench: LLVM = auto
+test bench lint: LLVM = auto
 SYSTEM_LLVM_CONFIG := /usr/lib/llvm-22/bin/llvm-config
 MIN_LLVM_PREFIX := $(shell scripts/build-llvm.sh --print-prefix 2>/dev/null)
 MIN_LLVM_CONFIG := $(MIN_LLVM_PREFIX)/bin/llvm-config
@@ -37,6 +38,9 @@ MIN_LLVM_CONFIG := $(MIN_LLVM_PREFIX)/bin/llvm-config
 LLVM_KIND = $(if $(filter auto,$(LLVM)),$(if $(wildcard $(MIN_LLVM_CONFIG)),min,system),$(LLVM))
 LLVM_CONFIG = $(if $(filter min,$(LLVM_KIND)),$(MIN_LLVM_CONFIG),$(SYSTEM_LLVM_CONFIG))
 KERNEL_FEATURES = $(if $(filter none,$(LLVM_KIND)),,--features llvm)
+
+# The environment of every kernel build (and of clippy over the kernel).
+KERNEL_ENV = RUSTFLAGS="$(KERNEL_RUSTFLAGS)" BAREFLOW_LLVM_CONFIG="$(LLVM_CONFIG)" BAREFLOW_APPS_BC_DIR="$(abspath $(BUILD)/apps)" LLVM_SYS_221_PREFIX="$$($(LLVM_CONFIG) --prefix 2>/dev/null)"
 
 MKIMAGE := target/release/mkimage
 BFRUN := target/release/bfrun
@@ -53,7 +57,7 @@ QEMU_ARGS ?=
 APP ?=
 IMAGE_FLAGS := --fat-mib $(FAT_MIB) $(if $(filter-out 0,$(PATTERN_MIB)),--pattern-mib $(PATTERN_MIB)) $(if $(APP),--module app=$(APP))
 
-.PHONY: all disk run test bench kernel tools boot-stages apps-bitcode clean
+.PHONY: all disk run test bench lint kernel tools boot-stages apps-bitcode clean
 
 all: disk
 
@@ -81,8 +85,7 @@ kernel: apps-bitcode | $(BUILD)
 		time scripts/build-llvm.sh; \
 	fi
 	@echo "make: kernel LLVM = $(LLVM_KIND)$(if $(filter-out none,$(LLVM_KIND)), ($(LLVM_CONFIG)))"
-	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" BAREFLOW_LLVM_CONFIG="$(LLVM_CONFIG)" BAREFLOW_APPS_BC_DIR="$(abspath $(BUILD)/apps)" LLVM_SYS_221_PREFIX="$$($(LLVM_CONFIG) --prefix 2>/dev/null)" \
-		cargo build --release -p kernel $(KERNEL_FEATURES) --target $(TARGET) --target-dir $(KERNEL_TARGET_DIR)
+	$(KERNEL_ENV) cargo build --release -p kernel $(KERNEL_FEATURES) --target $(TARGET) --target-dir $(KERNEL_TARGET_DIR)
 	@cmp -s $(KERNEL_ELF) $(BUILD)/kernel.elf || { cp $(KERNEL_ELF) $(BUILD)/kernel.elf.new && mv $(BUILD)/kernel.elf.new $(BUILD)/kernel.elf; }
 	@echo "METRIC kernel.text_bytes $$(size -A $(BUILD)/kernel.elf | awk '$$1 == ".text" { print $$2 }') bytes"
 
@@ -101,6 +104,15 @@ test: disk
 	@$(BFRUN) --probe
 	cargo test --workspace --exclude kernel --no-fail-fast
 	cargo test -p kernel --no-fail-fast
+
+# Lints (docs/architecture.md): formatting, then clippy with the workspace's lints as
+# errors over the host crates, the kernel as `make kernel` builds it (its real flags and
+# LLVM) and the kernel's host-test configuration (no LLVM).
+lint: apps-bitcode
+	cargo fmt --all -- --check
+	cargo clippy --workspace --exclude kernel --all-targets -- -D warnings
+	$(KERNEL_ENV) cargo clippy --release -p kernel $(KERNEL_FEATURES) --target $(TARGET) --target-dir $(KERNEL_TARGET_DIR) -- -D warnings
+	cargo clippy -p kernel --all-targets -- -D warnings
 
 # The kernel without LLVM, only to measure LLVM's share of the kernel's text.
 $(BUILD)/kernel-nollvm.elf: kernel

@@ -168,7 +168,7 @@ fn corrupted_header_field_is_a_header_checksum_error() {
 fn truncated_image_is_a_read_error() {
     let image = corrupted_copy(default_image(), "truncated", |b| {
         let header = FludHeader::decode(&b[9 * 512..10 * 512]).unwrap();
-        let keep = PAYLOAD_LBA as usize * 512 + (header.payload_size as usize / 2 & !511);
+        let keep = PAYLOAD_LBA as usize * 512 + ((header.payload_size as usize / 2) & !511);
         b.truncate(keep);
     });
     assert_halts_with(&image, "Disk read error at LBA");

@@ -23,7 +23,7 @@ fn assert_demo_output(outcome: &bareflow_tests::Outcome) {
     let s = &outcome.serial;
     assert_contains_all(
         s,
-        &[
+        [
             "program: entering glibc _start with 4 arguments, 1 environment variables",
             "main: Rust std main running on bare metal",
             r#"main: args ["bareflow", "hello", "--exit=42", "world"]"#,
@@ -77,7 +77,7 @@ fn unknown_syscall_is_enosys_logged_by_name_and_the_program_carries_on() {
     let s = &outcome.serial;
     assert_contains_all(
         s,
-        &[
+        [
             "syscall: 163 (acct) is not implemented: -ENOSYS",
             "main: acct(NULL) returned -1 (Function not implemented (os error 38)); carrying on",
             "main: argument \"after\"",
@@ -96,7 +96,7 @@ fn mprotect_changes_real_page_tables() {
     let s = &outcome.serial;
     assert_contains_all(
         s,
-        &[
+        [
             "mprotect: read back 0x1234; writing again must fault",
             "EXCEPTION #PF page fault (vector 14)",
             "page fault: write on a present (protection violation) page",
@@ -121,7 +121,7 @@ fn the_same_elf_runs_as_a_linux_program() {
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert_contains_all(
         &stdout,
-        &[
+        [
             "main: Rust std main running as a Linux program",
             "main: env GREETING=bonjour",
             "heap: sum of squares 1..1000 = 333833500 (ok)",

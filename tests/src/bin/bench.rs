@@ -13,6 +13,9 @@ use bareflow_tests::{Accel, DiskInterface, ImageSpec, QemuConfig, build_image, w
 /// Runs per configuration; the table reports the median.
 const RUNS: usize = 3;
 
+/// One `METRIC` line: name, value, unit.
+type Metric = (String, f64, String);
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -124,11 +127,8 @@ fn main() {
             native[i].push(metrics.iter().find(|m| m.0 == *name).map_or(f64::NAN, |m| m.1));
         }
     }
-    let cells: Vec<String> = native
-        .into_iter()
-        .map(|v| median(v))
-        .map(|v| if v.is_nan() { "–".into() } else { format!("{v:.1}") })
-        .collect();
+    let cells: Vec<String> =
+        native.into_iter().map(median).map(|v| if v.is_nan() { "–".into() } else { format!("{v:.1}") }).collect();
     writeln!(llvm, "| {kind} | native Linux | {} |", cells.join(" | ")).unwrap();
     let text_of = |path: &std::path::Path| -> u64 {
         let size = std::process::Command::new("size").arg("-A").arg(path).output().expect("run size");
@@ -155,7 +155,7 @@ fn main() {
     let apps_image =
         build_image("bench-apps", &ImageSpec { cmdline: "--no-jit --apps=all".into(), ..Default::default() });
     let mut apps = String::new();
-    let mut suites: Vec<(String, Vec<(String, f64, String)>)> = Vec::new();
+    let mut suites: Vec<(String, Vec<Metric>)> = Vec::new();
     for accel in Accel::available() {
         let mut config = QemuConfig::new(&apps_image);
         config.accel = accel;

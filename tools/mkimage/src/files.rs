@@ -94,8 +94,7 @@ fn trim(path: &str) -> &str {
 pub fn list(image: &Path, path: &str) -> Result<Vec<Listed>> {
     let fs = mount(image, false)?;
     let root = fs.root_dir();
-    let dir =
-        if trim(path).is_empty() { root } else { root.open_dir(trim(path)).with_context(|| format!("{path}"))? };
+    let dir = if trim(path).is_empty() { root } else { root.open_dir(trim(path)).with_context(|| path.to_string())? };
     let mut out = Vec::new();
     for e in dir.iter() {
         let e = e?;
@@ -110,7 +109,7 @@ pub fn list(image: &Path, path: &str) -> Result<Vec<Listed>> {
 /// The contents of the file `path`.
 pub fn cat(image: &Path, path: &str) -> Result<Vec<u8>> {
     let fs = mount(image, false)?;
-    let mut f = fs.root_dir().open_file(trim(path)).with_context(|| format!("{path}"))?;
+    let mut f = fs.root_dir().open_file(trim(path)).with_context(|| path.to_string())?;
     let mut out = Vec::new();
     f.read_to_end(&mut out)?;
     Ok(out)
@@ -120,7 +119,7 @@ pub fn cat(image: &Path, path: &str) -> Result<Vec<u8>> {
 pub fn put(image: &Path, path: &str, bytes: &[u8]) -> Result<()> {
     let fs = mount(image, true)?;
     {
-        let mut f = fs.root_dir().create_file(trim(path)).with_context(|| format!("{path}"))?;
+        let mut f = fs.root_dir().create_file(trim(path)).with_context(|| path.to_string())?;
         f.truncate()?;
         f.write_all(bytes).with_context(|| format!("{path}: cannot write {} bytes", bytes.len()))?;
         f.flush()?;
@@ -132,7 +131,7 @@ pub fn put(image: &Path, path: &str, bytes: &[u8]) -> Result<()> {
 /// Removes the file or empty directory `path`.
 pub fn remove(image: &Path, path: &str) -> Result<()> {
     let fs = mount(image, true)?;
-    fs.root_dir().remove(trim(path)).with_context(|| format!("{path}"))?;
+    fs.root_dir().remove(trim(path)).with_context(|| path.to_string())?;
     fs.unmount()?;
     Ok(())
 }
