@@ -1,6 +1,8 @@
 //! Helpers for the QEMU integration tests and `make bench`: locating the build
 //! artifacts, building test images with `mkimage`, and reading an image's MBR.
 
+pub mod layers;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
