@@ -44,12 +44,12 @@ pub fn run() -> i32 {
         println!("METRIC boot.to_main_ms {:.1} ms", boot_ms);
         files = crate::platform::mount_boot_disk();
         if files {
-            match crate::fs::selftest::count_boot(boot_ms) {
+            match crate::fs::checks::count_boot(boot_ms) {
                 Ok(n) => {
-                    println!("fs: boot {} logged in {}", n, crate::fs::selftest::BOOT_LOG);
+                    println!("fs: boot {} logged in {}", n, crate::fs::checks::BOOT_LOG);
                     println!("METRIC fs.boot_count {} boots", n);
                 }
-                Err(e) => println!("fs: cannot log this boot in {}: {}", crate::fs::selftest::BOOT_LOG, e),
+                Err(e) => println!("fs: cannot log this boot in {}: {}", crate::fs::checks::BOOT_LOG, e),
             }
         }
     }
@@ -169,7 +169,7 @@ pub fn run() -> i32 {
             #[cfg(feature = "llvm")]
             crate::jit::cxxrt::throw_through_libstdcxx();
         } else if let Some(mib) = arg.strip_prefix("--fs-big-write=") {
-            if !crate::fs::selftest::big_write(mib.parse().unwrap_or(16)) {
+            if !crate::fs::checks::big_write(mib.parse().unwrap_or(16)) {
                 status = 1;
             }
         } else if arg == "--fs-selftest" {
@@ -182,7 +182,7 @@ pub fn run() -> i32 {
             if on_metal && !files {
                 println!("fs-selftest: no file system mounted");
                 status = 1;
-            } else if !crate::fs::selftest::run(&root, on_metal) {
+            } else if !crate::fs::checks::run(&root, on_metal) {
                 status = 1;
             }
             if !on_metal {

@@ -35,10 +35,15 @@ pub mod selftest;
 pub mod syscall;
 pub mod unwind;
 
-use arch::x86_64::{cpu, gdt, idt, paging, tsc};
+use arch::x86_64::{cpu, gdt, idt, tsc};
 use boot_protocol::flud::FludHeader;
 use core::sync::atomic::Ordering;
 use drivers::qemu_exit::{self, EXIT_FAILURE, EXIT_FATAL};
+use linux_abi::auxv::{
+    AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_GID, AT_HWCAP, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_SECURE, AT_UID,
+};
+use linux_abi::mman::{PROT_EXEC, PROT_READ, PROT_WRITE};
+use mm::paging;
 use mm::regions::{PAGE_SIZE, free_regions};
 
 /// Highest physical address the kernel uses: stage2 identity-maps the first 4 GiB.
@@ -237,9 +242,9 @@ fn kernel_segments(out: &mut [(u64, u64, paging::Access); 16]) -> (usize, u64, u
             continue;
         }
         // ELF p_flags: PF_X = 1, PF_W = 2; loaded segments are always readable.
-        let writable = if flags & 2 != 0 { syscall::prot::WRITE } else { 0 };
-        let executable = if flags & 1 != 0 { syscall::prot::EXEC } else { 0 };
-        out[n] = (vaddr, vaddr + memsz, paging::Access::from_prot(syscall::prot::READ | writable | executable));
+        let writable = if flags & 2 != 0 { PROT_WRITE } else { 0 };
+        let executable = if flags & 1 != 0 { PROT_EXEC } else { 0 };
+        out[n] = (vaddr, vaddr + memsz, paging::Access::from_prot(PROT_READ | writable | executable));
         n += 1;
     }
     (n, phdrs, phnum)
@@ -260,7 +265,7 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
     let mut segments = [(0, 0, paging::Access::None); 16];
     let (count, phdr, phnum) = kernel_segments(&mut segments);
     paging::init(&segments[..count]);
-    arch::x86_64::syscall::init(xsave);
+    arch::x86_64::syscall::init(xsave, platform::handle_syscall);
     // On the kernel's own page tables, as the file system will use the disk.
     if boot::kernel_option(header.cmdline(), "disk").is_some_and(|o| o.split(',').any(|o| o == "selftest")) {
         selftest::disk_selftest(header);
@@ -293,18 +298,18 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
     let mut random = [0u8; 16];
     syscall::Platform::fill_random(&mut platform::BareMetal, &mut random);
     let auxv = [
-        (process::at::PHDR, phdr),
-        (process::at::PHENT, 56),
-        (process::at::PHNUM, phnum),
-        (process::at::PAGESZ, PAGE_SIZE),
-        (process::at::ENTRY, _start as *const () as u64),
-        (process::at::UID, 0),
-        (process::at::EUID, 0),
-        (process::at::GID, 0),
-        (process::at::EGID, 0),
-        (process::at::HWCAP, cpu::hwcap()),
-        (process::at::CLKTCK, 100),
-        (process::at::SECURE, 0),
+        (AT_PHDR, phdr),
+        (AT_PHENT, 56),
+        (AT_PHNUM, phnum),
+        (AT_PAGESZ, PAGE_SIZE),
+        (AT_ENTRY, _start as *const () as u64),
+        (AT_UID, 0),
+        (AT_EUID, 0),
+        (AT_GID, 0),
+        (AT_EGID, 0),
+        (AT_HWCAP, cpu::hwcap()),
+        (AT_CLKTCK, 100),
+        (AT_SECURE, 0),
     ];
     const ARGS_AREA: u64 = 64 * 1024;
     // SAFETY: the top 64 KiB of the stack vmem::init just mapped read-write for us.

@@ -2,10 +2,12 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::arch::x86_64::{paging, tsc};
+use linux_abi::Errno;
+
+use crate::arch::x86_64::tsc;
 use crate::drivers::{qemu_exit, rtc};
-use crate::mm::vmem;
-use crate::syscall::{self, Errno, Platform, ProcessState};
+use crate::mm::{paging, vmem};
+use crate::syscall::{self, Platform, ProcessState, fd};
 use crate::{console, kprintln};
 
 /// The program's main stack size (reported as RLIMIT_STACK).
@@ -26,6 +28,10 @@ static mut PROCESS: ProcessState = ProcessState::new();
 /// or by `main`'s mount and the exit path, never both at once (one core, syscalls that
 /// nest are memory calls, which do not touch it).
 static mut FILES: crate::fs::Files = crate::fs::Files::new();
+
+/// The program's descriptor table. Touched only inside a descriptor or path syscall
+/// (which never nest), so only one `&mut` to it exists at a time.
+static mut DESCRIPTORS: fd::Table = fd::Table::new();
 
 /// The boot disk as a [`BlockDevice`] the file system can own: every call locks the
 /// driver (nothing else uses it once the program runs).
@@ -85,7 +91,7 @@ pub fn mount_boot_disk() -> bool {
     }
 }
 
-/// The program's file system, for the mount at start-up ([`crate::app`]).
+/// The program's file system, for the mount at start-up (the program's `main`).
 ///
 /// # Safety
 /// No other reference to it may be live: call it from `main` outside any syscall.
@@ -143,6 +149,12 @@ fn trace_memory(args: core::fmt::Arguments<'_>) {
 
 /// The kernel as seen by the syscall layer.
 pub struct BareMetal;
+
+/// The syscall handler the kernel registers with the `SYSCALL` entry stub
+/// (`arch::x86_64::syscall::init`): the Linux syscall layer on the bare-metal platform.
+pub fn handle_syscall(nr: u64, args: [u64; 6]) -> i64 {
+    syscall::dispatch(&mut BareMetal, nr, args)
+}
 
 impl Platform for BareMetal {
     fn user_readable(&self, addr: u64, len: u64) -> bool {
@@ -224,6 +236,10 @@ impl Platform for BareMetal {
     fn files(&mut self) -> &mut crate::fs::Files {
         // SAFETY: see `FILES`: the only reference, for the duration of one syscall.
         unsafe { &mut *(&raw mut FILES) }
+    }
+    fn descriptors(&mut self) -> &mut fd::Table {
+        // SAFETY: see `DESCRIPTORS`: the only reference, for the duration of one syscall.
+        unsafe { &mut *(&raw mut DESCRIPTORS) }
     }
     fn exit(&mut self, status: u8) {
         report_and_exit(status)

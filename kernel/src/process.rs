@@ -5,44 +5,10 @@
 //! digits and `_`, not starting with a digit) become environment variables, everything
 //! else is an argument after `argv[0] = "bareflow"`.
 
+use linux_abi::auxv::{AT_EXECFN, AT_NULL, AT_PLATFORM, AT_RANDOM};
+
 /// `argv[0]` of the program.
 pub const PROGRAM_NAME: &str = "bareflow";
-
-/// Auxiliary-vector keys (`AT_*`).
-pub mod at {
-    /// End of the vector.
-    pub const NULL: u64 = 0;
-    /// Program headers.
-    pub const PHDR: u64 = 3;
-    /// Size of one program header.
-    pub const PHENT: u64 = 4;
-    /// Number of program headers.
-    pub const PHNUM: u64 = 5;
-    /// Page size.
-    pub const PAGESZ: u64 = 6;
-    /// Entry point.
-    pub const ENTRY: u64 = 9;
-    /// Real, effective user and group IDs.
-    pub const UID: u64 = 11;
-    /// Effective user ID.
-    pub const EUID: u64 = 12;
-    /// Group ID.
-    pub const GID: u64 = 13;
-    /// Effective group ID.
-    pub const EGID: u64 = 14;
-    /// Platform string.
-    pub const PLATFORM: u64 = 15;
-    /// CPUID.1:EDX.
-    pub const HWCAP: u64 = 16;
-    /// Clock ticks per second.
-    pub const CLKTCK: u64 = 17;
-    /// Secure mode (setuid): always 0.
-    pub const SECURE: u64 = 23;
-    /// 16 random bytes (stack canary, pointer guard).
-    pub const RANDOM: u64 = 25;
-    /// File name of the program.
-    pub const EXECFN: u64 = 31;
-}
 
 fn is_env_word(word: &str) -> bool {
     let Some((name, _)) = word.split_once('=') else { return false };
@@ -115,7 +81,7 @@ pub fn build_stack(
         envp_at[i] = string(e, &mut sp)?;
     }
     let execfn = if argv.is_empty() { 0 } else { argv_at[0] };
-    let extra = [(at::RANDOM, random_at), (at::EXECFN, execfn), (at::PLATFORM, platform_at), (at::NULL, 0)];
+    let extra = [(AT_RANDOM, random_at), (AT_EXECFN, execfn), (AT_PLATFORM, platform_at), (AT_NULL, 0)];
     let words = 1 + argv.len() + 1 + envp.len() + 1 + 2 * (auxv.len() + extra.len());
     sp = (sp & !15).checked_sub(words as u64 * 8).ok_or(StackTooSmall)? & !15;
     if sp < base {
@@ -161,6 +127,8 @@ pub unsafe fn enter_program(rsp: u64) -> ! {
 
 #[cfg(test)]
 mod tests {
+    use linux_abi::auxv::AT_PAGESZ;
+
     use super::*;
 
     #[test]
@@ -188,7 +156,7 @@ mod tests {
         let top = 0x8000_0000u64;
         let base = top - 4096;
         let rsp =
-            build_stack(&mut mem, top, &[b"bareflow", b"--exit=3"], &[b"A=1"], &[(at::PAGESZ, 4096)], [7; 16]).unwrap();
+            build_stack(&mut mem, top, &[b"bareflow", b"--exit=3"], &[b"A=1"], &[(AT_PAGESZ, 4096)], [7; 16]).unwrap();
         assert_eq!(rsp % 16, 0);
         assert_eq!(read_u64(&mem, base, rsp), 2, "argc");
         assert_eq!(read_str(&mem, base, read_u64(&mem, base, rsp + 8)), "bareflow");
@@ -201,16 +169,16 @@ mod tests {
         loop {
             let (k, v) = (read_u64(&mem, base, at_), read_u64(&mem, base, at_ + 8));
             at_ += 16;
-            if k == at::NULL {
+            if k == AT_NULL {
                 break;
             }
             aux.insert(k, v);
         }
-        assert_eq!(aux[&at::PAGESZ], 4096);
-        let random = aux[&at::RANDOM];
+        assert_eq!(aux[&AT_PAGESZ], 4096);
+        let random = aux[&AT_RANDOM];
         assert_eq!(&mem[(random - base) as usize..(random - base) as usize + 16], &[7; 16]);
-        assert_eq!(read_str(&mem, base, aux[&at::EXECFN]), "bareflow");
-        assert_eq!(read_str(&mem, base, aux[&at::PLATFORM]), "x86_64");
+        assert_eq!(read_str(&mem, base, aux[&AT_EXECFN]), "bareflow");
+        assert_eq!(read_str(&mem, base, aux[&AT_PLATFORM]), "x86_64");
     }
 
     #[test]

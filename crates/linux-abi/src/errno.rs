@@ -10,6 +10,8 @@ pub struct Errno(pub i32);
 pub const EPERM: Errno = Errno(1);
 /// No such file or directory.
 pub const ENOENT: Errno = Errno(2);
+/// No such process.
+pub const ESRCH: Errno = Errno(3);
 /// Input/output error.
 pub const EIO: Errno = Errno(5);
 /// Bad file descriptor.
@@ -68,6 +70,7 @@ mod tests {
         let pairs = [
             (EPERM, libc::EPERM),
             (ENOENT, libc::ENOENT),
+            (ESRCH, libc::ESRCH),
             (EIO, libc::EIO),
             (EBADF, libc::EBADF),
             (EAGAIN, libc::EAGAIN),

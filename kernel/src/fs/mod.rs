@@ -1,18 +1,21 @@
 //! The file system the program sees: one FAT16 volume mounted at `/`, read and written
-//! through the [`fatfs`] crate over a [`BlockDevice`] partition ([`cache`]), and the
-//! table of open file descriptors behind the file syscalls (`syscall::fs`).
+//! through the [`fatfs`] crate over a [`BlockDevice`] partition ([`cache`]), its open
+//! files and directories (by handle) and the working directory.
 //!
 //! Everything here is plain Rust over the [`BlockDevice`] trait, so the host tests run
 //! it over a [`crate::drivers::block::RamDisk`]; the syscall handlers only translate
 //! user memory and flags. See `docs/fs.md` for the design (why `fatfs`, crash safety,
 //! what differs from Linux).
 //!
-//! Descriptors 0–2 are the console (`syscall::io`); the file system hands out 3 and up.
+//! The file system knows nothing of file descriptors: it hands out *handles* to open
+//! files and directories; the syscall layer's descriptor table (`syscall::fd`) maps a
+//! program's descriptors to objects that hold them. Errors are Linux errnos
+//! ([`linux_abi::errno`]), flags Linux's `O_*` ([`linux_abi::fcntl`]).
 
 pub mod cache;
+pub mod checks;
 pub mod mount;
 pub mod path;
-pub mod selftest;
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cache::{IoStats, PartitionIo, SharedCache};
 pub use mount::{MountError, mount_disk, mount_partition};
 
-use crate::syscall::errno::*;
+use linux_abi::errno::*;
+use linux_abi::fcntl::{
+    O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET,
+};
 
 /// The `fatfs` file system over a partition.
 pub type FatFs = fatfs::FileSystem<PartitionIo>;
@@ -28,37 +34,14 @@ type FatFile = fatfs::File<'static, PartitionIo>;
 type FatDir = fatfs::Dir<'static, PartitionIo>;
 type FatEntry = fatfs::DirEntry<'static, PartitionIo>;
 
-/// First descriptor the file system hands out (0–2 are the console).
-pub const FIRST_FD: u64 = 3;
+/// First handle the file system hands out: 3, the number of a process's first file
+/// descriptor, so that in a fresh process handles and descriptors agree (easier traces;
+/// nothing depends on it).
+pub const FIRST_HANDLE: u64 = 3;
 /// Most files open at once.
 pub const MAX_OPEN: usize = 256;
 /// Largest file FAT16 can hold (the size field is 32 bits).
 pub const MAX_FILE_SIZE: u64 = u32::MAX as u64;
-
-/// `open` flags (Linux x86-64 values).
-pub mod flags {
-    /// Access mode mask.
-    pub const O_ACCMODE: u64 = 3;
-    /// Read only.
-    pub const O_RDONLY: u64 = 0;
-    /// Write only.
-    pub const O_WRONLY: u64 = 1;
-    /// Read and write.
-    pub const O_RDWR: u64 = 2;
-    /// Create when missing.
-    pub const O_CREAT: u64 = 0o100;
-    /// With `O_CREAT`: fail when it exists.
-    pub const O_EXCL: u64 = 0o200;
-    /// Truncate to 0 bytes.
-    pub const O_TRUNC: u64 = 0o1000;
-    /// Every write goes to the end.
-    pub const O_APPEND: u64 = 0o2000;
-    /// Must be a directory.
-    pub const O_DIRECTORY: u64 = 0o200000;
-    /// Close on exec (accepted, meaningless here).
-    pub const O_CLOEXEC: u64 = 0o2000000;
-}
-use flags::*;
 
 /// Unix seconds "now", for the time stamps `fatfs` writes. The syscall layer sets it
 /// from the platform clock before each call (a time provider must not make syscalls:
@@ -141,7 +124,7 @@ pub struct Volume {
 impl Volume {
     fn fs(&self) -> &'static FatFs {
         // SAFETY: `fs` came from `Box::into_raw` at mount and is freed only by
-        // `Files::unmount`, after every descriptor (the only holders of `'static`
+        // `Files::unmount`, after every open node (the only holders of `'static`
         // borrows) was dropped; nothing else keeps a borrow across calls.
         unsafe { &*self.fs }
     }
@@ -179,7 +162,7 @@ struct OpenFile {
     file: FatFile,
     path: Vec<String>,
     flags: u64,
-    /// The descriptor's position (may be past the end, as on Linux).
+    /// The position (may be past the end, as on Linux).
     pos: u64,
     written: bool,
 }
@@ -195,11 +178,11 @@ enum Open {
     Dir(OpenDir),
 }
 
-/// The program's file-system state: the volume (if any), open descriptors and the
-/// working directory.
+/// The program's file-system state: the volume (if any), open files and directories (by
+/// handle) and the working directory.
 pub struct Files {
     volume: Option<Volume>,
-    fds: Vec<Option<Open>>,
+    nodes: Vec<Option<Open>>,
     cwd: Vec<String>,
 }
 
@@ -282,7 +265,7 @@ impl Default for Files {
 impl Files {
     /// No volume, no open files, working directory `/`.
     pub const fn new() -> Self {
-        Files { volume: None, fds: Vec::new(), cwd: Vec::new() }
+        Files { volume: None, nodes: Vec::new(), cwd: Vec::new() }
     }
 
     /// Makes `volume` the file system at `/` (unmounting any earlier one).
@@ -301,19 +284,19 @@ impl Files {
         self.volume.as_ref().map(|v| v.cache.borrow().stats)
     }
 
-    /// Closes every descriptor, marks the volume clean (clears its dirty flag), writes
+    /// Closes every handle, marks the volume clean (clears its dirty flag), writes
     /// everything back and flushes the device. Returns whether that all succeeded.
     pub fn unmount(&mut self) -> bool {
-        let fds = std::mem::take(&mut self.fds);
+        let nodes = std::mem::take(&mut self.nodes);
         let mut ok = true;
-        for open in fds.into_iter().flatten() {
+        for open in nodes.into_iter().flatten() {
             if let Open::File(mut f) = open {
                 ok &= f.file.flush().is_ok();
             }
         }
         self.cwd.clear();
         let Some(v) = self.volume.take() else { return ok };
-        // SAFETY: every descriptor (the only `'static` borrows of the file system) was
+        // SAFETY: every open node (the only `'static` borrows of the file system) was
         // dropped above; `fs` came from `Box::into_raw` at mount and is freed once.
         let fs = unsafe { Box::from_raw(v.fs) };
         ok &= fs.unmount().is_ok();
@@ -337,49 +320,55 @@ impl Files {
         }
     }
 
-    fn open_ref(&self, fd: u64) -> Result<&Open, Errno> {
-        let i = fd.checked_sub(FIRST_FD).ok_or(EBADF)? as usize;
-        self.fds.get(i).and_then(|o| o.as_ref()).ok_or(EBADF)
+    fn open_ref(&self, handle: u64) -> Result<&Open, Errno> {
+        let i = handle.checked_sub(FIRST_HANDLE).ok_or(EBADF)? as usize;
+        self.nodes.get(i).and_then(|o| o.as_ref()).ok_or(EBADF)
     }
 
-    fn open_mut(&mut self, fd: u64) -> Result<&mut Open, Errno> {
-        let i = fd.checked_sub(FIRST_FD).ok_or(EBADF)? as usize;
-        self.fds.get_mut(i).and_then(|o| o.as_mut()).ok_or(EBADF)
+    fn open_mut(&mut self, handle: u64) -> Result<&mut Open, Errno> {
+        let i = handle.checked_sub(FIRST_HANDLE).ok_or(EBADF)? as usize;
+        self.nodes.get_mut(i).and_then(|o| o.as_mut()).ok_or(EBADF)
     }
 
-    fn file_mut(&mut self, fd: u64) -> Result<&mut OpenFile, Errno> {
-        match self.open_mut(fd)? {
+    fn file_mut(&mut self, handle: u64) -> Result<&mut OpenFile, Errno> {
+        match self.open_mut(handle)? {
             Open::File(f) => Ok(f),
             Open::Dir(_) => Err(EISDIR),
         }
     }
 
-    /// Whether `fd` is a descriptor of this file system.
-    pub fn is_open(&self, fd: u64) -> bool {
-        self.open_ref(fd).is_ok()
+    /// Whether `handle` is open.
+    pub fn is_open(&self, handle: u64) -> bool {
+        self.open_ref(handle).is_ok()
+    }
+
+    /// Whether `handle` is an open directory (else a file, or not open).
+    pub fn is_dir(&self, handle: u64) -> bool {
+        matches!(self.open_ref(handle), Ok(Open::Dir(_)))
     }
 
     fn insert(&mut self, open: Open) -> Result<u64, Errno> {
-        let slot = match self.fds.iter().position(|o| o.is_none()) {
+        let slot = match self.nodes.iter().position(|o| o.is_none()) {
             Some(i) => i,
-            None if self.fds.len() < MAX_OPEN => {
-                self.fds.push(None);
-                self.fds.len() - 1
+            None if self.nodes.len() < MAX_OPEN => {
+                self.nodes.push(None);
+                self.nodes.len() - 1
             }
             None => return Err(EMFILE),
         };
-        self.fds[slot] = Some(open);
-        Ok(slot as u64 + FIRST_FD)
+        self.nodes[slot] = Some(open);
+        Ok(slot as u64 + FIRST_HANDLE)
     }
 
-    /// Resolves `path` against `dirfd` (`AT_FDCWD` = the working directory).
-    fn resolve(&self, dirfd: i64, path: &[u8]) -> Result<path::Resolved, Errno> {
+    /// Resolves `path` against `base`: [`path::AT_FDCWD`] (the working directory) or the
+    /// handle of an open directory (ignored for absolute paths).
+    fn resolve(&self, base: i64, path: &[u8]) -> Result<path::Resolved, Errno> {
         let base: &[String] = if path.first() == Some(&b'/') {
             &[]
-        } else if dirfd == path::AT_FDCWD {
+        } else if base == path::AT_FDCWD {
             &self.cwd
         } else {
-            match self.open_ref(dirfd as u64)? {
+            match self.open_ref(base as u64)? {
                 Open::Dir(d) => &d.path,
                 Open::File(_) => return Err(ENOTDIR),
             }
@@ -434,15 +423,16 @@ impl Files {
     }
 
     fn busy(&self, comps: &[String]) -> bool {
-        self.fds.iter().flatten().any(|o| match o {
+        self.nodes.iter().flatten().any(|o| match o {
             Open::File(f) => is_prefix(comps, &f.path),
             Open::Dir(_) => false,
         })
     }
 
-    /// `openat`: returns the new descriptor.
-    pub fn open(&mut self, dirfd: i64, path: &[u8], flags: u64) -> Result<u64, Errno> {
-        let r = self.resolve(dirfd, path)?;
+    /// `openat`: opens `path` relative to `base` (see [`Files::stat`]) and returns the new
+    /// handle ([`Files::is_dir`] tells a directory from a file).
+    pub fn open(&mut self, base: i64, path: &[u8], flags: u64) -> Result<u64, Errno> {
+        let r = self.resolve(base, path)?;
         let access = flags & O_ACCMODE;
         if access == 3 {
             return Err(EINVAL);
@@ -500,10 +490,10 @@ impl Files {
     }
 
     /// `close`.
-    pub fn close(&mut self, fd: u64) -> Result<(), Errno> {
-        self.open_ref(fd)?;
-        let i = (fd - FIRST_FD) as usize;
-        let open = self.fds[i].take();
+    pub fn close(&mut self, handle: u64) -> Result<(), Errno> {
+        self.open_ref(handle)?;
+        let i = (handle - FIRST_HANDLE) as usize;
+        let open = self.nodes[i].take();
         if let Some(Open::File(mut f)) = open {
             // Dropping flushes too, but an error must reach the caller.
             if f.written {
@@ -514,8 +504,8 @@ impl Files {
     }
 
     /// `read` (`at`: `pread64`'s offset, leaving the position alone).
-    pub fn read(&mut self, fd: u64, buf: &mut [u8], at: Option<u64>) -> Result<usize, Errno> {
-        let f = self.file_mut(fd)?;
+    pub fn read(&mut self, handle: u64, buf: &mut [u8], at: Option<u64>) -> Result<usize, Errno> {
+        let f = self.file_mut(handle)?;
         if f.flags & O_ACCMODE == O_WRONLY {
             return Err(EBADF);
         }
@@ -543,8 +533,8 @@ impl Files {
 
     /// `write` (`at`: `pwrite64`'s offset). A partial write (the disk filled up) returns
     /// the bytes written; the next write then fails with `ENOSPC`, as on Linux.
-    pub fn write(&mut self, fd: u64, buf: &[u8], at: Option<u64>) -> Result<usize, Errno> {
-        let f = self.file_mut(fd)?;
+    pub fn write(&mut self, handle: u64, buf: &[u8], at: Option<u64>) -> Result<usize, Errno> {
+        let f = self.file_mut(handle)?;
         if f.flags & O_ACCMODE == O_RDONLY {
             return Err(EBADF);
         }
@@ -597,11 +587,8 @@ impl Files {
     }
 
     /// `lseek`: returns the new position.
-    pub fn lseek(&mut self, fd: u64, offset: i64, whence: u64) -> Result<u64, Errno> {
-        const SEEK_SET: u64 = 0;
-        const SEEK_CUR: u64 = 1;
-        const SEEK_END: u64 = 2;
-        match self.open_mut(fd)? {
+    pub fn lseek(&mut self, handle: u64, offset: i64, whence: u64) -> Result<u64, Errno> {
+        match self.open_mut(handle)? {
             Open::File(f) => {
                 let base = match whence {
                     SEEK_SET => 0,
@@ -628,8 +615,8 @@ impl Files {
     }
 
     /// `ftruncate`.
-    pub fn truncate(&mut self, fd: u64, len: u64) -> Result<(), Errno> {
-        let f = match self.open_mut(fd)? {
+    pub fn truncate(&mut self, handle: u64, len: u64) -> Result<(), Errno> {
+        let f = match self.open_mut(handle)? {
             Open::File(f) => f,
             Open::Dir(_) => return Err(EINVAL),
         };
@@ -655,17 +642,17 @@ impl Files {
 
     /// `fsync`/`fdatasync`: the file's data, its directory entry and all metadata reach
     /// the disk, and the device's cache is flushed.
-    pub fn fsync(&mut self, fd: u64) -> Result<(), Errno> {
-        match self.open_mut(fd)? {
+    pub fn fsync(&mut self, handle: u64) -> Result<(), Errno> {
+        match self.open_mut(handle)? {
             Open::File(f) => f.file.flush().map_err(|e| errno_of(&e))?,
             Open::Dir(_) => {}
         }
         self.sync()
     }
 
-    /// Metadata of an open descriptor.
-    pub fn fstat(&mut self, fd: u64) -> Result<Meta, Errno> {
-        let (path, size) = match self.open_mut(fd)? {
+    /// Metadata of an open handle.
+    pub fn fstat(&mut self, handle: u64) -> Result<Meta, Errno> {
+        let (path, size) = match self.open_mut(handle)? {
             Open::File(f) => (f.path.clone(), Some(f.file.seek(SeekFrom::End(0)).map_err(|e| errno_of(&e))?)),
             Open::Dir(d) => (d.path.clone(), None),
         };
@@ -694,14 +681,14 @@ impl Files {
     }
 
     /// `newfstatat`/`statx` on a path.
-    pub fn stat(&mut self, dirfd: i64, path: &[u8]) -> Result<Meta, Errno> {
-        let r = self.resolve(dirfd, path)?;
+    pub fn stat(&mut self, base: i64, path: &[u8]) -> Result<Meta, Errno> {
+        let r = self.resolve(base, path)?;
         let m = self.meta(&r.comps)?;
         if r.trailing_slash && !m.is_dir {
             return Err(ENOTDIR);
         }
         // An open, written file's size is newer than its directory entry.
-        for o in self.fds.iter_mut().flatten() {
+        for o in self.nodes.iter_mut().flatten() {
             if let Open::File(f) = o
                 && same_path(&f.path, &r.comps)
             {
@@ -711,10 +698,10 @@ impl Files {
         Ok(m)
     }
 
-    /// The next directory entries of `fd` (at most `fit` decides how many fit); the
+    /// The next directory entries of `handle` (at most `fit` decides how many fit); the
     /// caller encodes them. `.` and `..` come first, as on Linux.
-    pub fn read_dir(&mut self, fd: u64, mut fit: impl FnMut(&DirEnt) -> bool) -> Result<usize, Errno> {
-        let (path, loaded) = match self.open_ref(fd)? {
+    pub fn read_dir(&mut self, handle: u64, mut fit: impl FnMut(&DirEnt) -> bool) -> Result<usize, Errno> {
+        let (path, loaded) = match self.open_ref(handle)? {
             Open::Dir(d) => (d.path.clone(), d.entries.is_some()),
             Open::File(_) => return Err(ENOTDIR),
         };
@@ -735,11 +722,11 @@ impl Files {
                 p.push(name.clone());
                 entries.push(DirEnt { name, is_dir: e.is_dir(), ino: ino_of(&p) });
             }
-            if let Open::Dir(d) = self.open_mut(fd)? {
+            if let Open::Dir(d) = self.open_mut(handle)? {
                 d.entries = Some(entries);
             }
         }
-        let Open::Dir(d) = self.open_mut(fd)? else { unreachable!() };
+        let Open::Dir(d) = self.open_mut(handle)? else { unreachable!() };
         let entries = d.entries.as_ref().expect("loaded above");
         let mut n = 0;
         while d.next < entries.len() && fit(&entries[d.next]) {
@@ -750,16 +737,16 @@ impl Files {
     }
 
     /// The index the next `read_dir` starts at (`d_off` of the last entry handed out).
-    pub fn dir_position(&self, fd: u64) -> usize {
-        match self.open_ref(fd) {
+    pub fn dir_position(&self, handle: u64) -> usize {
+        match self.open_ref(handle) {
             Ok(Open::Dir(d)) => d.next,
             _ => 0,
         }
     }
 
     /// `mkdirat`.
-    pub fn mkdir(&mut self, dirfd: i64, path: &[u8]) -> Result<(), Errno> {
-        let r = self.resolve(dirfd, path)?;
+    pub fn mkdir(&mut self, base: i64, path: &[u8]) -> Result<(), Errno> {
+        let r = self.resolve(base, path)?;
         self.writable_vol()?;
         if r.comps.is_empty() {
             return Err(EEXIST);
@@ -774,8 +761,8 @@ impl Files {
     }
 
     /// `unlinkat` (`rmdir`: `AT_REMOVEDIR`).
-    pub fn unlink(&mut self, dirfd: i64, path: &[u8], rmdir: bool) -> Result<(), Errno> {
-        let r = self.resolve(dirfd, path)?;
+    pub fn unlink(&mut self, base: i64, path: &[u8], rmdir: bool) -> Result<(), Errno> {
+        let r = self.resolve(base, path)?;
         self.vol()?;
         if r.comps.is_empty() {
             return Err(if rmdir { EBUSY } else { EISDIR });
@@ -805,14 +792,14 @@ impl Files {
     /// removes it first (FAT has no atomic replace; see docs/fs.md).
     pub fn rename(
         &mut self,
-        olddirfd: i64,
+        old_base: i64,
         old: &[u8],
-        newdirfd: i64,
+        new_base: i64,
         new: &[u8],
         noreplace: bool,
     ) -> Result<(), Errno> {
-        let src = self.resolve(olddirfd, old)?;
-        let dst = self.resolve(newdirfd, new)?;
+        let src = self.resolve(old_base, old)?;
+        let dst = self.resolve(new_base, new)?;
         self.vol()?;
         if src.comps.is_empty() || dst.comps.is_empty() {
             return Err(EBUSY);
@@ -885,8 +872,8 @@ impl Files {
     }
 
     /// `fchdir`.
-    pub fn fchdir(&mut self, fd: u64) -> Result<(), Errno> {
-        match self.open_ref(fd)? {
+    pub fn fchdir(&mut self, handle: u64) -> Result<(), Errno> {
+        match self.open_ref(handle)? {
             Open::Dir(d) => {
                 self.cwd = d.path.clone();
                 Ok(())
@@ -900,17 +887,17 @@ impl Files {
         if self.cwd.is_empty() { "/".into() } else { self.cwd.iter().map(|c| format!("/{c}")).collect() }
     }
 
-    /// The `open` flags of a descriptor (`fcntl(F_GETFL)`).
-    pub fn status_flags(&self, fd: u64) -> Result<u64, Errno> {
-        match self.open_ref(fd)? {
+    /// The `open` flags of a handle (`fcntl(F_GETFL)`).
+    pub fn status_flags(&self, handle: u64) -> Result<u64, Errno> {
+        match self.open_ref(handle)? {
             Open::File(f) => Ok(f.flags & (O_ACCMODE | O_APPEND)),
             Open::Dir(_) => Ok(O_RDONLY | O_DIRECTORY),
         }
     }
 
-    /// Sets `O_APPEND` of a descriptor (`fcntl(F_SETFL)`; other bits are ignored).
-    pub fn set_status_flags(&mut self, fd: u64, value: u64) -> Result<(), Errno> {
-        if let Open::File(f) = self.open_mut(fd)? {
+    /// Sets `O_APPEND` of a handle (`fcntl(F_SETFL)`; other bits are ignored).
+    pub fn set_status_flags(&mut self, handle: u64, value: u64) -> Result<(), Errno> {
+        if let Open::File(f) = self.open_mut(handle)? {
             f.flags = (f.flags & !O_APPEND) | (value & O_APPEND);
         }
         Ok(())
@@ -925,4 +912,4 @@ impl Files {
 }
 
 #[cfg(test)]
-pub mod tests;
+pub mod testing;

@@ -3,13 +3,14 @@
 //! `.` and empty components vanish, `..` goes up (never above `/`), as Linux resolves
 //! them (there are no symbolic links on FAT).
 
-use crate::syscall::errno::{EINVAL, ENAMETOOLONG, ENOENT, Errno};
+use linux_abi::errno::{EINVAL, ENAMETOOLONG, ENOENT, Errno};
 
-/// `AT_FDCWD`: relative paths start at the working directory.
-pub const AT_FDCWD: i64 = -100;
+/// `AT_FDCWD` (Linux's `int` -100) as the file system takes a base: relative paths
+/// start at the working directory.
+pub const AT_FDCWD: i64 = linux_abi::fcntl::AT_FDCWD as i64;
 
-/// Longest name FAT's long file names allow.
-pub const NAME_MAX: usize = 255;
+/// Longest name FAT's long file names allow (Linux's `NAME_MAX`, too).
+pub const NAME_MAX: usize = linux_abi::limits::NAME_MAX;
 
 /// A resolved path.
 #[derive(Clone, Debug, PartialEq, Eq)]

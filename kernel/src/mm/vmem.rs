@@ -13,8 +13,9 @@ use spin::Mutex;
 
 use super::frames;
 use super::rangeset::RangeSet;
-use crate::arch::x86_64::paging::{self, Access, PAGE_SIZE};
-use crate::syscall::errno::{EINVAL, ENOMEM, Errno};
+use linux_abi::errno::{EINVAL, ENOMEM, Errno};
+
+use super::paging::{self, Access, PAGE_SIZE};
 
 /// How many separate mappings can exist at once.
 const MAX_MAPPINGS: usize = 4096;

@@ -2,27 +2,24 @@
 //! [`crate::mm::vmem`]: frames from the buddy allocator, permissions in real page
 //! tables).
 
-use super::errno::{EINVAL, ENODEV, ENOMEM};
-use super::{Platform, SysResult, prot};
+use linux_abi::errno::{EINVAL, ENODEV, ENOMEM, Errno};
+use linux_abi::mman::{
+    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC,
+    PROT_READ, PROT_WRITE,
+};
+
+use super::{Platform, SysResult};
 
 /// Page size of every mapping.
 pub const PAGE: u64 = 4096;
-
-const MAP_SHARED: u64 = 0x01;
-const MAP_PRIVATE: u64 = 0x02;
-const MAP_SHARED_VALIDATE: u64 = 0x03;
-const MAP_TYPE: u64 = 0x0f;
-const MAP_FIXED: u64 = 0x10;
-const MAP_ANONYMOUS: u64 = 0x20;
-const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 
 /// Rounds `len` up to whole pages; `None` on overflow.
 fn page_round(len: u64) -> Option<u64> {
     len.checked_add(PAGE - 1).map(|l| l & !(PAGE - 1))
 }
 
-fn check_prot(p: u64) -> Result<u64, super::Errno> {
-    if p & !(prot::READ | prot::WRITE | prot::EXEC) != 0 { Err(EINVAL) } else { Ok(p) }
+fn check_prot(p: u64) -> Result<u64, Errno> {
+    if p & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 { Err(EINVAL) } else { Ok(p) }
 }
 
 /// `brk(addr)`: Linux semantics — returns the new break, or the old one on failure.
@@ -101,7 +98,7 @@ pub fn madvise(_p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 #[cfg(test)]
 mod tests {
     use crate::syscall::dispatch;
-    use crate::syscall::mock::MockPlatform;
+    use crate::syscall::testing::MockPlatform;
 
     const RW: u64 = 3;
     const PRIV_ANON: u64 = 0x22;

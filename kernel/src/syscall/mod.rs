@@ -1,47 +1,39 @@
 //! The Linux x86-64 system-call layer (BRIEF §3).
 //!
 //! glibc, Rust std and (later) LLVM run unchanged on top of the kernel and make ordinary
-//! `syscall` instructions; the CPU enters [`crate::arch::x86_64::syscall_entry`] at
-//! CPL 0, which calls [`dispatch`]. Everything here is written against the
-//! [`Platform`] trait, so the dispatch table and every argument check are unit-tested on
-//! the host with a mock machine; the bare-metal side implements `Platform` in
-//! [`crate::platform`].
+//! `syscall` instructions; the CPU enters the entry stub in `arch::x86_64::syscall` at
+//! CPL 0, which calls the handler the kernel registered there: [`dispatch`] on the
+//! bare-metal [`Platform`] (`crate::platform`). Everything here is written against the
+//! `Platform` trait, so the dispatch table and every argument check are unit-tested on
+//! the host with a mock machine ([`testing`]).
 //!
 //! One table ([`TABLE`]) maps numbers to handlers; one module per family:
-//! [`memory`] (brk, mmap, …), [`io`] (console file descriptors), [`fs`] (files,
-//! directories and paths on the FAT16 volume at `/`), [`process`]
-//! (TLS, limits, signals, identity, exit), [`time`] (clocks, sleep, futex, random).
-//! Unknown numbers are logged once by number and name and return `-ENOSYS`.
+//! [`memory`] (brk, mmap, …), [`descriptor`] (calls on file descriptors: read, write,
+//! fstat, close, dup, …) and [`path`] (calls on paths: openat, newfstatat, mkdirat, …)
+//! over the descriptor table [`fd`] (the console, files and directories behind one
+//! trait), [`process`] (TLS, limits, signals, identity, exit), [`time`] (clocks,
+//! sleep, futex, random). Unknown numbers are logged once by number and name and
+//! return `-ENOSYS`. Numbers and layouts of the ABI come from the `linux-abi` crate.
 
-pub mod errno;
-pub mod fs;
-pub mod io;
+pub mod descriptor;
+pub mod fd;
 pub mod memory;
 pub mod names;
+pub mod path;
 pub mod process;
 pub mod time;
 pub mod user;
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use errno::ENOSYS;
-pub use errno::Errno;
+pub use linux_abi::Errno;
+use linux_abi::errno::ENOSYS;
 
 /// What a handler returns: the value for RAX, or an errno (returned negated).
 pub type SysResult = Result<u64, Errno>;
 
 /// A syscall handler: the six argument registers (RDI, RSI, RDX, R10, R8, R9).
 pub type Handler = fn(&mut dyn Platform, [u64; 6]) -> SysResult;
-
-/// Memory protection bits, as in `mmap`/`mprotect` (`PROT_*`).
-pub mod prot {
-    /// Pages may be read.
-    pub const READ: u64 = 1;
-    /// Pages may be written.
-    pub const WRITE: u64 = 2;
-    /// Pages may be executed.
-    pub const EXEC: u64 = 4;
-}
 
 /// The per-process state syscalls keep (one process, one thread).
 #[derive(Clone, Debug)]
@@ -122,8 +114,11 @@ pub trait Platform {
     fn protect(&mut self, addr: u64, len: u64, prot: u64) -> Result<(), Errno>;
     /// The process state (signals, TID address, …).
     fn process(&mut self) -> &mut ProcessState;
-    /// The file system and the open file descriptors (3 and up).
+    /// The file system: the volume at `/`, its open files and directories, the working
+    /// directory.
     fn files(&mut self) -> &mut crate::fs::Files;
+    /// The program's descriptor table.
+    fn descriptors(&mut self) -> &mut fd::Table;
     /// Ends the program with `status`. The bare-metal kernel never returns; a test
     /// platform records the status and returns.
     fn exit(&mut self, status: u8);
@@ -134,46 +129,49 @@ pub const TABLE_SIZE: usize = 451;
 
 const fn build_table() -> [Option<Handler>; TABLE_SIZE] {
     let mut t: [Option<Handler>; TABLE_SIZE] = [None; TABLE_SIZE];
-    // io
-    t[0] = Some(io::read);
-    t[1] = Some(io::write);
-    t[3] = Some(io::close);
-    t[5] = Some(io::fstat);
-    t[7] = Some(io::poll);
-    t[8] = Some(io::lseek);
-    t[16] = Some(io::ioctl);
-    t[20] = Some(io::writev);
-    t[72] = Some(io::fcntl);
-    t[89] = Some(io::readlink);
-    // fs
-    t[2] = Some(fs::open);
-    t[4] = Some(fs::stat);
-    t[6] = Some(fs::stat);
-    t[17] = Some(fs::pread64);
-    t[18] = Some(fs::pwrite64);
-    t[19] = Some(fs::readv);
-    t[21] = Some(fs::access);
-    t[74] = Some(fs::fsync);
-    t[75] = Some(fs::fsync);
-    t[76] = Some(fs::truncate);
-    t[77] = Some(fs::ftruncate);
-    t[79] = Some(fs::getcwd);
-    t[80] = Some(fs::chdir);
-    t[81] = Some(fs::fchdir);
-    t[82] = Some(fs::rename);
-    t[83] = Some(fs::mkdir);
-    t[84] = Some(fs::rmdir);
-    t[87] = Some(fs::unlink);
-    t[217] = Some(fs::getdents64);
-    t[257] = Some(fs::openat);
-    t[258] = Some(fs::mkdirat);
-    t[262] = Some(fs::newfstatat);
-    t[263] = Some(fs::unlinkat);
-    t[264] = Some(fs::renameat);
-    t[269] = Some(fs::faccessat);
-    t[316] = Some(fs::renameat2);
-    t[332] = Some(fs::statx);
-    t[439] = Some(fs::faccessat);
+    // descriptor calls
+    t[0] = Some(descriptor::read);
+    t[1] = Some(descriptor::write);
+    t[3] = Some(descriptor::close);
+    t[5] = Some(descriptor::fstat);
+    t[7] = Some(descriptor::poll);
+    t[8] = Some(descriptor::lseek);
+    t[16] = Some(descriptor::ioctl);
+    t[17] = Some(descriptor::pread64);
+    t[18] = Some(descriptor::pwrite64);
+    t[19] = Some(descriptor::readv);
+    t[20] = Some(descriptor::writev);
+    t[32] = Some(descriptor::dup);
+    t[33] = Some(descriptor::dup2);
+    t[72] = Some(descriptor::fcntl);
+    t[74] = Some(descriptor::fsync);
+    t[75] = Some(descriptor::fsync);
+    t[77] = Some(descriptor::ftruncate);
+    t[81] = Some(descriptor::fchdir);
+    t[217] = Some(descriptor::getdents64);
+    t[292] = Some(descriptor::dup3);
+    // path calls
+    t[2] = Some(path::open);
+    t[4] = Some(path::stat);
+    t[6] = Some(path::stat);
+    t[21] = Some(path::access);
+    t[76] = Some(path::truncate);
+    t[79] = Some(path::getcwd);
+    t[80] = Some(path::chdir);
+    t[82] = Some(path::rename);
+    t[83] = Some(path::mkdir);
+    t[84] = Some(path::rmdir);
+    t[87] = Some(path::unlink);
+    t[89] = Some(path::readlink);
+    t[257] = Some(path::openat);
+    t[258] = Some(path::mkdirat);
+    t[262] = Some(path::newfstatat);
+    t[263] = Some(path::unlinkat);
+    t[264] = Some(path::renameat);
+    t[269] = Some(path::faccessat);
+    t[316] = Some(path::renameat2);
+    t[332] = Some(path::statx);
+    t[439] = Some(path::faccessat);
     // memory
     t[9] = Some(memory::mmap);
     t[10] = Some(memory::mprotect);
@@ -258,11 +256,11 @@ pub fn counts() -> impl Iterator<Item = (u64, u64)> {
 }
 
 #[cfg(test)]
-pub mod mock;
+pub mod testing;
 
 #[cfg(test)]
 mod tests {
-    use super::mock::MockPlatform;
+    use super::testing::MockPlatform;
     use super::*;
 
     #[test]

@@ -2,7 +2,8 @@
 //! limits, identity, signal bookkeeping (handlers are stored, never delivered: CPU
 //! faults go to the kernel's exception handlers) and exit.
 
-use super::errno::{EINVAL, EPERM, Errno};
+use linux_abi::errno::{EINVAL, ENOMEM, ENOSYS, EPERM, ESRCH};
+
 use super::{Platform, SysResult, user};
 
 /// `ss_flags` value of a disabled alternate stack.
@@ -58,7 +59,7 @@ pub fn set_robust_list(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 /// interrupts never has. `-ENOSYS` (not logged: declining is the implementation)
 /// makes glibc run without rseq.
 pub fn rseq(_p: &mut dyn Platform, _a: [u64; 6]) -> SysResult {
-    Err(super::errno::ENOSYS)
+    Err(ENOSYS)
 }
 
 /// `struct rlimit64`.
@@ -80,7 +81,7 @@ const RLIMIT_NLIMITS: u64 = 16;
 pub fn prlimit64(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
     let [pid, resource, new, old, ..] = a;
     if pid != 0 && pid != PID {
-        return Err(Errno(3)); // ESRCH
+        return Err(ESRCH);
     }
     if resource >= RLIMIT_NLIMITS {
         return Err(EINVAL);
@@ -94,7 +95,7 @@ pub fn prlimit64(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
     if old != 0 {
         let value = match resource {
             RLIMIT_STACK => p.stack_size(),
-            RLIMIT_NOFILE => 1024,
+            RLIMIT_NOFILE => super::fd::MAX_DESCRIPTORS as u64,
             _ => RLIM_INFINITY,
         };
         user::write(p, old, &Rlimit { cur: value, max: value })?;
@@ -262,7 +263,7 @@ pub fn sigaltstack(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
         && s.flags & SS_DISABLE == 0
         && s.size < MINSIGSTKSZ
     {
-        return Err(Errno(12)); // ENOMEM, as Linux
+        return Err(ENOMEM); // as Linux
     }
     if a[1] != 0 {
         let (sp, flags, size) = p.process().altstack;
@@ -278,7 +279,7 @@ pub fn sigaltstack(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 mod tests {
     use super::*;
     use crate::syscall::dispatch;
-    use crate::syscall::mock::MockPlatform;
+    use crate::syscall::testing::MockPlatform;
 
     #[test]
     fn arch_prctl_sets_and_reads_fs() {

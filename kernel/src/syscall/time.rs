@@ -1,7 +1,8 @@
 //! Time, waiting and randomness: TSC-backed clocks, busy-wait sleeps, the futex of a
 //! single thread, and `getrandom`.
 
-use super::errno::{EAGAIN, EDEADLK, EINVAL, ENOSYS, ETIMEDOUT};
+use linux_abi::errno::{EAGAIN, EDEADLK, EINVAL, ENOSYS, ETIMEDOUT};
+
 use super::{Platform, SysResult, user};
 
 /// `struct timespec`.
@@ -155,7 +156,7 @@ pub fn getrandom(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 #[cfg(test)]
 mod tests {
     use crate::syscall::dispatch;
-    use crate::syscall::mock::MockPlatform;
+    use crate::syscall::testing::MockPlatform;
 
     #[test]
     fn clocks() {

@@ -5,11 +5,10 @@
 //! a kernel page fault. Kernel and program share one address space, so a checked
 //! pointer is used directly.
 
-use super::Platform;
-use super::errno::{EFAULT, ENAMETOOLONG, Errno};
+use linux_abi::errno::{EFAULT, ENAMETOOLONG, Errno};
+pub use linux_abi::limits::PATH_MAX;
 
-/// Longest path accepted (Linux's PATH_MAX).
-pub const PATH_MAX: u64 = 4096;
+use super::Platform;
 
 /// The `len` bytes at `addr`, checked readable. Zero length is always fine.
 pub fn bytes<'a>(p: &dyn Platform, addr: u64, len: u64) -> Result<&'a [u8], Errno> {
@@ -66,7 +65,7 @@ pub fn c_string<'a>(p: &dyn Platform, addr: u64, max: u64) -> Result<&'a [u8], E
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syscall::mock::MockPlatform;
+    use crate::syscall::testing::MockPlatform;
 
     #[test]
     fn unmapped_or_overflowing_ranges_are_efault() {

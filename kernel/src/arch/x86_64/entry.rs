@@ -8,8 +8,8 @@
 //! * **Bare metal** (CPL 0, entered by stage2 with RDI = boot info): read the TSC,
 //!   zero BSS, switch to the boot stack, enable SSE/AVX/XSAVE before any Rust code runs
 //!   (Rust for `x86_64-unknown-linux-gnu` uses SSE everywhere), resolve glibc's IFUNC
-//!   relocations (Rust calls `memcpy`/`memset` through them), then call
-//!   [`crate::kernel_start`].
+//!   relocations (Rust calls `memcpy`/`memset` through them), then call the kernel's
+//!   `kernel_start` (main.rs) by its `#[no_mangle]` symbol name.
 
 use core::arch::global_asm;
 

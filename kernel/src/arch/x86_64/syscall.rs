@@ -11,6 +11,10 @@
 //! through glibc's malloc, which may call `brk` or `mmap`; the nested entry stays on
 //! the syscall stack ([`SYSCALL_DEPTH`]). Handlers of `brk`/`mmap`/`munmap` must never
 //! allocate (that would re-enter malloc while it holds its lock).
+//!
+//! What a syscall does is not the CPU's business: [`init`] takes the [`Handler`] the
+//! stub calls with the number and the six arguments (the kernel passes the Linux
+//! syscall layer's dispatcher), so this module imports nothing above `arch`.
 
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -151,8 +155,17 @@ unsafe extern "C" {
     fn syscall_entry();
 }
 
-/// Enables `SYSCALL` and points it at the stub.
-pub fn init(xsave_enabled: bool) {
+/// What the stub calls: syscall number (RAX) and arguments (RDI, RSI, RDX, R10, R8,
+/// R9) in, the value for RAX out.
+pub type Handler = fn(u64, [u64; 6]) -> i64;
+
+/// The handler [`init`] registered.
+static HANDLER: spin::Once<Handler> = spin::Once::new();
+
+/// Enables `SYSCALL`, points it at the stub and makes `handler` what the stub calls.
+/// Call it once.
+pub fn init(xsave_enabled: bool, handler: Handler) {
+    HANDLER.call_once(|| handler);
     SYSCALL_USE_XSAVE.store(xsave_enabled as u8, Ordering::Relaxed);
     // SAFETY: the GDT holds kernel code at 0x08 and data at 0x10, which STAR names for
     // SYSCALL (CS = STAR[47:32], SS = +8); the stub at LSTAR is written for CPL-0
@@ -165,9 +178,12 @@ pub fn init(xsave_enabled: bool) {
     }
 }
 
-/// Called by the stub on the syscall stack.
+/// Called by the stub on the syscall stack: hands the call to the registered handler.
 #[unsafe(no_mangle)]
 extern "C" fn syscall_from_program(frame: &mut SyscallFrame) -> i64 {
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
-    crate::syscall::dispatch(&mut crate::platform::BareMetal, frame.rax, args)
+    // `init` registers the handler before it writes LSTAR, so no syscall reaches the
+    // stub before there is one.
+    let handler = HANDLER.get().expect("syscall::init registered a handler");
+    handler(frame.rax, args)
 }

@@ -259,7 +259,7 @@ impl AhciDisk {
 /// Brings up every port of controller `f` that has a SATA disk and hands each to `found`.
 pub fn probe(f: PciFunction, mut found: impl FnMut(AhciDisk)) {
     let abar = match f.bar(5) {
-        Bar::Memory { base, .. } if base != 0 && base < crate::arch::x86_64::paging::MAPPED_LIMIT => base,
+        Bar::Memory { base, .. } if base != 0 && base < crate::mm::paging::MAPPED_LIMIT => base,
         other => {
             kprintln!("disk: AHCI controller {}: BAR 5 is unusable ({:?})", f.address, other);
             return;

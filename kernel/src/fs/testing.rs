@@ -1,9 +1,12 @@
-//! Host tests of the file-system layer over an in-memory disk.
+//! Host-test helpers of the file-system layer — [`SharedDisk`], an in-memory disk with
+//! a FAT16 partition that a test can mount, snapshot, corrupt and `fsck` — and the
+//! file-system layer's own tests over it.
 
 use std::io::Cursor;
 use std::sync::{Arc, Mutex};
 
-use super::flags::*;
+use linux_abi::fcntl::*;
+
 use super::*;
 use crate::drivers::block::{BlockDevice, BlockError, RamDisk, SECTOR_SIZE};
 
@@ -265,7 +268,7 @@ fn open_flags_and_errors_follow_linux() {
     assert_eq!(f.close(1).unwrap_err(), EBADF);
     // Descriptors are reused lowest first.
     let a = f.open(CWD, b"/file", O_RDONLY).unwrap();
-    assert_eq!(a, FIRST_FD);
+    assert_eq!(a, FIRST_HANDLE);
     f.close(a).unwrap();
     // Without a volume: nothing exists and nothing can be created.
     assert!(f.unmount());

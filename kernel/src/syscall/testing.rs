@@ -1,10 +1,12 @@
-//! A host-side [`Platform`] for unit tests: "user memory" is a set of registered heap
-//! buffers, the console is a byte vector, memory calls are recorded.
+//! Host-test helper: [`MockPlatform`], a [`Platform`] for unit tests — "user memory" is
+//! a set of registered heap buffers, the console is a byte vector, memory calls are
+//! recorded.
 
 use std::cell::RefCell;
 
-use super::errno::{ENOMEM, Errno};
-use super::{Platform, ProcessState};
+use linux_abi::errno::{ENOMEM, Errno};
+
+use super::{Platform, ProcessState, fd};
 
 /// A test machine.
 pub struct MockPlatform {
@@ -31,6 +33,8 @@ pub struct MockPlatform {
     pub now_ns: u64,
     /// The file system (none mounted unless a test attaches one).
     pub files: crate::fs::Files,
+    /// The descriptor table.
+    pub descriptors: fd::Table,
 }
 
 impl MockPlatform {
@@ -49,6 +53,7 @@ impl MockPlatform {
             state: ProcessState::new(),
             now_ns: 1_500_000_000,
             files: crate::fs::Files::new(),
+            descriptors: fd::Table::new(),
         }
     }
 
@@ -183,6 +188,9 @@ impl Platform for MockPlatform {
     }
     fn files(&mut self) -> &mut crate::fs::Files {
         &mut self.files
+    }
+    fn descriptors(&mut self) -> &mut fd::Table {
+        &mut self.descriptors
     }
     fn exit(&mut self, status: u8) {
         self.exited = Some(status);

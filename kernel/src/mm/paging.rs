@@ -11,8 +11,9 @@
 use spin::Mutex;
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr3, Efer, EferFlags};
 
-use crate::mm::frames;
-use crate::syscall::prot::{EXEC as PROT_EXEC, READ as PROT_READ, WRITE as PROT_WRITE};
+use linux_abi::mman::{PROT_EXEC, PROT_READ, PROT_WRITE};
+
+use super::frames;
 
 /// Bytes per small page.
 pub const PAGE_SIZE: u64 = 4096;
