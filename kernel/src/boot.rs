@@ -11,7 +11,7 @@ use crate::arch::x86_64::tsc;
 /// # Safety
 /// `addr` must be the pointer stage2 passed in RDI (identity-mapped low memory).
 pub unsafe fn boot_info(addr: u64) -> Option<BootInfo> {
-    if addr == 0 || addr % 8 != 0 || addr >= 0x10_0000 {
+    if addr == 0 || !addr.is_multiple_of(8) || addr >= 0x10_0000 {
         return None;
     }
     // SAFETY: the caller guarantees `addr` points at stage2's block in low memory; it is

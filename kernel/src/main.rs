@@ -224,9 +224,10 @@ unsafe extern "C" {
 /// The kernel's PT_LOAD segments as (start, end, access), read from its own program
 /// headers, which stage2 loaded at 0x100000 with the rest of the image.
 fn kernel_segments(out: &mut [(u64, u64, paging::Access); 16]) -> (usize, u64, u64) {
+    let ehdr = &raw const __ehdr_start;
     // SAFETY: the linker places the ELF header at `__ehdr_start`, inside the loaded
     // image; the program headers follow at e_phoff (mkimage checked they are loaded).
-    let ehdr = unsafe { &*(&raw const __ehdr_start) };
+    let ehdr = unsafe { &*ehdr };
     let phoff = u64::from_le_bytes(ehdr[32..40].try_into().unwrap());
     let phnum = u16::from_le_bytes(ehdr[56..58].try_into().unwrap()) as u64;
     let phdrs = ehdr.as_ptr() as u64 + phoff;

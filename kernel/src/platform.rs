@@ -96,8 +96,9 @@ pub fn mount_boot_disk() -> bool {
 /// # Safety
 /// No other reference to it may be live: call it from `main` outside any syscall.
 pub unsafe fn files() -> &'static mut crate::fs::Files {
+    let files = &raw mut FILES;
     // SAFETY: the caller promises exclusivity (see `FILES`).
-    unsafe { &mut *(&raw mut FILES) }
+    unsafe { &mut *files }
 }
 
 /// Starts the clocks: monotonic time counts from `boot_tsc`; real time from the RTC.
@@ -230,16 +231,19 @@ impl Platform for BareMetal {
         r
     }
     fn process(&mut self) -> &mut ProcessState {
+        let process = &raw mut PROCESS;
         // SAFETY: see `PROCESS`: the only reference, for the duration of one syscall.
-        unsafe { &mut *(&raw mut PROCESS) }
+        unsafe { &mut *process }
     }
     fn files(&mut self) -> &mut crate::fs::Files {
+        let files = &raw mut FILES;
         // SAFETY: see `FILES`: the only reference, for the duration of one syscall.
-        unsafe { &mut *(&raw mut FILES) }
+        unsafe { &mut *files }
     }
     fn descriptors(&mut self) -> &mut fd::Table {
+        let descriptors = &raw mut DESCRIPTORS;
         // SAFETY: see `DESCRIPTORS`: the only reference, for the duration of one syscall.
-        unsafe { &mut *(&raw mut DESCRIPTORS) }
+        unsafe { &mut *descriptors }
     }
     fn exit(&mut self, status: u8) {
         report_and_exit(status)

@@ -132,7 +132,10 @@ fn flush_tlb() {
 }
 
 fn set_range_locked(pml4: u64, start: u64, end: u64, access: Access) {
-    assert!(start % PAGE_SIZE == 0 && end % PAGE_SIZE == 0 && end <= MAPPED_LIMIT, "bad range {start:#x}-{end:#x}");
+    assert!(
+        start.is_multiple_of(PAGE_SIZE) && end.is_multiple_of(PAGE_SIZE) && end <= MAPPED_LIMIT,
+        "bad range {start:#x}-{end:#x}"
+    );
     let mut addr = start;
     while addr < end {
         let pd = table(table(table(pml4)[0] & ADDRESS_MASK)[(addr >> 30) as usize] & ADDRESS_MASK);

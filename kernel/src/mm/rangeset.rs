@@ -127,6 +127,7 @@ impl<const N: usize> Default for RangeSet<N> {
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init, reason = "the expected lists of one range are meant")]
 mod tests {
     use super::*;
 

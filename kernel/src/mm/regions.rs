@@ -25,7 +25,7 @@ impl Default for RegionList {
 }
 
 fn align_up(x: u64, a: u64) -> u64 {
-    x.checked_add(a - 1).map_or(u64::MAX & !(a - 1), |v| v & !(a - 1))
+    x.checked_add(a - 1).map_or(!(a - 1), |v| v & !(a - 1))
 }
 
 fn align_down(x: u64, a: u64) -> u64 {
@@ -138,6 +138,7 @@ pub fn free_regions(map: &[E820Entry], reserved: &[Range<u64>], limit: u64) -> R
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init, reason = "the expected lists of one range are meant")]
 mod tests {
     use super::*;
 

@@ -315,7 +315,7 @@ impl Table {
         while fd < CONSOLE.len() {
             // `forget`: the `None` replaced has nothing to drop, but a `const fn` may not
             // run a destructor at all.
-            core::mem::forget(core::mem::replace(&mut slots[fd], Some(ObjectRef::Static(&CONSOLE[fd]))));
+            core::mem::forget(slots[fd].replace(ObjectRef::Static(&CONSOLE[fd])));
             fd += 1;
         }
         Table { slots }

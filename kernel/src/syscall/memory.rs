@@ -84,7 +84,7 @@ pub fn mprotect(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 /// `mremap(...)`: never moves or grows mappings here; `ENOMEM` is a valid answer that
 /// glibc's `realloc` handles by allocating, copying and freeing.
 pub fn mremap(_p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
-    if a[0] % PAGE != 0 {
+    if !a[0].is_multiple_of(PAGE) {
         return Err(EINVAL);
     }
     Err(ENOMEM)
@@ -92,7 +92,7 @@ pub fn mremap(_p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 
 /// `madvise(addr, len, advice)`: advice is only advice; alignment is checked.
 pub fn madvise(_p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
-    if a[0] % PAGE != 0 { Err(EINVAL) } else { Ok(0) }
+    if !a[0].is_multiple_of(PAGE) { Err(EINVAL) } else { Ok(0) }
 }
 
 #[cfg(test)]
@@ -126,7 +126,7 @@ mod tests {
         assert_eq!(dispatch(&mut p, 11, [0x7000_0000, 0, 0, 0, 0, 0]), -22);
         assert_eq!(dispatch(&mut p, 11, [0x7000_0000, 100, 0, 0, 0, 0]), 0);
         assert_eq!(p.memory_calls.last().unwrap(), &("unmap", 0x7000_0000, 4096, 0));
-        assert_eq!(dispatch(&mut p, 11, [u64::MAX & !4095, 8192, 0, 0, 0, 0]), -22, "wraps around");
+        assert_eq!(dispatch(&mut p, 11, [!4095, 8192, 0, 0, 0, 0]), -22, "wraps around");
         assert_eq!(dispatch(&mut p, 10, [0x7000_0800, 4096, 1, 0, 0, 0]), -22);
         assert_eq!(dispatch(&mut p, 10, [0x7000_0000, 4096, 0x10, 0, 0, 0]), -22);
         assert_eq!(dispatch(&mut p, 10, [0x7000_0000, 0, 1, 0, 0, 0]), 0, "empty range");

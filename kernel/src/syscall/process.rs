@@ -144,7 +144,7 @@ pub fn uname(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 
 /// `sched_getaffinity(pid, size, mask)`: CPU 0 only; returns the bytes written.
 pub fn sched_getaffinity(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
-    if a[1] < 8 || a[1] % 8 != 0 {
+    if a[1] < 8 || !a[1].is_multiple_of(8) {
         return Err(EINVAL);
     }
     let mask = user::bytes_mut(p, a[2], 8)?;

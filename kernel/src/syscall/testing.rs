@@ -8,9 +8,12 @@ use linux_abi::errno::{ENOMEM, Errno};
 
 use super::{Platform, ProcessState, fd};
 
+/// A registered buffer: (address, length, writable, the bytes).
+type Region = (u64, u64, bool, Box<[u8]>);
+
 /// A test machine.
 pub struct MockPlatform {
-    regions: RefCell<Vec<(u64, u64, bool, Box<[u8]>)>>,
+    regions: RefCell<Vec<Region>>,
     /// Bytes written to the console, per fd.
     pub output: Vec<(u64, Vec<u8>)>,
     /// Kernel log lines.
@@ -157,7 +160,7 @@ impl Platform for MockPlatform {
         8 << 20
     }
     fn brk(&mut self, addr: u64) -> u64 {
-        if addr >= 0x4000_0000 && addr <= 0x5000_0000 {
+        if (0x4000_0000..=0x5000_0000).contains(&addr) {
             self.brk = addr;
         }
         self.brk

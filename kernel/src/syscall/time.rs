@@ -189,7 +189,11 @@ mod tests {
         let mut p = MockPlatform::new();
         let word = p.writable_copy(&7u32.to_le_bytes());
         assert_eq!(dispatch(&mut p, 202, [word, 1 | 128, 1, 0, 0, 0]), 0, "wake: no waiters");
-        assert_eq!(dispatch(&mut p, 202, [word, 0 | 128, 3, 0, 0, 0]), -11, "value changed: EAGAIN");
+        assert_eq!(
+            dispatch(&mut p, 202, [word, 128 /* FUTEX_WAIT | FUTEX_PRIVATE_FLAG */, 3, 0, 0, 0]),
+            -11,
+            "value changed: EAGAIN"
+        );
         assert_eq!(dispatch(&mut p, 202, [word, 0, 7, 0, 0, 0]), -35, "would wait forever");
         assert!(p.logs.iter().any(|l| l.contains("futex wait")));
         let timeout = p.read_only_buffer(&[0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0]);
