@@ -19,29 +19,49 @@ use super::gdt::{DOUBLE_FAULT_IST_INDEX, EXCEPTION_IST_INDEX};
 #[derive(Debug)]
 #[repr(C)]
 pub struct TrapFrame {
+    /// R15 at the fault (pushed by the stub).
     pub r15: u64,
+    /// R14 at the fault (pushed by the stub).
     pub r14: u64,
+    /// R13 at the fault (pushed by the stub).
     pub r13: u64,
+    /// R12 at the fault (pushed by the stub).
     pub r12: u64,
+    /// R11 at the fault (pushed by the stub).
     pub r11: u64,
+    /// R10 at the fault (pushed by the stub).
     pub r10: u64,
+    /// R9 at the fault (pushed by the stub).
     pub r9: u64,
+    /// R8 at the fault (pushed by the stub).
     pub r8: u64,
+    /// RBP at the fault (pushed by the stub).
     pub rbp: u64,
+    /// RDI at the fault (pushed by the stub).
     pub rdi: u64,
+    /// RSI at the fault (pushed by the stub).
     pub rsi: u64,
+    /// RDX at the fault (pushed by the stub).
     pub rdx: u64,
+    /// RCX at the fault (pushed by the stub).
     pub rcx: u64,
+    /// RBX at the fault (pushed by the stub).
     pub rbx: u64,
+    /// RAX at the fault (pushed by the stub).
     pub rax: u64,
     /// Exception vector (0–31).
     pub vector: u64,
     /// The CPU's error code, or 0 for vectors without one.
     pub error_code: u64,
+    /// Where the fault happened (pushed by the CPU).
     pub rip: u64,
+    /// Code segment at the fault (pushed by the CPU).
     pub cs: u64,
+    /// RFLAGS at the fault (pushed by the CPU).
     pub rflags: u64,
+    /// Stack pointer at the fault (pushed by the CPU).
     pub rsp: u64,
+    /// Stack segment at the fault (pushed by the CPU).
     pub ss: u64,
 }
 
