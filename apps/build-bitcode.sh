@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # apps/build-bitcode.sh OUT_DIR [APP...]
 #
-# Builds each app (all of them by default) into ONE self-contained LLVM bitcode file
-# OUT_DIR/<app>.bc, the JIT's input, and checks it: the only undefined symbols may be
-# the host functions of the app ABI (apps/README.md) and memcpy/memmove/memset/memcmp/
-# bcmp, and bf_app_main must be defined. Fails loudly otherwise.
+# Builds each app (all of apps/apps.list by default) into ONE self-contained LLVM
+# bitcode file OUT_DIR/<app>.bc, the JIT's input, and checks it: the only undefined
+# symbols may be the host functions of the app ABI (apps/README.md) and
+# memcpy/memmove/memset/memcmp/bcmp, and bf_app_main must be defined. Fails loudly
+# otherwise.
 #
 # How: `cargo rustc` builds the app as a staticlib with its `bitcode` feature (which
 # exports bf_app_main and brings the panic handler) and fat LTO, so core and
@@ -32,7 +33,9 @@ emit_dir=$target_dir/bitcode
 llvm_nm=${LLVM_NM:-/usr/lib/llvm-22/bin/llvm-nm}
 cargo=${CARGO:-cargo}
 
-all_apps=(fib sieve matmul sha256 quicksort nbody tinyllama)
+# apps/apps.list: one app per line, `#` starts a comment (apps/README.md).
+mapfile -t all_apps < <(awk '{ sub(/#.*/, "") } NF { print $1 }' "$apps_dir/apps.list")
+[[ ${#all_apps[@]} -gt 0 ]] || { echo "error: $apps_dir/apps.list names no app" >&2; exit 1; }
 apps=("$@")
 [[ ${#apps[@]} -gt 0 ]] || apps=("${all_apps[@]}")
 

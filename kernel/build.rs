@@ -11,7 +11,8 @@
 //! the archives of the components in `llvm-min/components.txt`, then a no-exceptions
 //! copy of libstdc++ ([`nothrow_libstdcxx`]), zlib, zstd, libffi, libm, libc and libgcc
 //! go into one `--start-group`. The JIT self-test
-//! modules (`jit-tests/*.ll`) are assembled to bitcode with Debian's `llvm-as`.
+//! modules (`jit-tests/*.ll`) are assembled to bitcode with Debian's `llvm-as`, and the
+//! table of apps is generated from `apps/apps.list` ([`embed_apps`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -126,16 +127,32 @@ fn assemble_selftest() {
     }
 }
 
-/// The apps' bitcode (built by `apps/build-bitcode.sh`, which the Makefile runs first):
-/// the directory is handed to the crate as `BAREFLOW_APPS_BC_DIR` for `include_bytes!`.
+/// The apps of `apps/apps.list` (crate `bf-app-list`): their bitcode (built by
+/// `apps/build-bitcode.sh`, which the Makefile runs first into `BAREFLOW_APPS_BC_DIR`)
+/// must be there; `OUT_DIR/apps.rs` gets the kernel's table of apps, which the app
+/// suite in `src/jit/` `include!`s: per app its name, its bitcode (`include_bytes!`)
+/// and its natively compiled entry `<crate>::run`.
 fn embed_apps() {
     println!("cargo:rerun-if-env-changed=BAREFLOW_APPS_BC_DIR");
+    println!("cargo:rerun-if-changed={}", bf_app_list::list_path().display());
     let dir = std::env::var("BAREFLOW_APPS_BC_DIR")
         .expect("BAREFLOW_APPS_BC_DIR is not set: build the kernel with `make` (it runs apps/build-bitcode.sh first)");
-    for app in ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"] {
-        let bc = Path::new(&dir).join(format!("{app}.bc"));
+    let mut table = String::from(
+        "/// Every app in the image, in the order the suite runs them (`apps/apps.list`).\n\
+         pub static APPS: &[App] = &[\n",
+    );
+    for app in bf_app_list::apps() {
+        let bc = Path::new(&dir).join(app.bitcode_file());
         assert!(bc.is_file(), "{} is missing: run apps/build-bitcode.sh {dir}", bc.display());
         println!("cargo:rerun-if-changed={}", bc.display());
+        let bc = bc.to_str().expect("BAREFLOW_APPS_BC_DIR is UTF-8");
+        table += &format!(
+            "    App {{ name: {:?}, bitcode: include_bytes!({bc:?}), native: {} }},\n",
+            app.name,
+            app.native_entry()
+        );
     }
-    println!("cargo:rustc-env=BAREFLOW_APPS_BC_DIR={dir}");
+    table += "];\n";
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("apps.rs");
+    std::fs::write(&out, table).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
 }

@@ -2,7 +2,7 @@
 """Recomputes the expected values hard-coded in the BareFlow apps, independently of
 their Rust code (Python 3, standard library only; about 30 s).
 
-    python3 apps/reference/expected.py [APP...]
+    python3 apps/reference/expected.py [APP...]    (default: every app of apps/apps.list)
 
 Each section prints the constants of one app; compare them with the `EXPECTED_*`
 constants in apps/<app>/src/lib.rs. The inputs are regenerated with a transcription of
@@ -10,6 +10,7 @@ bf-app-abi's SplitMix64.
 """
 import hashlib
 import math
+import os
 import struct
 import sys
 
@@ -250,6 +251,18 @@ def tinyllama():
 
 APPS = {f.__name__: f for f in (fib, sieve, matmul, sha256, quicksort, nbody, tinyllama)}
 
+
+def listed_apps():
+    """The apps of apps/apps.list, in its order: one per line, `#` starts a comment."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps.list")
+    with open(path) as f:
+        return [words[0] for words in (line.split("#")[0].split() for line in f) if words]
+
+
 if __name__ == "__main__":
-    for name in sys.argv[1:] or APPS:
+    names = sys.argv[1:] or listed_apps()
+    missing = [name for name in names if name not in APPS]
+    if missing:
+        sys.exit("expected.py: no reference for %s (references: %s)" % (", ".join(missing), ", ".join(APPS)))
+    for name in names:
         APPS[name]()

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use bareflow_tests::{Accel, DiskInterface, ImageSpec, assert_contains_all, boot, build_image};
 
-const APPS: [&str; 7] = ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"];
-
 /// Result lines each run of the suite prints (`--tiers=` names the runs besides AOT).
 fn result_lines(tier: &str) -> usize {
     match tier {
@@ -27,7 +25,7 @@ fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>, tiers: &[&str])
     assert!(!out.contains("interp: starts in tier 1"), "every function of every app is interpretable:\n{out}");
     assert!(!out.contains("not interpreted but called"), "the interpreted runs interpret everything they call:\n{out}");
     let expected: usize = 1 + tiers.iter().map(|t| result_lines(t)).sum::<usize>();
-    for app in APPS {
+    for app in bf_app_list::names() {
         let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(&format!("{app}: "))).collect();
         assert_eq!(lines.len(), expected, "{app}: one result line per run (aot, {tiers:?}):\n{lines:#?}");
         assert!(

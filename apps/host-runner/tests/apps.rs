@@ -15,46 +15,14 @@ fn check(name: &str) {
     assert!(o.output.ends_with(" ok\n") && o.output.matches('\n').count() == 1, "{name}: output {:?}", o.output);
 }
 
-#[test]
-fn fib() {
-    check("fib");
-}
-
-#[test]
-fn sieve() {
-    check("sieve");
-}
-
-#[test]
-fn matmul() {
-    check("matmul");
-}
-
-#[test]
-fn sha256() {
-    check("sha256");
-}
-
-#[test]
-fn quicksort() {
-    check("quicksort");
-}
-
-#[test]
-fn nbody() {
-    check("nbody");
-}
-
-#[test]
-fn tinyllama() {
-    check("tinyllama");
-}
+// `#[test] fn <app>() { check("<app>") }` for every app of apps/apps.list, generated
+// by build.rs.
+include!(concat!(env!("OUT_DIR"), "/app_tests.rs"));
 
 #[test]
 fn every_app_is_tested() {
-    let tested = ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"];
     let listed: Vec<_> = APPS.iter().map(|a| a.name).collect();
-    assert_eq!(listed, tested);
+    assert_eq!(listed, bf_app_list::names());
 }
 
 /// The static buffers are lent out and given back: a second run in the same process

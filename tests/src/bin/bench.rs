@@ -169,7 +169,7 @@ fn main() {
         let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
         writeln!(apps, "\n{where_}:\n\n| app | aot cycles | interp cycles | t1 cycles | t2 cycles | tiered (hot) cycles | t2/aot | interp/aot | interp→t2 speedup | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % |").unwrap();
         writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
-        for app in ["fib", "sieve", "matmul", "sha256", "quicksort", "nbody", "tinyllama"] {
+        for app in bf_app_list::names() {
             let c = |t: &str| get(format!("app.{app}.{t}_cycles"));
             let slug = where_.replace(' ', "_").to_lowercase();
             for t in ["aot", "interp", "t1", "t2", "tiered"] {
