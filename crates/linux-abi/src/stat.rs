@@ -2,7 +2,7 @@
 //! `newfstatat` fill it on x86-64, `struct statx`, and the file-type bits of `st_mode`.
 
 /// Linux's `struct stat` on x86-64 (144 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct Stat {
     /// Device.
@@ -43,7 +43,7 @@ pub const S_IFCHR: u32 = 0o020000;
 pub const S_IFREG: u32 = 0o100000;
 
 /// A time stamp in `struct statx`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct StatxTimestamp {
     /// Seconds since the epoch.
@@ -55,7 +55,7 @@ pub struct StatxTimestamp {
 }
 
 /// Linux's `struct statx` (256 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct Statx {
     /// Which fields are filled (`STATX_*`).

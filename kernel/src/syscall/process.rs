@@ -63,7 +63,7 @@ pub fn rseq(_p: &mut dyn Platform, _a: [u64; 6]) -> SysResult {
 }
 
 /// `struct rlimit64`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 struct Rlimit {
     cur: u64,
@@ -153,7 +153,7 @@ pub fn sched_getaffinity(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 }
 
 /// Linux's `struct sysinfo` (112 bytes on x86-64).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 struct Sysinfo {
     uptime: i64,
@@ -240,7 +240,7 @@ pub fn rt_sigprocmask(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 }
 
 /// `stack_t`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 struct StackT {
     sp: u64,

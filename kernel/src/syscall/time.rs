@@ -6,7 +6,7 @@ use linux_abi::errno::{EAGAIN, EDEADLK, EINVAL, ENOSYS, ETIMEDOUT};
 use super::{Platform, SysResult, user};
 
 /// `struct timespec`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct Timespec {
     /// Seconds.

@@ -5,6 +5,7 @@
 //! a kernel page fault. Kernel and program share one address space, so a checked
 //! pointer is used directly.
 
+use bytemuck::Pod;
 use linux_abi::errno::{EFAULT, ENAMETOOLONG, Errno};
 pub use linux_abi::limits::PATH_MAX;
 
@@ -35,19 +36,16 @@ pub fn bytes_mut<'a>(p: &dyn Platform, addr: u64, len: u64) -> Result<&'a mut [u
     Ok(unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, len as usize) })
 }
 
-/// Reads a plain-old-data value at `addr` (any alignment).
-pub fn read<T: Copy>(p: &dyn Platform, addr: u64) -> Result<T, Errno> {
-    let b = bytes(p, addr, size_of::<T>() as u64)?;
-    // SAFETY: `b` holds size_of::<T>() readable bytes; T is Copy plain data used only
-    // for integer structs here; read_unaligned tolerates any alignment.
-    Ok(unsafe { core::ptr::read_unaligned(b.as_ptr() as *const T) })
+/// Reads a plain-old-data value at `addr` (any alignment). `Pod` admits only types
+/// for which every bit pattern is a valid value and that have no padding, so nothing
+/// the program wrote can make an invalid `T`.
+pub fn read<T: Pod>(p: &dyn Platform, addr: u64) -> Result<T, Errno> {
+    Ok(bytemuck::pod_read_unaligned(bytes(p, addr, size_of::<T>() as u64)?))
 }
 
 /// Writes a plain-old-data value at `addr` (any alignment).
-pub fn write<T: Copy>(p: &dyn Platform, addr: u64, value: &T) -> Result<(), Errno> {
-    let b = bytes_mut(p, addr, size_of::<T>() as u64)?;
-    // SAFETY: `b` holds size_of::<T>() writable bytes.
-    unsafe { core::ptr::write_unaligned(b.as_mut_ptr() as *mut T, *value) };
+pub fn write<T: Pod>(p: &dyn Platform, addr: u64, value: &T) -> Result<(), Errno> {
+    bytes_mut(p, addr, size_of::<T>() as u64)?.copy_from_slice(bytemuck::bytes_of(value));
     Ok(())
 }
 
