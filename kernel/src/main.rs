@@ -11,10 +11,11 @@
 //! * started as a Linux program, the same entry falls through to glibc and [`main`]
 //!   runs under Linux.
 
-pub mod app;
 pub mod arch;
 pub mod boot;
+pub mod checks;
 pub mod console;
+pub mod demo;
 pub mod drivers;
 pub mod fs;
 /// The interpreter's LLVM-free parts (lowered form, execution loop, stub and adapter
@@ -31,7 +32,6 @@ pub mod platform;
 #[path = "jit/policy.rs"]
 pub mod policy;
 pub mod process;
-pub mod selftest;
 pub mod syscall;
 pub mod unwind;
 
@@ -57,7 +57,7 @@ unsafe extern "C" {
 /// The program: on bare metal glibc calls this after the kernel started `_start`;
 /// started as a Linux program, the same code runs natively.
 fn main() {
-    std::process::exit(app::run());
+    std::process::exit(demo::run());
 }
 
 /// The bare-metal entry, called by `bareflow_entry` on the boot stack with SSE enabled.
@@ -153,12 +153,12 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
         qemu_exit::exit(EXIT_FAILURE);
     }
 
-    match selftest::check_pattern(&header) {
-        selftest::PatternCheck::Absent => {}
-        selftest::PatternCheck::Verified { bytes } => {
+    match checks::check_pattern(&header) {
+        checks::PatternCheck::Absent => {}
+        checks::PatternCheck::Verified { bytes } => {
             kprintln!("pattern: {} bytes ({} MiB) verified in memory", bytes, bytes >> 20)
         }
-        selftest::PatternCheck::Mismatch { offset } => {
+        checks::PatternCheck::Mismatch { offset } => {
             kprintln!("pattern: MISMATCH at module offset {:#x}", offset);
             qemu_exit::exit(EXIT_FAILURE);
         }
@@ -183,7 +183,7 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
     kprintln!("METRIC disk.probe_ms {:.1} ms", tsc::ticks_to_ms(tsc::rdtsc() - probe_start));
 
     if let Some(kind) = boot::kernel_option(header.cmdline(), "fault") {
-        selftest::raise_fault(kind);
+        checks::raise_fault(kind);
     }
     if boot::kernel_option(header.cmdline(), "keyboard") == Some("echo") {
         keyboard_echo();
@@ -269,7 +269,7 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
     arch::x86_64::syscall::init(xsave, platform::handle_syscall);
     // On the kernel's own page tables, as the file system will use the disk.
     if boot::kernel_option(header.cmdline(), "disk").is_some_and(|o| o.split(',').any(|o| o == "selftest")) {
-        selftest::disk_selftest(header);
+        checks::disk_selftest(header);
     }
 
     let (free, _) = mm::frames::stats();

@@ -4,11 +4,11 @@
 //! Plain Rust std + `llvm-sys`: the same code runs on bare metal (through the syscall
 //! layer) and when the kernel ELF runs as a Linux program.
 
-pub mod apps;
+pub mod checks;
 pub mod cxxrt;
 pub mod interp;
 pub mod policy;
-pub mod selftest;
+pub mod suite;
 pub mod tiered;
 
 use std::ffi::{CStr, CString, c_char};

@@ -187,7 +187,7 @@ fn tier_up_t1(id: u32) {
             Ok(addr) => engine.functions[id as usize].t1_code = addr,
             Err(e) => {
                 // It stays interpreted (its slot keeps the stub) until tier 2.
-                super::apps::log_line(format!("tier: compiling {} at t1 failed: {e}", short_name(&name)));
+                super::suite::log_line(format!("tier: compiling {} at t1 failed: {e}", short_name(&name)));
                 return;
             }
         }
@@ -199,7 +199,7 @@ fn tier_up_t1(id: u32) {
     unsafe { (f.slot as *mut u64).write_volatile(f.t1_code) };
     engine.tier_ups += 1;
     if engine.log {
-        super::apps::log_line(format!(
+        super::suite::log_line(format!(
             "tier: {} -> t1 after {} calls ({ms:.1} ms compile)",
             short_name(&name),
             c.calls.load(Ordering::Relaxed)
@@ -250,7 +250,7 @@ fn tier_up(id: u32) {
             engine.functions[id as usize].t2_compile_ms = Some(ms);
             engine.tier_ups += 1;
             if engine.log {
-                super::apps::log_line(format!(
+                super::suite::log_line(format!(
                     "tier: {} -> t2 after {} calls ({:.1} ms compile)",
                     short_name(&name),
                     c.calls.load(Ordering::Relaxed),
@@ -258,7 +258,7 @@ fn tier_up(id: u32) {
                 ));
             }
         }
-        Err(e) => super::apps::log_line(format!("tier: promoting {} failed: {e}", short_name(&name))),
+        Err(e) => super::suite::log_line(format!("tier: promoting {} failed: {e}", short_name(&name))),
     }
 }
 
@@ -731,9 +731,9 @@ impl TieredApp {
     }
 
     /// Runs `bf_app_main` once (tier-ups happen inside, as the policy says).
-    pub fn run(&mut self) -> super::apps::AppRun {
+    pub fn run(&mut self) -> super::suite::AppRun {
         let entry = self.entry;
-        super::apps::measure(|| {
+        super::suite::measure(|| {
             // SAFETY: the app ABI's entry as its slot holds it now (tier-0 stub, tier-1
             // or tier-2 code), compiled by the engine's JIT (alive until `unload`).
             let main: extern "C" fn() -> i32 =

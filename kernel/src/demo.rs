@@ -110,7 +110,7 @@ pub fn run() -> i32 {
     #[cfg(feature = "llvm")]
     if !args.iter().any(|a| a == "--no-jit") {
         let mut first = true;
-        let passed = crate::jit::selftest::run(|| {
+        let passed = crate::jit::checks::run(|| {
             if first && on_metal {
                 let ticks = tsc::rdtsc().wrapping_sub(bare_metal::STAGE1_TSC.load(Ordering::Relaxed));
                 println!("METRIC boot.to_first_jit_ms {:.1} ms", tsc::ticks_to_ms(ticks));
@@ -124,7 +124,7 @@ pub fn run() -> i32 {
     #[cfg(feature = "llvm")]
     if let Some(bitcode) = bare_metal::app_module() {
         println!("main: the image carries an external app ({} bytes of bitcode)", bitcode.len());
-        if !crate::jit::apps::run_external(bitcode) {
+        if !crate::jit::suite::run_external(bitcode) {
             status = 1;
         }
     }
@@ -144,25 +144,25 @@ pub fn run() -> i32 {
             #[cfg(feature = "llvm")]
             let tiers = args.iter().rev().find_map(|a| a.strip_prefix("--tiers=")).unwrap_or("all");
             #[cfg(feature = "llvm")]
-            if !crate::jit::apps::run_suite(selection, tiers) {
+            if !crate::jit::suite::run_suite(selection, tiers) {
                 status = 1;
             }
             #[cfg(not(feature = "llvm"))]
             println!("main: {selection}: this kernel has no LLVM (built with LLVM=none)");
         } else if arg == "--tiered-selftest" {
             #[cfg(feature = "llvm")]
-            if !crate::jit::selftest::run_tiered() {
+            if !crate::jit::checks::run_tiered() {
                 status = 1;
             }
         } else if arg == "--jit-trap" {
             #[cfg(feature = "llvm")]
-            crate::jit::selftest::trapping_app();
+            crate::jit::checks::trapping_app();
         } else if arg == "--interp-trap" || arg == "--interp-trap=recursion" {
             #[cfg(feature = "llvm")]
-            crate::jit::selftest::interpreted_trap(arg.ends_with("recursion"));
+            crate::jit::checks::interpreted_trap(arg.ends_with("recursion"));
         } else if arg == "--jit-write-code" {
             #[cfg(feature = "llvm")]
-            crate::jit::selftest::write_to_code_page();
+            crate::jit::checks::write_to_code_page();
         } else if arg == "--mprotect-fault" {
             mprotect_fault();
         } else if arg == "--cxx-throw" {

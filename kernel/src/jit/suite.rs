@@ -313,7 +313,7 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                     "apps: {} hot after {} run(s) in the tiered engine ({} tier-ups)",
                     app.name, t.hot_after_run, t.tier_ups
                 );
-                super::selftest::print_profile(&t.profile);
+                super::checks::print_profile(&t.profile);
             }
             Some(Err(e)) => {
                 println!("apps: {} does not load into the tiered engine: {e}", app.name);
@@ -403,7 +403,7 @@ pub fn run_external(bitcode: &[u8]) -> bool {
                 "apps: external app tiered: status {}, {} cycles, {} tier-ups",
                 t.last.status, t.last.section_cycles, t.tier_ups
             );
-            super::selftest::print_profile(&t.profile);
+            super::checks::print_profile(&t.profile);
         }
         Err(e) => {
             println!("apps: the external app does not load into the tiered engine: {e}");

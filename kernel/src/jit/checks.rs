@@ -137,7 +137,7 @@ pub static TIERED_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tie
 pub fn run_tiered() -> bool {
     use super::tiered::{TierPolicy, TieredApp};
     let mut app =
-        match TieredApp::load("tiered", TIERED_BITCODE, &super::apps::abi_symbols(), TierPolicy::CALLS_ONLY, true) {
+        match TieredApp::load("tiered", TIERED_BITCODE, &super::suite::abi_symbols(), TierPolicy::CALLS_ONLY, true) {
             Ok(app) => app,
             Err(e) => {
                 println!("tiered: {e}");
@@ -159,19 +159,15 @@ pub fn run_tiered() -> bool {
     app.unload();
     // The same module held in tier 0: the interpreter's own call counts must be exact
     // too (one run: 2000 calls of square_sum, 2 fib(21) - 1 = 21891 of fib).
-    let mut t0 = match TieredApp::load(
-        "tiered-t0",
-        TIERED_BITCODE,
-        &super::apps::abi_symbols(),
-        TierPolicy::INTERP_ONLY,
-        true,
-    ) {
-        Ok(app) => app,
-        Err(e) => {
-            println!("tiered: tier 0: {e}");
-            return false;
-        }
-    };
+    let mut t0 =
+        match TieredApp::load("tiered-t0", TIERED_BITCODE, &super::suite::abi_symbols(), TierPolicy::INTERP_ONLY, true)
+        {
+            Ok(app) => app,
+            Err(e) => {
+                println!("tiered: tier 0: {e}");
+                return false;
+            }
+        };
     let run = t0.run();
     println!(
         "tiered: tier 0 only: {} functions interpreted, run status {} in {} cycles",
@@ -223,7 +219,7 @@ pub fn bad_apps() -> bool {
     ];
     let mut ok = true;
     for (what, ir, must_name) in cases {
-        match super::apps::CompiledApp::new("bad-app", ir.as_bytes(), OptLevel::O1) {
+        match super::suite::CompiledApp::new("bad-app", ir.as_bytes(), OptLevel::O1) {
             Ok(_) => {
                 println!("jit: {what} was ACCEPTED");
                 ok = false;
@@ -246,7 +242,7 @@ pub static INTERP_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/int
 /// whether both runs passed the module's own checks.
 pub fn interp_conformance() -> bool {
     use super::tiered::{TierPolicy, TieredApp};
-    let compiled = match super::apps::CompiledApp::new("interp-t1", INTERP_BITCODE, OptLevel::O1) {
+    let compiled = match super::suite::CompiledApp::new("interp-t1", INTERP_BITCODE, OptLevel::O1) {
         Ok(mut app) => {
             print!("conformance t1: ");
             app.run().status
@@ -256,21 +252,25 @@ pub fn interp_conformance() -> bool {
             -1
         }
     };
-    let interpreted =
-        match TieredApp::load("interp-t0", INTERP_BITCODE, &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false)
-        {
-            Ok(mut app) => {
-                print!("conformance t0: ");
-                let status = app.run().status;
-                println!("conformance: {} of {} functions interpreted", app.interpreted, app.report().len());
-                app.unload();
-                status
-            }
-            Err(e) => {
-                println!("conformance: t0: {e}");
-                -1
-            }
-        };
+    let interpreted = match TieredApp::load(
+        "interp-t0",
+        INTERP_BITCODE,
+        &super::suite::abi_symbols(),
+        TierPolicy::INTERP_ONLY,
+        false,
+    ) {
+        Ok(mut app) => {
+            print!("conformance t0: ");
+            let status = app.run().status;
+            println!("conformance: {} of {} functions interpreted", app.interpreted, app.report().len());
+            app.unload();
+            status
+        }
+        Err(e) => {
+            println!("conformance: t0: {e}");
+            -1
+        }
+    };
     println!("conformance: status t1 {compiled}, t0 {interpreted}");
     compiled == 0 && interpreted == 0
 }
@@ -282,8 +282,13 @@ pub fn uninterpretable_function() -> bool {
     use super::tiered::{TierPolicy, TieredApp};
     let ir = "define internal i64 @wide(i64 %x) {\n  %a = zext i64 %x to i128\n  %b = mul i128 %a, %a\n  %c = lshr i128 %b, 64\n  %d = trunc i128 %c to i64\n  ret i64 %d\n}\n\
               define i32 @bf_app_main() {\n  %r = call i64 @wide(i64 4294967296)\n  %ok = icmp eq i64 %r, 1\n  %s = select i1 %ok, i32 0, i32 1\n  ret i32 %s\n}\n";
-    match TieredApp::load("uninterpretable", ir.as_bytes(), &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false)
-    {
+    match TieredApp::load(
+        "uninterpretable",
+        ir.as_bytes(),
+        &super::suite::abi_symbols(),
+        TierPolicy::INTERP_ONLY,
+        false,
+    ) {
         Ok(mut app) => {
             let run = app.run();
             let tiers: Vec<String> = app.report().iter().map(|f| format!("{} t{}", f.name, f.tier)).collect();
@@ -311,7 +316,7 @@ pub fn interpreted_trap(recursion: bool) {
     } else {
         "define i32 @bf_app_main() {\n  unreachable\n}\n"
     };
-    match TieredApp::load("interp-trap", ir.as_bytes(), &super::apps::abi_symbols(), TierPolicy::INTERP_ONLY, false) {
+    match TieredApp::load("interp-trap", ir.as_bytes(), &super::suite::abi_symbols(), TierPolicy::INTERP_ONLY, false) {
         Ok(mut app) => {
             println!(
                 "interp: running an interpreted app that {}",
@@ -328,7 +333,7 @@ pub fn interpreted_trap(recursion: bool) {
 /// exception handler reports `#UD` with the JIT code's RIP and stops the machine.
 pub fn trapping_app() {
     let ir = "declare void @llvm.trap()\ndefine i32 @bf_app_main() {\n  call void @llvm.trap()\n  unreachable\n}\n";
-    match super::apps::CompiledApp::new("trap", ir.as_bytes(), OptLevel::O1) {
+    match super::suite::CompiledApp::new("trap", ir.as_bytes(), OptLevel::O1) {
         Ok(mut app) => {
             println!("jit: running an app that traps at run time");
             let run = app.run();
