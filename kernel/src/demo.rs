@@ -9,7 +9,7 @@
 //! | `--unknown-syscall` | make a syscall the kernel does not implement (`acct`) and carry on |
 //! | `--syscall-bench=N` | time N `getpid` syscalls with rdtsc; prints `METRIC syscall.null_cycles` |
 //! | `--apps=all` or `--apps=NAME,…` | run apps natively (AOT), in the interpreter, at t1, at t2 and through the tiered engine |
-//! | `--tiers=all\|interp,t1,t2,profiled,tiered` | which runs `--apps` makes besides AOT (default: all) |
+//! | `--tiers=all\|interp,t1,t2,profiled,tiered` | which runs `--apps` makes besides AOT (default: all): a tier table row's run (`bf_tiers::TIERS`), `profiled` or `tiered` |
 //! | `--tiered-selftest` | run `jit-tests/tiered.ll` through the tiered engine |
 //! | `--no-jit` | skip the JIT self-test (with the `llvm` feature it runs by default) |
 //! | `--jit-trap` | run a JIT-compiled app that executes `ud2`: exception report |

@@ -27,10 +27,6 @@ pub mod interp;
 pub mod jit;
 pub mod mm;
 pub mod platform;
-/// The tier policy, compiled on its own for the host unit tests when LLVM is off.
-#[cfg(all(test, not(feature = "llvm")))]
-#[path = "jit/policy.rs"]
-pub mod policy;
 pub mod process;
 pub mod syscall;
 pub mod unwind;

@@ -68,7 +68,8 @@ fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>, tiers: &[&str])
     }
 }
 
-/// Every run of the suite besides AOT (the kernel's `SUITE_TIERS`).
+/// Every run of the suite besides AOT (the kernel's `suite::suite_runs()`: the tier
+/// table's runs, then `profiled` and `tiered`).
 const ALL_TIERS: [&str; 5] = ["interp", "t1", "t2", "profiled", "tiered"];
 
 /// Under TCG one boot with every run takes too long (~160 s on this machine), so QEMU

@@ -1,9 +1,16 @@
-//! The JIT self-test `main` runs at boot: the embedded bitcode module compiled at O0
-//! and O3 with known answers, a callback into the kernel, LLVM's memory accounting,
-//! and bad input that must be refused without stopping the kernel.
+//! Boot-time JIT checks. The self-test `main` runs at boot: the embedded bitcode module
+//! compiled at O0 and O3 with known answers, a callback into the kernel, LLVM's memory
+//! accounting, and bad input that must be refused without stopping the kernel. The
+//! tiered engine's check (`--tiered-selftest`) and the deliberate traps and faults the
+//! tests select on the command line.
 
 use std::ffi::{CStr, c_char};
 
+use bf_tiers::{TIERS, TierPolicy};
+
+use super::host::{abi_symbols, engine_log, measure};
+use super::suite::{CompiledApp, print_profile, print_profile_as};
+use super::tiered::TieredApp;
 use super::{HostSymbol, Jit, JitError, Module, OptLevel, compile, cxxrt};
 
 /// `kernel/jit-tests/selftest.ll`, assembled to bitcode by `build.rs`.
@@ -88,15 +95,11 @@ fn run_level(level: OptLevel, on_first_result: &mut impl FnMut()) -> Result<bool
     let scale_addr = jit.lookup("scale")?;
     let greet_addr = jit.lookup("greet")?;
     // SAFETY: signatures as declared in selftest.ll.
-    let (dot, scale, greet): (
-        extern "C" fn(*const f64, *const f64, i64) -> f64,
-        extern "C" fn(f64, f64) -> f64,
-        extern "C" fn(i64) -> i64,
-    ) = unsafe {
+    let (dot, scale, greet) = unsafe {
         (
-            std::mem::transmute(dot_addr as usize),
-            std::mem::transmute(scale_addr as usize),
-            std::mem::transmute(greet_addr as usize),
+            std::mem::transmute::<usize, extern "C" fn(*const f64, *const f64, i64) -> f64>(dot_addr as usize),
+            std::mem::transmute::<usize, extern "C" fn(f64, f64) -> f64>(scale_addr as usize),
+            std::mem::transmute::<usize, extern "C" fn(i64) -> i64>(greet_addr as usize),
         )
     };
     let a = [1.5, 2.25, -3.0, 4.0, 0.5];
@@ -131,22 +134,21 @@ pub static TIERED_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tie
 
 /// Loads `tiered.ll` into the tiered engine, runs it twice (tier-ups happen during the
 /// first run) and prints the profile; returns whether both runs returned 0. The policy
-/// is [`TierPolicy::CALLS_ONLY`](super::policy::TierPolicy::CALLS_ONLY), so that the
-/// tier-ups come at the same calls however fast or loaded the machine is (the cycle
-/// thresholds are host-tested in `policy.rs` and exercised by tinyllama's matmul).
+/// is [`TierPolicy::CALLS_ONLY`], so that the tier-ups come at the same calls however
+/// fast or loaded the machine is (the cycle thresholds are host-tested in `bf-tiers`,
+/// `crates/tiers/src/policy.rs`, and exercised by tinyllama's matmul).
 pub fn run_tiered() -> bool {
-    use super::tiered::{TierPolicy, TieredApp};
     let mut app =
-        match TieredApp::load("tiered", TIERED_BITCODE, &super::suite::abi_symbols(), TierPolicy::CALLS_ONLY, true) {
+        match TieredApp::load("tiered", TIERED_BITCODE, &abi_symbols(), TierPolicy::CALLS_ONLY, engine_log(true)) {
             Ok(app) => app,
             Err(e) => {
                 println!("tiered: {e}");
                 return false;
             }
         };
-    println!("tiered: module at t1 in {:.1} ms", app.t1_compile_ms);
-    let first = app.run();
-    let second = app.run();
+    println!("tiered: module at {} in {:.1} ms", TIERS.name(app.load_tier), app.module_compile_ms);
+    let first = measure(|| app.run());
+    let second = measure(|| app.run());
     println!(
         "tiered: run 1 status {} in {} cycles, run 2 status {} in {} cycles, {} tier-ups",
         first.status,
@@ -160,15 +162,14 @@ pub fn run_tiered() -> bool {
     // The same module held in tier 0: the interpreter's own call counts must be exact
     // too (one run: 2000 calls of square_sum, 2 fib(21) - 1 = 21891 of fib).
     let mut t0 =
-        match TieredApp::load("tiered-t0", TIERED_BITCODE, &super::suite::abi_symbols(), TierPolicy::INTERP_ONLY, true)
-        {
+        match TieredApp::load("tiered-t0", TIERED_BITCODE, &abi_symbols(), TierPolicy::INTERP_ONLY, engine_log(true)) {
             Ok(app) => app,
             Err(e) => {
                 println!("tiered: tier 0: {e}");
                 return false;
             }
         };
-    let run = t0.run();
+    let run = measure(|| t0.run());
     println!(
         "tiered: tier 0 only: {} functions interpreted, run status {} in {} cycles",
         t0.interpreted, run.status, run.section_cycles
@@ -178,32 +179,6 @@ pub fn run_tiered() -> bool {
     let refused = uninterpretable_function();
     let conforms = interp_conformance();
     first.status == 0 && second.status == 0 && run.status == 0 && refused && conforms
-}
-
-/// Prints a profile table: function, calls, cycles, tier, tier-1 and tier-2 compile
-/// times.
-pub fn print_profile(report: &[super::tiered::FunctionReport]) {
-    print_profile_as("profile:", report)
-}
-
-/// As [`print_profile`], each line starting with `prefix`.
-pub fn print_profile_as(prefix: &str, report: &[super::tiered::FunctionReport]) {
-    println!(
-        "{prefix} {:<28} {:>10} {:>16} {:>5} {:>12} {:>12}",
-        "function", "calls", "cycles", "tier", "t1 compile", "t2 compile"
-    );
-    let ms = |t: Option<f64>| t.map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
-    for f in report.iter().filter(|f| f.calls > 0) {
-        println!(
-            "{prefix} {:<28} {:>10} {:>16} {:>5} {:>12} {:>12}",
-            f.name,
-            f.calls,
-            f.cycles,
-            format!("t{}", f.tier),
-            ms(f.t1_compile_ms),
-            ms(f.t2_compile_ms)
-        );
-    }
 }
 
 /// Apps (IR following the app ABI) that must be refused with a message naming the
@@ -219,7 +194,7 @@ pub fn bad_apps() -> bool {
     ];
     let mut ok = true;
     for (what, ir, must_name) in cases {
-        match super::suite::CompiledApp::new("bad-app", ir.as_bytes(), OptLevel::O1) {
+        match CompiledApp::new("bad-app", ir.as_bytes(), OptLevel::O1) {
             Ok(_) => {
                 println!("jit: {what} was ACCEPTED");
                 ok = false;
@@ -241,8 +216,7 @@ pub static INTERP_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/int
 /// line of results after `conformance <tier>: ` (the test compares them). Returns
 /// whether both runs passed the module's own checks.
 pub fn interp_conformance() -> bool {
-    use super::tiered::{TierPolicy, TieredApp};
-    let compiled = match super::suite::CompiledApp::new("interp-t1", INTERP_BITCODE, OptLevel::O1) {
+    let compiled = match CompiledApp::new("interp-t1", INTERP_BITCODE, OptLevel::O1) {
         Ok(mut app) => {
             print!("conformance t1: ");
             app.run().status
@@ -255,13 +229,13 @@ pub fn interp_conformance() -> bool {
     let interpreted = match TieredApp::load(
         "interp-t0",
         INTERP_BITCODE,
-        &super::suite::abi_symbols(),
+        &abi_symbols(),
         TierPolicy::INTERP_ONLY,
-        false,
+        engine_log(false),
     ) {
         Ok(mut app) => {
             print!("conformance t0: ");
-            let status = app.run().status;
+            let status = measure(|| app.run()).status;
             println!("conformance: {} of {} functions interpreted", app.interpreted, app.report().len());
             app.unload();
             status
@@ -279,19 +253,14 @@ pub fn interp_conformance() -> bool {
 /// named in a message, start in tier 1 and still give the right answer. Returns
 /// whether it did.
 pub fn uninterpretable_function() -> bool {
-    use super::tiered::{TierPolicy, TieredApp};
     let ir = "define internal i64 @wide(i64 %x) {\n  %a = zext i64 %x to i128\n  %b = mul i128 %a, %a\n  %c = lshr i128 %b, 64\n  %d = trunc i128 %c to i64\n  ret i64 %d\n}\n\
               define i32 @bf_app_main() {\n  %r = call i64 @wide(i64 4294967296)\n  %ok = icmp eq i64 %r, 1\n  %s = select i1 %ok, i32 0, i32 1\n  ret i32 %s\n}\n";
-    match TieredApp::load(
-        "uninterpretable",
-        ir.as_bytes(),
-        &super::suite::abi_symbols(),
-        TierPolicy::INTERP_ONLY,
-        false,
-    ) {
+    match TieredApp::load("uninterpretable", ir.as_bytes(), &abi_symbols(), TierPolicy::INTERP_ONLY, engine_log(false))
+    {
         Ok(mut app) => {
-            let run = app.run();
-            let tiers: Vec<String> = app.report().iter().map(|f| format!("{} t{}", f.name, f.tier)).collect();
+            let run = measure(|| app.run());
+            let tiers: Vec<String> =
+                app.report().iter().map(|f| format!("{} {}", f.name, TIERS.name(f.tier))).collect();
             println!("interp: app with an uninterpretable function: status {}, tiers {}", run.status, tiers.join(", "));
             app.unload();
             run.status == 0
@@ -309,20 +278,19 @@ pub fn uninterpretable_function() -> bool {
 /// With `recursion`, the app recurses without end instead: the interpreter stops it at
 /// its depth limit with a message (compiled code would overflow the stack).
 pub fn interpreted_trap(recursion: bool) {
-    use super::tiered::{TierPolicy, TieredApp};
     let ir = if recursion {
         "define internal i32 @down(i32 %n) {\n  %m = add i32 %n, 1\n  %r = call i32 @down(i32 %m)\n  ret i32 %r\n}\n\
          define i32 @bf_app_main() {\n  %r = call i32 @down(i32 0)\n  ret i32 %r\n}\n"
     } else {
         "define i32 @bf_app_main() {\n  unreachable\n}\n"
     };
-    match TieredApp::load("interp-trap", ir.as_bytes(), &super::suite::abi_symbols(), TierPolicy::INTERP_ONLY, false) {
+    match TieredApp::load("interp-trap", ir.as_bytes(), &abi_symbols(), TierPolicy::INTERP_ONLY, engine_log(false)) {
         Ok(mut app) => {
             println!(
                 "interp: running an interpreted app that {}",
                 if recursion { "recurses without end" } else { "reaches unreachable" }
             );
-            let run = app.run();
+            let run = measure(|| app.run());
             println!("interp: the trapping app returned {} instead of trapping", run.status);
         }
         Err(e) => println!("interp: {e}"),
@@ -333,7 +301,7 @@ pub fn interpreted_trap(recursion: bool) {
 /// exception handler reports `#UD` with the JIT code's RIP and stops the machine.
 pub fn trapping_app() {
     let ir = "declare void @llvm.trap()\ndefine i32 @bf_app_main() {\n  call void @llvm.trap()\n  unreachable\n}\n";
-    match super::suite::CompiledApp::new("trap", ir.as_bytes(), OptLevel::O1) {
+    match CompiledApp::new("trap", ir.as_bytes(), OptLevel::O1) {
         Ok(mut app) => {
             println!("jit: running an app that traps at run time");
             let run = app.run();

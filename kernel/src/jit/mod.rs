@@ -3,11 +3,16 @@
 //!
 //! Plain Rust std + `llvm-sys`: the same code runs on bare metal (through the syscall
 //! layer) and when the kernel ELF runs as a Linux program.
+//!
+//! Modules, bottom to top (each uses only those below it): [`cxxrt`] (the C++
+//! runtime), this JIT core, [`interp`] (tier 0), [`tiered`] (the tiered engine; the
+//! tiers themselves are the `bf-tiers` crate's table), [`host`] (the kernel's host
+//! functions for apps), [`suite`] (the app suite), [`checks`] (boot-time JIT checks).
 
 pub mod checks;
 pub mod cxxrt;
+pub mod host;
 pub mod interp;
-pub mod policy;
 pub mod suite;
 pub mod tiered;
 

@@ -1,123 +1,18 @@
-//! Running applications (bitcode following the app ABI, `apps/README.md`) in JIT tiers
-//! and measuring their timed sections.
+//! The app suite: the apps of `apps/` (bitcode following the app ABI,
+//! `apps/README.md`) run natively (AOT), wholly in each tier of the tier table and
+//! through the tiered engine, with their timed sections measured and compared.
 //!
-//! The host side of the ABI lives here: `bf_print`, `bf_print_u64`, `bf_cycles`,
-//! `bf_section_begin`, `bf_section_end`. They are `#[no_mangle]`, so the natively
-//! compiled (AOT) copies of the apps linked into the kernel call the same functions the
-//! JIT-compiled copies get as absolute symbols.
+//! The runs besides AOT are the tier table's rows (each row's `run`: `interp`, `t1`,
+//! `t2` — the whole app in that tier) followed by [`ENGINE_RUNS`]; `--tiers=` picks
+//! some ([`suite_runs`]). The host side of the ABI is [`super::host`].
 
-use std::io::Write;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use bf_tiers::report::profile_lines;
+use bf_tiers::{FunctionReport, Producer, TIERS, Tier, TierPolicy};
 
-use super::{HostSymbol, Jit, JitError, OptLevel, compile};
+use super::host::{AppRun, abi_symbols, engine_log, measure, run_native};
+use super::tiered::{TieredApp, opt_level};
+use super::{Jit, JitError, OptLevel, compile};
 use crate::arch::x86_64::tsc;
-
-/// TSC at `bf_section_begin` and `bf_section_end` of the current run.
-static SECTION_BEGIN: AtomicU64 = AtomicU64::new(0);
-static SECTION_END: AtomicU64 = AtomicU64::new(0);
-
-/// Whether the app's output is at the start of a line (nothing of a line printed yet).
-static AT_LINE_START: AtomicBool = AtomicBool::new(true);
-/// Engine messages that arrived while the app was in the middle of a line.
-static PENDING: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-/// Prints an engine message (a tier-up) on a line of its own: at once when the app's
-/// output is at a line start, otherwise right after the app ends its line, so the
-/// message never splits the app's result line.
-pub fn log_line(message: String) {
-    if AT_LINE_START.load(Ordering::Relaxed) {
-        println!("{message}");
-    } else {
-        PENDING.lock().unwrap().push(message);
-    }
-}
-
-/// Prints the messages [`log_line`] held back.
-pub fn flush_log() {
-    for m in std::mem::take(&mut *PENDING.lock().unwrap()) {
-        println!("{m}");
-    }
-    AT_LINE_START.store(true, Ordering::Relaxed);
-}
-
-/// App ABI: writes `len` bytes of text.
-#[unsafe(no_mangle)]
-pub extern "C" fn bf_print(ptr: *const u8, len: usize) {
-    if ptr.is_null() || len == 0 {
-        return;
-    }
-    // SAFETY: the app passes a pointer to `len` bytes it owns.
-    let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
-    let _ = std::io::stdout().write_all(bytes);
-    let ends_line = bytes.last() == Some(&b'\n');
-    AT_LINE_START.store(ends_line, Ordering::Relaxed);
-    if ends_line {
-        flush_log();
-    }
-}
-
-/// App ABI: writes a decimal number.
-#[unsafe(no_mangle)]
-pub extern "C" fn bf_print_u64(value: u64) {
-    print!("{value}");
-    AT_LINE_START.store(false, Ordering::Relaxed);
-}
-
-/// App ABI: the cycle counter.
-#[unsafe(no_mangle)]
-pub extern "C" fn bf_cycles() -> u64 {
-    tsc::rdtsc()
-}
-
-/// App ABI: the timed section starts.
-#[unsafe(no_mangle)]
-pub extern "C" fn bf_section_begin() {
-    SECTION_BEGIN.store(tsc::rdtsc(), Ordering::Relaxed);
-}
-
-/// App ABI: the timed section ends.
-#[unsafe(no_mangle)]
-pub extern "C" fn bf_section_end() {
-    SECTION_END.store(tsc::rdtsc(), Ordering::Relaxed);
-}
-
-/// The ABI functions (and the C memory functions) as JIT symbols.
-pub fn abi_symbols() -> Vec<HostSymbol> {
-    let mut v = vec![
-        HostSymbol { name: "bf_print", address: bf_print as *const () as u64 },
-        HostSymbol { name: "bf_print_u64", address: bf_print_u64 as *const () as u64 },
-        HostSymbol { name: "bf_cycles", address: bf_cycles as *const () as u64 },
-        HostSymbol { name: "bf_section_begin", address: bf_section_begin as *const () as u64 },
-        HostSymbol { name: "bf_section_end", address: bf_section_end as *const () as u64 },
-    ];
-    v.extend(super::memory_symbols());
-    v
-}
-
-/// One run of an app.
-#[derive(Clone, Copy, Debug)]
-pub struct AppRun {
-    /// `bf_app_main`'s (or `run()`'s) return value: 0 = the app's own check passed.
-    pub status: i32,
-    /// Cycles between `bf_section_begin` and `bf_section_end`.
-    pub section_cycles: u64,
-}
-
-/// Runs `run` and reads the timed section it reported through the ABI.
-pub fn measure(run: impl FnOnce() -> i32) -> AppRun {
-    SECTION_BEGIN.store(0, Ordering::Relaxed);
-    SECTION_END.store(0, Ordering::Relaxed);
-    let status = run();
-    flush_log();
-    let (b, e) = (SECTION_BEGIN.load(Ordering::Relaxed), SECTION_END.load(Ordering::Relaxed));
-    AppRun { status, section_cycles: e.saturating_sub(b) }
-}
-
-/// Runs a natively compiled app entry (the AOT baseline).
-pub fn run_native(entry: fn() -> i32) -> AppRun {
-    measure(entry)
-}
 
 /// A JIT-compiled app: its LLJIT (which owns the code) and the entry's address.
 pub struct CompiledApp {
@@ -161,8 +56,18 @@ include!(concat!(env!("OUT_DIR"), "/apps.rs"));
 /// Runs through the tiered engine per app; the last one is reported as the hot run.
 const TIERED_RUNS: usize = 4;
 
-/// The whole-module JIT tiers: t1 = O1, t2 = O3.
-const JIT_TIERS: [(&str, OptLevel); 2] = [("t1", OptLevel::O1), ("t2", OptLevel::O3)];
+/// The suite's runs that are not a tier table row: the instrumented module at the top
+/// tier's level, never promoted (what profiling costs), and the tiered engine.
+pub const ENGINE_RUNS: [&str; 2] = ["profiled", "tiered"];
+
+/// Every run of the suite besides AOT, in order — the tier table's rows
+/// (`interp`, `t1`, `t2`), then [`ENGINE_RUNS`]: what `--tiers=` names.
+pub fn suite_runs() -> impl Iterator<Item = &'static str> {
+    TIERS.rows().iter().map(|t| t.run).chain(ENGINE_RUNS)
+}
+
+/// One app's runs in the suite: (run, section cycles, status), AOT first.
+type RunCycles = Vec<(&'static str, u64, i32)>;
 
 /// [`TIERED_RUNS`] runs of an app through the tiered engine.
 struct TieredRuns {
@@ -177,17 +82,17 @@ struct TieredRuns {
     /// TSC ticks from the loaded app's first run to the end of that run.
     time_to_hot_ticks: u64,
     /// The profile after the last run.
-    profile: Vec<super::tiered::FunctionReport>,
+    profile: Vec<FunctionReport>,
 }
 
 /// Loads `bitcode` into the tiered engine (default policy, tier-ups logged), runs it
 /// [`TIERED_RUNS`] times and unloads it.
 fn run_tiered(name: &str, bitcode: &[u8]) -> Result<TieredRuns, JitError> {
-    let mut tiered =
-        super::tiered::TieredApp::load(name, bitcode, &abi_symbols(), super::tiered::TierPolicy::DEFAULT, true)?;
-    // Load to first instruction: lowering for tier 0 plus the load-time module (data,
-    // slots, trampolines, stubs); compare jit.compile_ms.<name>.t1, the whole module.
-    println!("METRIC app.{name}.tiered_load_ms {:.2} ms", tiered.t0_prepare_ms + tiered.t1_compile_ms);
+    let mut tiered = TieredApp::load(name, bitcode, &abi_symbols(), TierPolicy::DEFAULT, engine_log(true))?;
+    // Load to first instruction: lowering for the interpreter plus the load-time module
+    // (data, slots, trampolines, stubs); compare jit.compile_ms.<name>.t1, the whole
+    // module.
+    println!("METRIC app.{name}.tiered_load_ms {:.2} ms", tiered.interp_prepare_ms + tiered.module_compile_ms);
     let started = tsc::rdtsc();
     let mut last = AppRun { status: -1, section_cycles: 0 };
     let mut all_passed = true;
@@ -195,7 +100,7 @@ fn run_tiered(name: &str, bitcode: &[u8]) -> Result<TieredRuns, JitError> {
     let (mut hot_after_run, mut time_to_hot_ticks) = (0, 0);
     for run in 1..=TIERED_RUNS {
         let before = tiered.tier_ups();
-        last = tiered.run();
+        last = measure(|| tiered.run());
         all_passed &= last.status == 0;
         if tiered.tier_ups() > before {
             (hot_after_run, time_to_hot_ticks) = (run, tsc::rdtsc() - started);
@@ -213,86 +118,111 @@ fn run_tiered(name: &str, bitcode: &[u8]) -> Result<TieredRuns, JitError> {
     Ok(runs)
 }
 
-/// Runs `bitcode` once wholly in tier 0 ([`super::tiered::TierPolicy::INTERP_ONLY`]).
+/// Runs `bitcode` once wholly in the interpreter ([`TierPolicy::INTERP_ONLY`]).
 fn run_interpreted(name: &str, bitcode: &[u8]) -> Result<AppRun, JitError> {
-    use super::tiered::{TierPolicy, TieredApp};
-    let mut app = TieredApp::load(name, bitcode, &abi_symbols(), TierPolicy::INTERP_ONLY, false)?;
+    let policy = TierPolicy::INTERP_ONLY;
+    let mut app = TieredApp::load(name, bitcode, &abi_symbols(), policy, engine_log(false))?;
     println!(
-        "apps: {name} in tier 0: {} of {} functions interpreted ({:.1} ms to scalarise and lower)",
+        "apps: {name} in tier {}: {} of {} functions interpreted ({:.1} ms to scalarise and lower)",
+        policy.start,
         app.interpreted,
         app.report().len(),
-        app.t0_prepare_ms
+        app.interp_prepare_ms
     );
-    let run = app.run();
-    let native: Vec<String> = app.report().into_iter().filter(|f| f.calls > 0 && f.tier != 0).map(|f| f.name).collect();
+    let run = measure(|| app.run());
+    let native: Vec<String> =
+        app.report().into_iter().filter(|f| f.calls > 0 && f.tier != policy.start).map(|f| f.name).collect();
     if !native.is_empty() {
-        println!("apps: {name} in tier 0: not interpreted but called: {}", native.join(", "));
+        println!("apps: {name} in tier {}: not interpreted but called: {}", policy.start, native.join(", "));
     }
     app.unload();
     Ok(run)
 }
 
-/// The runs of the suite besides AOT, in order; `--tiers=` picks some.
-pub const SUITE_TIERS: [&str; 5] = ["interp", "t1", "t2", "profiled", "tiered"];
+/// Runs the whole app `bitcode` in `tier` (a row of the tier table) with the row's
+/// producer: interpreted, or compiled at the row's level (then also returns the
+/// compile time in ms). This is where a new kind of tier ([`Producer`]) gets its
+/// whole-app run.
+fn run_in_tier(name: &str, bitcode: &[u8], tier: &Tier) -> Result<(AppRun, Option<f64>), JitError> {
+    match tier.producer {
+        Producer::Interpreted => Ok((run_interpreted(name, bitcode)?, None)),
+        Producer::Compiled(opt) => {
+            let mut compiled = CompiledApp::new(name, bitcode, opt_level(opt))?;
+            Ok((compiled.run(), Some(compiled.compile_ms)))
+        }
+        // The extension points of `bf_tiers::Producer` (persistence and figures issues).
+        Producer::Snapshot | Producer::HostTuned(_) => {
+            Err(JitError::Jit(format!("no producer for tier {} ({:?}) in this kernel yet", tier.name, tier.producer)))
+        }
+    }
+}
+
+/// What a failed whole-app run in `tier` says: `does not load into the interpreter`,
+/// `does not compile at t1`.
+fn cannot(tier: &Tier) -> String {
+    match tier.producer {
+        Producer::Interpreted => "does not load into the interpreter".into(),
+        _ => format!("does not compile at {}", tier.run),
+    }
+}
+
+/// The level of the top tier whose code is compiled (the profiled run's level).
+fn top_compiled_level() -> Option<OptLevel> {
+    TIERS.rows().iter().rev().find_map(|t| match t.producer {
+        Producer::Compiled(opt) => Some(opt_level(opt)),
+        _ => None,
+    })
+}
 
 /// Runs each named app (`all` = every app) natively (AOT), then the runs `tiers` names
-/// (`all` or a list from [`SUITE_TIERS`]): wholly interpreted (tier 0), at t1 (O1), at
-/// t2 (O3), at O3 with profiling (its cost: `profile_overhead_pct`) and through the
-/// tiered engine; prints the results, the profile and `METRIC app.*` lines.
-/// Returns false if any run failed its own check or any tier could not compile.
+/// (`all` or a list from [`suite_runs`]): wholly in each tier of the tier table
+/// (interpreted, at t1 = O1, at t2 = O3), at the top tier's level with profiling (its
+/// cost: `profile_overhead_pct`) and through the tiered engine; prints the results, the
+/// profile and `METRIC app.*` lines. Returns false if any run failed its own check or
+/// any tier could not compile.
 pub fn run_suite(selection: &str, tiers: &str) -> bool {
     let runs = |t: &str| tiers == "all" || tiers.split(',').any(|s| s == t);
+    for unknown in tiers.split(',').filter(|s| *s != "all" && !suite_runs().any(|r| r == *s)) {
+        println!("apps: --tiers: there is no run {unknown:?} (runs: {})", suite_runs().collect::<Vec<_>>().join(", "));
+    }
     let mut ok = true;
     let mut rows = Vec::new();
     let mut overheads: Vec<f64> = Vec::new();
     for app in APPS.iter().filter(|a| selection == "all" || selection.split(',').any(|s| s == a.name)) {
         println!("apps: {} ({} bytes of bitcode)", app.name, app.bitcode.len());
         let aot = run_native(app.native);
-        let mut cycles = vec![("aot", aot.section_cycles, aot.status)];
-        if runs("interp") {
-            match run_interpreted(app.name, app.bitcode) {
-                Ok(run) => cycles.push(("interp", run.section_cycles, run.status)),
+        let mut cycles: RunCycles = vec![("aot", aot.section_cycles, aot.status)];
+        // The plain build at the profiled run's level, to compare the profiled run with.
+        let mut plain_top = 0;
+        for tier in TIERS.rows().iter().filter(|t| runs(t.run)) {
+            match run_in_tier(app.name, app.bitcode, tier) {
+                Ok((run, compile_ms)) => {
+                    if let Some(ms) = compile_ms {
+                        println!("METRIC jit.compile_ms.{}.{} {ms:.2} ms", app.name, tier.run);
+                        plain_top = run.section_cycles;
+                    }
+                    cycles.push((tier.run, run.section_cycles, run.status));
+                }
                 Err(e) => {
-                    println!("apps: {} does not load into the interpreter: {e}", app.name);
+                    println!("apps: {} {}: {e}", app.name, cannot(tier));
                     ok = false;
                 }
             }
         }
-        let mut t2_plain = 0;
-        for (tier, level) in JIT_TIERS.into_iter().filter(|(t, _)| runs(t)) {
-            match CompiledApp::new(app.name, app.bitcode, level) {
-                Ok(mut compiled) => {
-                    let run = compiled.run();
-                    println!("METRIC jit.compile_ms.{}.{tier} {:.2} ms", app.name, compiled.compile_ms);
-                    cycles.push((tier, run.section_cycles, run.status));
-                    t2_plain = run.section_cycles;
-                }
-                Err(e) => {
-                    println!("apps: {} does not compile at {tier}: {e}", app.name);
-                    ok = false;
-                }
-            }
-        }
-        // What profiling costs: the instrumented module at O3, never promoted, against
-        // the plain O3 build.
+        // What profiling costs: the instrumented module at the top tier's level, never
+        // promoted, against the plain build at that level.
         let profiled = runs("profiled").then(|| {
-            super::tiered::TieredApp::load_at(
-                app.name,
-                app.bitcode,
-                &abi_symbols(),
-                super::tiered::TierPolicy::NEVER,
-                false,
-                OptLevel::O3,
-            )
+            let level = top_compiled_level().unwrap_or(OptLevel::O3);
+            TieredApp::load_at(app.name, app.bitcode, &abi_symbols(), TierPolicy::NEVER, engine_log(false), level)
         });
         match profiled {
             None => {}
             Some(Ok(mut profiled)) => {
-                let run = profiled.run();
+                let run = measure(|| profiled.run());
                 ok &= run.status == 0;
                 profiled.unload();
-                if t2_plain > 0 {
-                    let pct = 100.0 * (run.section_cycles as f64 - t2_plain as f64) / t2_plain as f64;
+                if plain_top > 0 {
+                    let pct = 100.0 * (run.section_cycles as f64 - plain_top as f64) / plain_top as f64;
                     println!("METRIC app.{}.profile_overhead_pct {pct:.1} %", app.name);
                     overheads.push(pct);
                 }
@@ -313,13 +243,14 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                     "apps: {} hot after {} run(s) in the tiered engine ({} tier-ups)",
                     app.name, t.hot_after_run, t.tier_ups
                 );
-                super::checks::print_profile(&t.profile);
+                print_profile(&t.profile);
             }
             Some(Err(e)) => {
                 println!("apps: {} does not load into the tiered engine: {e}", app.name);
                 ok = false;
             }
         }
+        // Named figures (benchmarks.md): the interpreter against t2 and against AOT.
         let get = |t: &str| cycles.iter().find(|c| c.0 == t).map_or(0, |c| c.1);
         if get("interp") > 0 && get("t2") > 0 {
             println!("METRIC app.{}.interp_to_t2_speedup {:.1} x", app.name, get("interp") as f64 / get("t2") as f64);
@@ -336,24 +267,8 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
         }
         rows.push((app.name, cycles));
     }
-    println!(
-        "apps: {:<10} {:>14} {:>16} {:>14} {:>14} {:>14} {:>8} {:>10}",
-        "app", "aot", "interp", "t1", "t2", "tiered(hot)", "t2/aot", "interp/t2"
-    );
-    for (name, cycles) in &rows {
-        let get = |t: &str| cycles.iter().find(|c| c.0 == t).map_or(0, |c| c.1);
-        let ratio = |a: u64, b: u64| if b > 0 && a > 0 { format!("{:.2}", a as f64 / b as f64) } else { "-".into() };
-        println!(
-            "apps: {:<10} {:>14} {:>16} {:>14} {:>14} {:>14} {:>8} {:>10}",
-            name,
-            get("aot"),
-            get("interp"),
-            get("t1"),
-            get("t2"),
-            get("tiered"),
-            ratio(get("t2"), get("aot")),
-            ratio(get("interp"), get("t2"))
-        );
+    for line in summary(&rows) {
+        println!("{line}");
     }
     if !overheads.is_empty() {
         overheads.sort_by(|a, b| a.total_cmp(b));
@@ -363,36 +278,73 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
     ok
 }
 
+/// The suite's summary table: per app, the cycles of AOT, of each tier table row's
+/// run, of the tiered engine's hot run, and the ratios top tier / AOT and bottom tier /
+/// top tier (`t2/aot`, `interp/t2`).
+fn summary(rows: &[(&str, RunCycles)]) -> Vec<String> {
+    let (bottom, top) = (TIERS.rows()[0].run, TIERS.rows()[TIERS.top() as usize].run);
+    // (title, run, width); interpreted cycles take more digits.
+    let mut columns = vec![("aot", "aot", 14)];
+    for t in TIERS.rows() {
+        columns.push((t.run, t.run, if t.producer == Producer::Interpreted { 16 } else { 14 }));
+    }
+    columns.push(("tiered(hot)", "tiered", 14));
+    let ratios = [(format!("{top}/aot"), 8, top, "aot"), (format!("{bottom}/{top}"), 10, bottom, top)];
+    let mut header = format!("apps: {:<10}", "app");
+    for (title, _, width) in &columns {
+        header += &format!(" {title:>width$}");
+    }
+    for (title, width, _, _) in &ratios {
+        header += &format!(" {title:>width$}");
+    }
+    let mut lines = vec![header];
+    for (name, cycles) in rows {
+        let get = |t: &str| cycles.iter().find(|c| c.0 == t).map_or(0, |c| c.1);
+        let ratio = |a: u64, b: u64| if b > 0 && a > 0 { format!("{:.2}", a as f64 / b as f64) } else { "-".into() };
+        let mut line = format!("apps: {name:<10}");
+        for (_, run, width) in &columns {
+            line += &format!(" {:>width$}", get(run));
+        }
+        for (_, width, a, b) in &ratios {
+            line += &format!(" {:>width$}", ratio(get(a), get(b)));
+        }
+        lines.push(line);
+    }
+    lines
+}
+
 /// Runs external bitcode that follows the app ABI (e.g. C from `clang-22 -emit-llvm`,
-/// put in the image by `make disk APP=…`): t1, t2, wholly interpreted, then the tiered
-/// engine with its profile. There is no AOT copy of such an app. Returns false if it cannot be compiled
-/// or its own check fails.
+/// put in the image by `make disk APP=…`): in each compiled tier of the tier table (t1,
+/// t2), wholly interpreted, then the tiered engine with its profile. There is no AOT
+/// copy of such an app. Returns false if it cannot be compiled or its own check fails.
 pub fn run_external(bitcode: &[u8]) -> bool {
     let mut ok = true;
-    for (tier, level) in JIT_TIERS {
-        match CompiledApp::new("app", bitcode, level) {
-            Ok(mut compiled) => {
-                let run = compiled.run();
-                println!("METRIC jit.compile_ms.app.{tier} {:.2} ms", compiled.compile_ms);
+    // Compiled tiers first, then the interpreter (the order this output always had).
+    let compiled = TIERS.rows().iter().filter(|t| t.producer != Producer::Interpreted);
+    let interpreted = TIERS.rows().iter().filter(|t| t.producer == Producer::Interpreted);
+    for tier in compiled.chain(interpreted) {
+        match run_in_tier("app", bitcode, tier) {
+            Ok((run, compile_ms)) => {
+                let tier = tier.run;
+                if let Some(ms) = compile_ms {
+                    println!("METRIC jit.compile_ms.app.{tier} {ms:.2} ms");
+                }
                 println!("METRIC app.app.{tier}_cycles {} cycles", run.section_cycles);
-                println!("apps: external app at {tier}: status {}, {} cycles", run.status, run.section_cycles);
+                if compile_ms.is_some() {
+                    println!("apps: external app at {tier}: status {}, {} cycles", run.status, run.section_cycles);
+                } else {
+                    println!("apps: external app interpreted: status {}, {} cycles", run.status, run.section_cycles);
+                }
                 ok &= run.status == 0;
+            }
+            Err(e) if tier.producer == Producer::Interpreted => {
+                println!("apps: the external app does not load into the interpreter: {e}");
+                ok = false;
             }
             Err(e) => {
                 println!("apps: the external app cannot run: {e}");
                 return false;
             }
-        }
-    }
-    match run_interpreted("app", bitcode) {
-        Ok(run) => {
-            println!("METRIC app.app.interp_cycles {} cycles", run.section_cycles);
-            println!("apps: external app interpreted: status {}, {} cycles", run.status, run.section_cycles);
-            ok &= run.status == 0;
-        }
-        Err(e) => {
-            println!("apps: the external app does not load into the interpreter: {e}");
-            ok = false;
         }
     }
     match run_tiered("app", bitcode) {
@@ -403,7 +355,7 @@ pub fn run_external(bitcode: &[u8]) -> bool {
                 "apps: external app tiered: status {}, {} cycles, {} tier-ups",
                 t.last.status, t.last.section_cycles, t.tier_ups
             );
-            super::checks::print_profile(&t.profile);
+            print_profile(&t.profile);
         }
         Err(e) => {
             println!("apps: the external app does not load into the tiered engine: {e}");
@@ -412,4 +364,17 @@ pub fn run_external(bitcode: &[u8]) -> bool {
     }
     println!("apps: external app {}", if ok { "passed" } else { "FAILED" });
     ok
+}
+
+/// Prints a profile table: function, calls, cycles, tier, and the time each tier's own
+/// code took to make (`t1 compile`, `t2 compile`).
+pub fn print_profile(report: &[FunctionReport]) {
+    print_profile_as("profile:", report)
+}
+
+/// As [`print_profile`], each line starting with `prefix`.
+pub fn print_profile_as(prefix: &str, report: &[FunctionReport]) {
+    for line in profile_lines(prefix, TIERS, report) {
+        println!("{line}");
+    }
 }

@@ -1,29 +1,40 @@
 //! Per-function tiered JIT with instrumentation profiling.
 //!
+//! The tiers are the rows of [`bf_tiers::TIERS`] (docs/engine.md, "Tiers"): tier 0
+//! interprets, tier 1 compiles one function at O1, tier 2 one function with its callees
+//! at O3. This engine makes each row's code with the row's [`Producer`] ([`produce`])
+//! and asks the policy ([`TierPolicy`], whose thresholds are the rows') when to move a
+//! function up.
+//!
 //! The app's module is rewritten before it is compiled:
 //!
 //! * every call to a function defined in the module goes through a **slot**, a global
-//!   `ptr` named `bf.slot.<function>` that initially holds the tier-1 code; tiering up
-//!   a function compiles a new copy and stores its address in the slot, so every later
+//!   `ptr` named `bf.slot.<function>` that holds the function's current code; tiering up
+//!   a function makes a new copy and stores its address in the slot, so every later
 //!   call — from any caller, while the app runs — reaches the new code, and frames
 //!   already running finish in the old one;
 //! * every defined function calls `bf_prof_enter(id)` on entry and `bf_prof_exit(id)`
-//!   before each return: call counts and (outermost-activation) cycles per function,
-//!   readable while the app runs;
-//! * everything gets a unique external name, so a tier-2 module can refer to the
-//!   tier-1 module's globals and slots by name.
+//!   before each return: call counts and (outermost-activation) cycles per function
+//!   ([`Counters`]), readable while the app runs;
+//! * everything gets a unique external name, so a later module can refer to the
+//!   load-time module's globals and slots by name.
 //!
-//! Tier 1 is the whole module at `default<O1>`. Tier 2 re-reads the bitcode, keeps only
-//! the promoted function (renamed `<name>.t2`; everything else becomes a declaration)
-//! and compiles it at `default<O3>`. The policy ([`TierPolicy`]) is checked in
-//! `bf_prof_enter`: the app itself triggers its tier-ups, synchronously, and carries on.
+//! The load-time module is the whole app compiled for the first compiled tier (tier 1,
+//! `default<O1>`), with the functions that start interpreted reduced to trampolines
+//! through their slots. A promotion into a compiled tier below the top re-reads the
+//! bitcode and compiles the promoted function alone (`<name>.<tier>`, instrumented);
+//! into the top tier, the promoted function with uninstrumented copies of everything
+//! else (so LLVM may inline its callees). The policy is checked in `bf_prof_enter`: the
+//! app itself triggers its tier-ups, synchronously, and carries on.
 
 use std::ffi::{CString, c_char};
 use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use bf_tiers::profile::pause;
+use bf_tiers::{Counters, FunctionReport, LivePolicy, MAX_TIERS, Opt, Producer, TIERS, Tier, TierPolicy};
 use llvm_sys::LLVMLinkage;
 use llvm_sys::LLVMOpcode;
 use llvm_sys::core::*;
@@ -32,24 +43,25 @@ use llvm_sys::prelude::*;
 use super::{HostSymbol, Jit, JitError, Module, OptLevel};
 use crate::arch::x86_64::tsc;
 
-pub use super::policy::{Heat, TierPolicy};
+/// Where the engine's messages go: the host's line-aware log (so a message never
+/// splits the app's output line), and whether tier-ups are reported (failures always
+/// are).
+#[derive(Clone, Copy)]
+pub struct Log {
+    /// Prints one message on a line of its own.
+    pub line: fn(String),
+    /// Report each tier-up (`tier: fib -> t2 after 100 calls (…)`).
+    pub tier_ups: bool,
+}
 
-/// Profile counters of one function, updated by the instrumentation. `repr(C)`:
-/// tier-2 code increments `calls` in place, at a fixed address.
-#[derive(Default)]
-#[repr(C)]
-pub struct Counters {
-    /// Calls so far.
-    pub calls: AtomicU64,
-    /// Cycles spent in outermost activations (recursion counted once).
-    pub cycles: AtomicU64,
-    depth: AtomicU64,
-    entered_at: AtomicU64,
-    /// `cycles` when the function entered its current tier (0 for the tier it
-    /// started in): the policy counts tier-1 cycles only toward tier 2.
-    cycles_at_tier_entry: AtomicU64,
-    /// 0, 1 or 2.
-    pub tier: AtomicU32,
+/// The JIT's optimisation level for a tier table's [`Opt`].
+pub fn opt_level(opt: Opt) -> OptLevel {
+    match opt {
+        Opt::O0 => OptLevel::O0,
+        Opt::O1 => OptLevel::O1,
+        Opt::O2 => OptLevel::O2,
+        Opt::O3 => OptLevel::O3,
+    }
 }
 
 /// Per-function state of the running app.
@@ -58,13 +70,12 @@ pub struct FunctionInfo {
     pub name: String,
     /// Where its slot lives (the JIT's data).
     pub slot: u64,
-    /// Its tier-1 code: compiled with the module at load for functions that start in
-    /// tier 1, on promotion (0 until then) for those that start in tier 0.
-    pub t1_code: u64,
-    /// Milliseconds its own tier-1 compile took, if it was compiled on promotion.
-    pub t1_compile_ms: Option<f64>,
-    /// Milliseconds its tier-2 compile took, if it was promoted.
-    pub t2_compile_ms: Option<f64>,
+    /// `code[k]`: its code for tier `k`, 0 until made — the load tier's comes with the
+    /// load-time module for functions that start there, the others' on promotion.
+    pub code: [u64; MAX_TIERS],
+    /// `compile_ms[k]`: milliseconds its own code for tier `k` took, if it was made on
+    /// promotion.
+    pub compile_ms: [Option<f64>; MAX_TIERS],
 }
 
 /// The interpreter of a loaded app; `Machine` is only ever used from the app's thread.
@@ -83,8 +94,9 @@ struct Engine {
     bitcode: Vec<u8>,
     functions: Vec<FunctionInfo>,
     tier_ups: u32,
-    log: bool,
-    /// Tier 0, when the policy interprets (dropped after `unload` uninstalled it).
+    log: Log,
+    /// The interpreter, when functions start interpreted (dropped after `unload`
+    /// uninstalled it).
     _interp: Option<Interp>,
 }
 
@@ -93,32 +105,10 @@ struct Engine {
 static COUNTERS_PTR: AtomicU64 = AtomicU64::new(0);
 static COUNTERS_LEN: AtomicU64 = AtomicU64::new(0);
 static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
-/// The loaded app's policy's thresholds, for the hooks' fast path (those of
-/// [`TierPolicy::NEVER`] when no app is loaded); written only by [`install_policy`].
-static POLICY_T1_CALLS: AtomicU64 = AtomicU64::new(u64::MAX);
-static POLICY_T1_CYCLES: AtomicU64 = AtomicU64::new(u64::MAX);
-static POLICY_T2_CALLS: AtomicU64 = AtomicU64::new(u64::MAX);
-static POLICY_T2_CYCLES: AtomicU64 = AtomicU64::new(u64::MAX);
-
-/// Makes `policy`'s thresholds the ones the hooks apply.
-fn install_policy(policy: &TierPolicy) {
-    POLICY_T1_CALLS.store(policy.t1_calls, Ordering::Relaxed);
-    POLICY_T1_CYCLES.store(policy.t1_cycles, Ordering::Relaxed);
-    POLICY_T2_CALLS.store(policy.t2_calls, Ordering::Relaxed);
-    POLICY_T2_CYCLES.store(policy.t2_cycles, Ordering::Relaxed);
-}
-
-/// The loaded app's policy, as the hooks see it.
-#[inline(always)]
-fn loaded_policy() -> TierPolicy {
-    TierPolicy {
-        interpret: false, // (only read at load)
-        t1_calls: POLICY_T1_CALLS.load(Ordering::Relaxed),
-        t1_cycles: POLICY_T1_CYCLES.load(Ordering::Relaxed),
-        t2_calls: POLICY_T2_CALLS.load(Ordering::Relaxed),
-        t2_cycles: POLICY_T2_CYCLES.load(Ordering::Relaxed),
-    }
-}
+/// The loaded app's policy's thresholds, for the hooks' fast path (atomics: no lock, no
+/// allocation); those of [`TierPolicy::NEVER`] when no app is loaded. Written only at
+/// load and unload.
+static POLICY: LivePolicy = LivePolicy::never();
 
 fn counters() -> &'static [Counters] {
     let (p, n) = (COUNTERS_PTR.load(Ordering::Relaxed), COUNTERS_LEN.load(Ordering::Relaxed));
@@ -130,81 +120,24 @@ fn counters() -> &'static [Counters] {
     unsafe { std::slice::from_raw_parts(p as *const Counters, n as usize) }
 }
 
-/// Adds one to a counter without a locked instruction: one thread (and one core on
-/// bare metal) updates the counters, so a plain load and store suffice, and they cost
-/// a fraction of `lock xadd` on every call of every profiled function.
-#[inline(always)]
-fn bump(counter: &AtomicU64, by: u64) -> u64 {
-    let v = counter.load(Ordering::Relaxed).wrapping_add(by);
-    counter.store(v, Ordering::Relaxed);
-    v
-}
-
 /// Instrumentation hook: function `id` was entered.
 pub extern "C" fn bf_prof_enter(id: u32) {
     let Some(c) = counters().get(id as usize) else { return };
-    let calls = bump(&c.calls, 1);
-    if bump(&c.depth, 1) == 1 {
-        c.entered_at.store(tsc::rdtsc(), Ordering::Relaxed);
-    }
-    let heat = Heat {
-        tier: c.tier.load(Ordering::Relaxed),
-        calls,
-        cycles: c.cycles.load(Ordering::Relaxed),
-        cycles_at_tier_entry: c.cycles_at_tier_entry.load(Ordering::Relaxed),
-    };
-    let promote: Option<fn(u32)> = match loaded_policy().promotion(heat) {
-        Some(1) => Some(tier_up_t1),
-        Some(_) => Some(tier_up),
-        None => None,
-    };
-    if let Some(promote) = promote {
+    let heat = c.enter(tsc::rdtsc);
+    if let Some(to) = POLICY.promotion(heat) {
         // Compiling is not the app's time: stop the clock of every running activation
         // meanwhile (otherwise a slow compile, e.g. under TCG, would push the function
         // straight over the next threshold).
         let started = tsc::rdtsc();
-        promote(id);
-        let spent = tsc::rdtsc().wrapping_sub(started);
-        for c in counters().iter().filter(|c| c.depth.load(Ordering::Relaxed) > 0) {
-            c.entered_at.store(c.entered_at.load(Ordering::Relaxed).wrapping_add(spent), Ordering::Relaxed);
-        }
+        promote(id, to);
+        pause(counters(), tsc::rdtsc().wrapping_sub(started));
     }
 }
 
-/// Moves function `id` from tier 0 to tier 1: its slot gets the tier-1 code. Calls
-/// that follow, from native and interpreted callers alike, run compiled code;
-/// interpreted activations already running finish in the interpreter.
-fn tier_up_t1(id: u32) {
-    let mut guard = ENGINE.lock().unwrap();
-    let Some(engine) = guard.as_mut() else { return };
-    let c = &counters()[id as usize];
-    c.tier.store(1, Ordering::Relaxed); // also when compiling fails: do not retry forever
-    c.cycles_at_tier_entry.store(c.cycles.load(Ordering::Relaxed), Ordering::Relaxed);
-    let started = Instant::now();
-    let name = engine.functions[id as usize].name.clone();
-    if engine.functions[id as usize].t1_code == 0 {
-        match compile_t1(&mut engine.jit, &engine.bitcode, &name) {
-            Ok(addr) => engine.functions[id as usize].t1_code = addr,
-            Err(e) => {
-                // It stays interpreted (its slot keeps the stub) until tier 2.
-                super::suite::log_line(format!("tier: compiling {} at t1 failed: {e}", short_name(&name)));
-                return;
-            }
-        }
-    }
-    let ms = started.elapsed().as_secs_f64() * 1e3;
-    let f = &mut engine.functions[id as usize];
-    f.t1_compile_ms = Some(ms);
-    // SAFETY: the slot is the tier-1 module's `ptr` global; one thread.
-    unsafe { (f.slot as *mut u64).write_volatile(f.t1_code) };
-    engine.tier_ups += 1;
-    if engine.log {
-        super::suite::log_line(format!(
-            "tier: {} -> t1 after {} calls ({ms:.1} ms compile)",
-            short_name(&name),
-            c.calls.load(Ordering::Relaxed)
-        ));
-    }
+/// Instrumentation hook: function `id` returns.
+pub extern "C" fn bf_prof_exit(id: u32) {
+    let Some(c) = counters().get(id as usize) else { return };
+    c.exit(tsc::rdtsc);
 }
 
 fn interp_enter(id: u32) {
@@ -215,51 +148,89 @@ fn interp_exit(id: u32) {
     bf_prof_exit(id)
 }
 
-/// Instrumentation hook: function `id` returns.
-pub extern "C" fn bf_prof_exit(id: u32) {
-    let Some(c) = counters().get(id as usize) else { return };
-    if bump(&c.depth, u64::MAX) == 0 {
-        let spent = tsc::rdtsc().wrapping_sub(c.entered_at.load(Ordering::Relaxed));
-        bump(&c.cycles, spent);
-    }
-}
-
-/// Compiles function `id` at tier 2 and patches its slot.
-fn tier_up(id: u32) {
+/// Moves function `id` up to tier `to`: makes the tier's code ([`produce`]) and stores
+/// it in the function's slot. Calls that follow, from native and interpreted callers
+/// alike, run the new code; activations already running (interpreted or compiled)
+/// finish in the old one. If making the code fails, the function still counts as in
+/// tier `to` (no retry on every call) and its slot keeps the old code.
+fn promote(id: u32, to: u32) {
     let mut guard = ENGINE.lock().unwrap();
     let Some(engine) = guard.as_mut() else { return };
     let c = &counters()[id as usize];
-    c.tier.store(2, Ordering::Relaxed); // also when compiling fails: do not retry forever
-    let name = engine.functions[id as usize].name.clone();
+    c.enter_tier(to);
+    let Some(tier) = TIERS.get(to) else { return };
     let started = Instant::now();
-    let result = (|| -> Result<u64, JitError> {
-        let mut module = Module::parse("tier2", &engine.bitcode)?;
-        // SAFETY: a freshly parsed module we own.
-        let calls_counter = &counters()[id as usize].calls as *const AtomicU64 as u64;
-        unsafe { rewrite(module.module, module.context, Some((&name, calls_counter))) };
-        module.optimise(OptLevel::O3)?;
-        engine.jit.add(module)?;
-        engine.jit.lookup(&format!("{name}.t2"))
-    })();
+    let name = engine.functions[id as usize].name.clone();
+    let made = match engine.functions[id as usize].code[to as usize] {
+        0 => produce(engine, id, to, tier),
+        code => Ok(code),
+    };
     let ms = started.elapsed().as_secs_f64() * 1e3;
-    match result {
-        Ok(addr) => {
-            let slot = engine.functions[id as usize].slot as *mut u64;
-            // SAFETY: the slot is the tier-1 module's `ptr` global; one thread.
-            unsafe { slot.write_volatile(addr) };
-            engine.functions[id as usize].t2_compile_ms = Some(ms);
-            engine.tier_ups += 1;
-            if engine.log {
-                super::suite::log_line(format!(
-                    "tier: {} -> t2 after {} calls ({:.1} ms compile)",
-                    short_name(&name),
-                    c.calls.load(Ordering::Relaxed),
-                    ms
-                ));
-            }
+    let addr = match made {
+        Ok(addr) => addr,
+        Err(e) => {
+            (engine.log.line)(format!("tier: promoting {} to {} failed: {e}", short_name(&name), tier.name));
+            return;
         }
-        Err(e) => super::suite::log_line(format!("tier: promoting {} failed: {e}", short_name(&name))),
+    };
+    let f = &mut engine.functions[id as usize];
+    f.code[to as usize] = addr;
+    f.compile_ms[to as usize] = Some(ms);
+    // SAFETY: the slot is the load-time module's `ptr` global; one thread.
+    unsafe { (f.slot as *mut u64).write_volatile(addr) };
+    engine.tier_ups += 1;
+    if engine.log.tier_ups {
+        (engine.log.line)(format!(
+            "tier: {} -> {} after {} calls ({ms:.1} ms compile)",
+            short_name(&name),
+            tier.name,
+            c.calls.load(Ordering::Relaxed)
+        ));
     }
+}
+
+/// Makes tier `to`'s code of function `id` with the tier's producer and returns its
+/// address. This is where a new kind of tier ([`Producer`]) gets its producer.
+fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<u64, JitError> {
+    let name = &engine.functions[id as usize].name;
+    match tier.producer {
+        Producer::Compiled(opt) if to == TIERS.top() => {
+            let calls = &counters()[id as usize].calls as *const AtomicU64 as u64;
+            compile_top(&mut engine.jit, &engine.bitcode, name, opt_level(opt), tier.name, calls)
+        }
+        Producer::Compiled(opt) => compile_alone(&mut engine.jit, &engine.bitcode, name, opt_level(opt), tier.name),
+        Producer::Interpreted => {
+            Err(JitError::Jit(format!("tier {} interprets: there is no code to promote to", tier.name)))
+        }
+        // The extension points of `bf_tiers::Producer`: the persistence issue (code
+        // loaded from a snapshot) and the figures issue (host-tuned code) add their
+        // producers here.
+        Producer::Snapshot | Producer::HostTuned(_) => {
+            Err(JitError::Jit(format!("no producer for tier {} ({:?}) in this kernel yet", tier.name, tier.producer)))
+        }
+    }
+}
+
+/// Compiles function `name` for the top tier at `level` into `jit` and returns the
+/// code's address: the bitcode re-read, the function renamed `<name>.<suffix>` and
+/// counting its calls in place at `calls` (no hooks: there is no tier above), every
+/// other function an internal, uninstrumented copy it may inline (the profile said this
+/// code is hot: give it everything), every global a reference to the load-time
+/// module's.
+fn compile_top(
+    jit: &mut Jit,
+    bitcode: &[u8],
+    name: &str,
+    level: OptLevel,
+    suffix: &str,
+    calls: u64,
+) -> Result<u64, JitError> {
+    let mut module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
+    // SAFETY: a freshly parsed module we own.
+    unsafe { rewrite(module.module, module.context, Some((name, suffix, calls))) };
+    module.optimise(level)?;
+    jit.add(module)?;
+    jit.lookup(&format!("{name}.{suffix}"))
 }
 
 /// A readable form of a (possibly Rust-mangled) function name: the last path segment.
@@ -370,13 +341,13 @@ unsafe fn use_tier1_globals(m: LLVMModuleRef) {
     }
 }
 
-/// Rewrites `m` as described in the module docs. With `keep = Some((name, counter))`,
-/// produces the tier-2 module of `name` (its calls counted at `counter`); with `None`,
-/// the tier-1 module.
+/// Rewrites `m` as described in the module docs. With `keep = Some((name, suffix,
+/// counter))`, produces the top-tier module of `name` (renamed `<name>.<suffix>`, its
+/// calls counted at `counter`); with `None`, the load-time module.
 ///
 /// # Safety
 /// `m` must be a live module of context `ctx`, not yet handed to a JIT.
-unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<(&str, u64)>) -> Vec<String> {
+unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<(&str, &str, u64)>) -> Vec<String> {
     // SAFETY (whole body): LLVM C API calls on the live module `m`.
     unsafe {
         let ptr_ty = LLVMPointerTypeInContext(ctx, 0);
@@ -389,7 +360,7 @@ unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<(&str, u64
         }
         let defs: Vec<LLVMValueRef> = functions(m).into_iter().filter(|&f| defined(f)).collect();
         let names: Vec<String> = defs.iter().map(|&f| value_name(f)).collect();
-        if let Some((keep, counter)) = keep {
+        if let Some((keep, suffix, counter)) = keep {
             // Tier 2: the promoted function under a new name, counting its calls in
             // place; every other function an internal, uninstrumented copy that O3
             // may inline (the profile said this code is hot: give it everything).
@@ -397,7 +368,7 @@ unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<(&str, u64
             let builder = LLVMCreateBuilderInContext(ctx);
             for (&f, name) in defs.iter().zip(&names) {
                 if name == keep {
-                    set_name(f, &format!("{name}.t2"));
+                    set_name(f, &format!("{name}.{suffix}"));
                     LLVMPositionBuilderBefore(builder, LLVMGetFirstInstruction(LLVMGetFirstBasicBlock(f)));
                     let at = LLVMConstIntToPtr(LLVMConstInt(i64_ty, counter, 0), ptr_ty);
                     let old = LLVMBuildLoad2(builder, i64_ty, at, c"".as_ptr());
@@ -516,7 +487,7 @@ unsafe fn attributes_at(f: LLVMValueRef, idx: u32) -> Vec<LLVMAttributeRef> {
 /// result — and points the slot at the function's tier-0 stub `<name>.t0` (defined in
 /// the interpreter's glue module). The function's address (in vtables, function
 /// pointers) then always reaches its current tier, and its body is compiled only when
-/// it reaches tier 1 ([`compile_t1`]).
+/// it reaches tier 1 ([`compile_alone`]).
 ///
 /// # Safety
 /// `m` must be the live tier-1 module of context `ctx`, rewritten by [`rewrite`].
@@ -560,12 +531,12 @@ unsafe fn trampoline(m: LLVMModuleRef, ctx: LLVMContextRef, name: &str) {
     }
 }
 
-/// Compiles function `name` alone at tier 1 (O1) into `jit`: the bitcode re-read and
-/// rewritten like the tier-1 module, the function renamed `<name>.t1`, every other
-/// function a declaration (calls go through the slots), every global and slot a
-/// reference to the tier-1 module's. Returns the code's address.
-fn compile_t1(jit: &mut Jit, bitcode: &[u8], name: &str) -> Result<u64, JitError> {
-    let module = Module::parse("tier1", bitcode)?;
+/// Compiles function `name` alone at `level` into `jit`: the bitcode re-read and
+/// rewritten like the load-time module, the function renamed `<name>.<suffix>`, every
+/// other function a declaration (calls go through the slots), every global and slot a
+/// reference to the load-time module's. Returns the code's address.
+fn compile_alone(jit: &mut Jit, bitcode: &[u8], name: &str, level: OptLevel, suffix: &str) -> Result<u64, JitError> {
+    let module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
     // SAFETY (block): a freshly parsed module we own.
     unsafe {
         let (m, ctx) = (module.module, module.context);
@@ -573,79 +544,82 @@ fn compile_t1(jit: &mut Jit, bitcode: &[u8], name: &str) -> Result<u64, JitError
         use_tier1_globals(m);
         for f in functions(m).into_iter().filter(|&f| defined(f)) {
             if value_name(f) == name {
-                set_name(f, &format!("{name}.t1"));
+                set_name(f, &format!("{name}.{suffix}"));
             } else {
                 replace_function(m, f, false);
             }
         }
     }
     let mut module = module;
-    module.optimise(OptLevel::O1)?;
+    module.optimise(level)?;
     jit.add(module)?;
-    jit.lookup(&format!("{name}.t1"))
+    jit.lookup(&format!("{name}.{suffix}"))
 }
 
 /// An app loaded into the tiered engine.
 pub struct TieredApp {
     /// Address of bf_app_main's slot.
     entry: u64,
-    /// Tier-1 compile time of the whole module (with the tier-0 glue), ms.
-    pub t1_compile_ms: f64,
-    /// Time to parse, scalarise and lower the tier-0 copy, ms (0 without tier 0).
-    pub t0_prepare_ms: f64,
-    /// How many functions start in tier 0.
+    /// The tier the load-time module was compiled for (tier 1): where functions start
+    /// that are not interpreted.
+    pub load_tier: u32,
+    /// Compile time of the load-time module (with the interpreter's glue), ms.
+    pub module_compile_ms: f64,
+    /// Time to parse, scalarise and lower the interpreter's copy, ms (0 when nothing
+    /// starts interpreted).
+    pub interp_prepare_ms: f64,
+    /// How many functions start interpreted.
     pub interpreted: usize,
 }
 
-/// What the engine reports per function.
-pub struct FunctionReport {
-    /// Readable name.
-    pub name: String,
-    /// Calls.
-    pub calls: u64,
-    /// Outermost-activation cycles.
-    pub cycles: u64,
-    /// Current tier.
-    pub tier: u32,
-    /// Its own tier-1 compile time (functions that started in tier 0).
-    pub t1_compile_ms: Option<f64>,
-    /// Tier-2 compile time.
-    pub t2_compile_ms: Option<f64>,
-}
-
 impl TieredApp {
-    /// Loads `bitcode` with profiling, its functions in tier 0 when the policy
-    /// interprets (those the interpreter cannot lower start in tier 1, with a message),
-    /// in tier 1 otherwise; `symbols` are the host functions. Only one tiered app can
-    /// be loaded at a time.
+    /// Loads `bitcode` with profiling: its functions start in the policy's start tier —
+    /// interpreted when that tier interprets (those the interpreter cannot lower start
+    /// in the first compiled tier above, with a message) — and the load-time module is
+    /// compiled for the first compiled tier at or above it. `symbols` are the host
+    /// functions, `log` where the engine's messages go. Only one tiered app can be
+    /// loaded at a time.
     pub fn load(
         name: &str,
         bitcode: &[u8],
         symbols: &[HostSymbol],
         policy: TierPolicy,
-        log: bool,
+        log: Log,
     ) -> Result<TieredApp, JitError> {
-        Self::load_at(name, bitcode, symbols, policy, log, OptLevel::O1)
+        let load_tier = TIERS.first_native_from(policy.start);
+        let level = match TIERS.get(load_tier).map(|t| t.producer) {
+            Some(Producer::Compiled(opt)) => opt_level(opt),
+            other => {
+                return Err(JitError::Jit(format!(
+                    "the load-time module cannot be made for tier {} ({other:?})",
+                    TIERS.name(load_tier)
+                )));
+            }
+        };
+        Self::load_at(name, bitcode, symbols, policy, log, level)
     }
 
     /// As [`TieredApp::load`], with the whole instrumented module compiled at `level`
-    /// (O3 with [`TierPolicy::NEVER`] measures what profiling costs tier-2 code).
+    /// (O3 with [`TierPolicy::NEVER`] measures what profiling costs top-tier code).
     pub fn load_at(
         name: &str,
         bitcode: &[u8],
         symbols: &[HostSymbol],
         policy: TierPolicy,
-        log: bool,
+        log: Log,
         level: OptLevel,
     ) -> Result<TieredApp, JitError> {
+        let start = policy.start;
+        let load_tier = TIERS.first_native_from(start);
+        let interprets = TIERS.get(start).is_some_and(|t| t.producer == Producer::Interpreted);
         let started = Instant::now();
-        let prepared = if policy.interpret { Some(super::interp::engine::prepare(bitcode)?) } else { None };
-        let t0_prepare_ms = started.elapsed().as_secs_f64() * 1e3;
+        let prepared = if interprets { Some(super::interp::engine::prepare(bitcode)?) } else { None };
+        let interp_prepare_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut module = Module::parse(name, bitcode)?;
         // SAFETY: a freshly parsed module we own.
         let names = unsafe { rewrite(module.module, module.context, None) };
-        // Functions that start in tier 0 keep only a trampoline through their slot in
-        // this module; their bodies are compiled when they reach tier 1.
+        // Functions that start interpreted keep only a trampoline through their slot in
+        // this module; their bodies are compiled when they are promoted.
         let trampolined: Vec<bool> = match &prepared {
             Some(p) if p.names == names => (0..names.len())
                 .map(|id| p.lowered.functions[id].is_some() && p.lowered.signatures[id].is_some())
@@ -670,23 +644,26 @@ impl TieredApp {
             jit.add(Module::parse("bf.tier0-glue", p.glue.as_bytes())?)?;
         }
         jit.lookup("bf_app_main")?;
+        let load_suffix = TIERS.name(load_tier);
         let mut functions = Vec::new();
         for n in &names {
             let slot = jit.lookup(&format!("bf.slot.{n}"))?;
-            // SAFETY: the slot is a `ptr` global of the module just compiled, holding
-            // the function's tier-1 code (or its stub, if trampolined).
-            let t1_code = if trampolined[functions.len()] { 0 } else { unsafe { (slot as *const u64).read() } };
-            functions.push(FunctionInfo { name: n.clone(), slot, t1_code, t1_compile_ms: None, t2_compile_ms: None });
+            let mut code = [0; MAX_TIERS];
+            if !trampolined[functions.len()] {
+                // SAFETY: the slot is a `ptr` global of the module just compiled, holding
+                // the function's code for the load tier.
+                code[load_tier as usize] = unsafe { (slot as *const u64).read() };
+            }
+            functions.push(FunctionInfo { name: n.clone(), slot, code, compile_ms: [None; MAX_TIERS] });
         }
-        // The app is entered through bf_app_main's slot, so it too starts in tier 0.
+        // The app is entered through bf_app_main's slot, so it too starts interpreted.
         let entry = names
             .iter()
             .position(|n| n == "bf_app_main")
             .map(|i| functions[i].slot)
             .ok_or_else(|| JitError::Lookup("bf_app_main is not defined".into()))?;
-        let t1_compile_ms = started.elapsed().as_secs_f64() * 1e3 - t0_prepare_ms;
-        let counters: Box<[Counters]> =
-            names.iter().map(|_| Counters { tier: AtomicU32::new(1), ..Default::default() }).collect();
+        let module_compile_ms = started.elapsed().as_secs_f64() * 1e3 - interp_prepare_ms;
+        let counters: Box<[Counters]> = names.iter().map(|_| Counters::starting_in(load_tier)).collect();
         let mut interp = None;
         let mut interpreted = 0;
         if let Some(p) = prepared {
@@ -694,21 +671,21 @@ impl TieredApp {
             let hooks = super::interp::exec::Hooks { enter: interp_enter, exit: interp_exit };
             let (machine, errors) = super::interp::engine::link(p, &mut jit, &names, &slots, hooks)?;
             for e in &errors {
-                println!("interp: starts in tier 1: {e}");
+                println!("interp: starts in tier {load_tier}: {e}");
             }
             for (id, f) in machine.functions.iter().enumerate() {
                 if f.is_none() && trampolined[id] {
-                    // Lowered, but not linkable after all: compile it at tier 1 now.
-                    let addr = compile_t1(&mut jit, bitcode, &names[id])?;
-                    functions[id].t1_code = addr;
+                    // Lowered, but not linkable after all: compile it for the load tier now.
+                    let addr = compile_alone(&mut jit, bitcode, &names[id], level, &load_suffix)?;
+                    functions[id].code[load_tier as usize] = addr;
                     // SAFETY: as below.
                     unsafe { (functions[id].slot as *mut u64).write_volatile(addr) };
                 }
                 if f.is_some() {
-                    // SAFETY: the slot is a `ptr` global of the tier-1 module; the app
+                    // SAFETY: the slot is a `ptr` global of the load-time module; the app
                     // is not running yet.
                     unsafe { (functions[id].slot as *mut u64).write_volatile(machine.linkage[id].stub) };
-                    counters[id].tier.store(0, Ordering::Relaxed);
+                    counters[id].tier.store(start, Ordering::Relaxed);
                     interpreted += 1;
                 }
             }
@@ -716,7 +693,7 @@ impl TieredApp {
         }
         COUNTERS_PTR.store(counters.as_ptr() as u64, Ordering::Relaxed);
         COUNTERS_LEN.store(counters.len() as u64, Ordering::Relaxed);
-        install_policy(&policy);
+        POLICY.install(&policy);
         super::interp::engine::install(interp.as_ref().map(|i| &*i.0));
         *ENGINE.lock().unwrap() = Some(Engine {
             jit,
@@ -727,19 +704,17 @@ impl TieredApp {
             log,
             _interp: interp,
         });
-        Ok(TieredApp { entry, t1_compile_ms, t0_prepare_ms, interpreted })
+        Ok(TieredApp { entry, load_tier, module_compile_ms, interp_prepare_ms, interpreted })
     }
 
-    /// Runs `bf_app_main` once (tier-ups happen inside, as the policy says).
-    pub fn run(&mut self) -> super::suite::AppRun {
-        let entry = self.entry;
-        super::suite::measure(|| {
-            // SAFETY: the app ABI's entry as its slot holds it now (tier-0 stub, tier-1
-            // or tier-2 code), compiled by the engine's JIT (alive until `unload`).
-            let main: extern "C" fn() -> i32 =
-                unsafe { std::mem::transmute((entry as *const u64).read_volatile() as usize) };
-            main()
-        })
+    /// Runs `bf_app_main` once (tier-ups happen inside, as the policy says) and returns
+    /// its status; the host times it (`jit::host::measure`).
+    pub fn run(&mut self) -> i32 {
+        // SAFETY: the app ABI's entry as its slot holds it now (interpreter stub or
+        // compiled code of any tier), made by the engine's JIT (alive until `unload`).
+        let main: extern "C" fn() -> i32 =
+            unsafe { std::mem::transmute((self.entry as *const u64).read_volatile() as usize) };
+        main()
     }
 
     /// The profile so far.
@@ -755,8 +730,7 @@ impl TieredApp {
                 calls: c.calls.load(Ordering::Relaxed),
                 cycles: c.cycles.load(Ordering::Relaxed),
                 tier: c.tier.load(Ordering::Relaxed),
-                t1_compile_ms: f.t1_compile_ms,
-                t2_compile_ms: f.t2_compile_ms,
+                compile_ms: f.compile_ms,
             })
             .collect()
     }
@@ -769,7 +743,7 @@ impl TieredApp {
     /// Frees the JIT and the counters' registration.
     pub fn unload(self) {
         super::interp::engine::install(None);
-        install_policy(&TierPolicy::NEVER);
+        POLICY.install(&TierPolicy::NEVER);
         COUNTERS_PTR.store(0, Ordering::Relaxed);
         COUNTERS_LEN.store(0, Ordering::Relaxed);
         *ENGINE.lock().unwrap() = None;
