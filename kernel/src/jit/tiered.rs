@@ -152,7 +152,11 @@ fn interp_exit(id: u32) {
 /// it in the function's slot. Calls that follow, from native and interpreted callers
 /// alike, run the new code; activations already running (interpreted or compiled)
 /// finish in the old one. If making the code fails, the function still counts as in
-/// tier `to` (no retry on every call) and its slot keeps the old code.
+/// tier `to` (no retry on every call) and its slot keeps the old code. Kept out of line
+/// and cold, so that `bf_prof_enter`'s path without a promotion stays a few loads and
+/// stores with no frame to set up.
+#[cold]
+#[inline(never)]
 fn promote(id: u32, to: u32) {
     let mut guard = ENGINE.lock().unwrap();
     let Some(engine) = guard.as_mut() else { return };
