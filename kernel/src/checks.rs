@@ -15,17 +15,21 @@ pub const UNMAPPED_ADDRESS: u64 = 0x0000_0040_dead_b000;
 /// Raises the exception named by `kind`; returns if the name is unknown.
 pub fn raise_fault(kind: &str) {
     crate::kprintln!("selftest: raising a deliberate {} fault", kind);
+    // Each arm deliberately faults; the exception handler reports the fault and stops
+    // the machine, so execution never continues past it.
     match kind {
-        // SAFETY (all arms): these deliberately fault; the exception handler reports the
-        // fault and stops the machine, so execution never continues past them.
+        // SAFETY: a read of an unmapped address: a page fault, reported and fatal.
         "page" => unsafe {
             core::ptr::read_volatile(UNMAPPED_ADDRESS as *const u64);
         },
+        // SAFETY: a read of a non-canonical address: #GP, reported and fatal.
         "gp" => unsafe {
-            // A non-canonical address.
             core::ptr::read_volatile(0x8000_0000_0000_0000u64 as *const u64);
         },
+        // SAFETY: an undefined instruction: #UD, reported and fatal.
         "ud" => unsafe { core::arch::asm!("ud2") },
+        // SAFETY: a division by zero in registers the asm declares clobbered: #DE,
+        // reported and fatal.
         "div" => unsafe {
             core::arch::asm!("xor edx, edx", "xor ecx, ecx", "mov eax, 1", "div ecx", out("eax") _, out("ecx") _, out("edx") _)
         },
@@ -38,9 +42,15 @@ pub enum PatternCheck {
     /// The image has no pattern module.
     Absent,
     /// Every word matched.
-    Verified { bytes: u64 },
-    /// Word `index` differs.
-    Mismatch { offset: u64 },
+    Verified {
+        /// The module's size.
+        bytes: u64,
+    },
+    /// A word differs.
+    Mismatch {
+        /// Byte offset of the first word that differs.
+        offset: u64,
+    },
 }
 
 /// Verifies the pattern module in memory.

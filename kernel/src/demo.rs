@@ -32,7 +32,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::arch::x86_64::tsc;
-use crate::bare_metal;
+use crate::platform::bare_metal;
 
 /// Runs the program; returns its exit status.
 pub fn run() -> i32 {

@@ -188,28 +188,6 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
     start_program(&info, &header, entry_tsc, simd.xsave)
 }
 
-/// Bare-metal facts `main` can read (same binary, same memory).
-pub mod bare_metal {
-    use core::sync::atomic::{AtomicBool, AtomicU64};
-
-    /// Set before glibc starts on bare metal; false when running as a Linux program.
-    pub static ACTIVE: AtomicBool = AtomicBool::new(false);
-    /// TSC at stage1's start, for `boot.to_main_ms`.
-    pub static STAGE1_TSC: AtomicU64 = AtomicU64::new(0);
-    /// Address and size of the FLUD module named `app` (external bitcode from
-    /// `make disk APP=…`), 0 when the image has none.
-    pub static APP_MODULE: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
-
-    /// The `app` module's bytes, if the image carries one.
-    pub fn app_module() -> Option<&'static [u8]> {
-        use core::sync::atomic::Ordering;
-        let (addr, len) = (APP_MODULE.0.load(Ordering::Relaxed), APP_MODULE.1.load(Ordering::Relaxed));
-        // SAFETY: stage2 loaded the module there; the kernel keeps the payload reserved
-        // (it is excluded from the frame allocator) and never writes it.
-        (addr != 0).then(|| unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) })
-    }
-}
-
 unsafe extern "C" {
     /// The ELF header at the start of the image (GNU ld provides the symbol).
     static __ehdr_start: [u8; 64];
@@ -254,10 +232,10 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
     if boot::kernel_option(header.cmdline(), "trace") == Some("mm") {
         platform::TRACE_MEMORY.store(true, Ordering::Relaxed);
     }
-    bare_metal::STAGE1_TSC.store(info.tsc_stage1, Ordering::Relaxed);
+    platform::bare_metal::STAGE1_TSC.store(info.tsc_stage1, Ordering::Relaxed);
     if let Some(m) = header.modules().iter().find(|m| m.name() == "app") {
-        bare_metal::APP_MODULE.0.store(header.load_addr + m.offset, Ordering::Relaxed);
-        bare_metal::APP_MODULE.1.store(m.size, Ordering::Relaxed);
+        platform::bare_metal::APP_MODULE.0.store(header.load_addr + m.offset, Ordering::Relaxed);
+        platform::bare_metal::APP_MODULE.1.store(m.size, Ordering::Relaxed);
     }
     let mut segments = [(0, 0, paging::Access::None); 16];
     let (count, phdr, phnum) = kernel_segments(&mut segments);
@@ -316,7 +294,7 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
         qemu_exit::exit(EXIT_FATAL);
     };
     kprintln!("program: entering glibc _start with {} arguments, {} environment variables", argc, envc);
-    bare_metal::ACTIVE.store(true, Ordering::Relaxed);
+    platform::bare_metal::ACTIVE.store(true, Ordering::Relaxed);
     // SAFETY: the stack was just built on mapped memory; descriptor tables, SYSCALL,
     // page tables and the program's memory are set up.
     unsafe { process::enter_program(rsp) }

@@ -279,3 +279,25 @@ pub fn report_and_exit(status: u8) -> ! {
     kprintln!("METRIC program.brk_bytes {} bytes", heap);
     qemu_exit::exit(status as u32)
 }
+
+/// Bare-metal facts `main` can read (same binary, same memory).
+pub mod bare_metal {
+    use core::sync::atomic::{AtomicBool, AtomicU64};
+
+    /// Set before glibc starts on bare metal; false when running as a Linux program.
+    pub static ACTIVE: AtomicBool = AtomicBool::new(false);
+    /// TSC at stage1's start, for `boot.to_main_ms`.
+    pub static STAGE1_TSC: AtomicU64 = AtomicU64::new(0);
+    /// Address and size of the FLUD module named `app` (external bitcode from
+    /// `make disk APP=…`), 0 when the image has none.
+    pub static APP_MODULE: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
+
+    /// The `app` module's bytes, if the image carries one.
+    pub fn app_module() -> Option<&'static [u8]> {
+        use core::sync::atomic::Ordering;
+        let (addr, len) = (APP_MODULE.0.load(Ordering::Relaxed), APP_MODULE.1.load(Ordering::Relaxed));
+        // SAFETY: stage2 loaded the module there; the kernel keeps the payload reserved
+        // (it is excluded from the frame allocator) and never writes it.
+        (addr != 0).then(|| unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) })
+    }
+}

@@ -541,7 +541,7 @@ unsafe fn trampoline(m: LLVMModuleRef, ctx: LLVMContextRef, name: &str) {
 /// reference to the load-time module's. Returns the code's address.
 fn compile_alone(jit: &mut Jit, bitcode: &[u8], name: &str, level: OptLevel, suffix: &str) -> Result<u64, JitError> {
     let module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
-    // SAFETY (block): a freshly parsed module we own.
+    // SAFETY: a freshly parsed module we own, changed through the LLVM C API.
     unsafe {
         let (m, ctx) = (module.module, module.context);
         rewrite(m, ctx, None);
