@@ -18,11 +18,6 @@ pub mod console;
 pub mod demo;
 pub mod drivers;
 pub mod fs;
-/// The interpreter's LLVM-free parts (lowered form, execution loop, stub and adapter
-/// IR), compiled on their own for the host unit tests when LLVM is off.
-#[cfg(all(test, not(feature = "llvm")))]
-#[path = "jit/interp/mod.rs"]
-pub mod interp;
 #[cfg(feature = "llvm")]
 pub mod jit;
 pub mod mm;

@@ -11,8 +11,9 @@
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use super::abi::glue_module;
-use super::exec::{Adapter, Hooks, Linkage, Machine};
+use bf_interp::abi::glue_module;
+use bf_interp::{Adapter, Hooks, Linkage, Machine};
+
 use super::lower::{LoweredModule, lower_module};
 use crate::jit::{Jit, JitError, Module};
 
@@ -104,7 +105,7 @@ pub fn link(
                 link.stub = jit.lookup(&format!("{}.t0", names[id]))?;
                 for r in &lowered.relocs[id] {
                     let addr = jit.lookup(&r.symbol)?;
-                    func.template[r.reg as usize] = addr.wrapping_add(r.addend as u64);
+                    func.template[r.reg.index()] = addr.wrapping_add(r.addend as u64);
                 }
                 Ok(())
             })();

@@ -16,8 +16,8 @@ use llvm_sys::prelude::*;
 use llvm_sys::target::*;
 use llvm_sys::{LLVMAtomicRMWBinOp, LLVMIntPredicate, LLVMOpcode, LLVMTypeKind};
 
-use super::abi::{Ext, Scalar, Signature};
-use super::exec::{Function, MAX_ARGS, MAX_RET, Op, OverflowKind, Reg, SwitchTable, sequence_moves};
+use bf_interp::abi::{Ext, Scalar, Signature};
+use bf_interp::{Function, MAX_ARGS, MAX_RET, Op, OverflowKind, Reg, SwitchTable, sequence_moves};
 use crate::jit::tiered::value_name;
 
 /// A register whose preset value is the address of a symbol plus an addend.
@@ -318,7 +318,7 @@ fn mask(bits: u32) -> u64 {
 
 impl Lowerer<'_> {
     fn fresh(&mut self, n: u32) -> Reg {
-        let r = self.template.len() as Reg;
+        let r = Reg(self.template.len() as u32);
         self.template.extend(std::iter::repeat_n(0, n as usize));
         r
     }
@@ -328,7 +328,7 @@ impl Lowerer<'_> {
             return r;
         }
         let r = self.fresh(1);
-        self.template[r as usize] = bits;
+        self.template[r.index()] = bits;
         self.consts.insert(bits, r);
         r
     }
@@ -462,8 +462,8 @@ impl Lowerer<'_> {
                     return Err(format!("i128 constant `{}`", text_of(v)));
                 };
                 let r = self.fresh(2);
-                self.template[r as usize] = value as u64;
-                self.template[r as usize + 1] = (value >> 64) as u64;
+                self.template[r.index()] = value as u64;
+                self.template[r.index() + 1] = (value >> 64) as u64;
                 return Ok(r);
             }
             if LLVMGetTypeKind(t) == LLVMTypeKind::LLVMStructTypeKind {
@@ -582,7 +582,7 @@ impl Lowerer<'_> {
             // Edge blocks: the phi moves, then a jump to the block. Temporaries for
             // the moves are numbered from TEMP_BASE and renumbered once every other
             // register (constants included) exists.
-            const TEMP_BASE: Reg = 1 << 30;
+            const TEMP_BASE: Reg = Reg(1 << 30);
             let mut temps_needed = 0;
             let edges = std::mem::take(&mut self.edges);
             for &(from, to) in &edges {
@@ -620,33 +620,18 @@ impl Lowerer<'_> {
             if temps_needed > 0 {
                 let first = self.fresh(temps_needed);
                 for op in self.code.iter_mut() {
-                    if let Op::Move { d, a } = op {
-                        for r in [d, a] {
-                            if *r >= TEMP_BASE {
-                                *r = first + (*r - TEMP_BASE);
-                            }
+                    op.regs_mut(|r| {
+                        if *r >= TEMP_BASE {
+                            *r = first + (*r - TEMP_BASE);
                         }
-                    }
+                    });
                 }
             }
             // Resolve labels.
             let resolve =
                 |t: u32| if t & EDGE_BIT != 0 { edge_pc[(t & !EDGE_BIT) as usize] } else { block_pc[t as usize] };
             for op in self.code.iter_mut() {
-                match op {
-                    Op::Jump { t } => *t = resolve(*t),
-                    Op::Branch { t, f, .. }
-                    | Op::BrEq { t, f, .. }
-                    | Op::BrNe { t, f, .. }
-                    | Op::BrUlt { t, f, .. }
-                    | Op::BrUle { t, f, .. }
-                    | Op::BrSlt { t, f, .. }
-                    | Op::BrSle { t, f, .. } => {
-                        *t = resolve(*t);
-                        *f = resolve(*f);
-                    }
-                    _ => {}
-                }
+                op.targets_mut(|t| *t = resolve(*t));
             }
             for s in self.switches.iter_mut() {
                 for c in s.cases.iter_mut() {
@@ -718,7 +703,7 @@ impl Lowerer<'_> {
         // SAFETY (whole body): reading a live instruction.
         unsafe {
             let op = LLVMGetInstructionOpcode(inst);
-            let d = self.values.get(&(inst as usize)).copied().unwrap_or(0);
+            let d = self.values.get(&(inst as usize)).copied().unwrap_or(Reg(0));
             let opnd = |i: u32| LLVMGetOperand(inst, i);
             // `icmp eq/ne` of i128 (rustc compares 16-byte arrays that way): both halves.
             if op == LLVMICmp
@@ -773,7 +758,7 @@ impl Lowerer<'_> {
                 LLVMPHI => {}
                 LLVMRet => {
                     if LLVMGetNumOperands(inst) == 0 {
-                        self.emit(Op::Ret { a: 0, n: 0 });
+                        self.emit(Op::Ret { a: Reg(0), n: 0 });
                     } else {
                         let v = opnd(0);
                         let n = fields(LLVMTypeOf(v))?.len() as u8;

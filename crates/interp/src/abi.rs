@@ -11,7 +11,7 @@
 //!   result fields at `ret`. The interpreter calls any native code — tier-1/2 code in a
 //!   slot, host functions — through these (no libffi).
 //!
-//! Values cross as `u64`s in the interpreter's representation (`exec` module docs).
+//! Values cross as `u64`s in the interpreter's representation (crate docs).
 //! Pure string generation: unit-tested without LLVM.
 
 use std::fmt::Write;
@@ -161,7 +161,7 @@ pub fn stub_ir(name: &str, id: u32, sig: &Signature) -> String {
         params.join(", ")
     );
     writeln!(ir, "  %a = alloca [{} x i64], align 8", sig.params.len().max(1)).unwrap();
-    writeln!(ir, "  %r = alloca [{} x i64], align 8", super::exec::MAX_RET).unwrap();
+    writeln!(ir, "  %r = alloca [{} x i64], align 8", crate::MAX_RET).unwrap();
     for (i, &(s, _)) in sig.params.iter().enumerate() {
         widen(&mut ir, &format!("%w{i}"), &format!("%v{i}"), s);
         writeln!(ir, "  %p{i} = getelementptr i64, ptr %a, i64 {i}").unwrap();
