@@ -936,17 +936,17 @@ mod tests {
             name: "sum".into(),
             code: vec![
                 Op::Ult { d: Reg(5), a: Reg(2), b: Reg(1) },                        // 0
-                Op::Branch { c: Reg(5), t: 2, f: 7 },                     // 1
+                Op::Branch { c: Reg(5), t: 2, f: 7 },                               // 1
                 Op::AddScaled { d: Reg(6), a: Reg(0), b: Reg(2), scale: 4, sh: 0 }, // 2
-                Op::Load32 { d: Reg(7), a: Reg(6), off: 0 },                   // 3
+                Op::Load32 { d: Reg(7), a: Reg(6), off: 0 },                        // 3
                 Op::Add { d: Reg(3), a: Reg(3), b: Reg(7), mask: 0xffff_ffff },     // 4
                 Op::Add { d: Reg(2), a: Reg(2), b: Reg(4), mask: u64::MAX },        // 5
-                Op::Jump { t: 0 },                                   // 6
+                Op::Jump { t: 0 },                                                  // 6
                 Op::And { d: Reg(9), a: Reg(3), b: Reg(4) },                        // 7
-                Op::Switch { a: Reg(9), table: 0 },                       // 8
+                Op::Switch { a: Reg(9), table: 0 },                                 // 8
                 Op::Add { d: Reg(11), a: Reg(3), b: Reg(10), mask: 0xffff_ffff },   // 9
-                Op::Ret { a: Reg(11), n: 1 },                             // 10
-                Op::Ret { a: Reg(3), n: 1 },                              // 11
+                Op::Ret { a: Reg(11), n: 1 },                                       // 10
+                Op::Ret { a: Reg(3), n: 1 },                                        // 11
             ],
             template: vec![0, 0, 0, 0, 1, 0, 0, 0, 4, 0, 100, 0],
             nparams: 2,

@@ -88,6 +88,7 @@ pub enum Operand {
 }
 
 /// The Rust type of a field of kind `$kind` (see [`for_each_op!`]).
+#[rustfmt::skip]
 macro_rules! field_type {
     (Def) => { Reg };
     (Use) => { Reg };
@@ -104,6 +105,7 @@ macro_rules! field_type {
 }
 
 /// The [`Operand`] a field of kind `$kind` reports, or nothing for an immediate.
+#[rustfmt::skip]
 macro_rules! field_operand {
     ($v:ident, Def, $x:ident) => { $v(Operand::Def($x, 1)) };
     ($v:ident, Use, $x:ident) => { $v(Operand::Use($x, 1)) };
@@ -120,6 +122,7 @@ macro_rules! field_operand {
 }
 
 /// Applies `$v` to a register field (`&mut Reg`), nothing for other kinds.
+#[rustfmt::skip]
 macro_rules! field_reg_mut {
     ($v:ident, Def, $x:ident) => { $v($x) };
     ($v:ident, Use, $x:ident) => { $v($x) };
@@ -129,19 +132,17 @@ macro_rules! field_reg_mut {
 }
 
 /// Applies `$v` to a jump-target field (`&mut u32`), nothing for other kinds.
+#[rustfmt::skip]
 macro_rules! field_target_mut {
     ($v:ident, Target, $x:ident) => { $v($x) };
     ($v:ident, $kind:ident, $x:ident) => { let _ = $x; };
 }
 
 /// `true` for the ops marked `ends`.
+#[rustfmt::skip]
 macro_rules! ends_block {
-    () => {
-        false
-    };
-    (ends) => {
-        true
-    };
+    () => { false };
+    (ends) => { true };
 }
 
 /// Generates [`Op`], [`OpVisitor`] and the walks from the list.

@@ -11,13 +11,13 @@
 use std::collections::HashMap;
 use std::ffi::CStr;
 
+use bf_interp::abi::{Ext, Scalar, Signature};
+use bf_interp::{Function, MAX_ARGS, MAX_RET, Op, OverflowKind, Reg, SwitchTable, sequence_moves};
 use llvm_sys::core::*;
 use llvm_sys::prelude::*;
 use llvm_sys::target::*;
 use llvm_sys::{LLVMAtomicRMWBinOp, LLVMIntPredicate, LLVMOpcode, LLVMTypeKind};
 
-use bf_interp::abi::{Ext, Scalar, Signature};
-use bf_interp::{Function, MAX_ARGS, MAX_RET, Op, OverflowKind, Reg, SwitchTable, sequence_moves};
 use crate::jit::tiered::value_name;
 
 /// A register whose preset value is the address of a symbol plus an addend.
