@@ -58,7 +58,11 @@ static MACHINE: AtomicPtr<Machine> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The interpreter's entry, called by the tier-0 stubs: interprets function `id` with
 /// the arguments at `args`, leaving the result at `ret`.
-pub extern "C" fn bf_interp_call(id: u32, args: *const u64, ret: *mut u64) {
+///
+/// # Safety
+/// As [`bf_interp::Machine::call`]: `args` holds the function's arguments, `ret` has
+/// room for [`bf_interp::MAX_RET`] results — what the stubs, its only callers, pass.
+pub unsafe extern "C" fn bf_interp_call(id: u32, args: *const u64, ret: *mut u64) {
     let m = MACHINE.load(Ordering::Relaxed);
     if m.is_null() {
         println!("interp: bf_interp_call({id}) with no app loaded");
