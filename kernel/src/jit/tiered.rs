@@ -27,19 +27,14 @@
 //! else (so LLVM may inline its callees). The policy is checked in `bf_prof_enter`: the
 //! app itself triggers its tier-ups, synchronously, and carries on.
 
-use std::ffi::{CString, c_char};
-use std::ptr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bf_tiers::profile::pause;
 use bf_tiers::{Counters, FunctionReport, LivePolicy, MAX_TIERS, Opt, Producer, TIERS, Tier, TierPolicy};
-use llvm_sys::LLVMLinkage;
-use llvm_sys::LLVMOpcode;
-use llvm_sys::core::*;
-use llvm_sys::prelude::*;
 
+use super::rewrite::{isolate, rewrite, trampoline};
 use super::{HostSymbol, Jit, JitError, Module, OptLevel};
 use crate::arch::x86_64::tsc;
 
@@ -230,8 +225,7 @@ fn compile_top(
     calls: u64,
 ) -> Result<u64, JitError> {
     let mut module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
-    // SAFETY: a freshly parsed module we own.
-    unsafe { rewrite(module.module, module.context, Some((name, suffix, calls))) };
+    rewrite(module.ir(), Some((name, suffix, calls)));
     module.optimise(level)?;
     jit.add(module)?;
     jit.lookup(&format!("{name}.{suffix}"))
@@ -255,306 +249,13 @@ pub fn short_name(name: &str) -> String {
     segments.last().map_or(name.to_string(), |s| s.to_string())
 }
 
-/// The name of an LLVM value.
-pub(crate) fn value_name(v: LLVMValueRef) -> String {
-    let mut len = 0;
-    // SAFETY: LLVM returns a pointer/length pair valid while `v` lives.
-    unsafe {
-        let p = LLVMGetValueName2(v, &mut len);
-        if p.is_null() {
-            String::new()
-        } else {
-            String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned()
-        }
-    }
-}
-
-fn set_name(v: LLVMValueRef, name: &str) {
-    // SAFETY: LLVM copies the name.
-    unsafe { LLVMSetValueName2(v, name.as_ptr() as *const c_char, name.len()) };
-}
-
-/// The functions of a module, in order.
-pub(crate) fn functions(m: LLVMModuleRef) -> Vec<LLVMValueRef> {
-    let mut v = Vec::new();
-    // SAFETY: iterating a live module's function list.
-    unsafe {
-        let mut f = LLVMGetFirstFunction(m);
-        while !f.is_null() {
-            v.push(f);
-            f = LLVMGetNextFunction(f);
-        }
-    }
-    v
-}
-
-/// Whether `f` is defined here (not a declaration or an intrinsic).
-pub(crate) fn defined(f: LLVMValueRef) -> bool {
-    // SAFETY: `f` is a function of a live module.
-    unsafe { LLVMIsDeclaration(f) == 0 && LLVMGetIntrinsicID(f) == 0 }
-}
-
-/// Step 1 of [`rewrite`] alone, for the interpreter's copy of the module: unnamed
-/// globals get the names `bf.anon.N`, internal and private globals and defined
-/// functions become external (the same names as in the tier-1 module).
-///
-/// # Safety
-/// `m` must be a live module.
-pub(crate) unsafe fn name_symbols(m: LLVMModuleRef) {
-    // SAFETY (whole body): LLVM C API calls on the live module `m`.
-    unsafe {
-        let mut anon = 0;
-        let mut g = LLVMGetFirstGlobal(m);
-        while !g.is_null() {
-            let name = value_name(g);
-            if !name.starts_with("llvm.") {
-                if name.is_empty() {
-                    set_name(g, &format!("bf.anon.{anon}"));
-                    anon += 1;
-                }
-                if matches!(LLVMGetLinkage(g), LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage) {
-                    LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
-                }
-            }
-            g = LLVMGetNextGlobal(g);
-        }
-        for f in functions(m).into_iter().filter(|&f| defined(f)) {
-            if matches!(LLVMGetLinkage(f), LLVMLinkage::LLVMInternalLinkage | LLVMLinkage::LLVMPrivateLinkage) {
-                LLVMSetLinkage(f, LLVMLinkage::LLVMExternalLinkage);
-            }
-        }
-    }
-}
-
-/// Turns every global `m` defines (slots included) into a declaration of the same
-/// external name, so a module compiled after tier 1 uses tier 1's copies.
-///
-/// # Safety
-/// `m` must be a live module whose symbols [`name_symbols`] has named.
-unsafe fn use_tier1_globals(m: LLVMModuleRef) {
-    // SAFETY (whole body): LLVM C API calls on the live module `m`.
-    unsafe {
-        let mut g = LLVMGetFirstGlobal(m);
-        while !g.is_null() {
-            if !value_name(g).starts_with("llvm.") && LLVMIsDeclaration(g) == 0 {
-                LLVMSetInitializer(g, ptr::null_mut());
-                LLVMSetLinkage(g, LLVMLinkage::LLVMExternalLinkage);
-            }
-            g = LLVMGetNextGlobal(g);
-        }
-    }
-}
-
-/// Rewrites `m` as described in the module docs. With `keep = Some((name, suffix,
-/// counter))`, produces the top-tier module of `name` (renamed `<name>.<suffix>`, its
-/// calls counted at `counter`); with `None`, the load-time module.
-///
-/// # Safety
-/// `m` must be a live module of context `ctx`, not yet handed to a JIT.
-unsafe fn rewrite(m: LLVMModuleRef, ctx: LLVMContextRef, keep: Option<(&str, &str, u64)>) -> Vec<String> {
-    // SAFETY (whole body): LLVM C API calls on the live module `m`.
-    unsafe {
-        let ptr_ty = LLVMPointerTypeInContext(ctx, 0);
-        let i32_ty = LLVMInt32TypeInContext(ctx);
-        let hook_ty = LLVMFunctionType(LLVMVoidTypeInContext(ctx), [i32_ty].as_mut_ptr(), 1, 0);
-        // 1. Unique external names for globals and defined functions.
-        name_symbols(m);
-        if keep.is_some() {
-            use_tier1_globals(m);
-        }
-        let defs: Vec<LLVMValueRef> = functions(m).into_iter().filter(|&f| defined(f)).collect();
-        let names: Vec<String> = defs.iter().map(|&f| value_name(f)).collect();
-        if let Some((keep, suffix, counter)) = keep {
-            // Tier 2: the promoted function under a new name, counting its calls in
-            // place; every other function an internal, uninstrumented copy that O3
-            // may inline (the profile said this code is hot: give it everything).
-            let i64_ty = LLVMInt64TypeInContext(ctx);
-            let builder = LLVMCreateBuilderInContext(ctx);
-            for (&f, name) in defs.iter().zip(&names) {
-                if name == keep {
-                    set_name(f, &format!("{name}.{suffix}"));
-                    LLVMPositionBuilderBefore(builder, LLVMGetFirstInstruction(LLVMGetFirstBasicBlock(f)));
-                    let at = LLVMConstIntToPtr(LLVMConstInt(i64_ty, counter, 0), ptr_ty);
-                    let old = LLVMBuildLoad2(builder, i64_ty, at, c"".as_ptr());
-                    let new = LLVMBuildAdd(builder, old, LLVMConstInt(i64_ty, 1, 0), c"".as_ptr());
-                    LLVMBuildStore(builder, new, at);
-                } else {
-                    LLVMSetLinkage(f, LLVMLinkage::LLVMInternalLinkage);
-                }
-            }
-            LLVMDisposeBuilder(builder);
-            return names;
-        }
-        // 2. One slot per defined function.
-        let mut slots = std::collections::HashMap::new();
-        for (&f, name) in defs.iter().zip(&names) {
-            let slot_name = CString::new(format!("bf.slot.{name}")).unwrap();
-            let slot = LLVMAddGlobal(m, ptr_ty, slot_name.as_ptr());
-            LLVMSetInitializer(slot, f);
-            slots.insert(f as usize, slot);
-        }
-        // 3. Calls through slots, and the profiling hooks.
-        let enter = LLVMAddFunction(m, c"bf_prof_enter".as_ptr(), hook_ty);
-        let exit = LLVMAddFunction(m, c"bf_prof_exit".as_ptr(), hook_ty);
-        let builder = LLVMCreateBuilderInContext(ctx);
-        for (id, &f) in defs.iter().enumerate() {
-            let idv = LLVMConstInt(i32_ty, id as u64, 0);
-            let mut bb = LLVMGetFirstBasicBlock(f);
-            let mut first = true;
-            while !bb.is_null() {
-                let mut inst = LLVMGetFirstInstruction(bb);
-                if first {
-                    LLVMPositionBuilderBefore(builder, inst);
-                    LLVMBuildCall2(builder, hook_ty, enter, [idv].as_mut_ptr(), 1, c"".as_ptr());
-                    first = false;
-                }
-                while !inst.is_null() {
-                    let next = LLVMGetNextInstruction(inst);
-                    match LLVMGetInstructionOpcode(inst) {
-                        LLVMOpcode::LLVMCall => {
-                            let callee = LLVMGetCalledValue(inst);
-                            if let Some(&slot) = slots.get(&(callee as usize)) {
-                                LLVMPositionBuilderBefore(builder, inst);
-                                let target = LLVMBuildLoad2(builder, ptr_ty, slot, c"".as_ptr());
-                                let n = LLVMGetNumOperands(inst) as u32;
-                                LLVMSetOperand(inst, n - 1, target);
-                            }
-                        }
-                        LLVMOpcode::LLVMRet => {
-                            LLVMPositionBuilderBefore(builder, inst);
-                            LLVMBuildCall2(builder, hook_ty, exit, [idv].as_mut_ptr(), 1, c"".as_ptr());
-                        }
-                        _ => {}
-                    }
-                    inst = next;
-                }
-                bb = LLVMGetNextBasicBlock(bb);
-            }
-        }
-        LLVMDisposeBuilder(builder);
-        names
-    }
-}
-
-/// Replaces function `f` of `m` by a fresh function with the same name, type, calling
-/// convention and attributes, and returns it (empty: the caller gives it a body or
-/// leaves it a declaration). Every use of `f` — constants such as vtables included —
-/// refers to the new function afterwards.
-///
-/// # Safety
-/// `f` must be a defined function of the live module `m`.
-unsafe fn replace_function(m: LLVMModuleRef, f: LLVMValueRef, keep_attributes: bool) -> LLVMValueRef {
-    // SAFETY (whole body): LLVM C API calls on the live module `m`.
-    unsafe {
-        let name = value_name(f);
-        let fty = LLVMGlobalGetValueType(f);
-        let new = LLVMAddFunction(m, c"bf.replacement".as_ptr(), fty);
-        LLVMSetFunctionCallConv(new, LLVMGetFunctionCallConv(f));
-        if keep_attributes {
-            for idx in attribute_indices(f) {
-                for a in attributes_at(f, idx) {
-                    LLVMAddAttributeAtIndex(new, idx, a);
-                }
-            }
-        }
-        LLVMReplaceAllUsesWith(f, new);
-        LLVMDeleteFunction(f);
-        set_name(new, &name);
-        new
-    }
-}
-
-/// The attribute indices of function `f`: return, parameters, function.
-unsafe fn attribute_indices(f: LLVMValueRef) -> Vec<u32> {
-    // SAFETY: reading a live function.
-    let n = unsafe { LLVMCountParams(f) };
-    let mut v = vec![llvm_sys::LLVMAttributeReturnIndex, llvm_sys::LLVMAttributeFunctionIndex];
-    v.extend(1..=n);
-    v
-}
-
-/// The attributes of `f` at `idx`.
-unsafe fn attributes_at(f: LLVMValueRef, idx: u32) -> Vec<LLVMAttributeRef> {
-    // SAFETY: reading a live function's attribute list into a buffer of its size.
-    unsafe {
-        let n = LLVMGetAttributeCountAtIndex(f, idx);
-        let mut v = vec![ptr::null_mut(); n as usize];
-        if n > 0 {
-            LLVMGetAttributesAtIndex(f, idx, v.as_mut_ptr());
-        }
-        v
-    }
-}
-
-/// In the tier-1 module (after [`rewrite`]), turns function `id` (named `name`) into a
-/// trampoline through its own slot — `load` the slot, call what it holds, return the
-/// result — and points the slot at the function's tier-0 stub `<name>.t0` (defined in
-/// the interpreter's glue module). The function's address (in vtables, function
-/// pointers) then always reaches its current tier, and its body is compiled only when
-/// it reaches tier 1 ([`compile_alone`]).
-///
-/// # Safety
-/// `m` must be the live tier-1 module of context `ctx`, rewritten by [`rewrite`].
-unsafe fn trampoline(m: LLVMModuleRef, ctx: LLVMContextRef, name: &str) {
-    // SAFETY (whole body): LLVM C API calls on the live module `m`.
-    unsafe {
-        let cname = CString::new(name).unwrap();
-        let f = LLVMGetNamedFunction(m, cname.as_ptr());
-        let slot_name = CString::new(format!("bf.slot.{name}")).unwrap();
-        let slot = LLVMGetNamedGlobal(m, slot_name.as_ptr());
-        if f.is_null() || slot.is_null() {
-            return;
-        }
-        let fty = LLVMGlobalGetValueType(f);
-        let new = replace_function(m, f, true);
-        let stub_name = CString::new(format!("{name}.t0")).unwrap();
-        let stub = LLVMAddFunction(m, stub_name.as_ptr(), fty);
-        LLVMSetFunctionCallConv(stub, LLVMGetFunctionCallConv(new));
-        LLVMSetInitializer(slot, stub);
-        let builder = LLVMCreateBuilderInContext(ctx);
-        let entry = LLVMAppendBasicBlockInContext(ctx, new, c"entry".as_ptr());
-        LLVMPositionBuilderAtEnd(builder, entry);
-        let target = LLVMBuildLoad2(builder, LLVMPointerTypeInContext(ctx, 0), slot, c"".as_ptr());
-        let mut args: Vec<LLVMValueRef> = (0..LLVMCountParams(new)).map(|i| LLVMGetParam(new, i)).collect();
-        let call = LLVMBuildCall2(builder, fty, target, args.as_mut_ptr(), args.len() as u32, c"".as_ptr());
-        LLVMSetInstructionCallConv(call, LLVMGetFunctionCallConv(new));
-        for idx in attribute_indices(new) {
-            if idx == llvm_sys::LLVMAttributeFunctionIndex {
-                continue;
-            }
-            for a in attributes_at(new, idx) {
-                LLVMAddCallSiteAttribute(call, idx, a);
-            }
-        }
-        if LLVMGetTypeKind(LLVMGetReturnType(fty)) == llvm_sys::LLVMTypeKind::LLVMVoidTypeKind {
-            LLVMBuildRetVoid(builder);
-        } else {
-            LLVMBuildRet(builder, call);
-        }
-        LLVMDisposeBuilder(builder);
-    }
-}
-
 /// Compiles function `name` alone at `level` into `jit`: the bitcode re-read and
 /// rewritten like the load-time module, the function renamed `<name>.<suffix>`, every
 /// other function a declaration (calls go through the slots), every global and slot a
 /// reference to the load-time module's. Returns the code's address.
 fn compile_alone(jit: &mut Jit, bitcode: &[u8], name: &str, level: OptLevel, suffix: &str) -> Result<u64, JitError> {
-    let module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
-    // SAFETY: a freshly parsed module we own, changed through the LLVM C API.
-    unsafe {
-        let (m, ctx) = (module.module, module.context);
-        rewrite(m, ctx, None);
-        use_tier1_globals(m);
-        for f in functions(m).into_iter().filter(|&f| defined(f)) {
-            if value_name(f) == name {
-                set_name(f, &format!("{name}.{suffix}"));
-            } else {
-                replace_function(m, f, false);
-            }
-        }
-    }
-    let mut module = module;
+    let mut module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
+    isolate(module.ir(), name, suffix);
     module.optimise(level)?;
     jit.add(module)?;
     jit.lookup(&format!("{name}.{suffix}"))
@@ -620,8 +321,7 @@ impl TieredApp {
         let prepared = if interprets { Some(super::interp::engine::prepare(bitcode)?) } else { None };
         let interp_prepare_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut module = Module::parse(name, bitcode)?;
-        // SAFETY: a freshly parsed module we own.
-        let names = unsafe { rewrite(module.module, module.context, None) };
+        let names = rewrite(module.ir(), None);
         // Functions that start interpreted keep only a trampoline through their slot in
         // this module; their bodies are compiled when they are promoted.
         let trampolined: Vec<bool> = match &prepared {
@@ -631,8 +331,8 @@ impl TieredApp {
             _ => vec![false; names.len()],
         };
         for (n, _) in names.iter().zip(&trampolined).filter(|(_, t)| **t) {
-            // SAFETY: the live module just rewritten; the glue module defines the stub.
-            unsafe { trampoline(module.module, module.context, n) };
+            // (The glue module defines the stub.)
+            trampoline(module.ir(), n);
         }
         module.optimise(level)?;
         let mut all = symbols.to_vec();

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use bf_interp::abi::glue_module;
 use bf_interp::{Adapter, Hooks, Linkage, Machine};
 
-use super::lower::{LoweredModule, lower_module};
+use super::lower::{LowerError, LoweredModule, lower_module};
+use crate::jit::rewrite::{defined_functions, name_symbols};
 use crate::jit::{Jit, JitError, Module};
 
 /// The tier-0 pass pipeline: vectors become scalars.
@@ -33,14 +34,11 @@ pub struct Prepared {
 /// Parses and lowers `bitcode` for tier 0.
 pub fn prepare(bitcode: &[u8]) -> Result<Prepared, JitError> {
     let mut module = Module::parse("tier0", bitcode)?;
-    // SAFETY: a freshly parsed module we own.
-    unsafe { crate::jit::tiered::name_symbols(module.module) };
+    name_symbols(module.ir());
     module.run_pipeline(TIER0_PASSES)?;
-    let defs: Vec<_> =
-        crate::jit::tiered::functions(module.module).into_iter().filter(|&f| crate::jit::tiered::defined(f)).collect();
-    let names: Vec<String> = defs.iter().map(|&f| crate::jit::tiered::value_name(f)).collect();
-    // SAFETY: `defs` are the live module's defined functions.
-    let lowered = unsafe { lower_module(module.module, &defs) };
+    let defs = defined_functions(module.ir());
+    let names: Vec<String> = defs.iter().map(|f| f.name()).collect();
+    let lowered = lower_module(module.ir(), &defs);
     let stubs: Vec<_> = names
         .iter()
         .enumerate()
@@ -80,15 +78,15 @@ pub fn install(machine: Option<&Machine>) {
 
 /// Resolves the prepared module against `jit` (which holds the tier-1 module and the
 /// glue) and builds the machine. `names` are the tier-1 module's function names (ids
-/// must agree), `slots` their slot addresses. Returns the machine and the messages of
-/// functions that stay out of tier 0.
+/// must agree), `slots` their slot addresses. Returns the machine and why functions
+/// stay out of tier 0.
 pub fn link(
     prepared: Prepared,
     jit: &mut Jit,
     names: &[String],
     slots: &[u64],
     hooks: Hooks,
-) -> Result<(Machine, Vec<String>), JitError> {
+) -> Result<(Machine, Vec<LowerError>), JitError> {
     if prepared.names != names {
         return Err(JitError::Jit("the tier-0 copy's functions differ from tier 1's".into()));
     }
@@ -114,7 +112,7 @@ pub fn link(
                 Ok(())
             })();
             if let Err(e) = resolved {
-                errors.push(format!("{}: {e}", names[id]));
+                errors.push(LowerError::Unresolved { function: names[id].clone(), error: e });
                 *f = None;
                 link.stub = 0;
             }
@@ -123,6 +121,6 @@ pub fn link(
     }
     let prof_ids = (0..functions.len() as u32).collect();
     let (machine, more) = Machine::new(functions, linkage, prof_ids, adapters, hooks);
-    errors.extend(more);
+    errors.extend(more.into_iter().map(LowerError::Interpreter));
     Ok((machine, errors))
 }

@@ -1,0 +1,112 @@
+//! [`Builder`]: inserts instructions into a module's functions.
+
+use std::marker::PhantomData;
+
+use llvm_sys::core::*;
+use llvm_sys::prelude::*;
+
+use crate::module::Module;
+use crate::types::{Context, FunctionType, Type};
+use crate::value::{BasicBlock, Instruction, Value};
+
+/// An instruction builder for one module's context. Values it is given must belong to
+/// that context (checked: mixing contexts would corrupt LLVM).
+pub struct Builder<'m> {
+    raw: LLVMBuilderRef,
+    context: Context<'m>,
+    positioned: bool,
+    _m: PhantomData<&'m Module>,
+}
+
+impl Drop for Builder<'_> {
+    fn drop(&mut self) {
+        // SAFETY: we own the builder.
+        unsafe { LLVMDisposeBuilder(self.raw) }
+    }
+}
+
+impl<'m> Builder<'m> {
+    /// A builder for `context`'s module, not positioned yet.
+    pub fn new(context: Context<'m>) -> Builder<'m> {
+        // SAFETY: a live context; the builder is disposed on drop.
+        Builder { raw: unsafe { LLVMCreateBuilderInContext(context.raw) }, context, positioned: false, _m: PhantomData }
+    }
+
+    fn check(&self, v: Value<'m>) -> LLVMValueRef {
+        self.context.check_value(v);
+        v.raw
+    }
+
+    fn ready(&self) {
+        assert!(self.positioned, "an LLVM builder used before it was positioned");
+    }
+
+    /// Inserts before `inst` from now on.
+    pub fn position_before(&mut self, inst: Instruction<'m>) {
+        let raw = self.check(inst.as_value());
+        // SAFETY: a live instruction of this context.
+        unsafe { LLVMPositionBuilderBefore(self.raw, raw) };
+        self.positioned = true;
+    }
+
+    /// Appends to `block` from now on.
+    pub fn position_at_end(&mut self, block: BasicBlock<'m>) {
+        // SAFETY: a live block (of this context: blocks are made through its functions).
+        unsafe { LLVMPositionBuilderAtEnd(self.raw, block.raw) };
+        self.positioned = true;
+    }
+
+    /// `load ty, ptr p`.
+    pub fn load(&mut self, ty: Type<'m>, p: Value<'m>) -> Value<'m> {
+        self.ready();
+        self.context.check_type(ty);
+        let p = self.check(p);
+        // SAFETY: a positioned builder, a type and a value of its context.
+        Value::from_raw(unsafe { LLVMBuildLoad2(self.raw, ty.raw, p, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `store v, ptr p`.
+    pub fn store(&mut self, v: Value<'m>, p: Value<'m>) -> Instruction<'m> {
+        self.ready();
+        let (v, p) = (self.check(v), self.check(p));
+        // SAFETY: a positioned builder and values of its context.
+        Instruction(Value::from_raw(unsafe { LLVMBuildStore(self.raw, v, p) }).unwrap())
+    }
+
+    /// `add a, b`.
+    pub fn add(&mut self, a: Value<'m>, b: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (a, b) = (self.check(a), self.check(b));
+        // SAFETY: a positioned builder and values of its context.
+        Value::from_raw(unsafe { LLVMBuildAdd(self.raw, a, b, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `call fty callee(args…)`.
+    pub fn call(&mut self, fty: FunctionType<'m>, callee: Value<'m>, args: &[Value<'m>]) -> Instruction<'m> {
+        self.ready();
+        self.context.check_type(fty.as_type());
+        let callee = self.check(callee);
+        let mut raw: Vec<LLVMValueRef> = args.iter().map(|&a| self.check(a)).collect();
+        // SAFETY: a positioned builder, a function type and values of its context;
+        // LLVM copies the argument array.
+        let call = unsafe {
+            LLVMBuildCall2(self.raw, fty.as_type().raw, callee, raw.as_mut_ptr(), raw.len() as u32, c"".as_ptr())
+        };
+        Instruction(Value::from_raw(call).unwrap())
+    }
+
+    /// `ret v`.
+    pub fn ret(&mut self, v: Value<'m>) -> Instruction<'m> {
+        self.ready();
+        let v = self.check(v);
+        // SAFETY: a positioned builder and a value of its context.
+        Instruction(Value::from_raw(unsafe { LLVMBuildRet(self.raw, v) }).unwrap())
+    }
+
+    /// `ret void`.
+    pub fn ret_void(&mut self) -> Instruction<'m> {
+        self.ready();
+        // SAFETY: a positioned builder.
+        Instruction(Value::from_raw(unsafe { LLVMBuildRetVoid(self.raw) }).unwrap())
+    }
+}

@@ -1,0 +1,142 @@
+//! [`LlJit`]: ORC's LLJIT.
+
+use std::ffi::{CString, c_void};
+use std::ptr;
+use std::sync::Mutex;
+
+use llvm_sys::error::LLVMErrorRef;
+use llvm_sys::orc2::lljit::*;
+use llvm_sys::orc2::*;
+
+use crate::module::Module;
+use crate::{Error, initialise_x86_target, take_error};
+
+/// Errors ORC reported to an execution session since the last lookup started.
+static SESSION_ERRORS: Mutex<String> = Mutex::new(String::new());
+
+/// ORC's error reporter: collects the message for [`LlJit::lookup`] instead of
+/// printing "JIT session error" to stderr.
+extern "C" fn report_session_error(_ctx: *mut c_void, err: LLVMErrorRef) {
+    if let Some(text) = take_error(err) {
+        let mut errors = SESSION_ERRORS.lock().unwrap();
+        if !errors.is_empty() {
+            errors.push_str("; ");
+        }
+        errors.push_str(&text);
+    }
+}
+
+/// One LLJIT for the host (X86), with its main JIT dylib.
+pub struct LlJit {
+    raw: LLVMOrcLLJITRef,
+}
+
+// SAFETY: an LLJIT may be used from any thread (ORC's ExecutionSession locks itself);
+// every method takes `&mut self`.
+unsafe impl Send for LlJit {}
+
+impl Drop for LlJit {
+    fn drop(&mut self) {
+        // SAFETY: we own the LLJIT; disposing frees its code and modules.
+        if let Some(e) = take_error(unsafe { LLVMOrcDisposeLLJIT(self.raw) }) {
+            eprintln!("jit: disposing LLJIT failed: {e}");
+        }
+    }
+}
+
+impl LlJit {
+    /// A new LLJIT for the host (initialises the X86 target first). Errors its session
+    /// reports are collected for [`LlJit::lookup`].
+    pub fn new() -> Result<LlJit, Error> {
+        initialise_x86_target();
+        let mut raw = ptr::null_mut();
+        // SAFETY: a null builder asks for the defaults; on success we own the LLJIT.
+        if let Some(e) = take_error(unsafe { LLVMOrcCreateLLJIT(&mut raw, ptr::null_mut()) }) {
+            return Err(Error::Jit(e));
+        }
+        // SAFETY: a live LLJIT's session; the reporter is a plain function without
+        // context.
+        unsafe {
+            LLVMOrcExecutionSessionSetErrorReporter(
+                LLVMOrcLLJITGetExecutionSession(raw),
+                report_session_error,
+                ptr::null_mut(),
+            )
+        };
+        Ok(LlJit { raw })
+    }
+
+    /// Hands `module` (and its context) to the JIT; it is compiled at the first lookup
+    /// of one of its symbols.
+    pub fn add_module(&mut self, mut module: Module) -> Result<(), Error> {
+        // SAFETY: the module and its context move into a ThreadSafeModule the JIT owns
+        // (or that is disposed on failure); `module` gives them up (null pointers make
+        // its Drop a no-op).
+        unsafe {
+            let tsc = LLVMOrcCreateNewThreadSafeContextFromLLVMContext(module.context);
+            let tsm = LLVMOrcCreateNewThreadSafeModule(module.module, tsc);
+            LLVMOrcDisposeThreadSafeContext(tsc);
+            module.module = ptr::null_mut();
+            module.context = ptr::null_mut();
+            let dylib = LLVMOrcLLJITGetMainJITDylib(self.raw);
+            if let Some(e) = take_error(LLVMOrcLLJITAddLLVMIRModule(self.raw, dylib, tsm)) {
+                LLVMOrcDisposeThreadSafeModule(tsm);
+                return Err(Error::Jit(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Defines `symbols` (name, address) in the main JIT dylib as absolute, exported,
+    /// callable symbols. (JIT code reaching them through the GOT gets direct calls
+    /// JITLink may relax out of range; the kernel uses trampoline modules instead.)
+    pub fn define_absolute_symbols(&mut self, symbols: &[(&str, u64)]) -> Result<(), Error> {
+        let names: Vec<CString> = symbols
+            .iter()
+            .map(|(n, _)| CString::new(*n).map_err(|_| Error::Jit(format!("NUL in the symbol name {n:?}"))))
+            .collect::<Result<_, _>>()?;
+        let flags = LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported as u8
+            | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8;
+        // SAFETY: each name is interned (retained) for the pairs, whose ownership
+        // LLVMOrcAbsoluteSymbols takes; the materialisation unit goes to the dylib, or
+        // is disposed if defining fails.
+        unsafe {
+            let mut pairs: Vec<LLVMOrcCSymbolMapPair> = names
+                .iter()
+                .zip(symbols)
+                .map(|(n, &(_, address))| LLVMOrcCSymbolMapPair {
+                    Name: LLVMOrcLLJITMangleAndIntern(self.raw, n.as_ptr()),
+                    Sym: LLVMJITEvaluatedSymbol {
+                        Address: address,
+                        Flags: LLVMJITSymbolFlags { GenericFlags: flags, TargetFlags: 0 },
+                    },
+                })
+                .collect();
+            let unit = LLVMOrcAbsoluteSymbols(pairs.as_mut_ptr(), pairs.len());
+            let dylib = LLVMOrcLLJITGetMainJITDylib(self.raw);
+            if let Some(e) = take_error(LLVMOrcJITDylibDefine(dylib, unit)) {
+                LLVMOrcDisposeMaterializationUnit(unit);
+                return Err(Error::Jit(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Compiles (on first use) and returns the address of `name`. A failure's message
+    /// starts with the causes the session reported (e.g. undefined symbols), the
+    /// lookup's own message in parentheses.
+    pub fn lookup(&mut self, name: &str) -> Result<u64, Error> {
+        let cname = CString::new(name).map_err(|_| Error::Lookup("bad name".into()))?;
+        let mut addr = 0;
+        SESSION_ERRORS.lock().unwrap().clear();
+        // SAFETY: a live JIT; LLVM writes the address.
+        let err = unsafe { LLVMOrcLLJITLookup(self.raw, &mut addr, cname.as_ptr()) };
+        match take_error(err) {
+            None => Ok(addr),
+            Some(e) => {
+                let cause = std::mem::take(&mut *SESSION_ERRORS.lock().unwrap());
+                Err(Error::Lookup(if cause.is_empty() { e } else { format!("{cause} ({e})") }))
+            }
+        }
+    }
+}

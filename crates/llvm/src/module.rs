@@ -1,0 +1,236 @@
+//! [`Module`]: an LLVM context with one module, owned together.
+
+use std::ffi::{CString, c_void};
+use std::marker::PhantomData;
+use std::ptr;
+
+use llvm_sys::analysis::{LLVMVerifierFailureAction, LLVMVerifyModule};
+use llvm_sys::bit_reader::LLVMParseBitcodeInContext2;
+use llvm_sys::core::*;
+use llvm_sys::ir_reader::LLVMParseIRInContext2;
+use llvm_sys::prelude::*;
+use llvm_sys::transforms::pass_builder::*;
+
+use crate::types::{Context, DataLayout, FunctionType, Type};
+use crate::value::{Function, GlobalVariable, Value};
+use crate::{Error, take_error, take_message};
+
+/// An LLVM context and the one module in it, owned together (dropped together, or
+/// handed to an [`LlJit`](crate::LlJit) together).
+pub struct Module {
+    pub(crate) context: LLVMContextRef,
+    pub(crate) module: LLVMModuleRef,
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        // SAFETY: we own both (a module given to a JIT has null pointers here); the
+        // module belongs to the context and goes first.
+        unsafe {
+            if !self.module.is_null() {
+                LLVMDisposeModule(self.module);
+            }
+            if !self.context.is_null() {
+                LLVMContextDispose(self.context);
+            }
+        }
+    }
+}
+
+/// Receives LLVM's diagnostics for a context. Without a handler, LLVM prints errors
+/// and calls `exit(1)` (e.g. for truncated bitcode); with it, errors come back to us.
+/// `sink` is a `*mut String` collecting messages, or null to drop them.
+extern "C" fn diagnostic_handler(info: LLVMDiagnosticInfoRef, sink: *mut c_void) {
+    // SAFETY: LLVM passes a live diagnostic; the description is ours to free.
+    let text = take_message(unsafe { LLVMGetDiagInfoDescription(info) });
+    if !sink.is_null() {
+        // SAFETY: `sink` is the String `Module::parse` registered for the duration of
+        // the parse call, and nothing else uses it meanwhile.
+        let sink = unsafe { &mut *(sink as *mut String) };
+        if !sink.is_empty() {
+            sink.push_str("; ");
+        }
+        sink.push_str(&text);
+    }
+}
+
+impl Module {
+    /// Parses LLVM IR text or bitcode (detected by the `BC` magic) into a new context.
+    /// The module is not verified ([`Module::verify`]). Diagnostics LLVM reports later
+    /// in this context are dropped (without a handler LLVM would `exit(1)`).
+    pub fn parse(name: &str, bytes: &[u8]) -> Result<Module, Error> {
+        let cname = CString::new(name).unwrap_or_default();
+        // SAFETY: every object created here is owned by the returned Module (the
+        // context at once, so the error paths dispose it) or disposed here; the
+        // diagnostics sink outlives the parse call, after which the handler is
+        // re-registered without it.
+        unsafe {
+            let context = LLVMContextCreate();
+            let mut diagnostics = String::new();
+            LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), (&raw mut diagnostics).cast());
+            let mut m = Module { context, module: ptr::null_mut() };
+            let mut module = ptr::null_mut();
+            if bytes.starts_with(b"BC\xC0\xDE") {
+                let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), cname.as_ptr());
+                let failed = LLVMParseBitcodeInContext2(context, buf, &mut module);
+                LLVMDisposeMemoryBuffer(buf);
+                LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
+                if failed != 0 {
+                    let why = if diagnostics.is_empty() { "invalid bitcode".into() } else { diagnostics };
+                    return Err(Error::Parse(why));
+                }
+            } else {
+                // The IR parser needs a NUL-terminated buffer (LLVMParseIRInContext2 does
+                // not take ownership of it).
+                let mut text = bytes.to_vec();
+                text.push(0);
+                let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(text.as_ptr().cast(), bytes.len(), cname.as_ptr());
+                let mut msg = ptr::null_mut();
+                let failed = LLVMParseIRInContext2(context, buf, &mut module, &mut msg);
+                LLVMDisposeMemoryBuffer(buf);
+                LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
+                if failed != 0 {
+                    return Err(Error::Parse(take_message(msg)));
+                }
+            }
+            m.module = module;
+            Ok(m)
+        }
+    }
+
+    /// Runs LLVM's verifier; its report is the error.
+    pub fn verify(&self) -> Result<(), Error> {
+        let mut msg = ptr::null_mut();
+        // SAFETY: a live module; LLVM allocates the report, which we free.
+        let failed =
+            unsafe { LLVMVerifyModule(self.module, LLVMVerifierFailureAction::LLVMReturnStatusAction, &mut msg) };
+        let report = take_message(msg);
+        if failed != 0 { Err(Error::Verify(report)) } else { Ok(()) }
+    }
+
+    /// The module as IR text.
+    pub fn print(&self) -> String {
+        // SAFETY: a live module; LLVM allocates the text, which we copy and free.
+        take_message(unsafe { LLVMPrintModuleToString(self.module) })
+    }
+
+    /// Runs a new-pass-manager pipeline (`LLVMRunPasses` syntax, e.g. `default<O2>`).
+    pub fn run_passes(&mut self, pipeline: &str) -> Result<(), Error> {
+        let pipeline = CString::new(pipeline).map_err(|_| Error::Passes("NUL in the pipeline".into()))?;
+        // SAFETY: a live module we hold exclusively (no handle survives the passes);
+        // the options object is created and disposed here.
+        unsafe {
+            let options = LLVMCreatePassBuilderOptions();
+            let err = LLVMRunPasses(self.module, pipeline.as_ptr(), ptr::null_mut(), options);
+            LLVMDisposePassBuilderOptions(options);
+            take_error(err).map_or(Ok(()), |e| Err(Error::Passes(e)))
+        }
+    }
+
+    /// The module's context: types and constants.
+    pub fn context(&self) -> Context<'_> {
+        Context { raw: self.context, _m: PhantomData }
+    }
+
+    /// The module's data layout: sizes and offsets.
+    pub fn data_layout(&self) -> DataLayout<'_> {
+        // SAFETY: a live module's data layout, valid while the module lives.
+        DataLayout { raw: unsafe { llvm_sys::target::LLVMGetModuleDataLayout(self.module) }, _m: PhantomData }
+    }
+
+    /// The functions (definitions and declarations), in order.
+    pub fn functions(&self) -> Vec<Function<'_>> {
+        let mut v = Vec::new();
+        // SAFETY: iterating a live module's function list.
+        let mut f = unsafe { LLVMGetFirstFunction(self.module) };
+        while let Some(func) = Value::from_raw(f) {
+            v.push(Function(func));
+            // SAFETY: `f` is a function of the live module.
+            f = unsafe { LLVMGetNextFunction(f) };
+        }
+        v
+    }
+
+    /// The global variables, in order.
+    pub fn globals(&self) -> Vec<GlobalVariable<'_>> {
+        let mut v = Vec::new();
+        // SAFETY: iterating a live module's global list.
+        let mut g = unsafe { LLVMGetFirstGlobal(self.module) };
+        while let Some(global) = Value::from_raw(g) {
+            v.push(GlobalVariable(global));
+            // SAFETY: `g` is a global variable of the live module.
+            g = unsafe { LLVMGetNextGlobal(g) };
+        }
+        v
+    }
+
+    /// The function named `name`, if any.
+    pub fn function(&self, name: &str) -> Option<Function<'_>> {
+        let name = CString::new(name).ok()?;
+        // SAFETY: a live module; LLVM copies nothing and returns null if absent.
+        Value::from_raw(unsafe { LLVMGetNamedFunction(self.module, name.as_ptr()) }).map(Function)
+    }
+
+    /// The global variable named `name`, if any.
+    pub fn global(&self, name: &str) -> Option<GlobalVariable<'_>> {
+        let name = CString::new(name).ok()?;
+        // SAFETY: a live module; returns null if absent.
+        Value::from_raw(unsafe { LLVMGetNamedGlobal(self.module, name.as_ptr()) }).map(GlobalVariable)
+    }
+
+    /// Adds a function (a declaration until it gets blocks).
+    ///
+    /// # Panics
+    /// If `ty` belongs to another context.
+    pub fn add_function<'m>(&'m self, name: &str, ty: FunctionType<'m>) -> Function<'m> {
+        self.context().check_type(ty.as_type());
+        let name = CString::new(name).unwrap_or_default();
+        // SAFETY: a live module and a function type of its context; LLVM copies the name.
+        Function(Value::from_raw(unsafe { LLVMAddFunction(self.module, name.as_ptr(), ty.as_type().raw) }).unwrap())
+    }
+
+    /// Adds a global variable of type `ty` (a declaration until it gets an initialiser).
+    ///
+    /// # Panics
+    /// If `ty` belongs to another context.
+    pub fn add_global<'m>(&'m self, ty: Type<'m>, name: &str) -> GlobalVariable<'m> {
+        self.context().check_type(ty);
+        let name = CString::new(name).unwrap_or_default();
+        // SAFETY: a live module and a type of its context; LLVM copies the name.
+        GlobalVariable(Value::from_raw(unsafe { LLVMAddGlobal(self.module, ty.raw, name.as_ptr()) }).unwrap())
+    }
+
+    /// Sets the value of the module flag `key` (an entry of `llvm.module.flags` of the
+    /// form `!{behaviour, !"key", value}`) to the `i32` constant `value`. Returns
+    /// whether the flag was there.
+    pub fn set_module_flag_i32(&self, key: &str, value: u32) -> bool {
+        let name = c"llvm.module.flags";
+        let mut found = false;
+        // SAFETY: the operands of a named metadata node are MDNodes (as values); each
+        // is read into a buffer of its operand count; an MDString operand's bytes are
+        // valid while the context lives; the replacement is a constant of this context.
+        unsafe {
+            let n = LLVMGetNamedMetadataNumOperands(self.module, name.as_ptr());
+            let mut flags = vec![ptr::null_mut(); n as usize];
+            LLVMGetNamedMetadataOperands(self.module, name.as_ptr(), flags.as_mut_ptr());
+            for flag in flags {
+                if LLVMGetMDNodeNumOperands(flag) != 3 {
+                    continue;
+                }
+                let mut ops = [ptr::null_mut(); 3];
+                LLVMGetMDNodeOperands(flag, ops.as_mut_ptr());
+                if ops[1].is_null() {
+                    continue;
+                }
+                let mut len = 0;
+                let k = LLVMGetMDString(ops[1], &mut len);
+                if !k.is_null() && std::slice::from_raw_parts(k as *const u8, len as usize) == key.as_bytes() {
+                    let v = LLVMConstInt(LLVMInt32TypeInContext(self.context), value as u64, 0);
+                    LLVMReplaceMDNodeOperandWith(flag, 2, LLVMValueAsMetadata(v));
+                    found = true;
+                }
+            }
+        }
+        found
+    }
+}

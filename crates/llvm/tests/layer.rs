@@ -1,0 +1,138 @@
+//! The safe LLVM layer against Debian's shared libLLVM: parsing, walking, building,
+//! passes and LLJIT.
+
+use bf_llvm::{AttributeIndex, Builder, Error, IntPredicate, Linkage, LlJit, Module, Opcode, TypeKind, attribute_kind};
+
+const IR: &str = r#"
+@counter = internal global i64 0
+
+define internal i32 @twice(i32 %x) {
+entry:
+  %y = add i32 %x, %x
+  ret i32 %y
+}
+
+define i32 @pick(i32 %a, i32 %b) {
+entry:
+  %c = icmp slt i32 %a, %b
+  br i1 %c, label %less, label %done
+less:
+  %t = call i32 @twice(i32 %a)
+  br label %done
+done:
+  %r = phi i32 [ %t, %less ], [ %b, %entry ]
+  ret i32 %r
+}
+"#;
+
+#[test]
+fn walks_functions_blocks_and_instructions() {
+    let m = Module::parse("walk", IR.as_bytes()).unwrap();
+    m.verify().unwrap();
+    let names: Vec<String> = m.functions().iter().map(|f| f.name()).collect();
+    assert_eq!(names, ["twice", "pick"]);
+    let twice = m.function("twice").unwrap();
+    assert_eq!(twice.linkage(), Linkage::LLVMInternalLinkage);
+    assert_eq!(twice.param_count(), 1);
+    assert!(!twice.is_declaration());
+    assert_eq!(twice.intrinsic_id(), 0);
+    let pick = m.function("pick").unwrap();
+    let blocks = pick.basic_blocks();
+    assert_eq!(blocks.len(), 3);
+    let ops: Vec<Opcode> = blocks[0].instructions().map(|i| i.opcode()).collect();
+    assert_eq!(ops, [Opcode::LLVMICmp, Opcode::LLVMBr]);
+    let icmp = blocks[0].first_instruction().unwrap();
+    assert_eq!(icmp.icmp_predicate(), Some(IntPredicate::LLVMIntSLT));
+    assert_eq!(icmp.users().len(), 1);
+    let br = icmp.next().unwrap();
+    assert_eq!(br.condition(), Some(*icmp));
+    assert_eq!(br.successor_count(), 2);
+    assert_eq!(br.successor(0), blocks[1]);
+    let call = blocks[1].first_instruction().unwrap();
+    assert_eq!(call.called_value(), Some(twice.as_value()));
+    assert_eq!(call.arg_count(), Some(1));
+    assert_eq!(call.called_function_type().unwrap().return_type().int_width(), Some(32));
+    let phi = blocks[2].first_instruction().unwrap();
+    let incoming = phi.incoming();
+    assert_eq!(incoming.len(), 2);
+    assert_eq!(incoming[1], (pick.param(1), blocks[0]));
+    // Kind-specific accessors refuse other kinds instead of casting blindly.
+    assert_eq!(call.icmp_predicate(), None);
+    assert_eq!(icmp.called_value(), None);
+    assert_eq!(phi.indices(), None);
+    assert!(phi.print().contains("phi i32"));
+    let g = m.global("counter").unwrap();
+    assert!(!g.is_declaration());
+    g.set_initializer(None);
+    assert!(g.is_declaration());
+}
+
+#[test]
+fn reports_parse_verify_and_pass_errors() {
+    let Err(Error::Parse(msg)) = Module::parse("bad", b"define i32 @f( {") else { panic!("parsed garbage") };
+    assert!(msg.contains("expected type"), "{msg}");
+    assert!(matches!(Module::parse("bc", b"BC\xC0\xDE\x01"), Err(Error::Parse(_))));
+    let m = Module::parse("loop", b"define i32 @f() {\n  %y = add i32 %y, 1\n  ret i32 %y\n}\n").unwrap();
+    let Err(Error::Verify(msg)) = m.verify() else { panic!("verified a self-reference") };
+    assert!(msg.contains("Only PHI nodes may reference their own value"), "{msg}");
+    let mut m = Module::parse("ok", IR.as_bytes()).unwrap();
+    assert!(matches!(m.run_passes("no-such-pass"), Err(Error::Passes(_))));
+    m.run_passes("default<O2>").unwrap();
+    m.verify().unwrap();
+}
+
+#[test]
+fn builds_instructions_and_edits_attributes() {
+    let m = Module::parse("build", IR.as_bytes()).unwrap();
+    let ctx = m.context();
+    let i32_ty = ctx.i32_type();
+    let fty = ctx.function_type(i32_ty, &[i32_ty], false);
+    let f = m.add_function("inc", fty);
+    let mut b = Builder::new(ctx);
+    b.position_at_end(f.append_basic_block("entry"));
+    let sum = b.add(f.param(0), ctx.const_int(i32_ty, 1));
+    b.ret(sum);
+    let slot = m.add_global(ctx.ptr_type(), "slot");
+    slot.set_initializer(Some(f.as_value()));
+    let kind = attribute_kind("noinline");
+    assert_ne!(kind, 0);
+    assert!(!f.has_enum_attribute(AttributeIndex::Function, kind));
+    let twice = m.function("twice").unwrap();
+    assert!(twice.attributes(AttributeIndex::Function).is_empty());
+    m.verify().unwrap();
+    let text = m.print();
+    assert!(text.contains("define i32 @inc(i32 %0)"), "{text}");
+    assert!(text.contains("@slot = global ptr @inc"), "{text}");
+    assert_eq!(fty.return_type().kind(), TypeKind::LLVMIntegerTypeKind);
+    assert_eq!(m.data_layout().store_size(i32_ty), 4);
+}
+
+#[test]
+#[should_panic(expected = "another context")]
+fn refuses_values_of_another_context() {
+    let a = Module::parse("a", IR.as_bytes()).unwrap();
+    let b = Module::parse("b", IR.as_bytes()).unwrap();
+    a.global("counter").unwrap().set_initializer(Some(b.context().const_int(b.context().i64_type(), 1)));
+}
+
+extern "C" fn host_add(a: i32, b: i32) -> i32 {
+    a + b
+}
+
+#[test]
+fn compiles_and_calls_with_lljit() {
+    let mut jit = LlJit::new().unwrap();
+    jit.define_absolute_symbols(&[("host_add", host_add as *const () as u64)]).unwrap();
+    let ir = "declare i32 @host_add(i32, i32)\ndefine i32 @answer() {\n  %r = call i32 @host_add(i32 40, i32 2)\n  ret i32 %r\n}\n";
+    jit.add_module(Module::parse("answer", ir.as_bytes()).unwrap()).unwrap();
+    let addr = jit.lookup("answer").unwrap();
+    // SAFETY: `answer` was just compiled as `i32 ()` and the JIT lives on.
+    let answer: extern "C" fn() -> i32 = unsafe { std::mem::transmute(addr as usize) };
+    assert_eq!(answer(), 42);
+    let Err(Error::Lookup(msg)) = jit.lookup("missing") else { panic!("found a missing symbol") };
+    assert!(msg.contains("Symbols not found"), "{msg}");
+    let undefined = "declare void @nowhere()\ndefine void @calls() {\n  call void @nowhere()\n  ret void\n}\n";
+    jit.add_module(Module::parse("calls", undefined.as_bytes()).unwrap()).unwrap();
+    let Err(Error::Lookup(msg)) = jit.lookup("calls") else { panic!("linked an undefined symbol") };
+    assert!(msg.contains("nowhere") && msg.contains("Failed to materialize"), "{msg}");
+}
