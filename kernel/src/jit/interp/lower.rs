@@ -17,9 +17,9 @@ use bf_llvm::{
     Type, TypeKind, Value,
 };
 
+use crate::jit::JitError;
 use bf_interp::abi::{Ext, Scalar, Signature};
 use bf_interp::{Function, MAX_ARGS, MAX_RET, Op, OverflowKind, Reg, SwitchTable, sequence_moves};
-use crate::jit::JitError;
 
 /// Why a function has no tier 0 (it starts in tier 1). Displayed as the message the
 /// engine prints after `interp: starts in tier 1: `.
