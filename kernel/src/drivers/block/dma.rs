@@ -58,12 +58,10 @@ impl DmaBuffer {
     ///
     /// Panics if the `T` would not lie inside the buffer or would be misaligned.
     pub fn at<T: FromBytes + IntoBytes>(&mut self, offset: usize) -> VolatilePtr<'_, T> {
+        let inside = offset.checked_add(core::mem::size_of::<T>()).is_some_and(|end| end <= self.len());
+        assert!(inside, "a DMA structure outside its buffer");
         let addr = self.addr as usize + offset;
-        assert!(
-            offset.checked_add(core::mem::size_of::<T>()).is_some_and(|end| end <= self.len())
-                && addr.is_multiple_of(core::mem::align_of::<T>()),
-            "a DMA structure outside its buffer or misaligned"
-        );
+        assert!(addr.is_multiple_of(core::mem::align_of::<T>()), "a misaligned DMA structure");
         let ptr = NonNull::new(addr as *mut T).expect("DMA memory is never at address 0");
         // SAFETY: the `T` lies inside (asserted) the identity-mapped frames this buffer
         // owns, aligned (asserted); `&mut self` keeps other CPU-side access away while
