@@ -2,6 +2,22 @@
 
 use x86_64::instructions::port::Port;
 
+/// CMOS register numbers (MC146818).
+mod register {
+    pub const SECONDS: u8 = 0x00;
+    pub const MINUTES: u8 = 0x02;
+    pub const HOURS: u8 = 0x04;
+    pub const DAY_OF_MONTH: u8 = 0x07;
+    pub const MONTH: u8 = 0x08;
+    pub const YEAR: u8 = 0x09;
+    /// Status A: bit 7 = update in progress.
+    pub const STATUS_A: u8 = 0x0A;
+    /// Status B: bit 1 = 24-hour clock, bit 2 = binary (not BCD).
+    pub const STATUS_B: u8 = 0x0B;
+    /// The century, where ACPI's FADT says (0x32 on QEMU and most PCs).
+    pub const CENTURY: u8 = 0x32;
+}
+
 fn read_register(reg: u8) -> u8 {
     let mut index = Port::<u8>::new(0x70);
     let mut data = Port::<u8>::new(0x71);
@@ -16,11 +32,20 @@ fn read_register(reg: u8) -> u8 {
 fn snapshot() -> [u8; 7] {
     // Wait until no update is in progress (status A bit 7), bounded.
     for _ in 0..1_000_000 {
-        if read_register(0x0A) & 0x80 == 0 {
+        if read_register(register::STATUS_A) & 0x80 == 0 {
             break;
         }
     }
-    [0x00, 0x02, 0x04, 0x07, 0x08, 0x09, 0x32].map(read_register)
+    [
+        register::SECONDS,
+        register::MINUTES,
+        register::HOURS,
+        register::DAY_OF_MONTH,
+        register::MONTH,
+        register::YEAR,
+        register::CENTURY,
+    ]
+    .map(read_register)
 }
 
 /// Seconds since the Unix epoch per the RTC (UTC assumed, as QEMU provides), or `None`
@@ -35,7 +60,7 @@ pub fn unix_seconds() -> Option<u64> {
         }
         raw = again;
     }
-    let status_b = read_register(0x0B);
+    let status_b = read_register(register::STATUS_B);
     let bcd = status_b & 0x04 == 0;
     let conv = |v: u8| if bcd { (v & 0x0F) + (v >> 4) * 10 } else { v };
     let [sec, min, hour_raw, day, month, year, century] = raw;

@@ -4,14 +4,16 @@
 //! fits (faster to issue) and LBA48 beyond, FLUSH CACHE (EXT). Every wait has a
 //! deadline and ends in [`BlockError::Timeout`] rather than an endless spin.
 //!
-//! PIO moves data through the CPU (`rep insw`/`rep outsw`), so callers' buffers are
-//! used directly; no DMA memory is needed.
+//! The channel's registers are a struct of typed ports ([`ioport::Register`]), one
+//! field per register. PIO moves data through the CPU (`rep insw`/`rep outsw`), so
+//! callers' buffers are used directly; no DMA memory is needed.
 
 use bitflags::bitflags;
-use x86_64::instructions::port::Port;
+use zerocopy::IntoBytes;
 
 use super::dma::Deadline;
 use super::{BlockDevice, BlockError, SECTOR_SIZE, check_request};
+use crate::drivers::ioport;
 use crate::drivers::pci::PciFunction;
 
 bitflags! {
@@ -145,24 +147,91 @@ pub fn compatibility_mode(f: &PciFunction) -> bool {
     f.prog_if & 0x05 == 0
 }
 
+bitflags! {
+    /// The drive/head register (base + 6): which drive, LBA mode, LBA bits 24–27.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct DriveHead: u8 {
+        /// Bits 7 and 5, set by convention (obsolete "always one" bits).
+        const LEGACY = 0xA0;
+        /// The address is an LBA, not a cylinder/head/sector triple.
+        const LBA = 0x40;
+        /// Device 1 (the slave) rather than device 0.
+        const DEVICE1 = 0x10;
+        /// LBA28 bits 24–27 (the low nibble).
+        const LBA_24_27 = 0x0F;
+    }
+}
+
+/// One channel's registers: the command block (the task file, base + 0..7) and the
+/// control block (control + 0), one typed port per register as ATA/ATAPI-8 names them.
+#[derive(Debug)]
+struct Registers {
+    /// Data (base + 0): 16-bit PIO data.
+    data: ioport::ReadWrite<u16>,
+    /// Error (base + 1, read).
+    error: ioport::ReadOnly<u8>,
+    /// Features (base + 1, write); the commands used here take none.
+    _features: ioport::WriteOnly<u8>,
+    /// Sector count (base + 2).
+    sector_count: ioport::WriteOnly<u8>,
+    /// LBA bits 0–7 (base + 3); with LBA48 also bits 24–31, written first.
+    lba_low: ioport::WriteOnly<u8>,
+    /// LBA bits 8–15 (base + 4); also 32–39. After IDENTIFY: the signature's low byte.
+    lba_mid: ioport::ReadWrite<u8>,
+    /// LBA bits 16–23 (base + 5); also 40–47. After IDENTIFY: the signature's high byte.
+    lba_high: ioport::ReadWrite<u8>,
+    /// Drive/head (base + 6).
+    drive_head: ioport::WriteOnly<u8>,
+    /// Status (base + 7, read).
+    status: ioport::ReadOnly<u8>,
+    /// Command (base + 7, write).
+    command: ioport::WriteOnly<u8>,
+    /// Alternate status (control + 0, read): the status without side effects.
+    alt_status: ioport::ReadOnly<u8>,
+    /// Device control (control + 0, write).
+    device_control: ioport::WriteOnly<u8>,
+}
+
+impl Registers {
+    /// The registers of legacy channel `channel` (0 primary, 1 secondary).
+    fn legacy(channel: u8) -> Self {
+        let (base, control) = CHANNELS[usize::from(channel)];
+        // SAFETY: these are the ISA-compatible task-file and control ports of a legacy
+        // IDE channel, which only this driver touches. ATA PIO never makes the drive
+        // access memory: data moves through the data register.
+        unsafe {
+            Registers {
+                data: ioport::Register::new(base),
+                error: ioport::Register::new(base + 1),
+                _features: ioport::Register::new(base + 1),
+                sector_count: ioport::Register::new(base + 2),
+                lba_low: ioport::Register::new(base + 3),
+                lba_mid: ioport::Register::new(base + 4),
+                lba_high: ioport::Register::new(base + 5),
+                drive_head: ioport::Register::new(base + 6),
+                status: ioport::Register::new(base + 7),
+                command: ioport::Register::new(base + 7),
+                alt_status: ioport::Register::new(control),
+                device_control: ioport::Register::new(control),
+            }
+        }
+    }
+
+    /// Writes the sector count and the three LBA bytes, in that order.
+    fn task_file(&mut self, count: u8, lba: [u8; 3]) {
+        self.sector_count.write(count);
+        self.lba_low.write(lba[0]);
+        self.lba_mid.write(lba[1]);
+        self.lba_high.write(lba[2]);
+    }
+}
+
 /// An ATA disk on a legacy IDE channel.
 pub struct AtaDisk {
     channel: u8,
     slave: bool,
-    base: u16,
-    control: u16,
+    regs: Registers,
     identity: Identity,
-}
-
-fn inb(port: u16) -> u8 {
-    // SAFETY: `port` is an ATA register of a legacy channel; reading status or data
-    // registers is what the protocol asks for at this point.
-    unsafe { Port::<u8>::new(port).read() }
-}
-
-fn outb(port: u16, value: u8) {
-    // SAFETY: `port` is an ATA register of a legacy channel.
-    unsafe { Port::<u8>::new(port).write(value) }
 }
 
 impl AtaDisk {
@@ -181,35 +250,36 @@ impl AtaDisk {
         self.identity
     }
 
-    fn status(&self) -> Status {
-        Status::from_bits_retain(inb(self.base + 7))
+    fn status(&mut self) -> Status {
+        Status::from_bits_retain(self.regs.status.read())
     }
 
     /// Reads the alternate status four times: the 400 ns the drive needs after a select.
-    fn delay_400ns(&self) {
+    fn delay_400ns(&mut self) {
         for _ in 0..4 {
-            inb(self.control);
+            self.regs.alt_status.read();
         }
     }
 
-    fn select(&self, high_nibble: u8) {
-        outb(self.base + 6, high_nibble | if self.slave { 0x10 } else { 0 });
+    fn select(&mut self, drive_head: DriveHead) {
+        let device = if self.slave { DriveHead::DEVICE1 } else { DriveHead::empty() };
+        self.regs.drive_head.write((drive_head | device).bits());
         self.delay_400ns();
     }
 
     /// Waits until BSY clears; then the status must not show ERR or DF.
-    fn wait_not_busy(&self, ms: u64) -> Result<Status, BlockError> {
+    fn wait_not_busy(&mut self, ms: u64) -> Result<Status, BlockError> {
         Deadline::after_ms(ms).wait(|| !self.status().contains(Status::BUSY))?;
         let status = self.status();
         if status.intersects(Status::ERROR | Status::DRIVE_FAULT) {
-            let error = inb(self.base + 1);
+            let error = self.regs.error.read();
             return Err(BlockError::Device(u32::from(status.bits()) << 8 | u32::from(error)));
         }
         Ok(status)
     }
 
     /// Waits for the drive to ask for (or offer) one sector of data.
-    fn wait_data(&self) -> Result<(), BlockError> {
+    fn wait_data(&mut self) -> Result<(), BlockError> {
         let status = self.wait_not_busy(SECTOR_TIMEOUT_MS)?;
         if status.contains(Status::DATA_REQUEST) {
             Ok(())
@@ -220,22 +290,20 @@ impl AtaDisk {
 
     /// Probes one drive position with IDENTIFY DEVICE; `None` if no ATA disk is there.
     fn identify(channel: u8, slave: bool) -> Option<AtaDisk> {
-        let (base, control) = CHANNELS[usize::from(channel)];
-        let mut disk = AtaDisk { channel, slave, base, control, identity: Identity { lba48: false, sectors: 0 } };
-        outb(control, Control::NO_INTERRUPT.bits());
-        if inb(base + 7) == 0xff {
+        let regs = Registers::legacy(channel);
+        let mut disk = AtaDisk { channel, slave, regs, identity: Identity { lba48: false, sectors: 0 } };
+        disk.regs.device_control.write(Control::NO_INTERRUPT.bits());
+        if disk.regs.status.read() == 0xff {
             return None; // floating bus: no drive on the channel
         }
-        disk.select(0xA0);
-        for reg in 2..=5 {
-            outb(base + reg, 0);
-        }
-        outb(base + 7, command::IDENTIFY_DEVICE);
-        if inb(base + 7) == 0 {
+        disk.select(DriveHead::LEGACY);
+        disk.regs.task_file(0, [0; 3]);
+        disk.regs.command.write(command::IDENTIFY_DEVICE);
+        if disk.regs.status.read() == 0 {
             return None;
         }
         Deadline::after_ms(IDENTIFY_TIMEOUT_MS).wait(|| !disk.status().contains(Status::BUSY)).ok()?;
-        if inb(base + 4) != 0 || inb(base + 5) != 0 {
+        if disk.regs.lba_mid.read() != 0 || disk.regs.lba_high.read() != 0 {
             return None; // ATAPI or SATA signature: not an ATA disk
         }
         Deadline::after_ms(IDENTIFY_TIMEOUT_MS)
@@ -245,61 +313,33 @@ impl AtaDisk {
             return None;
         }
         let mut words = [0u16; 256];
-        disk.read_words(words.as_mut_ptr().cast());
+        disk.regs.data.read_words(words.as_mut_bytes());
         disk.identity = parse_identify(&words);
         (disk.identity.sectors > 0).then_some(disk)
     }
 
-    /// Reads one sector from the data register to `dst`.
-    fn read_words(&self, dst: *mut u8) {
-        // SAFETY: `dst` points at 512 writable bytes (callers pass a sector of their
-        // buffer); the drive has DRQ set, so the data register holds 256 words. DF is
-        // clear (System V ABI), so `rep insw` moves forward.
-        unsafe {
-            core::arch::asm!("rep insw", in("dx") self.base, inout("rdi") dst => _, inout("rcx") 256usize => _,
-                options(nostack, preserves_flags));
-        }
-    }
-
-    /// Writes one sector from `src` to the data register.
-    fn write_words(&self, src: *const u8) {
-        // SAFETY: `src` points at 512 readable bytes; the drive has DRQ set and takes
-        // 256 words. DF is clear (System V ABI).
-        unsafe {
-            core::arch::asm!("rep outsw", in("dx") self.base, inout("rsi") src => _, inout("rcx") 256usize => _,
-                options(nostack, preserves_flags, readonly));
-        }
-    }
-
     /// Programs the task file for `count` sectors from `lba` and issues the command.
-    fn issue(&self, lba: u64, count: usize, read: bool) -> Result<(), BlockError> {
+    fn issue(&mut self, lba: u64, count: usize, read: bool) -> Result<(), BlockError> {
         let mode = addressing(lba, count as u64, self.identity.lba48)?;
         self.wait_not_busy(SECTOR_TIMEOUT_MS)?;
         let b = lba.to_le_bytes();
         let n = (count as u16).to_le_bytes(); // 256 → 0x0100: LBA28 takes the low byte 0 as 256
         let cmd = match mode {
             Addressing::Lba28 => {
-                self.select(0xE0 | (b[3] & 0x0f));
-                outb(self.base + 2, n[0]);
-                outb(self.base + 3, b[0]);
-                outb(self.base + 4, b[1]);
-                outb(self.base + 5, b[2]);
+                self.select(
+                    DriveHead::LEGACY | DriveHead::LBA | (DriveHead::from_bits_retain(b[3]) & DriveHead::LBA_24_27),
+                );
+                self.regs.task_file(n[0], [b[0], b[1], b[2]]);
                 if read { command::READ_SECTORS } else { command::WRITE_SECTORS }
             }
             Addressing::Lba48 => {
-                self.select(0x40);
-                outb(self.base + 2, n[1]);
-                outb(self.base + 3, b[3]);
-                outb(self.base + 4, b[4]);
-                outb(self.base + 5, b[5]);
-                outb(self.base + 2, n[0]);
-                outb(self.base + 3, b[0]);
-                outb(self.base + 4, b[1]);
-                outb(self.base + 5, b[2]);
+                self.select(DriveHead::LBA);
+                self.regs.task_file(n[1], [b[3], b[4], b[5]]);
+                self.regs.task_file(n[0], [b[0], b[1], b[2]]);
                 if read { command::READ_SECTORS_EXT } else { command::WRITE_SECTORS_EXT }
             }
         };
-        outb(self.base + 7, cmd);
+        self.regs.command.write(cmd);
         self.delay_400ns();
         Ok(())
     }
@@ -331,7 +371,7 @@ impl BlockDevice for AtaDisk {
             self.issue(lba + (i * MAX_SECTORS_PER_COMMAND) as u64, chunk.len() / SECTOR_SIZE, true)?;
             for sector in chunk.chunks_exact_mut(SECTOR_SIZE) {
                 self.wait_data()?;
-                self.read_words(sector.as_mut_ptr());
+                self.regs.data.read_words(sector);
             }
             self.delay_400ns();
         }
@@ -344,7 +384,7 @@ impl BlockDevice for AtaDisk {
             self.issue(lba + (i * MAX_SECTORS_PER_COMMAND) as u64, chunk.len() / SECTOR_SIZE, false)?;
             for sector in chunk.chunks_exact(SECTOR_SIZE) {
                 self.wait_data()?;
-                self.write_words(sector.as_ptr());
+                self.regs.data.write_words(sector);
             }
             self.delay_400ns();
             self.wait_not_busy(SECTOR_TIMEOUT_MS)?;
@@ -354,9 +394,9 @@ impl BlockDevice for AtaDisk {
 
     fn flush(&mut self) -> Result<(), BlockError> {
         self.wait_not_busy(SECTOR_TIMEOUT_MS)?;
-        self.select(0xE0);
+        self.select(DriveHead::LEGACY | DriveHead::LBA);
         let cmd = if self.identity.lba48 { command::FLUSH_CACHE_EXT } else { command::FLUSH_CACHE };
-        outb(self.base + 7, cmd);
+        self.regs.command.write(cmd);
         self.delay_400ns();
         self.wait_not_busy(FLUSH_TIMEOUT_MS).map(|_| ())
     }
@@ -390,6 +430,15 @@ mod tests {
         w[101] = 0x0000;
         w[102] = 0x0001; // 2^32 sectors
         assert_eq!(parse_identify(&w), Identity { lba48: true, sectors: 1 << 32 });
+    }
+
+    #[test]
+    fn drive_head_values_are_the_classic_ones() {
+        let lba28 =
+            DriveHead::LEGACY | DriveHead::LBA | (DriveHead::from_bits_retain(0x0f_u8 | 0xa0) & DriveHead::LBA_24_27);
+        assert_eq!(lba28.bits(), 0xEF);
+        assert_eq!((DriveHead::LEGACY | DriveHead::DEVICE1).bits(), 0xB0); // IDENTIFY, slave
+        assert_eq!(DriveHead::LBA.bits(), 0x40); // LBA48
     }
 
     #[test]

@@ -12,28 +12,29 @@
 //! never changed, so the call works before glibc and from the program's syscalls alike.
 //!
 //! Low memory used (the kernel never hands out the first MiB): 0x20000 code, GDT,
-//! register block and save area; 0x21000 the disk address packet; up to 0x2FFF0 the
-//! real-mode stack; 0x30000–0x3FFFF the transfer buffer (64 sectors per call).
+//! register block and save area; 0x21000 the disk address packet, 0x21100 the drive
+//! parameters (all laid out by [`LowMemory`], whose offsets the assembly uses); up to
+//! 0x2FFF0 the real-mode stack; 0x30000–0x3FFFF the transfer buffer (64 sectors per call).
 //! A BIOS call cannot be timed out; it blocks until the firmware returns.
 
+use core::mem::{offset_of, size_of, size_of_val};
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
+use volatile::{VolatileFieldAccess, VolatilePtr};
+use x86_64::VirtAddr;
+use x86_64::structures::DescriptorTablePointer;
 
 use super::{BlockDevice, BlockError, SECTOR_SIZE, check_request, for_each_piece};
 
-/// Where the real-mode part and its data live (segment 0x2000).
+/// Where the real-mode part and its data live (segment 0x2000): a [`LowMemory`].
 pub const TRAMPOLINE: u64 = 0x20000;
-const GDT: u64 = TRAMPOLINE + 0x800;
-const GDTR: u64 = TRAMPOLINE + 0x840;
-const IVTR: u64 = TRAMPOLINE + 0x850;
-const REGS: u64 = TRAMPOLINE + 0x900;
-const DAP: u64 = TRAMPOLINE + 0x1000;
-const PARAMS: u64 = TRAMPOLINE + 0x1100;
 /// The transfer buffer (segment 0x3000).
 const BUFFER: u64 = 0x30000;
 /// Sectors per INT 13h call (32 KiB; some BIOSes take at most 127).
 const SECTORS_PER_CALL: usize = 64;
 
-/// Registers in and out of a BIOS call (at [`REGS`]; offsets fixed for the assembly).
+/// Registers in and out of a BIOS call (in [`LowMemory`]; the assembly takes the
+/// fields' offsets from this struct).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BiosRegs {
@@ -84,6 +85,92 @@ pub struct DiskAddressPacket {
     pub lba: u64,
 }
 
+/// The INT 13h AH=48h result buffer (EDD 2.0 size; the call is asked for 0x1A bytes).
+#[repr(C, packed)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DriveParameters {
+    /// Size of the buffer the caller offers; the BIOS sets what it filled.
+    pub size: u16,
+    /// Information flags.
+    pub flags: u16,
+    /// Physical cylinders.
+    pub cylinders: u32,
+    /// Physical heads.
+    pub heads: u32,
+    /// Physical sectors per track.
+    pub sectors_per_track: u32,
+    /// Total sectors.
+    pub sectors: u64,
+    /// Bytes per sector.
+    pub bytes_per_sector: u16,
+    /// EDD configuration parameters (far pointer; EDD 2.0).
+    pub edd: u32,
+}
+
+/// Low memory at [`TRAMPOLINE`] as the trampoline uses it: the real-mode code, its GDT
+/// and descriptor-table pointers, the saved RSP, the register block, the disk address
+/// packet and the drive-parameter buffer. The assembly takes its offsets from here;
+/// the real-mode stack grows down from 0x2FFF0, above all of it.
+#[repr(C)]
+#[derive(VolatileFieldAccess)]
+pub struct LowMemory {
+    /// The real-mode part (`bf_bios_blob`), at offset 0: its far jumps assume so.
+    code: [u8; 0x800],
+    /// [`TRAMPOLINE_GDT`].
+    gdt: [u64; 6],
+    /// Free.
+    free0: [u8; 0x10],
+    /// The GDT pointer both directions load.
+    gdtr: DescriptorTablePointer,
+    /// Free.
+    free1: [u8; 6],
+    /// The real-mode IVT's pointer (limit 0x3FF at 0).
+    ivtr: DescriptorTablePointer,
+    /// Free.
+    free2: [u8; 0x26],
+    /// The kernel's RSP while the CPU is in real mode.
+    saved_rsp: u64,
+    /// Free.
+    free3: [u8; 0x78],
+    /// Registers in and out of the call.
+    regs: BiosRegs,
+    /// Free.
+    free4: [u8; 0x6e0],
+    /// The disk address packet of AH=42h/43h.
+    dap: DiskAddressPacket,
+    /// Free.
+    free5: [u8; 0xf0],
+    /// The AH=48h result buffer.
+    params: DriveParameters,
+}
+
+const _: () = {
+    assert!(offset_of!(LowMemory, code) == 0);
+    assert!(offset_of!(LowMemory, gdt) == 0x800);
+    assert!(offset_of!(LowMemory, gdtr) == 0x840);
+    assert!(offset_of!(LowMemory, ivtr) == 0x850);
+    assert!(offset_of!(LowMemory, saved_rsp) == 0x880);
+    assert!(offset_of!(LowMemory, regs) == 0x900);
+    assert!(offset_of!(LowMemory, dap) == 0x1000);
+    assert!(offset_of!(LowMemory, params) == 0x1100);
+    assert!(size_of::<DriveParameters>() == 0x1e);
+    // Everything lies below the real-mode stack and the transfer buffer.
+    assert!(TRAMPOLINE + (size_of::<LowMemory>() as u64) < 0x2_f000);
+};
+
+/// Offset of the register block in segment 0x2000, for the assembly.
+const REGS: usize = offset_of!(LowMemory, regs);
+
+/// The trampoline's low memory.
+fn low_memory() -> VolatilePtr<'static, LowMemory> {
+    let at = NonNull::new(TRAMPOLINE as *mut LowMemory).expect("TRAMPOLINE is not 0");
+    // SAFETY: 0x20000–0x3FFFF is low memory the kernel never hands out (the frame
+    // allocator starts at 1 MiB) and that stage2 no longer uses; it is identity-mapped
+    // read-write and only the BIOS fallback touches it, one call at a time (the boot
+    // disk's lock, or the single-threaded probe).
+    unsafe { VolatilePtr::new(at) }
+}
+
 /// A flat GDT descriptor for `base`, `limit` (byte granular when < 1 MiB) and access/flags.
 pub const fn descriptor(base: u32, limit: u32, access: u8, flags: u8) -> u64 {
     (limit as u64 & 0xffff)
@@ -131,7 +218,7 @@ bf_bios_call:
     mov [rsp + 44], edx
     sgdt [rsp]
     sidt [rsp + 16]
-    mov [{save_rsp}], rsp
+    mov [{saved_rsp}], rsp
     lgdt [{gdtr}]
     push 0x10
     lea rax, [rip + 2f]
@@ -175,14 +262,14 @@ bf_bios_pm16:
     mov ss, ax
     mov sp, 0xfff0
     lidt [{ivtr_off}]
-    mov eax, [{regs_off} + 0]
-    mov ebx, [{regs_off} + 4]
-    mov ecx, [{regs_off} + 8]
-    mov edx, [{regs_off} + 12]
-    mov esi, [{regs_off} + 16]
-    mov edi, [{regs_off} + 20]
-    push word ptr [{regs_off} + 24]
-    mov es, word ptr [{regs_off} + 26]
+    mov eax, [{r_eax}]
+    mov ebx, [{r_ebx}]
+    mov ecx, [{r_ecx}]
+    mov edx, [{r_edx}]
+    mov esi, [{r_esi}]
+    mov edi, [{r_edi}]
+    push word ptr [{r_ds}]
+    mov es, word ptr [{r_es}]
     pop ds
     sti
     int 0x13
@@ -192,16 +279,16 @@ bf_bios_pm16:
     mov ax, 0x2000
     mov ds, ax
     pop ax
-    mov [{regs_off} + 0], eax
-    mov [{regs_off} + 4], ebx
-    mov [{regs_off} + 8], ecx
-    mov [{regs_off} + 12], edx
-    mov [{regs_off} + 16], esi
-    mov [{regs_off} + 20], edi
-    pop word ptr [{regs_off} + 24]
-    mov word ptr [{regs_off} + 26], es
+    mov [{r_eax}], eax
+    mov [{r_ebx}], ebx
+    mov [{r_ecx}], ecx
+    mov [{r_edx}], edx
+    mov [{r_esi}], esi
+    mov [{r_edi}], edi
+    pop word ptr [{r_ds}]
+    mov word ptr [{r_es}], es
     pushf
-    pop word ptr [{regs_off} + 28]
+    pop word ptr [{r_flags}]
     lgdt [{gdtr_off}]
     mov eax, cr0
     or al, 1
@@ -231,7 +318,7 @@ bf_bios_back32:
     .word 0x08
     .code64
 4:
-    mov rsp, [{save_rsp}]
+    mov rsp, [{saved_rsp}]
     lgdt [rsp]
     lidt [rsp + 16]
     mov ax, 0x10
@@ -265,11 +352,19 @@ bf_bios_back32:
     ret
     .text
 "#,
-    save_rsp = const TRAMPOLINE + 0x880,
-    gdtr = const GDTR,
-    gdtr_off = const GDTR - TRAMPOLINE,
-    ivtr_off = const IVTR - TRAMPOLINE,
-    regs_off = const REGS - TRAMPOLINE,
+    saved_rsp = const TRAMPOLINE + offset_of!(LowMemory, saved_rsp) as u64,
+    gdtr = const TRAMPOLINE + offset_of!(LowMemory, gdtr) as u64,
+    gdtr_off = const offset_of!(LowMemory, gdtr),
+    ivtr_off = const offset_of!(LowMemory, ivtr),
+    r_eax = const REGS + offset_of!(BiosRegs, eax),
+    r_ebx = const REGS + offset_of!(BiosRegs, ebx),
+    r_ecx = const REGS + offset_of!(BiosRegs, ecx),
+    r_edx = const REGS + offset_of!(BiosRegs, edx),
+    r_esi = const REGS + offset_of!(BiosRegs, esi),
+    r_edi = const REGS + offset_of!(BiosRegs, edi),
+    r_ds = const REGS + offset_of!(BiosRegs, ds),
+    r_es = const REGS + offset_of!(BiosRegs, es),
+    r_flags = const REGS + offset_of!(BiosRegs, flags),
 );
 
 unsafe extern "C" {
@@ -285,34 +380,33 @@ fn install() {
     if INSTALLED.swap(true, Ordering::SeqCst) {
         return;
     }
-    let start = &raw const bf_bios_blob as usize;
-    let len = &raw const bf_bios_blob_end as usize - start;
-    assert!(len < 0x800, "the real-mode blob must fit below the GDT");
-    // SAFETY: 0x20000–0x3FFFF is low memory the kernel never hands out (the frame
-    // allocator starts at 1 MiB) and that stage2 no longer uses; it is identity-mapped
-    // read-write. The blob is `len` bytes of our own read-only data.
-    unsafe {
-        core::ptr::copy_nonoverlapping(start as *const u8, TRAMPOLINE as *mut u8, len);
-        core::ptr::copy_nonoverlapping(TRAMPOLINE_GDT.as_ptr(), GDT as *mut u64, TRAMPOLINE_GDT.len());
-        (GDTR as *mut u16).write_unaligned((TRAMPOLINE_GDT.len() * 8 - 1) as u16);
-        ((GDTR + 2) as *mut u64).write_unaligned(GDT);
-        (IVTR as *mut u16).write_unaligned(0x3ff);
-        ((IVTR + 2) as *mut u64).write_unaligned(0);
-    }
+    let start = &raw const bf_bios_blob;
+    let len = &raw const bf_bios_blob_end as usize - start as usize;
+    // SAFETY: the assembly above puts the blob's `len` bytes between the two symbols,
+    // in read-only data of the kernel image.
+    let blob = unsafe { core::slice::from_raw_parts(start, len) };
+    let mut code = [0u8; 0x800];
+    assert!(len <= code.len(), "the real-mode blob must fit below the GDT");
+    code[..len].copy_from_slice(blob);
+    let low = low_memory();
+    low.code().write(code);
+    low.gdt().write(TRAMPOLINE_GDT);
+    let gdt = VirtAddr::new(TRAMPOLINE + offset_of!(LowMemory, gdt) as u64);
+    low.gdtr().write(DescriptorTablePointer { limit: (size_of_val(&TRAMPOLINE_GDT) - 1) as u16, base: gdt });
+    low.ivtr().write(DescriptorTablePointer { limit: 0x3ff, base: VirtAddr::zero() });
 }
 
 /// Runs `int 0x13` in real mode with `regs` and returns the registers after it.
 pub fn bios_call(regs: BiosRegs) -> BiosRegs {
     install();
-    // SAFETY: REGS lies in the trampoline's low-memory area (see `install`).
-    unsafe { (REGS as *mut BiosRegs).write_volatile(regs) };
+    low_memory().regs().write(regs);
     // SAFETY: the trampoline was installed; `bf_bios_call` saves and restores every
     // callee-saved register, RFLAGS, GDTR, IDTR and the FS/GS bases, and leaves CR3,
     // CR4 and the rest of EFER alone. The caller-saved registers are declared clobbered.
     // The call's return address must not land in this function's red zone.
     unsafe { core::arch::asm!("sub rsp, 128", "call {f}", "add rsp, 128", f = sym bf_bios_call, clobber_abi("C")) };
-    // SAFETY: as above; the assembly stored the registers after the call there.
-    unsafe { (REGS as *const BiosRegs).read_volatile() }
+    // The assembly stored the registers after the call there.
+    low_memory().regs().read()
 }
 
 /// A disk reached through the BIOS's INT 13h extensions.
@@ -328,20 +422,16 @@ impl BiosDisk {
         if r.carry() || r.ebx & 0xffff != 0xaa55 || r.ecx & 1 == 0 {
             return Err("the BIOS lacks INT 13h extended disk access for the boot drive");
         }
-        // SAFETY: PARAMS lies in the trampoline's low-memory area.
-        unsafe {
-            core::ptr::write_bytes(PARAMS as *mut u8, 0, 0x1e);
-            (PARAMS as *mut u16).write_volatile(0x1a);
-        }
+        low_memory().params().write(DriveParameters { size: 0x1a, ..Default::default() });
         let r = bios_call(BiosRegs {
             eax: 0x4800,
             edx: u32::from(drive),
-            esi: (PARAMS - TRAMPOLINE) as u32,
+            esi: offset_of!(LowMemory, params) as u32,
             ds: (TRAMPOLINE >> 4) as u16,
             ..Default::default()
         });
-        // SAFETY: as above; the BIOS filled the result buffer.
-        let sectors = unsafe { ((PARAMS + 0x10) as *const u64).read_unaligned() };
+        // The BIOS filled the result buffer.
+        let sectors = low_memory().params().read().sectors;
         if r.carry() || sectors == 0 {
             return Err("INT 13h AH=48h (drive parameters) failed");
         }
@@ -362,12 +452,11 @@ impl BiosDisk {
             segment: (BUFFER >> 4) as u16,
             lba,
         };
-        // SAFETY: DAP lies in the trampoline's low-memory area.
-        unsafe { (DAP as *mut DiskAddressPacket).write_unaligned(dap) };
+        low_memory().dap().write(dap);
         let r = bios_call(BiosRegs {
             eax: u32::from(function) << 8,
             edx: u32::from(self.drive),
-            esi: (DAP - TRAMPOLINE) as u32,
+            esi: offset_of!(LowMemory, dap) as u32,
             ds: (TRAMPOLINE >> 4) as u16,
             ..Default::default()
         });

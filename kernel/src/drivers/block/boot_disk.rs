@@ -10,6 +10,8 @@
 //! devices and frees their DMA memory.
 
 use spin::{Mutex, Once};
+use zerocopy::little_endian::U32;
+use zerocopy::{FromBytes, Immutable, KnownLayout};
 
 use super::ahci::{self, AhciDisk};
 use super::ata::{self, AtaDisk};
@@ -126,9 +128,30 @@ pub enum Match {
     OtherHeader,
 }
 
+/// A master boot record (LBA 0), as far as the boot-disk match reads it.
+#[repr(C)]
+#[derive(FromBytes, KnownLayout, Immutable)]
+pub struct Mbr {
+    /// Stage 1's code.
+    pub boot_code: [u8; 440],
+    /// The disk signature (printed to tell disks apart).
+    pub disk_signature: U32,
+    /// Reserved (copy protection).
+    pub reserved: [u8; 2],
+    /// The four primary partition entries.
+    pub partitions: [[u8; 16]; 4],
+    /// 0x55, 0xAA on a bootable disk.
+    pub boot_signature: [u8; 2],
+}
+
+const _: () = assert!(core::mem::size_of::<Mbr>() == SECTOR_SIZE);
+
+/// The boot signature that ends an MBR.
+const BOOT_SIGNATURE: [u8; 2] = [0x55, 0xAA];
+
 /// Compares a disk's LBA 0 and LBA 9 with the FLUD header stage2 loaded.
 pub fn compare(lba0: &[u8], lba9: &[u8], loaded_header: &[u8]) -> Match {
-    if lba0.len() < SECTOR_SIZE || lba0[510..512] != [0x55, 0xAA] {
+    if Mbr::ref_from_prefix(lba0).map_or(true, |(mbr, _)| mbr.boot_signature != BOOT_SIGNATURE) {
         Match::NoMbr
     } else if lba9 != loaded_header {
         Match::OtherHeader
@@ -159,7 +182,7 @@ fn consider(disk: Disk, loaded_header: &[u8], found: &mut u32) {
     }
     match compare(&sector0, &sector9, loaded_header) {
         Match::BootDisk => {
-            let signature = u32::from_le_bytes(sector0[440..444].try_into().unwrap());
+            let signature = Mbr::ref_from_bytes(&sector0).map_or(0, |mbr| mbr.disk_signature.get());
             kprintln!(
                 "disk: boot disk is {} {}, {} sectors (FLUD header at LBA 9 matches, disk signature {:#010x})",
                 name,
@@ -241,5 +264,16 @@ mod tests {
         mbr[511] = 0xAA;
         assert_eq!(compare(&mbr, &header, &header), Match::BootDisk);
         assert_eq!(compare(&mbr, &[8u8; 512], &header), Match::OtherHeader);
+        assert_eq!(compare(&mbr[..511], &header, &header), Match::NoMbr, "a short sector is no MBR");
+    }
+
+    #[test]
+    fn the_mbr_view_reads_the_disk_signature() {
+        let mut sector = [0u8; 512];
+        sector[440..444].copy_from_slice(&[0x3d, 0xdb, 0x75, 0x37]);
+        sector[446 + 16 + 4] = 0x06;
+        let mbr = Mbr::ref_from_bytes(&sector).unwrap();
+        assert_eq!(mbr.disk_signature.get(), 0x3775_db3d);
+        assert_eq!(mbr.partitions[1][4], 0x06);
     }
 }

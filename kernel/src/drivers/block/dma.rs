@@ -1,6 +1,11 @@
 //! What every disk driver needs besides its registers: physically contiguous DMA
 //! memory from the frame allocator, and deadlines so that no poll loop spins forever.
 
+use core::ptr::NonNull;
+
+use volatile::VolatilePtr;
+use zerocopy::{FromBytes, IntoBytes};
+
 use crate::arch::x86_64::tsc;
 use crate::mm::frames;
 use crate::mm::regions::PAGE_SIZE;
@@ -46,10 +51,23 @@ impl DmaBuffer {
         unsafe { core::slice::from_raw_parts_mut(self.addr as *mut u8, self.len()) }
     }
 
-    /// A pointer `offset` bytes in, for volatile access to device-shared structures.
-    pub fn ptr<T>(&self, offset: usize) -> *mut T {
-        debug_assert!(offset + core::mem::size_of::<T>() <= self.len());
-        (self.addr as usize + offset) as *mut T
+    /// The `T` at byte `offset`, for volatile access to a structure the device shares
+    /// (a virtqueue ring, a command header). `T` must be valid for any bytes the device
+    /// writes (`FromBytes`) and have no padding (`IntoBytes`), so that reads and writes
+    /// through the pointer are safe.
+    ///
+    /// Panics if the `T` would not lie inside the buffer or would be misaligned.
+    pub fn at<T: FromBytes + IntoBytes>(&mut self, offset: usize) -> VolatilePtr<'_, T> {
+        let inside = offset.checked_add(core::mem::size_of::<T>()).is_some_and(|end| end <= self.len());
+        assert!(inside, "a DMA structure outside its buffer");
+        let addr = self.addr as usize + offset;
+        assert!(addr.is_multiple_of(core::mem::align_of::<T>()), "a misaligned DMA structure");
+        let ptr = NonNull::new(addr as *mut T).expect("DMA memory is never at address 0");
+        // SAFETY: the `T` lies inside (asserted) the identity-mapped frames this buffer
+        // owns, aligned (asserted); `&mut self` keeps other CPU-side access away while
+        // the pointer lives. Any bit pattern is a `T` (`FromBytes`), so whatever the
+        // device wrote reads back as a valid value.
+        unsafe { VolatilePtr::new(ptr) }
     }
 }
 

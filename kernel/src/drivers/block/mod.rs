@@ -60,7 +60,7 @@ pub trait BlockDevice: Send {
 /// Checks a request against the device size and the sector granularity; drivers call
 /// this before touching hardware.
 pub fn check_request(dev_sectors: u64, lba: u64, len: usize) -> Result<u64, BlockError> {
-    if len % SECTOR_SIZE != 0 {
+    if !len.is_multiple_of(SECTOR_SIZE) {
         return Err(BlockError::BadLength);
     }
     let count = (len / SECTOR_SIZE) as u64;
@@ -80,7 +80,7 @@ pub fn for_each_piece(
     max_bytes: usize,
     mut transfer: impl FnMut(u64, core::ops::Range<usize>) -> Result<(), BlockError>,
 ) -> Result<(), BlockError> {
-    debug_assert!(max_bytes >= SECTOR_SIZE && max_bytes % SECTOR_SIZE == 0);
+    debug_assert!(max_bytes >= SECTOR_SIZE && max_bytes.is_multiple_of(SECTOR_SIZE));
     let mut start = 0;
     while start < len {
         let end = (start + max_bytes).min(len);

@@ -7,13 +7,18 @@
 //! device (ID 0x1042, no I/O BAR) is reported and left alone. One request is in flight
 //! at a time: header, data and status descriptors in slots 0–2, then the driver polls
 //! the used ring's index. Data goes through a 64 KiB DMA bounce buffer, so callers'
-//! buffers may live anywhere.
+//! buffers may live anywhere. The legacy register header is a struct of typed ports;
+//! the request page and the rings' index words are `#[repr(C)]` structs reached through
+//! volatile pointers ([`DmaBuffer::at`]).
 
+use core::mem::{offset_of, size_of};
 use core::sync::atomic::{Ordering, fence};
-use x86_64::instructions::port::Port;
+use volatile::VolatileFieldAccess;
+use zerocopy::{FromBytes, IntoBytes};
 
 use super::dma::{Deadline, DmaBuffer};
 use super::{BlockDevice, BlockError, check_request, for_each_piece};
+use crate::drivers::ioport;
 use crate::drivers::pci::{self, Bar, PciFunction};
 
 /// virtio's PCI vendor ID.
@@ -22,17 +27,6 @@ pub const VENDOR: u16 = 0x1af4;
 pub const DEVICE_TRANSITIONAL: u16 = 0x1001;
 /// Modern-only virtio-blk.
 pub const DEVICE_MODERN: u16 = 0x1042;
-
-// Legacy register offsets in I/O BAR 0 (no MSI-X enabled, so the device-specific
-// configuration starts at 0x14).
-const REG_DEVICE_FEATURES: u16 = 0x00;
-const REG_GUEST_FEATURES: u16 = 0x04;
-const REG_QUEUE_PFN: u16 = 0x08;
-const REG_QUEUE_SIZE: u16 = 0x0c;
-const REG_QUEUE_SELECT: u16 = 0x0e;
-const REG_QUEUE_NOTIFY: u16 = 0x10;
-const REG_STATUS: u16 = 0x12;
-const REG_CAPACITY: u16 = 0x14;
 
 const STATUS_ACKNOWLEDGE: u8 = 1;
 const STATUS_DRIVER: u8 = 2;
@@ -67,7 +61,7 @@ const REQUEST_TIMEOUT_MS: u64 = 10_000;
 
 /// One split-virtqueue descriptor, as the device reads it.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes)]
 pub struct Descriptor {
     /// Physical address of the buffer.
     pub addr: u64,
@@ -81,7 +75,7 @@ pub struct Descriptor {
 
 /// The request header the device reads first.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes)]
 pub struct RequestHeader {
     /// [`T_IN`], [`T_OUT`] or [`T_FLUSH`].
     pub kind: u32,
@@ -89,6 +83,91 @@ pub struct RequestHeader {
     pub reserved: u32,
     /// First sector (512 bytes each, whatever the device's block size).
     pub sector: u64,
+}
+
+/// The page a request's header and status byte live in: the device reads the header
+/// and writes the status.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, VolatileFieldAccess)]
+pub struct Request {
+    /// The request header.
+    header: RequestHeader,
+    /// The status byte: 0 OK, 1 I/O error, 2 unsupported.
+    status: u8,
+    /// Padding to the header's alignment.
+    padding: [u8; 7],
+}
+
+/// The first two words of the available and used rings: flags, then the index the
+/// producer moves.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, VolatileFieldAccess)]
+pub struct RingHeader {
+    /// [`AVAIL_NO_INTERRUPT`] in the available ring.
+    flags: u16,
+    /// Free-running index of the next entry the producer will fill.
+    idx: u16,
+}
+
+const _: () = {
+    assert!(size_of::<Descriptor>() == 16);
+    assert!(size_of::<RequestHeader>() == 16);
+    assert!(offset_of!(Request, status) == 16);
+    assert!(size_of::<RingHeader>() == 4);
+};
+
+/// The legacy (virtio 0.9.5 §2.2.2) register header in I/O BAR 0, one typed port per
+/// register. Without MSI-X the device-specific configuration (virtio-blk: the
+/// capacity) follows at 0x14.
+#[derive(Debug)]
+struct LegacyRegisters {
+    /// Device features (0x00).
+    device_features: ioport::ReadOnly<u32>,
+    /// Guest (driver) features (0x04).
+    guest_features: ioport::WriteOnly<u32>,
+    /// Queue address as a 4 KiB page number (0x08).
+    queue_pfn: ioport::WriteOnly<u32>,
+    /// Queue size (0x0C).
+    queue_size: ioport::ReadOnly<u16>,
+    /// Queue select (0x0E).
+    queue_select: ioport::WriteOnly<u16>,
+    /// Queue notify (0x10).
+    queue_notify: ioport::WriteOnly<u16>,
+    /// Device status (0x12).
+    device_status: ioport::WriteOnly<u8>,
+    /// ISR status (0x13); reading it acknowledges an interrupt, so it is left alone.
+    _isr_status: ioport::ReadOnly<u8>,
+    /// virtio-blk capacity in 512-byte sectors, low dword (0x14).
+    capacity_low: ioport::ReadOnly<u32>,
+    /// virtio-blk capacity, high dword (0x18).
+    capacity_high: ioport::ReadOnly<u32>,
+}
+
+impl LegacyRegisters {
+    /// The registers of the device whose I/O BAR 0 starts at `io`.
+    ///
+    /// # Safety
+    ///
+    /// `io` must be the legacy I/O BAR of a virtio device this driver owns, and the
+    /// driver must give the device only addresses of its own DMA buffers (as
+    /// [`ioport::Register::new`] asks).
+    unsafe fn new(io: u16) -> Self {
+        // SAFETY: forwarded to the caller.
+        unsafe {
+            LegacyRegisters {
+                device_features: ioport::Register::new(io),
+                guest_features: ioport::Register::new(io + 0x04),
+                queue_pfn: ioport::Register::new(io + 0x08),
+                queue_size: ioport::Register::new(io + 0x0c),
+                queue_select: ioport::Register::new(io + 0x0e),
+                queue_notify: ioport::Register::new(io + 0x10),
+                device_status: ioport::Register::new(io + 0x12),
+                _isr_status: ioport::Register::new(io + 0x13),
+                capacity_low: ioport::Register::new(io + 0x14),
+                capacity_high: ioport::Register::new(io + 0x18),
+            }
+        }
+    }
 }
 
 /// Byte offsets of a legacy virtqueue's three parts in its memory.
@@ -107,7 +186,7 @@ pub struct QueueLayout {
 /// The legacy layout of a queue of `size` entries (virtio 0.9.5 §2.3).
 pub fn queue_layout(size: u16) -> QueueLayout {
     let n = usize::from(size);
-    let avail = n * core::mem::size_of::<Descriptor>();
+    let avail = n * size_of::<Descriptor>();
     let used = (avail + 6 + 2 * n).next_multiple_of(QUEUE_ALIGN);
     QueueLayout { desc: 0, avail, used, bytes: used + (6 + 8 * n).next_multiple_of(QUEUE_ALIGN) }
 }
@@ -115,7 +194,7 @@ pub fn queue_layout(size: u16) -> QueueLayout {
 /// The descriptor chain of one request: header, optional data, status byte.
 pub fn request_chain(header: u64, data: Option<(u64, u32, bool)>, status: u64) -> ([Descriptor; 3], usize) {
     let mut d = [Descriptor::default(); 3];
-    d[0] = Descriptor { addr: header, len: core::mem::size_of::<RequestHeader>() as u32, flags: DESC_NEXT, next: 1 };
+    d[0] = Descriptor { addr: header, len: size_of::<RequestHeader>() as u32, flags: DESC_NEXT, next: 1 };
     let mut n = 1;
     if let Some((addr, len, device_writes)) = data {
         d[1] = Descriptor { addr, len, flags: DESC_NEXT | if device_writes { DESC_WRITE } else { 0 }, next: 2 };
@@ -128,11 +207,11 @@ pub fn request_chain(header: u64, data: Option<(u64, u32, bool)>, status: u64) -
 /// A virtio-blk disk.
 pub struct VirtioBlk {
     function: PciFunction,
-    io: u16,
+    regs: LegacyRegisters,
     queue_size: u16,
     layout: QueueLayout,
     queue: DmaBuffer,
-    /// Request header at 0, status byte at 16.
+    /// A [`Request`] at offset 0.
     request: DmaBuffer,
     bounce: DmaBuffer,
     avail_idx: u16,
@@ -140,27 +219,6 @@ pub struct VirtioBlk {
     sectors: u64,
     flush: bool,
     read_only: bool,
-}
-
-fn outb(port: u16, v: u8) {
-    // SAFETY: `port` lies in the device's own I/O BAR.
-    unsafe { Port::<u8>::new(port).write(v) }
-}
-fn outw(port: u16, v: u16) {
-    // SAFETY: `port` lies in the device's own I/O BAR.
-    unsafe { Port::<u16>::new(port).write(v) }
-}
-fn outl(port: u16, v: u32) {
-    // SAFETY: `port` lies in the device's own I/O BAR.
-    unsafe { Port::<u32>::new(port).write(v) }
-}
-fn inw(port: u16) -> u16 {
-    // SAFETY: `port` lies in the device's own I/O BAR; reads have no side effects here.
-    unsafe { Port::<u16>::new(port).read() }
-}
-fn inl(port: u16) -> u32 {
-    // SAFETY: `port` lies in the device's own I/O BAR; reads have no side effects here.
-    unsafe { Port::<u32>::new(port).read() }
 }
 
 impl VirtioBlk {
@@ -174,35 +232,40 @@ impl VirtioBlk {
         let Bar::Io(io) = function.bar(0) else {
             return Err("no legacy I/O BAR 0 (modern-only virtio is not supported)");
         };
-        function.enable(pci::COMMAND_IO | pci::COMMAND_BUS_MASTER);
-        outb(io + REG_STATUS, 0);
-        outb(io + REG_STATUS, STATUS_ACKNOWLEDGE);
-        outb(io + REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
-        let offered = inl(io + REG_DEVICE_FEATURES);
+        function.enable(pci::Command::IO | pci::Command::BUS_MASTER);
+        // SAFETY: BAR 0 of a transitional virtio device is its legacy register header,
+        // and only this driver uses the device. The only addresses it hands the device
+        // (the queue's page, the descriptors' buffers) are of its own DMA buffers, which
+        // a reset in `Drop` (or on failure below) stops the device using before they
+        // are freed.
+        let mut regs = unsafe { LegacyRegisters::new(io) };
+        regs.device_status.write(0);
+        regs.device_status.write(STATUS_ACKNOWLEDGE);
+        regs.device_status.write(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+        let offered = regs.device_features.read();
         let accepted = offered & (F_FLUSH | F_RO);
-        outl(io + REG_GUEST_FEATURES, accepted);
-        outw(io + REG_QUEUE_SELECT, 0);
-        let queue_size = inw(io + REG_QUEUE_SIZE);
+        regs.guest_features.write(accepted);
+        regs.queue_select.write(0);
+        let queue_size = regs.queue_size.read();
         if queue_size < 3 || !queue_size.is_power_of_two() {
-            outb(io + REG_STATUS, STATUS_FAILED);
+            regs.device_status.write(STATUS_FAILED);
             return Err("queue 0 missing or of a bad size");
         }
         let layout = queue_layout(queue_size);
-        let (Some(queue), Some(request), Some(bounce)) =
+        let (Some(mut queue), Some(request), Some(bounce)) =
             (DmaBuffer::new(layout.bytes / 4096), DmaBuffer::new(1), DmaBuffer::new(BOUNCE_BYTES / 4096))
         else {
-            outb(io + REG_STATUS, STATUS_FAILED);
+            regs.device_status.write(STATUS_FAILED);
             return Err("out of memory for the virtqueue");
         };
-        // SAFETY: the available ring's flags word lies inside `queue`, which the device
-        // does not use before the PFN is written.
-        unsafe { queue.ptr::<u16>(layout.avail).write_volatile(AVAIL_NO_INTERRUPT) };
-        outl(io + REG_QUEUE_PFN, (queue.addr() / 4096) as u32);
-        outb(io + REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_DRIVER_OK);
-        let sectors = u64::from(inl(io + REG_CAPACITY)) | (u64::from(inl(io + REG_CAPACITY + 4)) << 32);
+        // The device does not use the queue before its page number is written.
+        queue.at::<RingHeader>(layout.avail).flags().write(AVAIL_NO_INTERRUPT);
+        regs.queue_pfn.write((queue.addr() / 4096) as u32);
+        regs.device_status.write(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_DRIVER_OK);
+        let sectors = u64::from(regs.capacity_low.read()) | (u64::from(regs.capacity_high.read()) << 32);
         Ok(VirtioBlk {
             function,
-            io,
+            regs,
             queue_size,
             layout,
             queue,
@@ -228,37 +291,31 @@ impl VirtioBlk {
 
     /// Submits one request and polls until the device has used it.
     fn submit(&mut self, kind: u32, sector: u64, data: Option<(usize, bool)>) -> Result<(), BlockError> {
+        // No request is in flight: the request page, the descriptors and the ring entry
+        // are ours until the available index below moves.
         let header = RequestHeader { kind, reserved: 0, sector };
-        let status_addr = self.request.addr() + 16;
-        // SAFETY: header and status live in our request page; no request is in flight.
-        unsafe {
-            self.request.ptr::<RequestHeader>(0).write_volatile(header);
-            self.request.ptr::<u8>(16).write_volatile(0xff);
-        }
+        self.request.at::<Request>(0).write(Request { header, status: 0xff, padding: [0; 7] });
+        let status_addr = self.request.addr() + offset_of!(Request, status) as u64;
         let data = data.map(|(len, device_writes)| (self.bounce.addr(), len as u32, device_writes));
         let (chain, n) = request_chain(self.request.addr(), data, status_addr);
         for (i, d) in chain[..n].iter().enumerate() {
-            // SAFETY: descriptor i < queue_size lies in the descriptor table; the device
-            // reads it only after the available index below moves.
-            unsafe { self.queue.ptr::<Descriptor>(self.layout.desc + 16 * i).write_volatile(*d) };
+            self.queue.at::<Descriptor>(self.layout.desc + size_of::<Descriptor>() * i).write(*d);
         }
         let slot = usize::from(self.avail_idx % self.queue_size);
-        // SAFETY: ring entry `slot` and the index word lie in the available ring.
-        unsafe { self.queue.ptr::<u16>(self.layout.avail + 4 + 2 * slot).write_volatile(0) };
+        let avail_ring = self.layout.avail + size_of::<RingHeader>();
+        self.queue.at::<u16>(avail_ring + size_of::<u16>() * slot).write(0);
         fence(Ordering::SeqCst);
         self.avail_idx = self.avail_idx.wrapping_add(1);
-        // SAFETY: as above.
-        unsafe { self.queue.ptr::<u16>(self.layout.avail + 2).write_volatile(self.avail_idx) };
+        self.queue.at::<RingHeader>(self.layout.avail).idx().write(self.avail_idx);
         fence(Ordering::SeqCst);
-        outw(self.io + REG_QUEUE_NOTIFY, 0);
-        let used_idx_ptr = self.queue.ptr::<u16>(self.layout.used + 2);
+        self.regs.queue_notify.write(0);
         let expected = self.used_idx.wrapping_add(1);
-        // SAFETY: the used ring's index word lies in our queue memory; the device writes it.
-        Deadline::after_ms(REQUEST_TIMEOUT_MS).wait(|| unsafe { used_idx_ptr.read_volatile() } == expected)?;
+        let used = self.layout.used;
+        Deadline::after_ms(REQUEST_TIMEOUT_MS).wait(|| self.queue.at::<RingHeader>(used).idx().read() == expected)?;
         self.used_idx = expected;
         fence(Ordering::SeqCst);
-        // SAFETY: the device has completed the request, so the status byte is final.
-        match unsafe { self.request.ptr::<u8>(16).read_volatile() } {
+        // The device has completed the request, so the status byte is final.
+        match self.request.at::<Request>(0).status().read() {
             0 => Ok(()),
             status => Err(BlockError::Device(u32::from(status))),
         }
@@ -302,7 +359,7 @@ impl BlockDevice for VirtioBlk {
 impl Drop for VirtioBlk {
     fn drop(&mut self) {
         // A reset stops the device from using the queue before its memory is freed.
-        outb(self.io + REG_STATUS, 0);
+        self.regs.device_status.write(0);
     }
 }
 
