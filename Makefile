@@ -100,7 +100,7 @@ disk: boot-stages kernel tools
 run: disk
 	$(BFRUN) --disk $(DISK) $(QEMU_ARGS) $(BUILD)/bareflow.img
 
-test: disk
+test: disk lint
 	@$(BFRUN) --probe
 	cargo test --workspace --exclude kernel --no-fail-fast
 	cargo test -p kernel --no-fail-fast
