@@ -16,6 +16,18 @@ use crate::module::Module;
 use crate::types::{FunctionType, Type};
 use crate::{AtomicRmwBinOp, IntPredicate, Linkage, Opcode, RealPredicate};
 
+/// `pub fn <name>(self) -> bool` for each `<name> => <LLVMIsA… function>` pair: whether
+/// the value is of that kind.
+macro_rules! kind_tests {
+    ($($(#[$doc:meta])* $name:ident => $isa:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(self) -> bool {
+            // SAFETY: LLVMIsA* only inspects the kind of a live value and returns it or null.
+            unsafe { !$isa(self.raw).is_null() }
+        }
+    )*};
+}
+
 /// Any value: constant, argument, instruction, global, function, block label.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Value<'m> {
@@ -91,52 +103,23 @@ impl<'m> Value<'m> {
         Value::from_raw(unsafe { LLVMIsAGlobalVariable(self.raw) }).map(GlobalVariable)
     }
 
-    /// Whether it is a function argument.
-    pub fn is_argument(self) -> bool {
-        // SAFETY: kind test.
-        unsafe { !LLVMIsAArgument(self.raw).is_null() }
-    }
-
-    /// Whether it is a basic block (a branch's label operand).
-    pub fn is_basic_block(self) -> bool {
-        // SAFETY: kind test.
-        unsafe { !LLVMIsABasicBlock(self.raw).is_null() }
-    }
-
-    /// Whether it is a constant (globals and functions included).
-    pub fn is_constant(self) -> bool {
-        // SAFETY: kind test.
-        unsafe { !LLVMIsAConstant(self.raw).is_null() }
-    }
-
-    /// Whether it is a global value (function, variable, alias).
-    pub fn is_global_value(self) -> bool {
-        // SAFETY: kind test.
-        unsafe { !LLVMIsAGlobalValue(self.raw).is_null() }
-    }
-
-    /// Whether it is an integer constant.
-    pub fn is_constant_int(self) -> bool {
-        // SAFETY: kind test.
-        unsafe { !LLVMIsAConstantInt(self.raw).is_null() }
-    }
-
-    /// Whether it is `null` of a pointer type.
-    pub fn is_null_pointer(self) -> bool {
-        // SAFETY: kind test.
-        unsafe { !LLVMIsAConstantPointerNull(self.raw).is_null() }
-    }
-
-    /// Whether it is `undef` (or `poison`, a kind of undef).
-    pub fn is_undef(self) -> bool {
-        // SAFETY: kind test.
-        unsafe { !LLVMIsAUndefValue(self.raw).is_null() }
-    }
-
-    /// Whether it is `zeroinitializer`.
-    pub fn is_aggregate_zero(self) -> bool {
-        // SAFETY: kind test.
-        unsafe { !LLVMIsAConstantAggregateZero(self.raw).is_null() }
+    kind_tests! {
+        /// Whether it is a function argument.
+        is_argument => LLVMIsAArgument;
+        /// Whether it is a basic block (a branch's label operand).
+        is_basic_block => LLVMIsABasicBlock;
+        /// Whether it is a constant (globals and functions included).
+        is_constant => LLVMIsAConstant;
+        /// Whether it is a global value (function, variable, alias).
+        is_global_value => LLVMIsAGlobalValue;
+        /// Whether it is an integer constant.
+        is_constant_int => LLVMIsAConstantInt;
+        /// Whether it is `null` of a pointer type.
+        is_null_pointer => LLVMIsAConstantPointerNull;
+        /// Whether it is `undef` (or `poison`, a kind of undef).
+        is_undef => LLVMIsAUndefValue;
+        /// Whether it is `zeroinitializer`.
+        is_aggregate_zero => LLVMIsAConstantAggregateZero;
     }
 
     /// An integer constant's value, zero-extended (`None` for other values and for

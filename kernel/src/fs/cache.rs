@@ -413,32 +413,8 @@ impl Seek for PartitionIo {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-    use crate::drivers::block::RamDisk;
-
-    /// A RAM disk the test keeps a handle on while the cache owns another (the cache
-    /// sits below `fs::testing::SharedDisk`, which mounts volumes, so it has its own).
-    struct Shared(Arc<Mutex<RamDisk>>);
-
-    impl BlockDevice for Shared {
-        fn driver_name(&self) -> &'static str {
-            "ramdisk"
-        }
-        fn sector_count(&self) -> u64 {
-            self.0.lock().unwrap().sector_count()
-        }
-        fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError> {
-            self.0.lock().unwrap().read_sectors(lba, buf)
-        }
-        fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
-            self.0.lock().unwrap().write_sectors(lba, buf)
-        }
-        fn flush(&mut self) -> Result<(), BlockError> {
-            Ok(())
-        }
-    }
+    use crate::drivers::block::{RamDisk, SharedRamDisk};
 
     fn cache() -> SectorCache {
         SectorCache::new(Box::new(RamDisk::new(64)), 8, 32)
@@ -474,8 +450,8 @@ mod tests {
     /// stale bytes, and after a write-back the device holds exactly the model.
     #[test]
     fn random_io_matches_a_plain_model() {
-        let disk = Arc::new(Mutex::new(RamDisk::new(1100)));
-        let shared = Shared(disk.clone());
+        let shared = SharedRamDisk::new(1100);
+        let disk = shared.0.clone();
         let sectors = 1000u64;
         let mut c = SectorCache::new(Box::new(shared), 100, sectors);
         let size = sectors as usize * SECTOR_SIZE;

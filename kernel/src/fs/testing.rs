@@ -1,41 +1,19 @@
-//! Host-test helpers of the file-system layer — [`SharedDisk`], an in-memory disk with
+//! Host-test helpers of the file-system layer — [`SharedRamDisk`], an in-memory disk with
 //! a FAT16 partition that a test can mount, snapshot, corrupt and `fsck` — and the
 //! file-system layer's own tests over it.
 
 use std::io::Cursor;
-use std::sync::{Arc, Mutex};
 
 use linux_abi::fcntl::*;
 
 use super::*;
-use crate::drivers::block::{BlockDevice, BlockError, RamDisk, SECTOR_SIZE};
+use crate::drivers::block::{RamDisk, SECTOR_SIZE, SharedRamDisk};
 
 /// Where the test partition starts (1 MiB, as `mkimage` aligns it).
 pub const PART_LBA: u64 = 2048;
 
-/// A RAM disk the test keeps a handle on while the file system owns another.
-#[derive(Clone)]
-pub struct SharedDisk(pub Arc<Mutex<RamDisk>>);
-
-impl BlockDevice for SharedDisk {
-    fn driver_name(&self) -> &'static str {
-        "ramdisk"
-    }
-    fn sector_count(&self) -> u64 {
-        self.0.lock().unwrap().sector_count()
-    }
-    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError> {
-        self.0.lock().unwrap().read_sectors(lba, buf)
-    }
-    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
-        self.0.lock().unwrap().write_sectors(lba, buf)
-    }
-    fn flush(&mut self) -> Result<(), BlockError> {
-        Ok(())
-    }
-}
-
-impl SharedDisk {
+/// The file-system tests' helpers on a shared RAM disk.
+impl SharedRamDisk {
     /// A disk with an MBR whose FAT16 entry (type 0x06) holds a fresh `mib` MiB volume.
     pub fn formatted(mib: u64) -> Self {
         let sectors = mib * 2048;
@@ -49,12 +27,12 @@ impl SharedDisk {
         let part = &mut disk.bytes[PART_LBA as usize * SECTOR_SIZE..];
         let opts = fatfs::FormatVolumeOptions::new().fat_type(fatfs::FatType::Fat16).total_sectors(sectors as u32);
         fatfs::format_volume(Cursor::new(part), opts).unwrap();
-        SharedDisk(Arc::new(Mutex::new(disk)))
+        SharedRamDisk::from(disk)
     }
 
     /// A copy of the disk's bytes right now (what a power cut would leave).
-    pub fn snapshot(&self) -> SharedDisk {
-        SharedDisk(Arc::new(Mutex::new(RamDisk { bytes: self.0.lock().unwrap().bytes.clone() })))
+    pub fn snapshot(&self) -> SharedRamDisk {
+        SharedRamDisk::from(RamDisk { bytes: self.0.lock().unwrap().bytes.clone() })
     }
 
     /// Mounts the disk's FAT16 partition.
@@ -130,7 +108,7 @@ const CWD: i64 = path::AT_FDCWD;
 
 #[test]
 fn create_overwrite_append_and_read_back() {
-    let disk = SharedDisk::formatted(8);
+    let disk = SharedRamDisk::formatted(8);
     let mut f = disk.mount();
     put(&mut f, "/hello.txt", b"first version, long");
     put(&mut f, "/hello.txt", b"second");
@@ -179,7 +157,7 @@ fn create_overwrite_append_and_read_back() {
 
 #[test]
 fn directories_rename_and_delete() {
-    let disk = SharedDisk::formatted(8);
+    let disk = SharedRamDisk::formatted(8);
     let mut f = disk.mount();
     f.mkdir(CWD, b"/a").unwrap();
     f.mkdir(CWD, b"/a/b").unwrap();
@@ -237,7 +215,7 @@ fn directories_rename_and_delete() {
 
 #[test]
 fn open_flags_and_errors_follow_linux() {
-    let disk = SharedDisk::formatted(8);
+    let disk = SharedRamDisk::formatted(8);
     let mut f = disk.mount();
     assert_eq!(f.open(CWD, b"/missing", O_RDONLY).unwrap_err(), ENOENT);
     assert_eq!(f.open(CWD, b"/missing/x", O_RDONLY | O_CREAT).unwrap_err(), ENOENT);
@@ -280,7 +258,7 @@ fn open_flags_and_errors_follow_linux() {
 
 #[test]
 fn filling_the_disk_is_enospc_and_leaves_earlier_files_intact() {
-    let disk = SharedDisk::formatted(5);
+    let disk = SharedRamDisk::formatted(5);
     let mut f = disk.mount();
     let early: Vec<u8> = (0..50_000u32).map(|i| (i * 7) as u8).collect();
     put(&mut f, "/early.bin", &early);
@@ -321,7 +299,7 @@ fn filling_the_disk_is_enospc_and_leaves_earlier_files_intact() {
 
 #[test]
 fn a_power_cut_during_a_large_write_keeps_earlier_files() {
-    let disk = SharedDisk::formatted(8);
+    let disk = SharedRamDisk::formatted(8);
     let mut f = disk.mount();
     put(&mut f, "/BOOT.LOG", b"boot 1\n");
     let fd = f.open(CWD, b"/big.bin", O_WRONLY | O_CREAT | O_TRUNC).unwrap();
@@ -359,8 +337,8 @@ fn a_power_cut_during_a_large_write_keeps_earlier_files() {
 
 #[test]
 fn corrupted_volumes_are_refused_with_a_reason() {
-    let refused = |edit: &dyn Fn(&SharedDisk)| {
-        let disk = SharedDisk::formatted(8);
+    let refused = |edit: &dyn Fn(&SharedRamDisk)| {
+        let disk = SharedRamDisk::formatted(8);
         edit(&disk);
         mount_disk(Box::new(disk)).err().expect("must be refused").0
     };
@@ -371,7 +349,7 @@ fn corrupted_volumes_are_refused_with_a_reason() {
     let fat = refused(&|d| d.poke(512, &[0x12, 0x34, 0x56, 0x78]));
     assert!(fat.contains("FAT is corrupted"), "{fat}");
     let no_part = {
-        let disk = SharedDisk::formatted(8);
+        let disk = SharedRamDisk::formatted(8);
         disk.0.lock().unwrap().bytes[446 + 4] = 0x83;
         mount_disk(Box::new(disk)).err().unwrap().0
     };

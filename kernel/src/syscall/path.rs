@@ -237,7 +237,7 @@ mod tests {
     use linux_abi::stat::S_IFREG;
 
     use super::SELF_EXE;
-    use crate::fs::testing::SharedDisk;
+    use crate::drivers::block::SharedRamDisk;
     use crate::syscall::dispatch;
     use crate::syscall::testing::MockPlatform;
 
@@ -249,8 +249,8 @@ mod tests {
     const O_APPEND: u64 = 0o2000;
     const O_DIRECTORY: u64 = 0o200000;
 
-    fn mounted() -> (MockPlatform, SharedDisk) {
-        let disk = SharedDisk::formatted(8);
+    fn mounted() -> (MockPlatform, SharedRamDisk) {
+        let disk = SharedRamDisk::formatted(8);
         let mut p = MockPlatform::new();
         p.files = disk.mount();
         (p, disk)

@@ -127,6 +127,42 @@ impl BlockDevice for RamDisk {
     }
 }
 
+/// A [`RamDisk`] that several owners share: a test keeps one handle to read, corrupt or
+/// copy the bytes while the sector cache or a mounted volume owns another.
+#[derive(Clone)]
+pub struct SharedRamDisk(pub std::sync::Arc<std::sync::Mutex<RamDisk>>);
+
+impl SharedRamDisk {
+    /// A zeroed shared disk of `sectors` sectors.
+    pub fn new(sectors: u64) -> Self {
+        Self::from(RamDisk::new(sectors))
+    }
+}
+
+impl From<RamDisk> for SharedRamDisk {
+    fn from(disk: RamDisk) -> Self {
+        SharedRamDisk(std::sync::Arc::new(std::sync::Mutex::new(disk)))
+    }
+}
+
+impl BlockDevice for SharedRamDisk {
+    fn driver_name(&self) -> &'static str {
+        "ramdisk"
+    }
+    fn sector_count(&self) -> u64 {
+        self.0.lock().unwrap().sector_count()
+    }
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        self.0.lock().unwrap().read_sectors(lba, buf)
+    }
+    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
+        self.0.lock().unwrap().write_sectors(lba, buf)
+    }
+    fn flush(&mut self) -> Result<(), BlockError> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
