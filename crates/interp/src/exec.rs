@@ -294,11 +294,16 @@ impl Machine {
         let Some(alloca) = self.mem.get(mem_base..mem_base + mem_units) else {
             trap(&format!("alloca stack overflow calling {}", f.name));
         };
-        for (r, &v) in window.iter().zip(&f.template) {
-            r.set(v);
-        }
-        for (r, &v) in window.iter().zip(args) {
-            r.set(v);
+        let nargs = args.len().min(window.len());
+        // SAFETY: `Cell<u64>` has `u64`'s layout and its contents may be written through
+        // a shared reference; `window` is `f.template.len()` cells that no one else reads
+        // or writes while we fill them (the frame is this activation's), and neither
+        // source overlaps the register stack. One memcpy each, as a frame setup should
+        // be (a loop of `Cell::set` is not one).
+        unsafe {
+            let regs = window.as_ptr() as *mut u64;
+            std::ptr::copy_nonoverlapping(f.template.as_ptr(), regs, window.len());
+            std::ptr::copy_nonoverlapping(args.as_ptr(), regs, nargs);
         }
         self.reg_sp.set(base + window.len());
         self.mem_sp.set(mem_base + mem_units);
