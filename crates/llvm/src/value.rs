@@ -28,6 +28,30 @@ macro_rules! kind_tests {
     )*};
 }
 
+/// The methods every global value (function or global variable) has: whether it is a
+/// declaration (documented by the caller), its linkage, and setting it.
+macro_rules! global_value_methods {
+    ($declaration_doc:literal) => {
+        #[doc = $declaration_doc]
+        pub fn is_declaration(self) -> bool {
+            // SAFETY: `self` is a global value of a live module.
+            unsafe { LLVMIsDeclaration(self.raw) != 0 }
+        }
+
+        /// Its linkage.
+        pub fn linkage(self) -> Linkage {
+            // SAFETY: `self` is a global value of a live module.
+            unsafe { LLVMGetLinkage(self.raw) }
+        }
+
+        /// Sets its linkage.
+        pub fn set_linkage(self, linkage: Linkage) {
+            // SAFETY: `self` is a global value of a live module.
+            unsafe { LLVMSetLinkage(self.raw, linkage) }
+        }
+    };
+}
+
 /// Any value: constant, argument, instruction, global, function, block label.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Value<'m> {
@@ -319,23 +343,7 @@ impl<'m> Function<'m> {
         unsafe { LLVMGetIntrinsicID(self.raw) }
     }
 
-    /// Whether it is only declared here.
-    pub fn is_declaration(self) -> bool {
-        // SAFETY: a function is a global value.
-        unsafe { LLVMIsDeclaration(self.raw) != 0 }
-    }
-
-    /// Its linkage.
-    pub fn linkage(self) -> Linkage {
-        // SAFETY: a global value.
-        unsafe { LLVMGetLinkage(self.raw) }
-    }
-
-    /// Sets its linkage.
-    pub fn set_linkage(self, linkage: Linkage) {
-        // SAFETY: a global value.
-        unsafe { LLVMSetLinkage(self.raw, linkage) }
-    }
+    global_value_methods!("Whether it is only declared here (no body).");
 
     /// Its attributes at `idx`.
     pub fn attributes(self, idx: AttributeIndex) -> Vec<Attribute<'m>> {
@@ -398,23 +406,7 @@ impl<'m> GlobalVariable<'m> {
         self.0
     }
 
-    /// Whether it is only declared here (no initialiser).
-    pub fn is_declaration(self) -> bool {
-        // SAFETY: a global value.
-        unsafe { LLVMIsDeclaration(self.raw) != 0 }
-    }
-
-    /// Its linkage.
-    pub fn linkage(self) -> Linkage {
-        // SAFETY: a global value.
-        unsafe { LLVMGetLinkage(self.raw) }
-    }
-
-    /// Sets its linkage.
-    pub fn set_linkage(self, linkage: Linkage) {
-        // SAFETY: a global value.
-        unsafe { LLVMSetLinkage(self.raw, linkage) }
-    }
+    global_value_methods!("Whether it is only declared here (no initialiser).");
 
     /// Sets its initialiser (`None`: it becomes a declaration).
     ///
