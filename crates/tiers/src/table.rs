@@ -12,8 +12,8 @@ use crate::profile::Heat;
 /// ([`crate::FunctionReport::compile_ms`]).
 pub const MAX_TIERS: usize = 8;
 
-/// An optimisation level of LLVM's `default<On>` pipeline (the kernel maps it to its
-/// `jit::OptLevel`).
+/// An optimisation level of LLVM's `default<On>` pipeline: what a compiled tier's row
+/// names, and what the kernel's JIT compiles at (`jit::Module::optimise`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Opt {
     /// `default<O0>`.
@@ -24,6 +24,28 @@ pub enum Opt {
     O2,
     /// `default<O3>`.
     O3,
+}
+
+impl Opt {
+    /// The level's name in METRIC lines and messages (`o0` … `o3`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Opt::O0 => "o0",
+            Opt::O1 => "o1",
+            Opt::O2 => "o2",
+            Opt::O3 => "o3",
+        }
+    }
+
+    /// The new pass manager's pipeline text for this level.
+    pub const fn pipeline(self) -> &'static str {
+        match self {
+            Opt::O0 => "default<O0>",
+            Opt::O1 => "default<O1>",
+            Opt::O2 => "default<O2>",
+            Opt::O3 => "default<O3>",
+        }
+    }
 }
 
 /// How a tier's code is produced. Each variant has one producer in the kernel: the

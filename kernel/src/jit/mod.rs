@@ -24,39 +24,9 @@ use std::time::Instant;
 
 use bf_llvm::{AttributeIndex, LlJit};
 
-/// An optimisation level of the new pass manager (`default<On>`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OptLevel {
-    /// No optimisation.
-    O0,
-    /// Light.
-    O1,
-    /// Standard.
-    O2,
-    /// Aggressive.
-    O3,
-}
-
-impl OptLevel {
-    /// The tier name used in METRIC lines (`o0` … `o3`).
-    pub fn name(self) -> &'static str {
-        match self {
-            OptLevel::O0 => "o0",
-            OptLevel::O1 => "o1",
-            OptLevel::O2 => "o2",
-            OptLevel::O3 => "o3",
-        }
-    }
-
-    fn pipeline(self) -> &'static str {
-        match self {
-            OptLevel::O0 => "default<O0>",
-            OptLevel::O1 => "default<O1>",
-            OptLevel::O2 => "default<O2>",
-            OptLevel::O3 => "default<O3>",
-        }
-    }
-}
+/// An optimisation level of the new pass manager (`default<On>`): the tier table's own
+/// type, so a tier's row is what the JIT compiles at.
+pub use bf_tiers::Opt as OptLevel;
 
 /// What can go wrong between input bytes and a callable address.
 #[derive(Debug)]

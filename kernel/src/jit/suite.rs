@@ -10,7 +10,7 @@ use bf_tiers::report::profile_lines;
 use bf_tiers::{FunctionReport, Producer, TIERS, Tier, TierPolicy};
 
 use super::host::{AppRun, abi_symbols, engine_log, measure, run_native};
-use super::tiered::{TieredApp, opt_level};
+use super::tiered::TieredApp;
 use super::{Jit, JitError, OptLevel, compile};
 use crate::arch::x86_64::tsc;
 
@@ -147,7 +147,7 @@ fn run_in_tier(name: &str, bitcode: &[u8], tier: &Tier) -> Result<(AppRun, Optio
     match tier.producer {
         Producer::Interpreted => Ok((run_interpreted(name, bitcode)?, None)),
         Producer::Compiled(opt) => {
-            let mut compiled = CompiledApp::new(name, bitcode, opt_level(opt))?;
+            let mut compiled = CompiledApp::new(name, bitcode, opt)?;
             Ok((compiled.run(), Some(compiled.compile_ms)))
         }
         // The extension points of `bf_tiers::Producer` (persistence and figures issues).
@@ -169,7 +169,7 @@ fn cannot(tier: &Tier) -> String {
 /// The level of the top tier whose code is compiled (the profiled run's level).
 fn top_compiled_level() -> Option<OptLevel> {
     TIERS.rows().iter().rev().find_map(|t| match t.producer {
-        Producer::Compiled(opt) => Some(opt_level(opt)),
+        Producer::Compiled(opt) => Some(opt),
         _ => None,
     })
 }

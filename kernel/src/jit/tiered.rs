@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bf_tiers::profile::pause;
-use bf_tiers::{Counters, FunctionReport, LivePolicy, MAX_TIERS, Opt, Producer, TIERS, Tier, TierPolicy};
+use bf_tiers::{Counters, FunctionReport, LivePolicy, MAX_TIERS, Producer, TIERS, Tier, TierPolicy};
 
 use super::rewrite::{isolate, rewrite, trampoline};
 use super::{HostSymbol, Jit, JitError, Module, OptLevel};
@@ -47,16 +47,6 @@ pub struct Log {
     pub line: fn(String),
     /// Report each tier-up (`tier: fib -> t2 after 100 calls (…)`).
     pub tier_ups: bool,
-}
-
-/// The JIT's optimisation level for a tier table's [`Opt`].
-pub fn opt_level(opt: Opt) -> OptLevel {
-    match opt {
-        Opt::O0 => OptLevel::O0,
-        Opt::O1 => OptLevel::O1,
-        Opt::O2 => OptLevel::O2,
-        Opt::O3 => OptLevel::O3,
-    }
 }
 
 /// Per-function state of the running app.
@@ -195,9 +185,9 @@ fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<u64, Ji
     match tier.producer {
         Producer::Compiled(opt) if to == TIERS.top() => {
             let calls = &counters()[id as usize].calls as *const AtomicU64 as u64;
-            compile_top(&mut engine.jit, &engine.bitcode, name, opt_level(opt), tier.name, calls)
+            compile_top(&mut engine.jit, &engine.bitcode, name, opt, tier.name, calls)
         }
-        Producer::Compiled(opt) => compile_alone(&mut engine.jit, &engine.bitcode, name, opt_level(opt), tier.name),
+        Producer::Compiled(opt) => compile_alone(&mut engine.jit, &engine.bitcode, name, opt, tier.name),
         Producer::Interpreted => {
             Err(JitError::Jit(format!("tier {} interprets: there is no code to promote to", tier.name)))
         }
@@ -293,7 +283,7 @@ impl TieredApp {
     ) -> Result<TieredApp, JitError> {
         let load_tier = TIERS.first_native_from(policy.start);
         let level = match TIERS.get(load_tier).map(|t| t.producer) {
-            Some(Producer::Compiled(opt)) => opt_level(opt),
+            Some(Producer::Compiled(opt)) => opt,
             other => {
                 return Err(JitError::Jit(format!(
                     "the load-time module cannot be made for tier {} ({other:?})",
