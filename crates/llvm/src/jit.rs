@@ -87,6 +87,28 @@ impl LlJit {
         Ok(())
     }
 
+    /// Hands the relocatable object `bytes` (from [`TargetMachine::emit_object`](crate::TargetMachine::emit_object),
+    /// in this boot or an earlier one) to the JIT, which links it at the first lookup
+    /// of one of its symbols: its undefined symbols are resolved then, against
+    /// everything the JIT holds. No LLVM compilation happens.
+    pub fn add_object(&mut self, name: &str, bytes: &[u8]) -> Result<(), Error> {
+        let cname = CString::new(name).map_err(|_| Error::Jit(format!("NUL in the object name {name:?}")))?;
+        // SAFETY: LLVM copies `bytes` into a buffer whose ownership
+        // LLVMOrcLLJITAddObjectFile takes, success or not.
+        unsafe {
+            let buffer = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy(
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                cname.as_ptr(),
+            );
+            let dylib = LLVMOrcLLJITGetMainJITDylib(self.raw);
+            if let Some(e) = take_error(LLVMOrcLLJITAddObjectFile(self.raw, dylib, buffer)) {
+                return Err(Error::Jit(e));
+            }
+        }
+        Ok(())
+    }
+
     /// Defines `symbols` (name, address) in the main JIT dylib as absolute, exported,
     /// callable symbols. (JIT code reaching them through the GOT gets direct calls
     /// JITLink may relax out of range; the kernel uses trampoline modules instead.)

@@ -7,6 +7,9 @@
 //!   [`FunctionType`] — and a [`Builder`];
 //! * [`LlJit`]: ORC's LLJIT (add a module, define absolute symbols, look a symbol up;
 //!   errors the session reports come back with the lookup's);
+//! * [`TargetMachine`]: a module compiled to a relocatable object whose bytes we keep
+//!   ([`LlJit::add_object`] links one), the host CPU's name and features,
+//!   [`llvm_version`];
 //! * [`initialise_x86_target`].
 //!
 //! Handles are `Copy` and live as long as the `&Module` they came from; operations
@@ -22,6 +25,7 @@
 mod builder;
 mod jit;
 mod module;
+mod target;
 mod types;
 mod value;
 
@@ -35,6 +39,7 @@ pub use llvm_sys::{
     LLVMOpcode as Opcode, LLVMRealPredicate as RealPredicate, LLVMTypeKind as TypeKind,
 };
 pub use module::Module;
+pub use target::{TargetMachine, host_cpu_features, host_cpu_name, llvm_version};
 pub use types::{Context, DataLayout, FunctionType, Type};
 pub use value::{Attribute, AttributeIndex, BasicBlock, Function, GlobalVariable, Instruction, Value};
 
@@ -51,6 +56,8 @@ pub enum Error {
     Jit(String),
     /// Compiling or looking up a symbol failed (with the errors the session reported).
     Lookup(String),
+    /// A target machine could not be made, or code generation failed.
+    Codegen(String),
 }
 
 impl fmt::Display for Error {
@@ -61,6 +68,7 @@ impl fmt::Display for Error {
             Error::Passes(m) => write!(f, "running passes failed: {m}"),
             Error::Jit(m) => write!(f, "LLJIT failed: {m}"),
             Error::Lookup(m) => write!(f, "lookup failed: {m}"),
+            Error::Codegen(m) => write!(f, "code generation failed: {m}"),
         }
     }
 }

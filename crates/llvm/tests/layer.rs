@@ -136,3 +136,29 @@ fn compiles_and_calls_with_lljit() {
     let Err(Error::Lookup(msg)) = jit.lookup("calls") else { panic!("linked an undefined symbol") };
     assert!(msg.contains("nowhere") && msg.contains("Failed to materialize"), "{msg}");
 }
+
+#[test]
+fn an_object_compiled_once_links_into_another_jit() {
+    let tm = bf_llvm::TargetMachine::host().unwrap();
+    assert!(tm.features().contains("+sse2"), "x86-64 has SSE2: {}", tm.features());
+    assert!(!tm.cpu().is_empty() && tm.triple().starts_with("x86_64"), "{} {}", tm.cpu(), tm.triple());
+    assert!(bf_llvm::llvm_version().starts_with("22."), "{}", bf_llvm::llvm_version());
+    // A global the object defines, a host function it calls, a data symbol it reads
+    // through its address (resolved at link time, in each JIT anew).
+    let ir = "@base = global i32 40\ndeclare i32 @host_add(i32, i32)\n\
+              define i32 @answer() {\n  %b = load i32, ptr @base\n  %r = call i32 @host_add(i32 %b, i32 2)\n  ret i32 %r\n}\n";
+    let object = tm.emit_object(Module::parse("answer", ir.as_bytes()).unwrap()).unwrap();
+    assert_eq!(&object[..4], b"\x7fELF", "an ELF relocatable object");
+    for _ in 0..2 {
+        let mut jit = LlJit::new().unwrap();
+        jit.define_absolute_symbols(&[("host_add", host_add as *const () as u64)]).unwrap();
+        jit.add_object("answer.o", &object).unwrap();
+        let addr = jit.lookup("answer").unwrap();
+        // SAFETY: `answer` is `i32 ()` in the object just linked; the JIT lives on.
+        let answer: extern "C" fn() -> i32 = unsafe { std::mem::transmute(addr as usize) };
+        assert_eq!(answer(), 42);
+    }
+    let mut jit = LlJit::new().unwrap();
+    let Err(Error::Jit(msg)) = jit.add_object("garbage.o", b"not an object") else { panic!("added garbage") };
+    assert!(!msg.is_empty());
+}

@@ -1,0 +1,148 @@
+//! [`TargetMachine`]: compiling a module to a relocatable object file ourselves, so the
+//! object's bytes can be kept (snapshots, docs/persistence.md) and handed to an
+//! [`LlJit`](crate::LlJit) again later with [`LlJit::add_object`](crate::LlJit::add_object).
+
+use std::ffi::{CStr, CString};
+use std::ptr;
+
+use llvm_sys::core::{
+    LLVMDisposeMemoryBuffer, LLVMGetBufferSize, LLVMGetBufferStart, LLVMGetDataLayoutStr, LLVMGetTarget, LLVMSetTarget,
+};
+use llvm_sys::target::{LLVMDisposeTargetData, LLVMSetModuleDataLayout};
+use llvm_sys::target_machine::*;
+
+use crate::module::Module;
+use crate::{Error, initialise_x86_target, take_message};
+
+/// A target machine for the CPU this code runs on, set up as ORC's LLJIT sets up its
+/// own on x86-64 (`JITTargetMachineBuilder::detectHost`, then JITLink's requirements):
+/// the host's triple, CPU name and features, position-independent code, the small code
+/// model, the default (O2) code generator level.
+pub struct TargetMachine {
+    raw: LLVMTargetMachineRef,
+    triple: String,
+    cpu: String,
+    features: String,
+}
+
+// SAFETY: a TargetMachine is only used through `&self` for one module at a time and
+// LLVM keeps no thread-local state for it; BareFlow runs one thread anyway.
+unsafe impl Send for TargetMachine {}
+
+impl Drop for TargetMachine {
+    fn drop(&mut self) {
+        // SAFETY: we own the target machine.
+        unsafe { LLVMDisposeTargetMachine(self.raw) }
+    }
+}
+
+/// The host's CPU name as LLVM detects it (`znver3`, `skylake`, `x86-64` under an old
+/// QEMU model).
+pub fn host_cpu_name() -> String {
+    // SAFETY: LLVM returns a message we own.
+    take_message(unsafe { LLVMGetHostCPUName() })
+}
+
+/// The host's CPU features as LLVM detects them: a comma-separated list of `+name` and
+/// `-name` (CPUID, and XGETBV for the state the OS enabled), sorted by name.
+pub fn host_cpu_features() -> String {
+    // SAFETY: LLVM returns a message we own.
+    let text = take_message(unsafe { LLVMGetHostCPUFeatures() });
+    let mut features: Vec<&str> = text.split(',').filter(|f| !f.is_empty()).collect();
+    features.sort_by_key(|f| &f[1..]);
+    features.join(",")
+}
+
+/// LLVM's version (`22.1.8`).
+pub fn llvm_version() -> String {
+    let (mut major, mut minor, mut patch) = (0, 0, 0);
+    // SAFETY: LLVM writes three unsigned integers.
+    unsafe { llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
+    format!("{major}.{minor}.{patch}")
+}
+
+impl TargetMachine {
+    /// The target machine for this host (initialises the X86 target first).
+    pub fn host() -> Result<TargetMachine, Error> {
+        initialise_x86_target();
+        // SAFETY: LLVM returns messages we own.
+        let triple = take_message(unsafe { LLVMNormalizeTargetTriple(LLVMGetDefaultTargetTriple()) });
+        let (cpu, features) = (host_cpu_name(), host_cpu_features());
+        let c = |s: &str| CString::new(s).map_err(|_| Error::Codegen(format!("NUL in {s:?}")));
+        let (ctriple, ccpu, cfeatures) = (c(&triple)?, c(&cpu)?, c(&features)?);
+        let mut target = ptr::null_mut();
+        let mut message = ptr::null_mut();
+        // SAFETY: a NUL-terminated triple; LLVM writes the target or an error message
+        // we own.
+        if unsafe { LLVMGetTargetFromTriple(ctriple.as_ptr(), &mut target, &mut message) } != 0 {
+            return Err(Error::Codegen(format!("no target for {triple}: {}", take_message(message))));
+        }
+        // SAFETY: a registered target and NUL-terminated strings LLVM copies; we own the
+        // machine it returns.
+        let raw = unsafe {
+            LLVMCreateTargetMachine(
+                target,
+                ctriple.as_ptr(),
+                ccpu.as_ptr(),
+                cfeatures.as_ptr(),
+                LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
+                LLVMRelocMode::LLVMRelocPIC,
+                LLVMCodeModel::LLVMCodeModelSmall,
+            )
+        };
+        if raw.is_null() {
+            return Err(Error::Codegen(format!("cannot create a target machine for {triple} ({cpu})")));
+        }
+        Ok(TargetMachine { raw, triple, cpu, features })
+    }
+
+    /// The target triple.
+    pub fn triple(&self) -> &str {
+        &self.triple
+    }
+
+    /// The CPU name code is scheduled for.
+    pub fn cpu(&self) -> &str {
+        &self.cpu
+    }
+
+    /// The CPU features code may use (`+avx2,-avx512f,…`, sorted).
+    pub fn features(&self) -> &str {
+        &self.features
+    }
+
+    /// Compiles `module` to an ELF relocatable object. A module without a target triple
+    /// or data layout (IR text written by hand) gets this machine's, as LLJIT gives
+    /// them.
+    pub fn emit_object(&self, module: Module) -> Result<Vec<u8>, Error> {
+        // SAFETY: the module is live (owned by `module`) and this machine is live; the
+        // emitted buffer is ours, copied and disposed here.
+        unsafe {
+            if CStr::from_ptr(LLVMGetTarget(module.module)).is_empty() {
+                let triple = CString::new(self.triple.as_str()).expect("checked at creation");
+                LLVMSetTarget(module.module, triple.as_ptr());
+            }
+            if CStr::from_ptr(LLVMGetDataLayoutStr(module.module)).is_empty() {
+                let layout = LLVMCreateTargetDataLayout(self.raw);
+                LLVMSetModuleDataLayout(module.module, layout);
+                LLVMDisposeTargetData(layout);
+            }
+            let mut message = ptr::null_mut();
+            let mut buffer = ptr::null_mut();
+            if LLVMTargetMachineEmitToMemoryBuffer(
+                self.raw,
+                module.module,
+                LLVMCodeGenFileType::LLVMObjectFile,
+                &mut message,
+                &mut buffer,
+            ) != 0
+            {
+                return Err(Error::Codegen(take_message(message)));
+            }
+            let bytes =
+                std::slice::from_raw_parts(LLVMGetBufferStart(buffer) as *const u8, LLVMGetBufferSize(buffer)).to_vec();
+            LLVMDisposeMemoryBuffer(buffer);
+            Ok(bytes)
+        }
+    }
+}
