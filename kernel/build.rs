@@ -22,7 +22,8 @@ fn main() {
     let script = root.join("linker.ld").canonicalize().expect("linker.ld at the workspace root");
     println!("cargo:rerun-if-changed={}", script.display());
     println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
-    println!("cargo:rustc-link-arg-bins=-Wl,--build-id=none");
+    // The build id identifies this kernel build in snapshots (docs/persistence.md).
+    println!("cargo:rustc-link-arg-bins=-Wl,--build-id=sha1");
     if std::env::var_os("CARGO_FEATURE_LLVM").is_some() {
         link_llvm(&root);
         assemble_selftest();

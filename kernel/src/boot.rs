@@ -1,5 +1,6 @@
 //! What stage2 handed over: the boot-info block, the E820 map, the FLUD header and its
-//! command line, and the boot-time figures derived from the TSC stamps.
+//! command line, the boot-time figures derived from the TSC stamps, and the kernel's own
+//! build id.
 
 use boot_protocol::bootinfo::{BootInfo, E820Entry, MAX_E820_ENTRIES};
 use boot_protocol::flud::{FludHeader, HEADER_SIZE};
@@ -74,8 +75,52 @@ pub fn kernel_option<'a>(cmdline: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// The descriptor of a GNU build-id note (`namesz`, `descsz`, `type` = 3, `"GNU\0"`,
+/// then the id); empty if `note` is not one.
+pub fn build_id_of_note(note: &[u8]) -> &[u8] {
+    let word = |at: usize| note.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize);
+    let (Some(namesz), Some(descsz), Some(3)) = (word(0), word(4), word(8)) else { return &[] };
+    let desc = 12 + namesz.next_multiple_of(4);
+    if note.get(12..12 + namesz) != Some(b"GNU\0".as_slice()) {
+        return &[];
+    }
+    note.get(desc..desc + descsz).unwrap_or(&[])
+}
+
+#[cfg(not(test))]
+unsafe extern "C" {
+    /// Start of the GNU build-id note (linker.ld).
+    static __bf_build_id_start: u8;
+    /// End of the GNU build-id note (linker.ld).
+    static __bf_build_id_end: u8;
+}
+
+/// This kernel's GNU build id (`ld --build-id=sha1`, 20 bytes): what snapshots are keyed
+/// by. The same on bare metal and as a Linux program.
+#[cfg(not(test))]
+pub fn build_id() -> &'static [u8] {
+    let (start, end) = (&raw const __bf_build_id_start, &raw const __bf_build_id_end);
+    // SAFETY: linker.ld puts both symbols around the `.note.gnu.build-id` section, in
+    // the kernel's read-only image (loaded by stage2, or mapped by Linux), which lives
+    // as long as the program.
+    let note = unsafe { core::slice::from_raw_parts(start, (end as usize).saturating_sub(start as usize)) };
+    build_id_of_note(note)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_gnu_build_id_note_gives_its_descriptor() {
+        let mut note = vec![4, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0];
+        note.extend_from_slice(b"GNU\0");
+        note.extend_from_slice(&[0xaa, 0xbb, 0xcc]);
+        assert_eq!(super::build_id_of_note(&note), [0xaa, 0xbb, 0xcc]);
+        assert!(super::build_id_of_note(&note[..18]).is_empty(), "a cut descriptor");
+        note[8] = 1;
+        assert!(super::build_id_of_note(&note).is_empty(), "not a build-id note");
+        assert!(super::build_id_of_note(&[]).is_empty());
+    }
+
     use super::kernel_option;
 
     #[test]

@@ -20,6 +20,8 @@
 //! | `--mprotect-fault` | map a page, write it, make it read-only with `mprotect`, write again: must fault |
 //! | `--fs-big-write=MIB` | check `/EARLY.TXT` from an earlier boot (or write it), then write `/BIG.BIN` of MIB MiB, one line per MiB (the power-cut test kills QEMU in the middle) |
 //! | `--fs-selftest` | `std::fs` end to end on the FAT16 volume (a temporary directory natively), the disk filled to ENOSPC, and the `fs.*` benchmark figures |
+//! | `--snapshot-dir=DIR` | as a Linux program: keep the tiered engine's snapshots in `DIR` (on bare metal they are in `/SNAPSHOT` on the FAT16 partition) |
+//! | `--snapshot=off\|reset\|slow` | as a Linux program: what `bf.snapshot=` does on bare metal (docs/persistence.md) |
 //!
 //! On bare metal `main` first mounts the boot disk's FAT16 partition at `/` and counts
 //! the boot in `/BOOT.LOG` (`METRIC fs.boot_count`).
@@ -108,6 +110,8 @@ pub fn run() -> i32 {
 
     let mut status = 0;
     #[cfg(feature = "llvm")]
+    configure_snapshots(on_metal, files, &args);
+    #[cfg(feature = "llvm")]
     if !args.iter().any(|a| a == "--no-jit") {
         let mut first = true;
         let passed = crate::jit::checks::run(|| {
@@ -139,7 +143,11 @@ pub fn run() -> i32 {
             let r = unsafe { libc::syscall(libc::SYS_acct, 0usize) };
             let errno = std::io::Error::last_os_error();
             println!("main: acct(NULL) returned {} ({}); carrying on", r, errno);
-        } else if arg == "--no-jit" || arg.starts_with("--tiers=") {
+        } else if arg == "--no-jit"
+            || arg.starts_with("--tiers=")
+            || arg.starts_with("--snapshot-dir=")
+            || arg.starts_with("--snapshot=")
+        {
         } else if let Some(selection) = arg.strip_prefix("--apps=") {
             #[cfg(feature = "llvm")]
             let tiers = args.iter().rev().find_map(|a| a.strip_prefix("--tiers=")).unwrap_or("all");
@@ -196,6 +204,30 @@ pub fn run() -> i32 {
     }
     println!("main: exiting with status {status}");
     status
+}
+
+/// Where the tiered engine keeps its snapshots (docs/persistence.md): on bare metal
+/// `/SNAPSHOT` on the FAT16 partition when it is mounted, with `bf.snapshot=`; as a
+/// Linux program only with `--snapshot-dir=DIR`, with `--snapshot=`.
+#[cfg(feature = "llvm")]
+fn configure_snapshots(on_metal: bool, files: bool, args: &[String]) {
+    use crate::jit::persist::{Mode, Settings, configure};
+    let last = |prefix: &str| args.iter().rev().find_map(|a| a.strip_prefix(prefix).map(str::to_string));
+    let (root, option) = if on_metal {
+        let root = files.then(|| std::path::PathBuf::from(bf_snapshot::lineage::ROOT));
+        (root, bare_metal::snapshot_option().map(str::to_string))
+    } else {
+        (last("--snapshot-dir=").map(std::path::PathBuf::from), last("--snapshot="))
+    };
+    let mode = match option.as_deref().map(Mode::parse) {
+        None => Mode::On,
+        Some(Some(mode)) => mode,
+        Some(None) => {
+            println!("snapshot: unknown option {option:?} (off, reset, slow): snapshots off");
+            Mode::Off
+        }
+    };
+    configure(Settings { root, mode });
 }
 
 /// Times `n` null syscalls (`getpid`) and prints the average in TSC cycles.

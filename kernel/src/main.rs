@@ -228,6 +228,9 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
         platform::TRACE_MEMORY.store(true, Ordering::Relaxed);
     }
     platform::bare_metal::STAGE1_TSC.store(info.tsc_stage1, Ordering::Relaxed);
+    if let Some(value) = boot::kernel_option(header.cmdline(), "snapshot") {
+        platform::bare_metal::set_snapshot_option(value);
+    }
     if let Some(m) = header.modules().iter().find(|m| m.name() == "app") {
         platform::bare_metal::APP_MODULE.0.store(header.load_addr + m.offset, Ordering::Relaxed);
         platform::bare_metal::APP_MODULE.1.store(m.size, Ordering::Relaxed);

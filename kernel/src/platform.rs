@@ -282,7 +282,7 @@ pub fn report_and_exit(status: u8) -> ! {
 
 /// Bare-metal facts `main` can read (same binary, same memory).
 pub mod bare_metal {
-    use core::sync::atomic::{AtomicBool, AtomicU64};
+    use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
     /// Set before glibc starts on bare metal; false when running as a Linux program.
     pub static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -292,9 +292,30 @@ pub mod bare_metal {
     /// `make disk APP=…`), 0 when the image has none.
     pub static APP_MODULE: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
 
+    /// `bf.snapshot=` from the command line, as an index into [`SNAPSHOT_OPTIONS`]
+    /// (0: not given).
+    pub static SNAPSHOT_OPTION: AtomicU8 = AtomicU8::new(0);
+
+    /// The values `bf.snapshot=` takes (docs/persistence.md); index 0 is "not given".
+    pub const SNAPSHOT_OPTIONS: [&str; 4] = ["", "off", "reset", "slow"];
+
+    /// Records `bf.snapshot=<value>` (before glibc starts: no allocation); an unknown
+    /// value is kept as such (`u8::MAX`) for the program to report.
+    pub fn set_snapshot_option(value: &str) {
+        let index = SNAPSHOT_OPTIONS.iter().position(|o| *o == value).map_or(u8::MAX, |i| i as u8);
+        SNAPSHOT_OPTION.store(index, Ordering::Relaxed);
+    }
+
+    /// `bf.snapshot=`'s value: `None` when not given, `Some("?")` when unknown.
+    pub fn snapshot_option() -> Option<&'static str> {
+        match SNAPSHOT_OPTION.load(Ordering::Relaxed) {
+            0 => None,
+            i => Some(SNAPSHOT_OPTIONS.get(i as usize).copied().unwrap_or("?")),
+        }
+    }
+
     /// The `app` module's bytes, if the image carries one.
     pub fn app_module() -> Option<&'static [u8]> {
-        use core::sync::atomic::Ordering;
         let (addr, len) = (APP_MODULE.0.load(Ordering::Relaxed), APP_MODULE.1.load(Ordering::Relaxed));
         // SAFETY: stage2 loaded the module there; the kernel keeps the payload reserved
         // (it is excluded from the frame allocator) and never writes it.

@@ -81,6 +81,15 @@ impl<'m> Builder<'m> {
         Value::from_raw(unsafe { LLVMBuildAdd(self.raw, a, b, c"".as_ptr()) }).unwrap()
     }
 
+    /// `getelementptr inbounds i8, ptr p, i64 offset`: `p` plus `offset` bytes.
+    pub fn byte_offset(&mut self, p: Value<'m>, offset: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (p, mut offset) = (self.check(p), self.check(offset));
+        let i8_ty = self.context.i8_type();
+        // SAFETY: a positioned builder, a type and values of its context; one index.
+        Value::from_raw(unsafe { LLVMBuildInBoundsGEP2(self.raw, i8_ty.raw, p, &mut offset, 1, c"".as_ptr()) }).unwrap()
+    }
+
     /// `call fty callee(args…)`.
     pub fn call(&mut self, fty: FunctionType<'m>, callee: Value<'m>, args: &[Value<'m>]) -> Instruction<'m> {
         self.ready();

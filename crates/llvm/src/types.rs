@@ -140,6 +140,12 @@ impl<'m> Context<'m> {
         self.check_type(v.type_of());
     }
 
+    /// `i8`.
+    pub fn i8_type(self) -> Type<'m> {
+        // SAFETY: a live context.
+        Type::from_raw(unsafe { LLVMInt8TypeInContext(self.raw) }).unwrap()
+    }
+
     /// `i32`.
     pub fn i32_type(self) -> Type<'m> {
         // SAFETY: a live context.
@@ -191,6 +197,13 @@ impl<'m> Context<'m> {
         assert!(ty.int_width().is_some(), "const_int of a non-integer type");
         // SAFETY: an integer type of this context.
         Value::from_raw(unsafe { LLVMConstInt(ty.raw, value, 0) }).unwrap()
+    }
+
+    /// The null (zero) constant of `ty`.
+    pub fn const_null(self, ty: Type<'m>) -> Value<'m> {
+        self.check_type(ty);
+        // SAFETY: a type of this context.
+        Value::from_raw(unsafe { LLVMConstNull(ty.raw) }).unwrap()
     }
 
     /// The constant expression `inttoptr value to ty`.

@@ -53,9 +53,11 @@ impl Opt {
 /// it both `match` on this enum, so a new variant is refused by the compiler until
 /// both places handle it.
 ///
-/// The last two variants are the **extension points** of two planned tiers. No row of
-/// [`TIERS`] uses them yet; the kernel answers them with "no producer for this tier
-/// yet" until their issues add the producer (see [`TIERS`] for their rows).
+/// The last variant is the **extension point** of a planned tier. No row of [`TIERS`]
+/// uses it yet; the kernel answers it with "no producer for this tier yet" until its
+/// issue adds the producer (see [`TIERS`] for its row). Code kept in a snapshot is not
+/// a producer of its own: a warm boot loads each function's object into the tier it was
+/// compiled for (docs/persistence.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Producer {
     /// Lowered to the interpreter's form (bf-interp) and interpreted: nothing is
@@ -65,11 +67,6 @@ pub enum Producer {
     /// alone, instrumented and calling through the slots — or, in the top row, with
     /// every other function as an uninstrumented copy it may inline.
     Compiled(Opt),
-    /// Extension point — **the persistence issue** (issue 11): relocatable code an
-    /// earlier boot's LLVM produced for this tier, read back from a snapshot on the
-    /// data partition and linked again instead of compiled (a warm boot makes no LLVM
-    /// compilation).
-    Snapshot,
     /// Extension point — **the figures issue** (issue 14): compiled at this level for
     /// the CPU the kernel runs on (its own features: AVX2, FMA, AVX-512 where present)
     /// instead of baseline x86-64, and reported as its own column.
@@ -78,13 +75,11 @@ pub enum Producer {
 
 impl Producer {
     /// What making code for this tier is called in the profile's column headers:
-    /// `compile`, or `load` for snapshot-loaded code (`None`: interpreted code has no
-    /// column).
+    /// `compile` (`None`: interpreted code has no column).
     pub const fn verb(self) -> Option<&'static str> {
         match self {
             Producer::Interpreted => None,
             Producer::Compiled(_) | Producer::HostTuned(_) => Some("compile"),
-            Producer::Snapshot => Some("load"),
         }
     }
 }
@@ -199,12 +194,10 @@ impl Table {
 /// function at O1, instrumented) and tier 2 (the function with its callees at O3).
 ///
 /// Adding a tier is adding a row here; a new kind of code also needs its
-/// [`Producer`] variant handled in the kernel. The two planned tiers are one row each:
+/// [`Producer`] variant handled in the kernel. The planned host-tuned tier is one row:
 ///
 /// ```
 /// # use bf_tiers::{Opt, Producer, Table, Threshold, Tier, TIERS};
-/// // The persistence issue: code loaded from a snapshot of an earlier boot.
-/// const SNAPSHOT: Tier = Tier { name: "ts", run: "snapshot", producer: Producer::Snapshot, promote: Threshold::NEVER };
 /// // The figures issue: t2's pipeline for this CPU's own features, above t2.
 /// const HOST_TUNED: Tier = Tier {
 ///     name: "t3",
@@ -215,7 +208,6 @@ impl Table {
 /// const ROWS: &[Tier] = &[TIERS.rows()[0], TIERS.rows()[1], TIERS.rows()[2], HOST_TUNED];
 /// const WITH_HOST_TUNED: Table = Table::new(ROWS);
 /// assert_eq!(WITH_HOST_TUNED.top(), 3);
-/// # let _ = SNAPSHOT;
 /// ```
 pub const TIERS: Table = Table::new(&[
     Tier { name: "t0", run: "interp", producer: Producer::Interpreted, promote: Threshold::NEVER },
@@ -283,6 +275,5 @@ mod tests {
         assert_eq!(Producer::Interpreted.verb(), None);
         assert_eq!(Producer::Compiled(Opt::O1).verb(), Some("compile"));
         assert_eq!(Producer::HostTuned(Opt::O3).verb(), Some("compile"));
-        assert_eq!(Producer::Snapshot.verb(), Some("load"));
     }
 }

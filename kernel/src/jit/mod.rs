@@ -8,13 +8,15 @@
 //! Modules, bottom to top (each uses only those below it): [`cxxrt`] (the C++
 //! runtime), this JIT core, [`rewrite`] (module rewriting: slots, names,
 //! instrumentation) and [`interp`] (tier 0), [`tiered`] (the tiered engine; the tiers
-//! themselves are the `bf-tiers` crate's table), [`host`] (the kernel's host functions
-//! for apps), [`suite`] (the app suite), [`checks`] (boot-time JIT checks).
+//! themselves are the `bf-tiers` crate's table), [`persist`] (snapshots of the engine's
+//! work on the FAT16 partition), [`host`] (the kernel's host functions for apps),
+//! [`suite`] (the app suite), [`checks`] (boot-time JIT checks).
 
 pub mod checks;
 pub mod cxxrt;
 pub mod host;
 pub mod interp;
+pub mod persist;
 pub mod rewrite;
 pub mod suite;
 pub mod tiered;
@@ -22,7 +24,7 @@ pub mod tiered;
 use std::fmt;
 use std::time::Instant;
 
-use bf_llvm::{AttributeIndex, LlJit};
+use bf_llvm::{AttributeIndex, LlJit, TargetMachine};
 
 /// An optimisation level of the new pass manager (`default<On>`): the tier table's own
 /// type, so a tier's row is what the JIT compiles at.
@@ -41,6 +43,8 @@ pub enum JitError {
     Jit(String),
     /// Compiling or looking up the symbol failed.
     Lookup(String),
+    /// Code generation (module to object) failed.
+    Codegen(String),
 }
 
 impl fmt::Display for JitError {
@@ -51,6 +55,7 @@ impl fmt::Display for JitError {
             JitError::Optimise(m) => write!(f, "optimisation failed: {m}"),
             JitError::Jit(m) => write!(f, "LLJIT failed: {m}"),
             JitError::Lookup(m) => write!(f, "compiling or finding the function failed: {m}"),
+            JitError::Codegen(m) => write!(f, "code generation failed: {m}"),
         }
     }
 }
@@ -63,6 +68,7 @@ impl From<bf_llvm::Error> for JitError {
             bf_llvm::Error::Passes(m) => JitError::Optimise(m),
             bf_llvm::Error::Jit(m) => JitError::Jit(m),
             bf_llvm::Error::Lookup(m) => JitError::Lookup(m),
+            bf_llvm::Error::Codegen(m) => JitError::Codegen(m),
         }
     }
 }
@@ -109,6 +115,43 @@ fn host_trampolines(symbols: &[HostSymbol]) -> String {
         ));
     }
     ir
+}
+
+/// The module of jump trampolines to `symbols` (see [`host_trampolines`]).
+pub fn host_module(symbols: &[HostSymbol]) -> Result<Module, JitError> {
+    Module::parse("bf.host-trampolines", host_trampolines(symbols).as_bytes())
+}
+
+/// Compiles optimised modules to relocatable objects for this CPU, as LLJIT would
+/// compile them itself (same target machine settings), so the tiered engine keeps the
+/// bytes (snapshots) and links them with [`Jit::add_object`].
+pub struct Compiler {
+    machine: TargetMachine,
+    /// How many modules it compiled.
+    pub compiles: u32,
+}
+
+impl Compiler {
+    /// The compiler for this host's CPU and features.
+    pub fn host() -> Result<Compiler, JitError> {
+        Ok(Compiler { machine: TargetMachine::host()?, compiles: 0 })
+    }
+
+    /// The CPU name code is compiled for.
+    pub fn cpu(&self) -> &str {
+        self.machine.cpu()
+    }
+
+    /// The CPU features code is compiled for (`+avx2,-avx512f,…`).
+    pub fn features(&self) -> &str {
+        self.machine.features()
+    }
+
+    /// Compiles `module` (already optimised) to an object.
+    pub fn compile(&mut self, module: Module) -> Result<Vec<u8>, JitError> {
+        self.compiles += 1;
+        Ok(self.machine.emit_object(module.ir)?)
+    }
 }
 
 /// A function the kernel exports to JIT-compiled code.
@@ -171,11 +214,23 @@ impl Module {
 impl Jit {
     /// A new LLJIT for the host, with `symbols` defined for JIT code to call.
     pub fn new(symbols: &[HostSymbol]) -> Result<Jit, JitError> {
-        let mut this = Jit { jit: LlJit::new()? };
+        let mut this = Jit::bare()?;
         if !symbols.is_empty() {
-            this.add(Module::parse("bf.host-trampolines", host_trampolines(symbols).as_bytes())?)?;
+            this.add(host_module(symbols)?)?;
         }
         Ok(this)
+    }
+
+    /// A new LLJIT for the host with nothing in it: the host functions come as an
+    /// object ([`host_module`] compiled by a [`Compiler`], or kept in a snapshot).
+    pub fn bare() -> Result<Jit, JitError> {
+        Ok(Jit { jit: LlJit::new()? })
+    }
+
+    /// Hands the relocatable object `bytes` to the JIT (linked at the first lookup of
+    /// one of its symbols; no LLVM compilation). `name` names it in errors.
+    pub fn add_object(&mut self, name: &str, bytes: &[u8]) -> Result<(), JitError> {
+        Ok(self.jit.add_object(name, bytes)?)
     }
 
     /// Hands `module` to the JIT (compilation happens at the first lookup).

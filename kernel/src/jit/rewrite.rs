@@ -66,11 +66,17 @@ fn use_tier1_globals(m: &Module) {
     }
 }
 
+/// The load-time module's `ptr` global that the engine points at its profile counters
+/// (`bf_tiers::Counters`, one per function id), so top-tier code counts its calls
+/// without embedding an address of this boot: its object stays valid in a snapshot.
+pub const COUNTERS_GLOBAL: &str = "bf.counters";
+
 /// Rewrites `m` (not yet handed to a JIT) as described in the module docs and returns
 /// the defined functions' names, in function-id order. With `keep = Some((name,
-/// suffix, counter))`, produces the top-tier module of `name` (renamed
-/// `<name>.<suffix>`, its calls counted at the address `counter`); with `None`, the
-/// load-time module.
+/// suffix, offset))`, produces the top-tier module of `name` (renamed
+/// `<name>.<suffix>`, its calls counted in the `u64` at byte `offset` from where
+/// [`COUNTERS_GLOBAL`] points); with `None`, the load-time module (which defines
+/// [`COUNTERS_GLOBAL`], null until the engine sets it).
 pub fn rewrite(m: &Module, keep: Option<(&str, &str, u64)>) -> Vec<String> {
     let ctx = m.context();
     let ptr_ty = ctx.ptr_type();
@@ -84,17 +90,19 @@ pub fn rewrite(m: &Module, keep: Option<(&str, &str, u64)>) -> Vec<String> {
     let defs = defined_functions(m);
     let names: Vec<String> = defs.iter().map(|f| f.name()).collect();
     let mut builder = Builder::new(ctx);
-    if let Some((keep, suffix, counter)) = keep {
+    if let Some((keep, suffix, offset)) = keep {
         // The top tier: the promoted function under a new name, counting its calls in
         // place; every other function an internal, uninstrumented copy that O3
         // may inline (the profile said this code is hot: give it everything).
         let i64_ty = ctx.i64_type();
+        let counters = m.add_global(ptr_ty, COUNTERS_GLOBAL);
         for (&f, name) in defs.iter().zip(&names) {
             if name == keep {
                 f.set_name(&format!("{name}.{suffix}"));
                 let first = f.entry_block().and_then(|b| b.first_instruction()).expect("a defined function's entry");
                 builder.position_before(first);
-                let at = ctx.const_int_to_ptr(ctx.const_int(i64_ty, counter), ptr_ty);
+                let base = builder.load(ptr_ty, counters.as_value());
+                let at = builder.byte_offset(base, ctx.const_int(i64_ty, offset));
                 let old = builder.load(i64_ty, at);
                 let new = builder.add(old, ctx.const_int(i64_ty, 1));
                 builder.store(new, at);
@@ -104,7 +112,8 @@ pub fn rewrite(m: &Module, keep: Option<(&str, &str, u64)>) -> Vec<String> {
         }
         return names;
     }
-    // 2. One slot per defined function.
+    // 2. One slot per defined function, and the counters' address.
+    m.add_global(ptr_ty, COUNTERS_GLOBAL).set_initializer(Some(ctx.const_null(ptr_ty)));
     let mut slots = HashMap::new();
     for (&f, name) in defs.iter().zip(&names) {
         let slot = m.add_global(ptr_ty, &format!("bf.slot.{name}"));

@@ -6,13 +6,15 @@
 //! `t2` — the whole app in that tier) followed by [`ENGINE_RUNS`]; `--tiers=` picks
 //! some ([`suite_runs`]). The host side of the ABI is [`super::host`].
 
+use std::time::Instant;
+
 use bf_tiers::report::profile_lines;
 use bf_tiers::{FunctionReport, Producer, TIERS, Tier, TierPolicy};
 
 use super::host::{AppRun, abi_symbols, engine_log, measure, run_native};
+use super::persist::Lineage;
 use super::tiered::TieredApp;
 use super::{Jit, JitError, OptLevel, compile};
-use crate::arch::x86_64::tsc;
 
 /// A JIT-compiled app: its LLJIT (which owns the code) and the entry's address.
 pub struct CompiledApp {
@@ -79,41 +81,68 @@ struct TieredRuns {
     tier_ups: u32,
     /// The last run that made a tier-up (0: none).
     hot_after_run: usize,
-    /// TSC ticks from the loaded app's first run to the end of that run.
-    time_to_hot_ticks: u64,
+    /// Milliseconds from the start of loading the app into the engine (snapshot
+    /// included) to the end of its first run at hot speed: the run after the last one
+    /// that made a tier-up (the first run when none did, the last run when the last one
+    /// did).
+    time_to_hot_ms: f64,
     /// The profile after the last run.
     profile: Vec<FunctionReport>,
 }
 
-/// Loads `bitcode` into the tiered engine (default policy, tier-ups logged), runs it
-/// [`TIERED_RUNS`] times and unloads it.
-fn run_tiered(name: &str, bitcode: &[u8]) -> Result<TieredRuns, JitError> {
-    let mut tiered = TieredApp::load(name, bitcode, &abi_symbols(), TierPolicy::DEFAULT, engine_log(true))?;
+/// Loads `bitcode` into the tiered engine (default policy, tier-ups logged) — warm from
+/// the newest valid snapshot of its lineage when there is one (docs/persistence.md) —
+/// runs it [`TIERED_RUNS`] times, writes a new snapshot and unloads it. `external`: the
+/// app came from `make disk APP=…` (its lineage is named after its bitcode).
+fn run_tiered(name: &str, bitcode: &[u8], external: bool) -> Result<TieredRuns, JitError> {
+    let lineage = Lineage::open(name, bitcode, external);
+    let started = Instant::now();
+    let warm = lineage.as_ref().and_then(|l| l.load());
+    let (symbols, policy, log) = (abi_symbols(), TierPolicy::DEFAULT, engine_log(true));
+    let mut tiered = match &warm {
+        Some(snapshot) => match TieredApp::load_from(name, bitcode, &symbols, policy, log, snapshot) {
+            Ok(tiered) => {
+                let loaded = snapshot.functions.iter().filter(|f| f.tier > 0).count();
+                super::persist::record_load(name, started.elapsed().as_secs_f64() * 1e3, loaded);
+                tiered
+            }
+            Err(e) => {
+                println!("snapshot: {name}: rejected: the snapshot does not link ({e}): starting cold");
+                TieredApp::load(name, bitcode, &symbols, policy, log)?
+            }
+        },
+        None => TieredApp::load(name, bitcode, &symbols, policy, log)?,
+    };
     // Load to first instruction: lowering for the interpreter plus the load-time module
-    // (data, slots, trampolines, stubs); compare jit.compile_ms.<name>.t1, the whole
-    // module.
+    // (data, slots, trampolines, stubs) — compiled, or linked from a snapshot; compare
+    // jit.compile_ms.<name>.t1, the whole module.
     println!("METRIC app.{name}.tiered_load_ms {:.2} ms", tiered.interp_prepare_ms + tiered.module_compile_ms);
-    let started = tsc::rdtsc();
     let mut last = AppRun { status: -1, section_cycles: 0 };
     let mut all_passed = true;
-    // Hot from the end of the last run that made a tier-up.
-    let (mut hot_after_run, mut time_to_hot_ticks) = (0, 0);
+    let mut run_ends = Vec::new();
+    let mut hot_after_run = 0;
     for run in 1..=TIERED_RUNS {
         let before = tiered.tier_ups();
         last = measure(|| tiered.run());
+        run_ends.push(started.elapsed().as_secs_f64() * 1e3);
         all_passed &= last.status == 0;
         if tiered.tier_ups() > before {
-            (hot_after_run, time_to_hot_ticks) = (run, tsc::rdtsc() - started);
+            hot_after_run = run;
         }
     }
+    let first_hot_run = (hot_after_run + 1).min(TIERED_RUNS);
+    println!("METRIC app.{name}.llvm_compiles {} compiles", tiered.llvm_compiles());
     let runs = TieredRuns {
         last,
         all_passed,
         tier_ups: tiered.tier_ups(),
         hot_after_run,
-        time_to_hot_ticks,
+        time_to_hot_ms: run_ends[first_hot_run - 1],
         profile: tiered.report(),
     };
+    if let Some(lineage) = &lineage {
+        lineage.save(&tiered);
+    }
     tiered.unload();
     Ok(runs)
 }
@@ -150,8 +179,8 @@ fn run_in_tier(name: &str, bitcode: &[u8], tier: &Tier) -> Result<(AppRun, Optio
             let mut compiled = CompiledApp::new(name, bitcode, opt)?;
             Ok((compiled.run(), Some(compiled.compile_ms)))
         }
-        // The extension points of `bf_tiers::Producer` (persistence and figures issues).
-        Producer::Snapshot | Producer::HostTuned(_) => {
+        // The extension point of `bf_tiers::Producer` (the figures issue).
+        Producer::HostTuned(_) => {
             Err(JitError::Jit(format!("no producer for tier {} ({:?}) in this kernel yet", tier.name, tier.producer)))
         }
     }
@@ -232,13 +261,13 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                 ok = false;
             }
         }
-        match runs("tiered").then(|| run_tiered(app.name, app.bitcode)) {
+        match runs("tiered").then(|| run_tiered(app.name, app.bitcode, false)) {
             None => {}
             Some(Ok(t)) => {
                 ok &= t.all_passed;
                 cycles.push(("tiered", t.last.section_cycles, t.last.status));
                 println!("METRIC app.{}.tier_ups {} tier-ups", app.name, t.tier_ups);
-                println!("METRIC app.{}.time_to_hot_ms {:.1} ms", app.name, tsc::ticks_to_ms(t.time_to_hot_ticks));
+                println!("METRIC app.{}.time_to_hot_ms {:.1} ms", app.name, t.time_to_hot_ms);
                 println!(
                     "apps: {} hot after {} run(s) in the tiered engine ({} tier-ups)",
                     app.name, t.hot_after_run, t.tier_ups
@@ -274,6 +303,7 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
         overheads.sort_by(|a, b| a.total_cmp(b));
         println!("METRIC profile.overhead_pct {:.1} %", overheads[overheads.len() / 2]);
     }
+    super::persist::print_totals();
     println!("apps: suite {}", if ok { "passed" } else { "FAILED" });
     ok
 }
@@ -347,10 +377,11 @@ pub fn run_external(bitcode: &[u8]) -> bool {
             }
         }
     }
-    match run_tiered("app", bitcode) {
+    match run_tiered("app", bitcode, true) {
         Ok(t) => {
             ok &= t.all_passed;
             println!("METRIC app.app.tiered_cycles {} cycles", t.last.section_cycles);
+            println!("METRIC app.app.time_to_hot_ms {:.1} ms", t.time_to_hot_ms);
             println!(
                 "apps: external app tiered: status {}, {} cycles, {} tier-ups",
                 t.last.status, t.last.section_cycles, t.tier_ups
@@ -362,6 +393,7 @@ pub fn run_external(bitcode: &[u8]) -> bool {
             ok = false;
         }
     }
+    super::persist::print_totals();
     println!("apps: external app {}", if ok { "passed" } else { "FAILED" });
     ok
 }

@@ -34,8 +34,10 @@ use std::time::Instant;
 use bf_tiers::profile::pause;
 use bf_tiers::{Counters, FunctionReport, LivePolicy, MAX_TIERS, Producer, TIERS, Tier, TierPolicy};
 
-use super::rewrite::{isolate, rewrite, trampoline};
-use super::{HostSymbol, Jit, JitError, Module, OptLevel};
+use bf_snapshot::{FunctionRecord, Key, Object, Snapshot};
+
+use super::rewrite::{COUNTERS_GLOBAL, isolate, rewrite, trampoline};
+use super::{Compiler, HostSymbol, Jit, JitError, Module, OptLevel, host_module};
 use crate::arch::x86_64::tsc;
 
 /// Where the engine's messages go: the host's line-aware log (so a message never
@@ -61,6 +63,18 @@ pub struct FunctionInfo {
     /// `compile_ms[k]`: milliseconds its own code for tier `k` took, if it was made on
     /// promotion.
     pub compile_ms: [Option<f64>; MAX_TIERS],
+    /// The tier it started in at load.
+    pub start_tier: u32,
+    /// The tier whose code its slot holds (a failed promotion leaves it below the
+    /// counters' tier).
+    pub code_tier: u32,
+    /// The object holding its code for `code_tier` when that code is its own (made on
+    /// promotion, or at load for a function the interpreter could not link); `None`
+    /// when it runs its start tier's code.
+    pub object: Option<Object>,
+    /// Calls and cycles of the boots before this one (from the snapshot it was loaded
+    /// from).
+    pub past: (u64, u64),
 }
 
 /// The interpreter of a loaded app; `Machine` is only ever used from the app's thread.
@@ -73,6 +87,13 @@ unsafe impl Send for Interp {}
 /// The running app's engine state, reachable from the profiling hooks.
 struct Engine {
     jit: Jit,
+    /// Compiles every module this engine links, and counts them.
+    compiler: Compiler,
+    /// The objects linked at load, in order: the host trampolines, the load-time module,
+    /// the interpreter's glue (functions' own objects are in [`FunctionInfo::object`]).
+    load_objects: Vec<Object>,
+    /// How many boots the profile of `FunctionInfo::past` counts.
+    past_boots: u32,
     /// The profile counters, indexed by function id; the hooks reach them through
     /// `COUNTERS_PTR`/`COUNTERS_LEN`, which `unload` clears before this is dropped.
     _counters: Box<[Counters]>,
@@ -151,12 +172,12 @@ fn promote(id: u32, to: u32) {
     let started = Instant::now();
     let name = engine.functions[id as usize].name.clone();
     let made = match engine.functions[id as usize].code[to as usize] {
-        0 => produce(engine, id, to, tier),
-        code => Ok(code),
+        0 => produce(engine, id, to, tier).map(|(addr, object)| (addr, Some(object))),
+        code => Ok((code, None)),
     };
     let ms = started.elapsed().as_secs_f64() * 1e3;
-    let addr = match made {
-        Ok(addr) => addr,
+    let (addr, object) = match made {
+        Ok(made) => made,
         Err(e) => {
             (engine.log.line)(format!("tier: promoting {} to {} failed: {e}", short_name(&name), tier.name));
             return;
@@ -165,6 +186,10 @@ fn promote(id: u32, to: u32) {
     let f = &mut engine.functions[id as usize];
     f.code[to as usize] = addr;
     f.compile_ms[to as usize] = Some(ms);
+    f.code_tier = to;
+    if let Some(bytes) = object {
+        f.object = Some(Object { name: format!("{}.{}", f.name, tier.name), bytes });
+    }
     // SAFETY: the slot is the load-time module's `ptr` global; one thread.
     unsafe { (f.slot as *mut u64).write_volatile(addr) };
     engine.tier_ups += 1;
@@ -179,46 +204,56 @@ fn promote(id: u32, to: u32) {
 }
 
 /// Makes tier `to`'s code of function `id` with the tier's producer and returns its
-/// address. This is where a new kind of tier ([`Producer`]) gets its producer.
-fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<u64, JitError> {
+/// address and object. This is where a new kind of tier ([`Producer`]) gets its
+/// producer. (Code kept in a snapshot is not a tier of its own: it is loaded into the
+/// tier it was made for, [`TieredApp::load_from`].)
+fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<(u64, Vec<u8>), JitError> {
     let name = &engine.functions[id as usize].name;
+    let (jit, compiler) = (&mut engine.jit, &mut engine.compiler);
     match tier.producer {
         Producer::Compiled(opt) if to == TIERS.top() => {
-            let calls = &counters()[id as usize].calls as *const AtomicU64 as u64;
-            compile_top(&mut engine.jit, &engine.bitcode, name, opt, tier.name, calls)
+            let calls = (id as usize * size_of::<Counters>() + std::mem::offset_of!(Counters, calls)) as u64;
+            compile_top(jit, compiler, &engine.bitcode, name, opt, tier.name, calls)
         }
-        Producer::Compiled(opt) => compile_alone(&mut engine.jit, &engine.bitcode, name, opt, tier.name),
+        Producer::Compiled(opt) => compile_alone(jit, compiler, &engine.bitcode, name, opt, tier.name),
         Producer::Interpreted => {
             Err(JitError::Jit(format!("tier {} interprets: there is no code to promote to", tier.name)))
         }
-        // The extension points of `bf_tiers::Producer`: the persistence issue (code
-        // loaded from a snapshot) and the figures issue (host-tuned code) add their
-        // producers here.
-        Producer::Snapshot | Producer::HostTuned(_) => {
+        // The extension point of `bf_tiers::Producer`: the figures issue (host-tuned
+        // code) adds its producer here.
+        Producer::HostTuned(_) => {
             Err(JitError::Jit(format!("no producer for tier {} ({:?}) in this kernel yet", tier.name, tier.producer)))
         }
     }
 }
 
-/// Compiles function `name` for the top tier at `level` into `jit` and returns the
-/// code's address: the bitcode re-read, the function renamed `<name>.<suffix>` and
-/// counting its calls in place at `calls` (no hooks: there is no tier above), every
-/// other function an internal, uninstrumented copy it may inline (the profile said this
-/// code is hot: give it everything), every global a reference to the load-time
-/// module's.
+/// Compiles function `name` for the top tier at `level` with `compiler`, links it into
+/// `jit` and returns the code's address and the object: the bitcode re-read, the
+/// function renamed `<name>.<suffix>` and counting its calls in place, at byte `calls`
+/// of the counters [`COUNTERS_GLOBAL`] points at (no hooks: there is no tier above),
+/// every other function an internal, uninstrumented copy it may inline (the profile
+/// said this code is hot: give it everything), every global a reference to the
+/// load-time module's.
 fn compile_top(
     jit: &mut Jit,
+    compiler: &mut Compiler,
     bitcode: &[u8],
     name: &str,
     level: OptLevel,
     suffix: &str,
     calls: u64,
-) -> Result<u64, JitError> {
+) -> Result<(u64, Vec<u8>), JitError> {
     let mut module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
     rewrite(module.ir(), Some((name, suffix, calls)));
     module.optimise(level)?;
-    jit.add(module)?;
-    jit.lookup(&format!("{name}.{suffix}"))
+    link_object(jit, compiler.compile(module)?, &format!("{name}.{suffix}"))
+}
+
+/// Adds `object` to `jit` and returns the address of `symbol` (which it defines) and
+/// the object.
+fn link_object(jit: &mut Jit, object: Vec<u8>, symbol: &str) -> Result<(u64, Vec<u8>), JitError> {
+    jit.add_object(symbol, &object)?;
+    Ok((jit.lookup(symbol)?, object))
 }
 
 /// A readable form of a (possibly Rust-mangled) function name: the last path segment.
@@ -239,16 +274,35 @@ pub fn short_name(name: &str) -> String {
     segments.last().map_or(name.to_string(), |s| s.to_string())
 }
 
-/// Compiles function `name` alone at `level` into `jit`: the bitcode re-read and
-/// rewritten like the load-time module, the function renamed `<name>.<suffix>`, every
-/// other function a declaration (calls go through the slots), every global and slot a
-/// reference to the load-time module's. Returns the code's address.
-fn compile_alone(jit: &mut Jit, bitcode: &[u8], name: &str, level: OptLevel, suffix: &str) -> Result<u64, JitError> {
+/// Compiles function `name` alone at `level` with `compiler` and links it into `jit`:
+/// the bitcode re-read and rewritten like the load-time module, the function renamed
+/// `<name>.<suffix>`, every other function a declaration (calls go through the slots),
+/// every global and slot a reference to the load-time module's. Returns the code's
+/// address and the object.
+fn compile_alone(
+    jit: &mut Jit,
+    compiler: &mut Compiler,
+    bitcode: &[u8],
+    name: &str,
+    level: OptLevel,
+    suffix: &str,
+) -> Result<(u64, Vec<u8>), JitError> {
     let mut module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
     isolate(module.ir(), name, suffix);
     module.optimise(level)?;
-    jit.add(module)?;
-    jit.lookup(&format!("{name}.{suffix}"))
+    link_object(jit, compiler.compile(module)?, &format!("{name}.{suffix}"))
+}
+
+/// The level of the load-time module for `policy`: its first compiled tier's.
+fn load_level(policy: TierPolicy) -> Result<OptLevel, JitError> {
+    let load_tier = TIERS.first_native_from(policy.start);
+    match TIERS.get(load_tier).map(|t| t.producer) {
+        Some(Producer::Compiled(opt)) => Ok(opt),
+        other => Err(JitError::Jit(format!(
+            "the load-time module cannot be made for tier {} ({other:?})",
+            TIERS.name(load_tier)
+        ))),
+    }
 }
 
 /// An app loaded into the tiered engine.
@@ -281,17 +335,8 @@ impl TieredApp {
         policy: TierPolicy,
         log: Log,
     ) -> Result<TieredApp, JitError> {
-        let load_tier = TIERS.first_native_from(policy.start);
-        let level = match TIERS.get(load_tier).map(|t| t.producer) {
-            Some(Producer::Compiled(opt)) => opt,
-            other => {
-                return Err(JitError::Jit(format!(
-                    "the load-time module cannot be made for tier {} ({other:?})",
-                    TIERS.name(load_tier)
-                )));
-            }
-        };
-        Self::load_at(name, bitcode, symbols, policy, log, level)
+        let level = load_level(policy)?;
+        Self::load_inner(name, bitcode, symbols, policy, log, level, None)
     }
 
     /// As [`TieredApp::load`], with the whole instrumented module compiled at `level`
@@ -304,27 +349,54 @@ impl TieredApp {
         log: Log,
         level: OptLevel,
     ) -> Result<TieredApp, JitError> {
+        Self::load_inner(name, bitcode, symbols, policy, log, level, None)
+    }
+
+    /// As [`TieredApp::load`], warm: the objects come from `snapshot` (an earlier boot's
+    /// work on the same bitcode, validated against this boot's key by the caller) —
+    /// the host trampolines, the load-time module and the glue, then each function's
+    /// code for the tier it had reached, linked and put in its slot. Nothing the
+    /// snapshot holds is compiled; the profile keeps counting and functions may still
+    /// tier up. Fails (and the caller starts cold) if the snapshot does not fit this
+    /// app: functions that differ, or a policy that does not start interpreted.
+    pub fn load_from(
+        name: &str,
+        bitcode: &[u8],
+        symbols: &[HostSymbol],
+        policy: TierPolicy,
+        log: Log,
+        snapshot: &Snapshot,
+    ) -> Result<TieredApp, JitError> {
+        let level = load_level(policy)?;
+        Self::load_inner(name, bitcode, symbols, policy, log, level, Some(snapshot))
+    }
+
+    fn load_inner(
+        name: &str,
+        bitcode: &[u8],
+        symbols: &[HostSymbol],
+        policy: TierPolicy,
+        log: Log,
+        level: OptLevel,
+        warm: Option<&Snapshot>,
+    ) -> Result<TieredApp, JitError> {
         let start = policy.start;
         let load_tier = TIERS.first_native_from(start);
+        let load_suffix = TIERS.name(load_tier);
         let interprets = TIERS.get(start).is_some_and(|t| t.producer == Producer::Interpreted);
         let started = Instant::now();
         let prepared = if interprets { Some(super::interp::engine::prepare(bitcode)?) } else { None };
         let interp_prepare_ms = started.elapsed().as_secs_f64() * 1e3;
-        let mut module = Module::parse(name, bitcode)?;
-        let names = rewrite(module.ir(), None);
-        // Functions that start interpreted keep only a trampoline through their slot in
-        // this module; their bodies are compiled when they are promoted.
-        let trampolined: Vec<bool> = match &prepared {
-            Some(p) if p.names == names => (0..names.len())
-                .map(|id| p.lowered.functions[id].is_some() && p.lowered.signatures[id].is_some())
-                .collect(),
-            _ => vec![false; names.len()],
+        // Whether function `id` starts interpreted: a trampoline through its slot in the
+        // load-time module, its body compiled when it is promoted.
+        let trampolined = |names: &[String]| -> Vec<bool> {
+            match &prepared {
+                Some(p) if p.names == names => (0..names.len())
+                    .map(|id| p.lowered.functions[id].is_some() && p.lowered.signatures[id].is_some())
+                    .collect(),
+                _ => vec![false; names.len()],
+            }
         };
-        for (n, _) in names.iter().zip(&trampolined).filter(|(_, t)| **t) {
-            // (The glue module defines the stub.)
-            trampoline(module.ir(), n);
-        }
-        module.optimise(level)?;
         let mut all = symbols.to_vec();
         all.push(HostSymbol { name: "bf_prof_enter", address: bf_prof_enter as *const () as u64 });
         all.push(HostSymbol { name: "bf_prof_exit", address: bf_prof_exit as *const () as u64 });
@@ -332,23 +404,82 @@ impl TieredApp {
             name: "bf_interp_call",
             address: super::interp::engine::bf_interp_call as *const () as u64,
         });
-        let mut jit = Jit::new(&all)?;
-        jit.add(module)?;
-        if let Some(p) = &prepared {
-            jit.add(Module::parse("bf.tier0-glue", p.glue.as_bytes())?)?;
+        let mut compiler = Compiler::host()?;
+        let (names, starts_interpreted, load_objects) = match warm {
+            None => {
+                let host = compiler.compile(host_module(&all)?)?;
+                let mut module = Module::parse(name, bitcode)?;
+                let names = rewrite(module.ir(), None);
+                let starts_interpreted = trampolined(&names);
+                for (n, _) in names.iter().zip(&starts_interpreted).filter(|(_, t)| **t) {
+                    // (The glue module defines the stub.)
+                    trampoline(module.ir(), n);
+                }
+                module.optimise(level)?;
+                let mut objects = vec![
+                    Object { name: "host".into(), bytes: host },
+                    Object { name: format!("load.{load_suffix}"), bytes: compiler.compile(module)? },
+                ];
+                if let Some(p) = &prepared {
+                    let glue = compiler.compile(Module::parse("bf.tier0-glue", p.glue.as_bytes())?)?;
+                    objects.push(Object { name: "glue".into(), bytes: glue });
+                }
+                (names, starts_interpreted, objects)
+            }
+            Some(snapshot) => {
+                let Some(p) = &prepared else {
+                    return Err(JitError::Jit("a snapshot loads only into an engine that starts interpreted".into()));
+                };
+                let names = p.names.clone();
+                let starts_interpreted = trampolined(&names);
+                let fits = snapshot.functions.len() == names.len()
+                    && snapshot
+                        .functions
+                        .iter()
+                        .zip(&names)
+                        .zip(&starts_interpreted)
+                        .all(|((f, n), &t)| f.name == *n && f.start_tier == if t { start } else { load_tier });
+                if !fits {
+                    return Err(JitError::Jit("the snapshot's functions differ from the app's".into()));
+                }
+                let own: Vec<u32> = snapshot.functions.iter().filter_map(|f| f.code).collect();
+                let objects = (0..snapshot.objects.len() as u32)
+                    .filter(|i| !own.contains(i))
+                    .map(|i| snapshot.objects[i as usize].clone())
+                    .collect();
+                (names, starts_interpreted, objects)
+            }
+        };
+        let mut jit = Jit::bare()?;
+        for o in &load_objects {
+            jit.add_object(&o.name, &o.bytes)?;
         }
         jit.lookup("bf_app_main")?;
-        let load_suffix = TIERS.name(load_tier);
+        let counters: Box<[Counters]> = names.iter().map(|_| Counters::starting_in(load_tier)).collect();
+        let counters_global = jit.lookup(COUNTERS_GLOBAL)?;
+        // SAFETY: `bf.counters` is a `ptr` global of the load-time module just linked;
+        // the counters outlive the JIT's code (`unload` drops the engine, JIT first).
+        unsafe { (counters_global as *mut u64).write_volatile(counters.as_ptr() as u64) };
         let mut functions = Vec::new();
-        for n in &names {
+        for (id, n) in names.iter().enumerate() {
             let slot = jit.lookup(&format!("bf.slot.{n}"))?;
             let mut code = [0; MAX_TIERS];
-            if !trampolined[functions.len()] {
-                // SAFETY: the slot is a `ptr` global of the module just compiled, holding
+            if !starts_interpreted[id] {
+                // SAFETY: the slot is a `ptr` global of the module just linked, holding
                 // the function's code for the load tier.
                 code[load_tier as usize] = unsafe { (slot as *const u64).read() };
             }
-            functions.push(FunctionInfo { name: n.clone(), slot, code, compile_ms: [None; MAX_TIERS] });
+            let past = warm.map_or((0, 0), |s| (s.functions[id].calls, s.functions[id].cycles));
+            functions.push(FunctionInfo {
+                name: n.clone(),
+                slot,
+                code,
+                compile_ms: [None; MAX_TIERS],
+                start_tier: if starts_interpreted[id] { start } else { load_tier },
+                code_tier: if starts_interpreted[id] { start } else { load_tier },
+                object: None,
+                past,
+            });
         }
         // The app is entered through bf_app_main's slot, so it too starts interpreted.
         let entry = names
@@ -357,7 +488,11 @@ impl TieredApp {
             .map(|i| functions[i].slot)
             .ok_or_else(|| JitError::Lookup("bf_app_main is not defined".into()))?;
         let module_compile_ms = started.elapsed().as_secs_f64() * 1e3 - interp_prepare_ms;
-        let counters: Box<[Counters]> = names.iter().map(|_| Counters::starting_in(load_tier)).collect();
+        // A function's own code from the snapshot: (its tier, the object).
+        let saved = |id: usize| -> Option<(u32, &Object)> {
+            let f = &warm?.functions[id];
+            Some((f.tier, warm?.objects.get(f.code? as usize)?))
+        };
         let mut interp = None;
         let mut interpreted = 0;
         if let Some(p) = prepared {
@@ -368,12 +503,20 @@ impl TieredApp {
                 println!("interp: starts in tier {load_tier}: {e}");
             }
             for (id, f) in machine.functions.iter().enumerate() {
-                if f.is_none() && trampolined[id] {
-                    // Lowered, but not linkable after all: compile it for the load tier now.
-                    let addr = compile_alone(&mut jit, bitcode, &names[id], level, &load_suffix)?;
-                    functions[id].code[load_tier as usize] = addr;
+                if f.is_none() && starts_interpreted[id] {
+                    // Lowered, but not linkable after all: its code for the load tier,
+                    // kept in the snapshot or compiled now.
+                    let symbol = format!("{}.{load_suffix}", names[id]);
+                    let (addr, bytes) = match saved(id) {
+                        Some((tier, o)) if tier == load_tier => link_object(&mut jit, o.bytes.clone(), &symbol)?,
+                        _ => compile_alone(&mut jit, &mut compiler, bitcode, &names[id], level, &load_suffix)?,
+                    };
+                    let info = &mut functions[id];
+                    info.code[load_tier as usize] = addr;
+                    (info.start_tier, info.code_tier) = (load_tier, load_tier);
+                    info.object = Some(Object { name: symbol, bytes });
                     // SAFETY: as below.
-                    unsafe { (functions[id].slot as *mut u64).write_volatile(addr) };
+                    unsafe { (info.slot as *mut u64).write_volatile(addr) };
                 }
                 if f.is_some() {
                     // SAFETY: the slot is a `ptr` global of the load-time module; the app
@@ -385,12 +528,28 @@ impl TieredApp {
             }
             interp = Some(Interp(Box::new(machine)));
         }
+        // Warm: each function straight into the tier it had reached.
+        for (id, info) in functions.iter_mut().enumerate() {
+            let Some((tier, o)) = saved(id).filter(|(tier, _)| *tier > info.code_tier) else { continue };
+            let symbol = format!("{}.{}", info.name, TIERS.name(tier));
+            let (addr, bytes) = link_object(&mut jit, o.bytes.clone(), &symbol)?;
+            info.code[tier as usize] = addr;
+            info.code_tier = tier;
+            info.object = Some(Object { name: symbol, bytes });
+            counters[id].enter_tier(tier);
+            // SAFETY: the slot is a `ptr` global of the load-time module; the app is not
+            // running yet.
+            unsafe { (info.slot as *mut u64).write_volatile(addr) };
+        }
         COUNTERS_PTR.store(counters.as_ptr() as u64, Ordering::Relaxed);
         COUNTERS_LEN.store(counters.len() as u64, Ordering::Relaxed);
         POLICY.install(&policy);
         super::interp::engine::install(interp.as_ref().map(|i| &*i.0));
         *ENGINE.lock().unwrap() = Some(Engine {
             jit,
+            compiler,
+            load_objects,
+            past_boots: warm.map_or(0, |s| s.profiled_boots),
             _counters: counters,
             bitcode: bitcode.to_vec(),
             functions,
@@ -399,6 +558,44 @@ impl TieredApp {
             _interp: interp,
         });
         Ok(TieredApp { entry, load_tier, module_compile_ms, interp_prepare_ms, interpreted })
+    }
+
+    /// How many modules LLVM compiled for this app so far (the load-time module, the
+    /// host trampolines and the glue included): 0 on a warm load that needed nothing
+    /// new.
+    pub fn llvm_compiles(&self) -> u32 {
+        ENGINE.lock().unwrap().as_ref().map_or(0, |e| e.compiler.compiles)
+    }
+
+    /// The engine's work so far as a snapshot for `key` (this boot's), numbered `boot`:
+    /// the objects linked at load, each function's own code for the tier it reached, and
+    /// the profile of the earlier boots plus this one's.
+    pub fn snapshot(&self, key: Key, boot: u32) -> Option<Snapshot> {
+        let guard = ENGINE.lock().unwrap();
+        let engine = guard.as_ref()?;
+        let mut objects = engine.load_objects.clone();
+        let mut records = Vec::new();
+        for (f, c) in engine.functions.iter().zip(counters()) {
+            let code = f.object.as_ref().map(|o| {
+                objects.push(o.clone());
+                objects.len() as u32 - 1
+            });
+            records.push(FunctionRecord {
+                name: f.name.clone(),
+                start_tier: f.start_tier,
+                tier: f.code_tier,
+                calls: f.past.0 + c.calls.load(Ordering::Relaxed),
+                cycles: f.past.1 + c.cycles.load(Ordering::Relaxed),
+                code,
+            });
+        }
+        Some(Snapshot { key, boot, profiled_boots: engine.past_boots + 1, functions: records, objects })
+    }
+
+    /// The CPU name and features the engine compiles for (the snapshot key's).
+    pub fn target() -> Result<(String, String), JitError> {
+        let c = Compiler::host()?;
+        Ok((c.cpu().to_string(), c.features().to_string()))
     }
 
     /// Runs `bf_app_main` once (tier-ups happen inside, as the policy says) and returns
