@@ -26,7 +26,7 @@ pub struct Listed {
 }
 
 /// A byte window of the image file: the FAT16 partition.
-struct Partition {
+pub(crate) struct Partition {
     file: File,
     start: u64,
     len: u64,
@@ -66,7 +66,7 @@ impl Seek for Partition {
 }
 
 /// Mounts the FAT16 partition (the MBR's first entry of type 0x06 or 0x04) of `image`.
-fn mount(image: &Path, writable: bool) -> Result<FileSystem<Partition>> {
+pub(crate) fn mount(image: &Path, writable: bool) -> Result<FileSystem<Partition>> {
     let mut file = OpenOptions::new()
         .read(true)
         .write(writable)
@@ -137,12 +137,12 @@ pub fn remove(image: &Path, path: &str) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::fat::format_fat16;
 
     /// A 1 MiB gap, then an 8 MiB FAT16 partition named in the MBR.
-    fn image(label: &str) -> std::path::PathBuf {
+    pub(crate) fn image(label: &str) -> std::path::PathBuf {
         let mut bytes = vec![0u8; 1 << 20];
         bytes[446 + 4] = PARTITION_TYPE_FAT16_SMALL;
         bytes[446 + 8..446 + 12].copy_from_slice(&2048u32.to_le_bytes());

@@ -9,6 +9,7 @@
 //! * [`mbr`] — partition entries, CHS encoding, patching stage1;
 //! * [`fat`] — formatting and reading the FAT16 partition;
 //! * [`files`] — listing, reading and writing files on it (`mkimage fs`);
+//! * [`snapshots`] — the snapshots the kernel wrote on it (`mkimage snapshot`);
 //! * [`image`] — the disk layout, assembling and writing an image;
 //! * [`inspect`] — decoding and checking an image (`mkimage info`).
 
@@ -19,3 +20,4 @@ pub mod inspect;
 pub mod kernel_elf;
 pub mod mbr;
 pub mod payload;
+pub mod snapshots;

@@ -8,6 +8,8 @@
 //! mkimage fs cat build/bareflow.img /BOOT.LOG
 //! mkimage fs put build/bareflow.img /CONFIG.TXT local-file     (`-` reads stdin)
 //! mkimage fs rm build/bareflow.img /CONFIG.TXT
+//! mkimage snapshot ls build/bareflow.img
+//! mkimage snapshot show build/bareflow.img /SNAPSHOT/fib/B0000002.SNP
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -40,6 +42,25 @@ enum Command {
     /// List, read, write or remove files on the image's FAT16 partition.
     #[command(subcommand)]
     Fs(FsCommand),
+    /// List or describe the snapshots the kernel wrote under /SNAPSHOT.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum SnapshotCommand {
+    /// One line per file of every app's lineage: path, size, and whether it decodes.
+    Ls {
+        /// The disk image.
+        image: PathBuf,
+    },
+    /// Describe one snapshot file (fails if it is damaged).
+    Show {
+        /// The disk image.
+        image: PathBuf,
+        /// The snapshot file on the partition (`/SNAPSHOT/<app>/B0000001.SNP`).
+        path: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,12 +191,25 @@ fn fs_command(command: &FsCommand) -> Result<()> {
     Ok(())
 }
 
+fn snapshot_command(command: &SnapshotCommand) -> Result<()> {
+    use mkimage::snapshots;
+    let lines = match command {
+        SnapshotCommand::Ls { image } => snapshots::listing_lines(&snapshots::list(image)?),
+        SnapshotCommand::Show { image, path } => snapshots::show(image, path)?,
+    };
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Build(args) => build(args).map(|()| true),
         Command::Info { image } => info(image),
         Command::Fs(command) => fs_command(command).map(|()| true),
+        Command::Snapshot(command) => snapshot_command(command).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -208,6 +242,18 @@ mod tests {
         let Command::Fs(FsCommand::Ls { path, .. }) = cli.command else { panic!("not ls") };
         assert_eq!(path, "/");
         assert!(Cli::try_parse_from(["mkimage", "fs", "cat", "img"]).is_err());
+    }
+
+    #[test]
+    fn snapshot_command_lines_parse() {
+        let cli = Cli::try_parse_from(["mkimage", "snapshot", "ls", "img"]).unwrap();
+        let Command::Snapshot(SnapshotCommand::Ls { image }) = cli.command else { panic!("not ls") };
+        assert_eq!(image, PathBuf::from("img"));
+        let cli = Cli::try_parse_from(["mkimage", "snapshot", "show", "img", "/SNAPSHOT/fib/B0000001.SNP"]).unwrap();
+        let Command::Snapshot(SnapshotCommand::Show { path, .. }) = cli.command else { panic!("not show") };
+        assert_eq!(path, "/SNAPSHOT/fib/B0000001.SNP");
+        assert!(Cli::try_parse_from(["mkimage", "snapshot", "show", "img"]).is_err());
+        assert!(Cli::try_parse_from(["mkimage", "snapshot", "ls"]).is_err());
     }
 
     #[test]
