@@ -117,6 +117,7 @@ fn run_tiered(name: &str, bitcode: &[u8], external: bool) -> Result<TieredRuns, 
     // (data, slots, trampolines, stubs) — compiled, or linked from a snapshot; compare
     // jit.compile_ms.<name>.t1, the whole module.
     println!("METRIC app.{name}.tiered_load_ms {:.2} ms", tiered.interp_prepare_ms + tiered.module_compile_ms);
+    println!("METRIC app.{name}.interp_prepare_ms {:.2} ms", tiered.interp_prepare_ms);
     let mut last = AppRun { status: -1, section_cycles: 0 };
     let mut all_passed = true;
     let mut run_ends = Vec::new();

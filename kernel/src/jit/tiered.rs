@@ -293,6 +293,41 @@ fn compile_alone(
     link_object(jit, compiler.compile(module)?, &format!("{name}.{suffix}"))
 }
 
+/// Prepares and installs the interpreter of a warm-loaded app, at the first call of a
+/// function that is still interpreted (`bf_interp_call` finds no machine): the bitcode
+/// lowered again and linked against the JIT's code and data, as a cold load does
+/// up front. The time it takes is not the app's (the clocks of running activations
+/// stop meanwhile). Returns whether a machine is installed.
+fn prepare_interpreter() -> bool {
+    let started = tsc::rdtsc();
+    let timer = Instant::now();
+    let mut guard = ENGINE.lock().unwrap();
+    let Some(engine) = guard.as_mut() else { return false };
+    let names: Vec<String> = engine.functions.iter().map(|f| f.name.clone()).collect();
+    let slots: Vec<u64> = engine.functions.iter().map(|f| f.slot).collect();
+    let hooks = super::interp::exec::Hooks { enter: interp_enter, exit: interp_exit };
+    let linked = super::interp::engine::prepare(&engine.bitcode)
+        .and_then(|p| super::interp::engine::link(p, &mut engine.jit, &names, &slots, hooks));
+    let machine = match linked {
+        Ok((machine, errors)) => {
+            for e in &errors {
+                println!("interp: {e}");
+            }
+            Box::new(machine)
+        }
+        Err(e) => {
+            (engine.log.line)(format!("interp: cannot prepare the interpreter: {e}"));
+            return false;
+        }
+    };
+    super::interp::engine::install(Some(&machine));
+    engine._interp = Some(Interp(machine));
+    (engine.log.line)(format!("interp: prepared on first use ({:.1} ms)", timer.elapsed().as_secs_f64() * 1e3));
+    drop(guard);
+    pause(counters(), tsc::rdtsc().wrapping_sub(started));
+    true
+}
+
 /// The level of the load-time module for `policy`: its first compiled tier's.
 fn load_level(policy: TierPolicy) -> Result<OptLevel, JitError> {
     let load_tier = TIERS.first_native_from(policy.start);
@@ -385,7 +420,12 @@ impl TieredApp {
         let load_suffix = TIERS.name(load_tier);
         let interprets = TIERS.get(start).is_some_and(|t| t.producer == Producer::Interpreted);
         let started = Instant::now();
-        let prepared = if interprets { Some(super::interp::engine::prepare(bitcode)?) } else { None };
+        // Warm, the interpreter is prepared only if a function still interpreted is
+        // called ([`prepare_interpreter`]): most of a warm load's time otherwise.
+        let prepared = match warm {
+            None if interprets => Some(super::interp::engine::prepare(bitcode)?),
+            _ => None,
+        };
         let interp_prepare_ms = started.elapsed().as_secs_f64() * 1e3;
         // Whether function `id` starts interpreted: a trampoline through its slot in the
         // load-time module, its body compiled when it is promoted.
@@ -427,21 +467,15 @@ impl TieredApp {
                 (names, starts_interpreted, objects)
             }
             Some(snapshot) => {
-                let Some(p) = &prepared else {
+                if !interprets {
                     return Err(JitError::Jit("a snapshot loads only into an engine that starts interpreted".into()));
-                };
-                let names = p.names.clone();
-                let starts_interpreted = trampolined(&names);
-                let fits = snapshot.functions.len() == names.len()
-                    && snapshot
-                        .functions
-                        .iter()
-                        .zip(&names)
-                        .zip(&starts_interpreted)
-                        .all(|((f, n), &t)| f.name == *n && f.start_tier == if t { start } else { load_tier });
-                if !fits {
-                    return Err(JitError::Jit("the snapshot's functions differ from the app's".into()));
                 }
+                let names: Vec<String> = snapshot.functions.iter().map(|f| f.name.clone()).collect();
+                if let Some(f) = snapshot.functions.iter().find(|f| f.start_tier != start && f.start_tier != load_tier)
+                {
+                    return Err(JitError::Jit(format!("{} starts in tier {}", f.name, f.start_tier)));
+                }
+                let starts_interpreted = snapshot.functions.iter().map(|f| f.start_tier == start).collect();
                 let own: Vec<u32> = snapshot.functions.iter().filter_map(|f| f.code).collect();
                 let objects = (0..snapshot.objects.len() as u32)
                     .filter(|i| !own.contains(i))
@@ -527,6 +561,12 @@ impl TieredApp {
                 }
             }
             interp = Some(Interp(Box::new(machine)));
+        } else if warm.is_some() {
+            for (id, _) in starts_interpreted.iter().enumerate().filter(|(_, t)| **t) {
+                counters[id].tier.store(start, Ordering::Relaxed);
+                interpreted += 1;
+            }
+            super::interp::engine::install_on_first_call(Some(prepare_interpreter));
         }
         // Warm: each function straight into the tier it had reached.
         for (id, info) in functions.iter_mut().enumerate() {
@@ -633,6 +673,7 @@ impl TieredApp {
 
     /// Frees the JIT and the counters' registration.
     pub fn unload(self) {
+        super::interp::engine::install_on_first_call(None);
         super::interp::engine::install(None);
         POLICY.install(&TierPolicy::NEVER);
         COUNTERS_PTR.store(0, Ordering::Relaxed);

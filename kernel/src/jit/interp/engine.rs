@@ -54,6 +54,17 @@ pub fn prepare(bitcode: &[u8]) -> Result<Prepared, JitError> {
 /// The machine `bf_interp_call` runs (null: none loaded).
 static MACHINE: AtomicPtr<Machine> = AtomicPtr::new(std::ptr::null_mut());
 
+/// What `bf_interp_call` calls when no machine is installed yet (null: nothing): a
+/// `fn() -> bool` that installs one and says whether it did — the tiered engine
+/// prepares the interpreter only when a warm-loaded app first needs it.
+static ON_FIRST_CALL: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Sets (or clears) what `bf_interp_call` calls to get a machine installed when there
+/// is none.
+pub fn install_on_first_call(prepare: Option<fn() -> bool>) {
+    ON_FIRST_CALL.store(prepare.map_or(std::ptr::null_mut(), |f| f as *mut ()), Ordering::Relaxed);
+}
+
 /// The interpreter's entry, called by the tier-0 stubs: interprets function `id` with
 /// the arguments at `args`, leaving the result at `ret`.
 ///
@@ -61,7 +72,15 @@ static MACHINE: AtomicPtr<Machine> = AtomicPtr::new(std::ptr::null_mut());
 /// As [`bf_interp::Machine::call`]: `args` holds the function's arguments, `ret` has
 /// room for [`bf_interp::MAX_RET`] results — what the stubs, its only callers, pass.
 pub unsafe extern "C" fn bf_interp_call(id: u32, args: *const u64, ret: *mut u64) {
-    let m = MACHINE.load(Ordering::Relaxed);
+    let mut m = MACHINE.load(Ordering::Relaxed);
+    let prepare = ON_FIRST_CALL.load(Ordering::Relaxed);
+    if m.is_null() && !prepare.is_null() {
+        // SAFETY: only `install_on_first_call` stores here, and only a `fn() -> bool`.
+        let prepare: fn() -> bool = unsafe { std::mem::transmute(prepare) };
+        if prepare() {
+            m = MACHINE.load(Ordering::Relaxed);
+        }
+    }
     if m.is_null() {
         println!("interp: bf_interp_call({id}) with no app loaded");
         std::process::exit(0x7f);
