@@ -9,7 +9,9 @@
 # Variables: CMDLINE (kernel command line baked into the image), FAT_MIB (size of the
 # FAT16 partition), PATTERN_MIB (add a boot-test pattern module of that many MiB),
 # DISK (virtio|ide|usb|ahci for `make run`; ahci boots -machine q35), QEMU_ARGS (extra bfrun flags, e.g. --tcg),
-# LLVM (which LLVM the kernel links, see below).
+# LLVM (which LLVM the kernel links, see below), FRESH (`make disk`/`make run` keep the
+# FAT16 partition of the image they replace — boot log, snapshots — when FAT_MIB is
+# unchanged; FRESH=1 starts with an empty one).
 #
 # LLVM=min     (default of disk/run) the minimal LLVM; builds it first when missing
 #              (about an hour on 2 cores)
@@ -55,6 +57,10 @@ QEMU_ARGS ?=
 # APP=path/to/app.bc puts external bitcode (following apps/README.md's ABI) into the
 # image as the FLUD module "app"; the kernel runs it through the JIT tiers at boot.
 APP ?=
+# `mkimage build --keep-fat` carries the old image's FAT16 partition over (it says whether
+# it did, and why not); FRESH=1 formats a new one.
+FRESH ?=
+KEEP_FAT := $(if $(filter-out 0,$(FRESH)),,--keep-fat)
 IMAGE_FLAGS := --fat-mib $(FAT_MIB) $(if $(filter-out 0,$(PATTERN_MIB)),--pattern-mib $(PATTERN_MIB)) $(if $(APP),--module app=$(APP))
 
 .PHONY: all disk run test bench lint kernel tools boot-stages apps-bitcode clean
@@ -94,7 +100,7 @@ tools:
 
 disk: boot-stages kernel tools
 	$(MKIMAGE) build --stage1 $(BUILD)/stage1.bin --stage2 $(BUILD)/stage2.bin \
-		--kernel $(BUILD)/kernel.elf --cmdline="$(CMDLINE)" $(IMAGE_FLAGS) \
+		--kernel $(BUILD)/kernel.elf --cmdline="$(CMDLINE)" $(IMAGE_FLAGS) $(KEEP_FAT) \
 		--output $(BUILD)/bareflow.img
 
 run: disk

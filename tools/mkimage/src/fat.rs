@@ -12,7 +12,7 @@ use crate::mbr::{CHS_HEADS, CHS_SECTORS_PER_TRACK};
 pub const VOLUME_LABEL: [u8; 11] = *b"BAREFLOW   ";
 
 /// Offset of the BPB's "hidden sectors" field (sectors before the partition).
-const BPB_HIDDEN_SECTORS_OFFSET: usize = 0x1C;
+pub(crate) const BPB_HIDDEN_SECTORS_OFFSET: usize = 0x1C;
 
 /// Formats a FAT16 file system of `sectors` sectors for a partition starting at
 /// `first_lba` and returns its first bytes (boot sector, FATs, root directory); every

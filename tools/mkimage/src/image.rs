@@ -146,7 +146,9 @@ pub struct DiskImage {
     pub payload: Payload,
     /// The kernel the payload was built from (its file image is also in the payload).
     pub kernel: KernelSummary,
-    /// The first bytes of the formatted FAT16 partition; the rest of it is zero.
+    /// The first bytes of the FAT16 partition, the rest of it being zero: the freshly
+    /// formatted file system's metadata, or the previous image's partition up to its last
+    /// non-zero sector when [`crate::keep_fat::keep_partition_of`] kept it.
     pub fat_metadata: Vec<u8>,
     /// The disk signature written at byte 440.
     pub disk_signature: u32,

@@ -216,7 +216,7 @@ fn sorted_nonempty(segments: &[LoadSegment]) -> Vec<LoadSegment> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use object::write::elf::{FileHeader, ProgramHeader, Writer};
 
@@ -340,7 +340,7 @@ mod tests {
 
     /// Writes a minimal ELF64 with the given header fields and one RX `PT_LOAD` at
     /// `LOAD_ADDR` covering the whole file.
-    fn tiny_elf(e_machine: u16, e_type: u16, is_64: bool) -> Vec<u8> {
+    pub(crate) fn tiny_elf(e_machine: u16, e_type: u16, is_64: bool) -> Vec<u8> {
         let mut out = Vec::new();
         let mut w = Writer::new(Endianness::Little, is_64, &mut out);
         w.reserve_file_header();

@@ -11,12 +11,14 @@
 //! * [`files`] — listing, reading and writing files on it (`mkimage fs`);
 //! * [`snapshots`] — the snapshots the kernel wrote on it (`mkimage snapshot`);
 //! * [`image`] — the disk layout, assembling and writing an image;
+//! * [`keep_fat`] — carrying the previous image's FAT16 partition over (`--keep-fat`);
 //! * [`inspect`] — decoding and checking an image (`mkimage info`).
 
 pub mod fat;
 pub mod files;
 pub mod image;
 pub mod inspect;
+pub mod keep_fat;
 pub mod kernel_elf;
 pub mod mbr;
 pub mod payload;

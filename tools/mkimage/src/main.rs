@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! mkimage build --stage1 build/stage1.bin --stage2 build/stage2.bin --kernel build/kernel.elf \
-//!     [--cmdline "..."] [--pattern-mib N] [--module NAME=PATH]... [--fat-mib 32] --output build/bareflow.img
+//!     [--cmdline "..."] [--pattern-mib N] [--module NAME=PATH]... [--fat-mib 32] [--keep-fat] \
+//!     --output build/bareflow.img
 //! mkimage info build/bareflow.img
 //! mkimage fs ls build/bareflow.img [/DIR]
 //! mkimage fs cat build/bareflow.img /BOOT.LOG
@@ -19,6 +20,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use mkimage::image::{DEFAULT_FAT_MIB, ImageInputs, MAX_FAT_MIB, MIN_FAT_MIB, assemble};
 use mkimage::inspect::inspect_image;
+use mkimage::keep_fat::keep_partition_of;
 use mkimage::payload::{ModuleInput, pattern_module};
 
 /// Builds and inspects BareFlow disk images (MBR, stage2, FLUD header, kernel payload,
@@ -121,6 +123,10 @@ struct BuildArgs {
     /// Size of the FAT16 data partition in MiB.
     #[arg(long, default_value_t = DEFAULT_FAT_MIB, value_name = "MIB", value_parser = clap::value_parser!(u32).range(MIN_FAT_MIB as i64..=MAX_FAT_MIB as i64))]
     fat_mib: u32,
+    /// Keep the FAT16 partition (boot log, snapshots) of the image already at --output
+    /// when it has the new partition's size; otherwise format a fresh one and say why.
+    #[arg(long)]
+    keep_fat: bool,
     /// Where to write the image.
     #[arg(long, short)]
     output: PathBuf,
@@ -154,8 +160,13 @@ fn build(args: &BuildArgs) -> Result<()> {
         modules,
         fat_mib: args.fat_mib,
     };
-    let image = assemble(&inputs).with_context(|| format!("cannot build {}", args.output.display()))?;
+    let mut image = assemble(&inputs).with_context(|| format!("cannot build {}", args.output.display()))?;
+    // Read the old partition before the new image replaces the file.
+    let kept = args.keep_fat.then(|| keep_partition_of(&mut image, &args.output));
     image.write_file(&args.output)?;
+    if let Some(kept) = kept {
+        println!("mkimage: {kept}");
+    }
     print!("{}", image.summary(&args.output));
     Ok(())
 }
@@ -292,6 +303,23 @@ mod tests {
         assert_eq!(args.pattern_mib, 60);
         assert_eq!(args.fat_mib, 32);
         assert_eq!(args.modules.len(), 2);
+        assert!(!args.keep_fat);
+        let cli = Cli::try_parse_from([
+            "mkimage",
+            "build",
+            "--stage1",
+            "s1",
+            "--stage2",
+            "s2",
+            "--kernel",
+            "k",
+            "--keep-fat",
+            "--output",
+            "o",
+        ])
+        .unwrap();
+        let Command::Build(args) = cli.command else { panic!("not build") };
+        assert!(args.keep_fat);
         assert!(Cli::try_parse_from(["mkimage", "build", "--stage1", "s1"]).is_err());
     }
 }

@@ -257,3 +257,47 @@ fn build_rejects_bad_inputs_with_clear_messages() {
     failure("stage2-size", None, Some(vec![0; 4097]), None, "4097 bytes");
     failure("kernel-not-elf", None, None, Some(&fx.stage2), "not an ELF");
 }
+
+#[test]
+fn keep_fat_carries_the_partition_over_rebuilds() {
+    let fx = Fixture::new("keep");
+    let image = fx.dir.join("bareflow.img");
+    let _ = std::fs::remove_file(&image);
+    let line = |output: &Output| {
+        assert!(output.status.success(), "{}", stderr(output));
+        stdout(output).lines().find(|l| l.contains("FAT16 partition")).map(str::to_string)
+    };
+    let first = line(&fx.build(&image, &["--fat-mib", "8", "--keep-fat"])).unwrap();
+    assert!(first.starts_with("mkimage: fresh FAT16 partition (") && first.contains("does not exist"), "{first}");
+    let put = Command::new(MKIMAGE).args(["fs", "put"]).arg(&image).args(["/BOOT.LOG", "-"]).output().unwrap();
+    assert!(put.status.success(), "{}", stderr(&put));
+    let log = || Command::new(MKIMAGE).args(["fs", "ls"]).arg(&image).output().unwrap();
+    assert!(stdout(&log()).contains("BOOT.LOG"));
+
+    // Rebuilt with another command line: the partition and its file stay.
+    let kept = line(&fx.build(&image, &["--fat-mib", "8", "--keep-fat", "--cmdline", "bf.other=1"])).unwrap();
+    assert_eq!(kept, format!("mkimage: kept the FAT16 partition of {} (8 MiB)", image.display()));
+    assert!(stdout(&log()).contains("BOOT.LOG"));
+    let report = inspect_image(&image).unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.header.cmdline(), "bf.other=1");
+    let fat = report.partitions.entries[1].0;
+    fsck_fat_partition(&image, fat.first_lba, fat.sectors);
+
+    // Without --keep-fat, or with another size, the partition starts empty.
+    assert_eq!(line(&fx.build(&image, &["--fat-mib", "8"])), None);
+    assert!(!stdout(&log()).contains("BOOT.LOG"));
+    assert!(
+        Command::new(MKIMAGE)
+            .args(["fs", "put"])
+            .arg(&image)
+            .args(["/BOOT.LOG", "-"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let resized = line(&fx.build(&image, &["--fat-mib", "16", "--keep-fat"])).unwrap();
+    assert!(resized.contains("size differs") && resized.contains("is 8 MiB, the new one 16 MiB"), "{resized}");
+    assert!(!stdout(&log()).contains("BOOT.LOG"));
+}

@@ -156,6 +156,9 @@ pub struct QemuConfig {
     /// More raw images attached as virtio-blk disks, always in snapshot mode (e.g. to
     /// check that the kernel picks the disk it booted from among several).
     pub extra_disks: Vec<PathBuf>,
+    /// The QEMU CPU model (`-cpu`), e.g. `Nehalem` to boot on an older CPU; `None` =
+    /// `max` under TCG, `host,-arch-capabilities` under KVM.
+    pub cpu: Option<String>,
 }
 
 /// QEMU reports `(status << 1) | 1` for a kernel that wrote `status` to isa-debug-exit.
@@ -176,6 +179,7 @@ impl QemuConfig {
             monitor_socket: None,
             snapshot: true,
             extra_disks: Vec::new(),
+            cpu: None,
         }
     }
 
@@ -183,10 +187,11 @@ impl QemuConfig {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new("qemu-system-x86_64");
         cmd.args(["-machine", self.disk.machine(), "-m", &self.memory_mib.to_string(), "-no-reboot"]);
-        match self.accel {
-            Accel::Kvm => cmd.args(["-enable-kvm", "-cpu", "host,-arch-capabilities"]),
-            Accel::Tcg => cmd.args(["-accel", "tcg", "-cpu", "max"]),
+        let (accel, default_cpu) = match self.accel {
+            Accel::Kvm => (["-enable-kvm"].as_slice(), "host,-arch-capabilities"),
+            Accel::Tcg => (["-accel", "tcg"].as_slice(), "max"),
         };
+        cmd.args(accel).args(["-cpu", self.cpu.as_deref().unwrap_or(default_cpu)]);
         cmd.args(["-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
         if !self.display {
             cmd.args(["-display", "none"]);
@@ -401,6 +406,23 @@ mod tests {
         let args: Vec<String> = c.command().get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         assert!(args.windows(2).any(|w| w[0] == "-cpu" && w[1] == "host,-arch-capabilities"));
         assert!(args.iter().any(|a| a.contains("snapshot=on")));
+    }
+
+    #[test]
+    fn the_cpu_model_can_be_chosen() {
+        let args = |c: &QemuConfig| -> Vec<String> {
+            c.command().get_args().map(|a| a.to_string_lossy().into_owned()).collect()
+        };
+        let mut c = QemuConfig::new("x.img");
+        c.accel = Accel::Tcg;
+        assert!(args(&c).windows(2).any(|w| w[0] == "-cpu" && w[1] == "max"));
+        assert!(args(&c).windows(2).any(|w| w[0] == "-accel" && w[1] == "tcg"));
+        c.cpu = Some("Nehalem".into());
+        assert!(args(&c).windows(2).any(|w| w[0] == "-cpu" && w[1] == "Nehalem"));
+        assert_eq!(args(&c).iter().filter(|a| *a == "-cpu").count(), 1);
+        c.accel = Accel::Kvm;
+        assert!(args(&c).windows(2).any(|w| w[0] == "-cpu" && w[1] == "Nehalem"));
+        assert!(args(&c).iter().any(|a| a == "-enable-kvm"));
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! `bfrun` — boot a BareFlow disk image in QEMU with COM1 on the terminal.
 //!
 //! ```text
-//! bfrun [--tcg | --kvm] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot] [--timeout SECONDS] IMAGE
+//! bfrun [--tcg | --kvm] [--cpu MODEL] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot]
+//!       [--timeout SECONDS] IMAGE
 //! bfrun --probe
 //! ```
 //! KVM is used when it is hardware-assisted ([`runner::kvm_status`]); `--probe` says
-//! what this machine offers. `--disk ahci` boots `-machine q35` with the disk on its
+//! what this machine offers. `--cpu` picks QEMU's CPU model (e.g. `Nehalem`; default
+//! `max` under TCG, `host,-arch-capabilities` under KVM). `--disk ahci` boots `-machine q35` with the disk on its
 //! AHCI controller. The disk is writable (the image keeps what the kernel wrote) unless
 //! `--snapshot` is given. The exit status is the kernel's (isa-debug-exit);
 //! 124 on timeout, 125 if QEMU failed on its own.
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: bfrun [--tcg|--kvm] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot] [--timeout SECONDS] IMAGE"
+        "usage: bfrun [--tcg|--kvm] [--cpu MODEL] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot] [--timeout SECONDS] IMAGE"
     );
     eprintln!("       bfrun --probe");
     ExitCode::from(2)
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let mut display = false;
     let mut snapshot = false;
     let mut timeout = None;
+    let mut cpu = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tcg" => accel = Accel::Tcg,
@@ -44,6 +47,10 @@ fn main() -> ExitCode {
             "--disk" => match args.next().as_deref().and_then(DiskInterface::parse) {
                 Some(d) => disk = d,
                 None => return usage(),
+            },
+            "--cpu" => match args.next() {
+                Some(model) if !model.is_empty() && !model.starts_with('-') => cpu = Some(model),
+                _ => return usage(),
             },
             "--memory" => match args.next().and_then(|m| m.parse().ok()) {
                 Some(m) => memory = m,
@@ -78,9 +85,16 @@ fn main() -> ExitCode {
     config.disk = disk;
     config.memory_mib = memory;
     config.display = display;
+    config.cpu = cpu;
     // `make run` keeps what the kernel writes to its disk unless --snapshot.
     config.snapshot = snapshot;
-    eprintln!("bfrun: booting {} on {} under {}", config.image.display(), disk.name(), accel.name());
+    eprintln!(
+        "bfrun: booting {} on {} under {}{}",
+        config.image.display(),
+        disk.name(),
+        accel.name(),
+        config.cpu.as_deref().map(|m| format!(" (-cpu {m})")).unwrap_or_default()
+    );
     let mut command = config.command();
     let mut child = match command.spawn() {
         Ok(c) => c,
