@@ -179,3 +179,50 @@ pub fn run_kernel_natively(args: &[&str]) -> (String, Option<i32>) {
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
     (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code())
 }
+
+/// Runs `mkimage ARGS…` and returns its stdout; panics with its stderr if it fails.
+pub fn mkimage(args: &[&str]) -> Vec<u8> {
+    let out = Command::new(Artifacts::locate().mkimage).args(args).output().expect("run mkimage");
+    assert!(out.status.success(), "mkimage {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// `mkimage fs cat IMAGE PATH`: a file of the image's FAT16 partition.
+pub fn fat_read(image: &Path, path: &str) -> Vec<u8> {
+    mkimage(&["fs", "cat", &image.to_string_lossy(), path])
+}
+
+/// `mkimage fs put IMAGE PATH -`: writes (replaces) a file on the image's FAT16
+/// partition.
+pub fn fat_write(image: &Path, path: &str, bytes: &[u8]) {
+    use std::io::Write;
+    let mut child = Command::new(Artifacts::locate().mkimage)
+        .args(["fs", "put"])
+        .arg(image)
+        .arg(path)
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mkimage fs put");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "mkimage fs put {path}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `fsck.fat -n` on the image's FAT16 partition: (exit status 0, output).
+pub fn fsck_fat(image: &Path) -> (bool, String) {
+    let part = extract_fat_partition(image);
+    let out = Command::new("fsck.fat").arg("-n").arg(&part).output().expect("run fsck.fat");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// What `fsck.fat -n` complains about besides the dirty bit (which stays set after a
+/// crash until fsck repairs the volume, docs/fs.md) and its summary lines.
+pub fn fsck_complaints(output: &str) -> Vec<&str> {
+    output
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("fsck.fat") && !l.contains("Leaving filesystem unchanged"))
+        .filter(|l| !l.contains(" files, ") && !l.contains("Dirty bit") && !l.contains("removing dirty bit"))
+        .collect()
+}

@@ -143,6 +143,8 @@ impl fmt::Display for Rejection {
                 write!(f, "checksum differs (stored {stored:08x}, computed {computed:08x})")
             }
             Rejection::Malformed(what) => write!(f, "contents: {what}"),
+            // "cpu features differ", "kernel build differs".
+            Rejection::Key { field, detail } if field.ends_with('s') => write!(f, "{field} differ ({detail})"),
             Rejection::Key { field, detail } => write!(f, "{field} differs ({detail})"),
         }
     }

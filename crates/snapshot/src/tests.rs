@@ -95,7 +95,8 @@ fn each_key_field_is_named_when_it_differs() {
         let r = Snapshot::validate(&bytes, &here).expect_err("a different key validated");
         assert_eq!(r.field(), field);
         assert!(!r.is_damage());
-        assert!(r.to_string().starts_with(&format!("{field} differs (")), "{r}");
+        let verb = if field.ends_with('s') { "differ" } else { "differs" };
+        assert!(r.to_string().starts_with(&format!("{field} {verb} (")), "{r}");
         assert!(r.to_string().contains(detail), "{r} lacks {detail:?}");
     }
 }

@@ -16,6 +16,74 @@ const RUNS: usize = 3;
 /// One `METRIC` line: name, value, unit.
 type Metric = (String, f64, String);
 
+/// Boots in the cold/warm table.
+const LINEAGE_BOOTS: usize = 5;
+
+/// "Cold and warm boots" (docs/persistence.md): one image booted writable
+/// [`LINEAGE_BOOTS`] times with every app through the tiered engine — boot 1 cold,
+/// the next ones from the snapshots the previous boot wrote — under each accelerator,
+/// and the same runs of the kernel ELF natively with `--snapshot-dir`. Per app: time to
+/// hot per boot, LLVM compilations in boots 1 and 2, and cold/warm (boot 1 / boot 2).
+fn cold_and_warm() -> String {
+    let cmdline = "--no-jit --apps=all --tiers=tiered";
+    let image = build_image("bench-persist", &ImageSpec { cmdline: cmdline.into(), ..Default::default() });
+    let mut lineages: Vec<(String, Vec<Vec<Metric>>)> = Vec::new();
+    for accel in Accel::available() {
+        let mut boots = Vec::new();
+        for boot in 1..=LINEAGE_BOOTS {
+            let mut config = QemuConfig::new(&image);
+            config.accel = accel;
+            config.snapshot = false;
+            let outcome = config.run(Duration::from_secs(900)).expect("start QEMU");
+            assert_eq!(outcome.kernel_status, Some(0), "boot {boot} of the lineage failed:\n{}", outcome.serial);
+            boots.push(runner::parse_metrics(&outcome.serial));
+        }
+        lineages.push((format!("QEMU {}", accel.name()), boots));
+    }
+    let dir = bareflow_tests::scratch_dir("bench-persist-native");
+    let dir_arg = format!("--snapshot-dir={}", dir.display());
+    let args = ["--no-jit", "--apps=all", "--tiers=tiered", dir_arg.as_str()];
+    let native =
+        (0..LINEAGE_BOOTS).map(|_| runner::parse_metrics(&bareflow_tests::run_kernel_natively(&args).0)).collect();
+    lineages.push(("native Linux".into(), native));
+    let mut table = String::from(
+        "`--apps=all --tiers=tiered` on one image booted writable five times (natively: five runs with \
+         `--snapshot-dir`): boot 1 starts cold and writes a snapshot per app, each later boot loads the \
+         previous boot's. time to hot: from the start of loading the app into the engine (snapshot \
+         included) to the end of its first run at hot speed. compiles: `app.<name>.llvm_compiles`.\n",
+    );
+    let boot_columns: Vec<String> = (1..=LINEAGE_BOOTS).map(|b| format!("boot {b} ms")).collect();
+    for (where_, boots) in &lineages {
+        let get = |boot: usize, name: String| boots[boot].iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
+        writeln!(
+            table,
+            "\n{where_}:\n\n| app | {} | cold/warm | compiles boot 1 | compiles boot 2 | snapshot bytes | load ms | write ms |",
+            boot_columns.join(" | ")
+        )
+        .unwrap();
+        writeln!(table, "|---|{}---:|---:|---:|---:|---:|---:|", "---:|".repeat(LINEAGE_BOOTS)).unwrap();
+        let slug = where_.replace(' ', "_").to_lowercase();
+        for app in bf_app_list::names() {
+            let hot: Vec<f64> = (0..LINEAGE_BOOTS).map(|b| get(b, format!("app.{app}.time_to_hot_ms"))).collect();
+            let ratio = hot[0] / hot[1];
+            println!("METRIC app.{app}.cold_over_warm.{slug} {ratio:.1} x");
+            writeln!(
+                table,
+                "| {app} | {} | {ratio:.1} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} |",
+                hot.iter().map(|v| format!("{v:.1}")).collect::<Vec<_>>().join(" | "),
+                get(0, format!("app.{app}.llvm_compiles")),
+                get(1, format!("app.{app}.llvm_compiles")),
+                get(1, format!("app.{app}.snapshot_bytes")),
+                get(1, format!("app.{app}.snapshot_load_ms")),
+                get(1, format!("app.{app}.snapshot_write_ms")),
+            )
+            .unwrap();
+        }
+    }
+    table
+}
+
+/// The median of `v`.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -202,6 +270,8 @@ fn main() {
         .unwrap();
     }
 
+    let persistence = cold_and_warm();
+
     // Files: `--fs-selftest`'s 16 MiB sequential write/read and fsync cost per driver.
     let fs_image =
         build_image("bench-fs", &ImageSpec { cmdline: "--no-jit --fs-selftest".into(), ..Default::default() });
@@ -263,8 +333,8 @@ fn main() {
          `--apps=all`: each app's timed section (`bf_section_begin`..`end`, TSC cycles) natively compiled \
          into the kernel (aot), wholly interpreted (interp, tier 0), JIT-compiled whole at O1 (t1) and O3 \
          (t2), and in the fourth run through the tiered engine, which starts in the interpreter (docs/engine.md). One boot per accelerator; natively, one run of the same ELF. \
-         time to hot: from loading into the tiered engine to the end of the last run that made a \
-         tier-up (0 natively, where the TSC is not calibrated).\n{apps}\n## Files\n\n\
+         time to hot: from the start of loading into the tiered engine to the end of its first run \
+         at hot speed (docs/persistence.md, \"Figures\").\n{apps}\n## Cold and warm boots\n\n{persistence}\n## Files\n\n\
          `--fs-selftest` on the FAT16 partition (docs/fs.md): a 16 MiB file written in 1 MiB writes \
          and fsynced, read back, and the mean of 16 append + `sync_all` rounds.\n\n{files}\n## Sizes\n\n{sizes}",
         kvm.describe()
