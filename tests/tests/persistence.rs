@@ -99,6 +99,9 @@ fn fib_lineage(label: &str) -> (PathBuf, String) {
     (dir, cold)
 }
 
+/// A change to a decoded snapshot.
+type Edit = fn(&mut Snapshot);
+
 /// Rewrites fib's first snapshot in `dir` through `edit` (re-encoded: a valid file
 /// with a changed key or contents).
 fn rekey(dir: &Path, edit: impl FnOnce(&mut Snapshot)) {
@@ -136,7 +139,7 @@ fn a_flipped_byte_is_rejected_by_checksum_and_set_aside() {
 
 #[test]
 fn a_snapshot_of_another_kernel_build_bitcode_or_cpu_is_rejected_by_that_field() {
-    let cases: [(&str, fn(&mut Snapshot)); 4] = [
+    let cases: [(&str, Edit); 4] = [
         ("kernel build differs (build id ", |s| s.key.kernel_build_id[0] ^= 1),
         ("app bitcode differs (sha256 ", |s| s.key.bitcode_sha256[0] ^= 1),
         ("cpu features differ (bf-test-feature missing)", |s| s.key.cpu_features.push_str(",+bf-test-feature")),

@@ -80,7 +80,8 @@ fn a_write_cut_short_is_truncated_at_every_length() {
 #[test]
 fn each_key_field_is_named_when_it_differs() {
     let bytes = snapshot().encode();
-    let cases: Vec<(fn(&mut Key), &str, &str)> = vec![
+    type Change = fn(&mut Key);
+    let cases: Vec<(Change, &str, &str)> = vec![
         (|k| k.kernel_build_id[0] = 0, "kernel build", "build id abababababababab, this kernel 00abababababab"),
         (|k| k.llvm_version = "22.1.2".into(), "llvm version", "22.1.8, this kernel 22.1.2"),
         (|k| k.bitcode_sha256 = bitcode_hash(b"other"), "app bitcode", "sha256 "),
