@@ -130,11 +130,34 @@ fn an_external_c_app_built_with_clang_runs_from_the_image() {
         "c-app",
         &ImageSpec { cmdline: "--no-jit".into(), modules: vec![("app".into(), bitcode)], ..Default::default() },
     );
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, Duration::from_secs(300));
+    // Writable: the second boot is warm from the snapshot the first one wrote, in a
+    // lineage named after the bitcode (docs/persistence.md).
+    let writable_boot = |label: &str| {
+        let mut config = bareflow_tests::QemuConfig::new(&image);
+        config.accel = Accel::Tcg;
+        config.snapshot = false;
+        let outcome = config.run(Duration::from_secs(300)).expect("start QEMU");
+        println!("--- COM1 ({label}) ---\n{}", outcome.serial);
+        outcome
+    };
+    let outcome = writable_boot("boot 1");
     let s = &outcome.serial;
     let results =
         s.lines().filter(|l| *l == "collatz: longest chain below 300000 starts at 230631, 443 steps ok").count();
     assert_eq!(results, 7, "t1, t2, interpreted and four tiered runs all print the right answer:\n{s}");
+    let hash = bf_snapshot::bitcode_hash(&std::fs::read(&bitcode).unwrap());
+    let lineage = format!("/SNAPSHOT/{}/B0000001.SNP", bf_snapshot::lineage::app_directory("app", &hash, true));
+    assert_contains_all(s, [format!("snapshot: app: wrote {lineage}")]);
+    let warm = writable_boot("boot 2: warm");
+    assert_contains_all(&warm.serial, [format!("snapshot: app: loaded {lineage}")]);
+    assert_eq!(warm.metric("app.app.llvm_compiles"), Some(0.0), "the external app's tiered runs compile nothing warm");
+    let warm_results = warm
+        .serial
+        .lines()
+        .filter(|l| *l == "collatz: longest chain below 300000 starts at 230631, 443 steps ok")
+        .count();
+    assert_eq!(warm_results, 7, "the same answers warm");
+    assert_eq!(warm.kernel_status, Some(0));
     assert_contains_all(
         s,
         [
