@@ -128,7 +128,7 @@ fn an_external_c_app_built_with_clang_runs_from_the_image() {
 
     let image = build_image(
         "c-app",
-        &ImageSpec { cmdline: "--no-jit".into(), modules: vec![("app".into(), bitcode)], ..Default::default() },
+        &ImageSpec { cmdline: "--no-jit".into(), modules: vec![("app".into(), bitcode.clone())], ..Default::default() },
     );
     // Writable: the second boot is warm from the snapshot the first one wrote, in a
     // lineage named after the bitcode (docs/persistence.md).
