@@ -61,7 +61,8 @@ fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>, tiers: &[&str])
         // result line (after those of the runs before it).
         let before = 1 + tiers.iter().take_while(|t| **t != "tiered").map(|t| result_lines(t)).sum::<usize>();
         let llama = out.split("apps: tinyllama (").nth(1).expect("tinyllama section");
-        let first_tiered_result = llama.match_indices("tinyllama: ").nth(before).expect("first tiered run's result").0;
+        let first_tiered_result =
+            llama.match_indices("\ntinyllama: ").nth(before).expect("first tiered run's result").0;
         let to_t1 = llama.find("tier: matmul -> t1 after ").expect("tinyllama's matmul reaches tier 1");
         let to_t2 = llama.find("tier: matmul -> t2 after ").expect("tinyllama's matmul reaches tier 2");
         assert!(to_t1 < to_t2 && to_t2 < first_tiered_result, "matmul goes 0 -> 1 -> 2 during the first tiered run");
