@@ -17,6 +17,8 @@
 //! | `--interp-trap=recursion` | run an interpreted app that recurses without end: stopped at the interpreter's depth limit |
 //! | `--jit-write-code` | JIT-compile `fib`, then write to its code: must fault |
 //! | `--cxx-throw` | call a throwing function inside libstdc++: the no-exceptions runtime's fatal diagnostic, status `0x7e` |
+//! | `--panic` | panic (the kernel is `panic = "abort"`): the panic message, then glibc's `abort` — `process: killed by SIGABRT (6)…`, status 134 |
+//! | `--abort` | call `abort()`: `process: killed by SIGABRT (6)…`, status 134 |
 //! | `--mprotect-fault` | map a page, write it, make it read-only with `mprotect`, write again: must fault |
 //! | `--fs-big-write=MIB` | check `/EARLY.TXT` from an earlier boot (or write it), then write `/BIG.BIN` of MIB MiB, one line per MiB (the power-cut test kills QEMU in the middle) |
 //! | `--fs-selftest` | `std::fs` end to end on the FAT16 volume (a temporary directory natively), the disk filled to ENOSPC, and the `fs.*` benchmark figures |
@@ -173,6 +175,11 @@ pub fn run() -> i32 {
             crate::jit::checks::write_to_code_page();
         } else if arg == "--mprotect-fault" {
             mprotect_fault();
+        } else if arg == "--panic" {
+            panic!("main: --panic asked for a panic");
+        } else if arg == "--abort" {
+            println!("main: calling abort()");
+            std::process::abort();
         } else if arg == "--cxx-throw" {
             #[cfg(feature = "llvm")]
             crate::jit::cxxrt::throw_through_libstdcxx();

@@ -131,3 +131,27 @@ fn the_same_elf_runs_as_a_linux_program() {
     );
     assert_eq!(out.status.code(), Some(42));
 }
+
+/// `abort()` and a Rust panic (the kernel is `panic = "abort"`) end the program with a
+/// message and status 134 (128 + SIGABRT) — on bare metal through the syscall layer's
+/// `tgkill`, natively through Linux's SIGABRT — instead of halting silently.
+#[test]
+fn an_abort_and_a_panic_end_the_program_with_a_message_and_status_134() {
+    use std::os::unix::process::ExitStatusExt;
+    let killed = "process: killed by SIGABRT (6), sent by the program itself; exit status 134";
+    for (arg, message) in [("--abort", "main: calling abort()"), ("--panic", "main: --panic asked for a panic")] {
+        let out = std::process::Command::new(Artifacts::locate().kernel)
+            .args(["--no-jit", arg])
+            .env_clear()
+            .output()
+            .expect("run build/kernel.elf");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains(message), "natively {arg}:\n{text}");
+        assert_eq!(out.status.signal(), Some(6), "natively {arg}: SIGABRT\n{text}");
+        let image = build_image("abort", &ImageSpec { cmdline: format!("--no-jit {arg}"), ..Default::default() });
+        let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, BOOT_TIMEOUT);
+        assert_contains_all(&outcome.serial, [message, killed, "bareflow: exit status 134"]);
+        // QEMU's exit code is (status << 1) | 1 in 8 bits: the harness sees 7 of them.
+        assert_eq!(outcome.kernel_status, Some(134 & 0x7f), "{arg} in QEMU");
+    }
+}

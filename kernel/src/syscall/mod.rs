@@ -185,6 +185,9 @@ const fn build_table() -> [Option<Handler>; TABLE_SIZE] {
     t[24] = Some(process::sched_yield);
     t[39] = Some(process::getpid);
     t[60] = Some(process::exit);
+    t[62] = Some(process::kill);
+    t[200] = Some(process::tkill);
+    t[234] = Some(process::tgkill);
     t[63] = Some(process::uname);
     t[102] = Some(process::getuid);
     t[104] = Some(process::getuid);

@@ -1,6 +1,7 @@
 //! Process syscalls: one process with one thread (PID = TID = 1), its thread pointer,
 //! limits, identity, signal bookkeeping (handlers are stored, never delivered: CPU
-//! faults go to the kernel's exception handlers) and exit.
+//! faults go to the kernel's exception handlers), signals the program sends itself
+//! (`kill`/`tkill`/`tgkill`: glibc's `abort` and `raise`) and exit.
 
 use linux_abi::errno::{EINVAL, ENOMEM, ENOSYS, EPERM, ESRCH};
 
@@ -192,6 +193,105 @@ pub fn sysinfo(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
 const SIGKILL: u64 = 9;
 const SIGSTOP: u64 = 19;
 
+/// Signal names by number (1–31), for the report of a signal that ends the program.
+const SIGNAL_NAMES: [&str; 32] = [
+    "",
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
+];
+
+/// Signals whose default action is to do nothing (Linux's `signal(7)`).
+const IGNORED_BY_DEFAULT: [u64; 4] = [17, 18, 23, 28]; // SIGCHLD, SIGCONT, SIGURG, SIGWINCH
+
+/// `SIG_IGN` as `sa_handler`.
+const SIG_IGN: u64 = 1;
+
+/// The status a program killed by signal `sig` exits with: `128 + sig`, as a shell
+/// reports it (134 for `SIGABRT`) — what QEMU's exit device and the tests see.
+pub fn killed_status(sig: u64) -> u8 {
+    (128 + sig) as u8
+}
+
+/// Sends `sig` to this process: nothing for signal 0 (the existence check) or one the
+/// program ignores (`SIG_IGN`, or ignored by default); otherwise the program ends, as
+/// Linux would end it, with a report and status [`killed_status`]. A handler the
+/// program installed is not run (BareFlow delivers no signals; the report says so).
+fn signal_self(p: &mut dyn Platform, sig: u64) -> SysResult {
+    if sig == 0 {
+        return Ok(0);
+    }
+    if !(1..=64).contains(&sig) {
+        return Err(EINVAL);
+    }
+    let handler = p.process().sigactions[sig as usize][0];
+    if handler == SIG_IGN || (handler == 0 && IGNORED_BY_DEFAULT.contains(&sig)) {
+        return Ok(0);
+    }
+    let name = SIGNAL_NAMES.get(sig as usize).copied().unwrap_or("a real-time signal");
+    let note = if handler == 0 { "" } else { " (its handler is not run: BareFlow delivers no signals)" };
+    p.log(format_args!(
+        "process: killed by {name} ({sig}), sent by the program itself{note}; exit status {}",
+        killed_status(sig)
+    ));
+    p.exit(killed_status(sig));
+    Ok(0)
+}
+
+/// `kill(pid, sig)`: only this process (PID 1, or 0 / -1 for "my group" and "every
+/// process I may signal", which is only this one) exists.
+pub fn kill(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    match a[0] as i64 {
+        0 | -1 | 1 => signal_self(p, a[1]),
+        _ => Err(ESRCH),
+    }
+}
+
+/// `tkill(tid, sig)`: the one thread.
+pub fn tkill(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    if a[0] != PID {
+        return Err(ESRCH);
+    }
+    signal_self(p, a[1])
+}
+
+/// `tgkill(tgid, tid, sig)`: the one thread of the one process (glibc's `raise`,
+/// hence `abort`).
+pub fn tgkill(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    if a[0] != PID || a[1] != PID {
+        return Err(ESRCH);
+    }
+    signal_self(p, a[2])
+}
+
 /// `rt_sigaction(sig, act, oldact, sigsetsize)`: handlers are recorded and reported
 /// back; no signal is ever delivered.
 pub fn rt_sigaction(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
@@ -350,6 +450,25 @@ mod tests {
         assert_eq!(p.peek(buf + 32, 8), (1u64 << 30).to_le_bytes(), "totalram");
         assert_eq!(p.peek(buf + 104, 4), 1u32.to_le_bytes(), "mem_unit");
         assert_eq!(dispatch(&mut p, 99, [0x20, 0, 0, 0, 0, 0]), -14);
+    }
+
+    #[test]
+    fn a_signal_the_program_sends_itself_ends_it_unless_ignored() {
+        let mut p = MockPlatform::new();
+        assert_eq!(dispatch(&mut p, 234, [1, 1, 0, 0, 0, 0]), 0, "signal 0: the existence check");
+        assert_eq!(dispatch(&mut p, 234, [1, 1, 17, 0, 0, 0]), 0, "SIGCHLD is ignored by default");
+        assert_eq!(dispatch(&mut p, 234, [7, 1, 6, 0, 0, 0]), -3, "ESRCH: no other process");
+        assert_eq!(dispatch(&mut p, 62, [2, 15, 0, 0, 0, 0]), -3, "ESRCH");
+        assert_eq!(p.exited, None);
+        p.process().sigactions[10][0] = SIG_IGN;
+        assert_eq!(dispatch(&mut p, 200, [1, 10, 0, 0, 0, 0]), 0, "SIGUSR1 ignored by the program");
+        assert_eq!(p.exited, None);
+        dispatch(&mut p, 234, [1, 1, 6, 0, 0, 0]);
+        assert_eq!(p.exited, Some(134), "abort: SIGABRT ends the program with 128 + 6");
+        assert!(p.logs.iter().any(|l| l.contains("killed by SIGABRT (6)")), "{:?}", p.logs);
+        let mut p = MockPlatform::new();
+        dispatch(&mut p, 62, [0, 15, 0, 0, 0, 0]);
+        assert_eq!(p.exited, Some(143), "kill(0, SIGTERM)");
     }
 
     #[test]
