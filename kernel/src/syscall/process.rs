@@ -270,7 +270,7 @@ fn signal_self(p: &mut dyn Platform, sig: u64) -> SysResult {
 /// process I may signal", which is only this one) exists.
 pub fn kill(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
     match a[0] as i64 {
-        0 | -1 | 1 => signal_self(p, a[1]),
+        -1..=1 => signal_self(p, a[1]),
         _ => Err(ESRCH),
     }
 }
