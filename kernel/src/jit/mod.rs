@@ -124,33 +124,36 @@ pub fn host_module(symbols: &[HostSymbol]) -> Result<Module, JitError> {
 
 /// Compiles optimised modules to relocatable objects for this CPU, as LLJIT would
 /// compile them itself (same target machine settings), so the tiered engine keeps the
-/// bytes (snapshots) and links them with [`Jit::add_object`].
+/// bytes (snapshots) and links them with [`Jit::add_object`]. The target machine is
+/// made at the first compilation: a warm load, which compiles nothing, never makes one.
+#[derive(Default)]
 pub struct Compiler {
-    machine: TargetMachine,
+    machine: Option<TargetMachine>,
     /// How many modules it compiled.
     pub compiles: u32,
 }
 
+/// The CPU name and features this host's code is compiled for (what
+/// [`bf_llvm::TargetMachine::host`] uses), detected once per boot.
+pub fn host_target() -> &'static (String, String) {
+    static TARGET: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    TARGET.get_or_init(|| (bf_llvm::host_cpu_name(), bf_llvm::host_cpu_features()))
+}
+
 impl Compiler {
-    /// The compiler for this host's CPU and features.
-    pub fn host() -> Result<Compiler, JitError> {
-        Ok(Compiler { machine: TargetMachine::host()?, compiles: 0 })
-    }
-
-    /// The CPU name code is compiled for.
-    pub fn cpu(&self) -> &str {
-        self.machine.cpu()
-    }
-
-    /// The CPU features code is compiled for (`+avx2,-avx512f,…`).
-    pub fn features(&self) -> &str {
-        self.machine.features()
+    /// A compiler for this host's CPU and features.
+    pub fn new() -> Compiler {
+        Compiler::default()
     }
 
     /// Compiles `module` (already optimised) to an object.
     pub fn compile(&mut self, module: Module) -> Result<Vec<u8>, JitError> {
+        let machine = match &mut self.machine {
+            Some(machine) => machine,
+            empty => empty.insert(TargetMachine::host()?),
+        };
         self.compiles += 1;
-        Ok(self.machine.emit_object(module.ir)?)
+        Ok(machine.emit_object(module.ir)?)
     }
 }
 

@@ -116,9 +116,9 @@ fn tiers_key() -> String {
 
 /// This boot's key for an app: the kernel build, LLVM, the app and its bitcode, the
 /// tier table, and the CPU and features the engine compiles for.
-pub fn key(app: &str, bitcode: &[u8]) -> Result<Key, String> {
-    let (cpu, cpu_features) = TieredApp::target().map_err(|e| e.to_string())?;
-    Ok(Key {
+pub fn key(app: &str, bitcode: &[u8]) -> Key {
+    let (cpu, cpu_features) = TieredApp::target();
+    Key {
         kernel_build_id: crate::boot::build_id().to_vec(),
         llvm_version: bf_llvm::llvm_version(),
         app: app.to_string(),
@@ -126,7 +126,7 @@ pub fn key(app: &str, bitcode: &[u8]) -> Result<Key, String> {
         tiers: tiers_key(),
         cpu,
         cpu_features,
-    })
+    }
 }
 
 /// One app's lineage: its directory and this boot's key.
@@ -155,13 +155,7 @@ impl Lineage {
             println!("snapshot: {app}: off");
             return None;
         }
-        let key = match key(app, bitcode) {
-            Ok(key) => key,
-            Err(e) => {
-                println!("snapshot: {app}: no key ({e}): snapshots off");
-                return None;
-            }
-        };
+        let key = key(app, bitcode);
         let dir = root.join(lineage::app_directory(app, &key.bitcode_sha256, external));
         let this = Lineage { app: app.to_string(), dir, key, mode: settings.mode, loaded: Mutex::new(None) };
         if settings.mode == Mode::Reset {

@@ -213,9 +213,11 @@ fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<(u64, V
     match tier.producer {
         Producer::Compiled(opt) if to == TIERS.top() => {
             let calls = (id as usize * size_of::<Counters>() + std::mem::offset_of!(Counters, calls)) as u64;
-            compile_top(jit, compiler, &engine.bitcode, name, opt, tier.name, calls)
+            compile_function(jit, compiler, &engine.bitcode, (name, tier.name), opt, top_tier(name, tier.name, calls))
         }
-        Producer::Compiled(opt) => compile_alone(jit, compiler, &engine.bitcode, name, opt, tier.name),
+        Producer::Compiled(opt) => {
+            compile_function(jit, compiler, &engine.bitcode, (name, tier.name), opt, alone(name, tier.name))
+        }
         Producer::Interpreted => {
             Err(JitError::Jit(format!("tier {} interprets: there is no code to promote to", tier.name)))
         }
@@ -227,26 +229,41 @@ fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<(u64, V
     }
 }
 
-/// Compiles function `name` for the top tier at `level` with `compiler`, links it into
-/// `jit` and returns the code's address and the object: the bitcode re-read, the
-/// function renamed `<name>.<suffix>` and counting its calls in place, at byte `calls`
-/// of the counters [`COUNTERS_GLOBAL`] points at (no hooks: there is no tier above),
-/// every other function an internal, uninstrumented copy it may inline (the profile
-/// said this code is hot: give it everything), every global a reference to the
-/// load-time module's.
-fn compile_top(
+/// Compiles function `name` at `level` with `compiler` and links it into `jit` under
+/// the name `<name>.<suffix>`: the bitcode re-read, shaped for its tier by `shape`
+/// ([`isolate`] for a middle tier, [`rewrite`] of the top tier), optimised, compiled to
+/// an object and linked. Returns the code's address and the object.
+fn compile_function(
     jit: &mut Jit,
     compiler: &mut Compiler,
     bitcode: &[u8],
-    name: &str,
+    (name, suffix): (&str, &str),
     level: OptLevel,
-    suffix: &str,
-    calls: u64,
+    shape: impl FnOnce(&bf_llvm::Module),
 ) -> Result<(u64, Vec<u8>), JitError> {
     let mut module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
-    rewrite(module.ir(), Some((name, suffix, calls)));
+    shape(module.ir());
     module.optimise(level)?;
     link_object(jit, compiler.compile(module)?, &format!("{name}.{suffix}"))
+}
+
+/// The module of function `name` for the top tier: renamed `<name>.<suffix>` and
+/// counting its calls in place, at byte `calls` of the counters [`COUNTERS_GLOBAL`]
+/// points at (no hooks: there is no tier above), every other function an internal,
+/// uninstrumented copy it may inline (the profile said this code is hot: give it
+/// everything), every global a reference to the load-time module's.
+fn top_tier(name: &str, suffix: &str, calls: u64) -> impl FnOnce(&bf_llvm::Module) {
+    move |m| {
+        rewrite(m, Some((name, suffix, calls)));
+    }
+}
+
+/// The module that compiles function `name` alone for a middle tier: rewritten like
+/// the load-time module, renamed `<name>.<suffix>`, every other function a declaration
+/// (calls go through the slots), every global and slot a reference to the load-time
+/// module's.
+fn alone(name: &str, suffix: &str) -> impl FnOnce(&bf_llvm::Module) {
+    move |m| isolate(m, name, suffix)
 }
 
 /// Adds `object` to `jit` and returns the address of `symbol` (which it defines) and
@@ -272,25 +289,6 @@ pub fn short_name(name: &str) -> String {
     }
     segments.retain(|s| !(s.len() == 17 && s.starts_with('h')));
     segments.last().map_or(name.to_string(), |s| s.to_string())
-}
-
-/// Compiles function `name` alone at `level` with `compiler` and links it into `jit`:
-/// the bitcode re-read and rewritten like the load-time module, the function renamed
-/// `<name>.<suffix>`, every other function a declaration (calls go through the slots),
-/// every global and slot a reference to the load-time module's. Returns the code's
-/// address and the object.
-fn compile_alone(
-    jit: &mut Jit,
-    compiler: &mut Compiler,
-    bitcode: &[u8],
-    name: &str,
-    level: OptLevel,
-    suffix: &str,
-) -> Result<(u64, Vec<u8>), JitError> {
-    let mut module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
-    isolate(module.ir(), name, suffix);
-    module.optimise(level)?;
-    link_object(jit, compiler.compile(module)?, &format!("{name}.{suffix}"))
 }
 
 /// Prepares and installs the interpreter of a warm-loaded app, at the first call of a
@@ -444,7 +442,7 @@ impl TieredApp {
             name: "bf_interp_call",
             address: super::interp::engine::bf_interp_call as *const () as u64,
         });
-        let mut compiler = Compiler::host()?;
+        let mut compiler = Compiler::new();
         let (names, starts_interpreted, load_objects) = match warm {
             None => {
                 let host = compiler.compile(host_module(&all)?)?;
@@ -543,7 +541,17 @@ impl TieredApp {
                     let symbol = format!("{}.{load_suffix}", names[id]);
                     let (addr, bytes) = match saved(id) {
                         Some((tier, o)) if tier == load_tier => link_object(&mut jit, o.bytes.clone(), &symbol)?,
-                        _ => compile_alone(&mut jit, &mut compiler, bitcode, &names[id], level, &load_suffix)?,
+                        _ => {
+                            let (name, suffix) = (names[id].as_str(), &*load_suffix);
+                            compile_function(
+                                &mut jit,
+                                &mut compiler,
+                                bitcode,
+                                (name, suffix),
+                                level,
+                                alone(name, suffix),
+                            )?
+                        }
                     };
                     let info = &mut functions[id];
                     info.code[load_tier as usize] = addr;
@@ -633,9 +641,8 @@ impl TieredApp {
     }
 
     /// The CPU name and features the engine compiles for (the snapshot key's).
-    pub fn target() -> Result<(String, String), JitError> {
-        let c = Compiler::host()?;
-        Ok((c.cpu().to_string(), c.features().to_string()))
+    pub fn target() -> (String, String) {
+        super::host_target().clone()
     }
 
     /// Runs `bf_app_main` once (tier-ups happen inside, as the policy says) and returns

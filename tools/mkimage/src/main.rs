@@ -276,50 +276,23 @@ mod tests {
         assert!(parse_module_arg("name=").is_err());
     }
 
+    /// `mkimage build` with the three inputs, `extra`, and an output.
+    fn parse_build(extra: &[&str]) -> BuildArgs {
+        let mut argv = vec!["mkimage", "build", "--stage1", "s1", "--stage2", "s2", "--kernel", "k"];
+        argv.extend_from_slice(extra);
+        argv.extend_from_slice(&["--output", "o"]);
+        let Command::Build(args) = Cli::try_parse_from(argv).unwrap().command else { panic!("not build") };
+        args
+    }
+
     #[test]
     fn build_command_line_parses() {
-        let cli = Cli::try_parse_from([
-            "mkimage",
-            "build",
-            "--stage1",
-            "s1",
-            "--stage2",
-            "s2",
-            "--kernel",
-            "k",
-            "--cmdline",
-            "",
-            "--pattern-mib",
-            "60",
-            "--module",
-            "x=y",
-            "--module",
-            "z=w",
-            "--output",
-            "o",
-        ])
-        .unwrap();
-        let Command::Build(args) = cli.command else { panic!("not build") };
+        let args = parse_build(&["--cmdline", "", "--pattern-mib", "60", "--module", "x=y", "--module", "z=w"]);
         assert_eq!(args.pattern_mib, 60);
         assert_eq!(args.fat_mib, 32);
         assert_eq!(args.modules.len(), 2);
         assert!(!args.keep_fat);
-        let cli = Cli::try_parse_from([
-            "mkimage",
-            "build",
-            "--stage1",
-            "s1",
-            "--stage2",
-            "s2",
-            "--kernel",
-            "k",
-            "--keep-fat",
-            "--output",
-            "o",
-        ])
-        .unwrap();
-        let Command::Build(args) = cli.command else { panic!("not build") };
-        assert!(args.keep_fat);
+        assert!(parse_build(&["--keep-fat"]).keep_fat);
         assert!(Cli::try_parse_from(["mkimage", "build", "--stage1", "s1"]).is_err());
     }
 }
