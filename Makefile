@@ -8,7 +8,8 @@
 #
 # Variables: CMDLINE (kernel command line baked into the image), FAT_MIB (size of the
 # FAT16 partition), PATTERN_MIB (add a boot-test pattern module of that many MiB),
-# DISK (virtio|ide|usb|ahci for `make run`; ahci boots -machine q35), QEMU_ARGS (extra bfrun flags, e.g. --tcg),
+# DISK (virtio|ide|usb|ahci for `make run`; ahci boots -machine q35), METRICS=1 (`make run` shows COM1's
+# METRIC lines, which bfrun hides otherwise), QEMU_ARGS (extra bfrun flags, e.g. --tcg),
 # LLVM (which LLVM the kernel links, see below), FRESH (`make disk`/`make run` keep the
 # FAT16 partition of the image they replace — boot log, snapshots — when FAT_MIB is
 # unchanged; FRESH=1 starts with an empty one).
@@ -53,6 +54,7 @@ FAT_MIB ?= 32
 PATTERN_MIB ?= 0
 DISK ?= virtio
 QEMU_ARGS ?=
+METRICS ?=
 
 # APP=path/to/app.bc puts external bitcode (following apps/README.md's ABI) into the
 # image as the FLUD module "app"; the kernel runs it through the JIT tiers at boot.
@@ -104,7 +106,7 @@ disk: boot-stages kernel tools
 		--output $(BUILD)/bareflow.img
 
 run: disk
-	$(BFRUN) --disk $(DISK) $(QEMU_ARGS) $(BUILD)/bareflow.img
+	$(BFRUN) --disk $(DISK) $(if $(filter-out 0,$(METRICS)),--metrics) $(QEMU_ARGS) $(BUILD)/bareflow.img
 
 test: disk lint
 	@$(BFRUN) --probe

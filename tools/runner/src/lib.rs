@@ -449,3 +449,77 @@ mod tests {
         assert!(!cpu_has_virtualisation(""));
     }
 }
+
+/// Hides `METRIC` lines from a stream of COM1 output on its way to a terminal
+/// (`bfrun` without `--metrics`): the figures stay on COM1 for tests and benches, the
+/// terminal shows the story. Lines are passed on as soon as they cannot be `METRIC`
+/// lines, so output stays live.
+#[derive(Debug, Default)]
+pub struct MetricFilter {
+    /// The start of the current line while it may still be a `METRIC` line.
+    pending: Vec<u8>,
+    /// The current line is being shown (it cannot be a `METRIC` line).
+    showing: bool,
+    /// The current line is being hidden.
+    hiding: bool,
+    /// `METRIC` lines hidden so far.
+    pub hidden: usize,
+}
+
+impl MetricFilter {
+    /// The prefix of the lines hidden.
+    const PREFIX: &'static [u8] = b"METRIC ";
+
+    /// The bytes of `input` to show, given everything fed before.
+    pub fn feed(&mut self, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len());
+        for &b in input {
+            if self.showing {
+                out.push(b);
+            } else if !self.hiding {
+                self.pending.push(b);
+                if self.pending.len() == Self::PREFIX.len() && self.pending == Self::PREFIX {
+                    self.hiding = true;
+                    self.pending.clear();
+                } else if !Self::PREFIX.starts_with(&self.pending) {
+                    self.showing = true;
+                    out.append(&mut self.pending);
+                }
+            }
+            if b == b'\n' {
+                if self.hiding {
+                    self.hidden += 1;
+                }
+                out.append(&mut self.pending);
+                (self.showing, self.hiding) = (false, false);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod metric_filter_tests {
+    use super::MetricFilter;
+
+    #[test]
+    fn metric_lines_are_hidden_and_the_rest_passes_at_once() {
+        let mut f = MetricFilter::default();
+        let text = "boot: ok\nMETRIC boot.load_ms 3.1 ms\nMETRICS are not metrics\nME\n\nfib: 5 ok\nMETRIC a 1 x\nM\nMETRIC b 2 y\n";
+        // Fed byte by byte, in chunks, and whole: the same output.
+        let whole = MetricFilter::default().feed(text.as_bytes());
+        let bytewise: Vec<u8> = text.bytes().flat_map(|b| f.feed(&[b])).collect();
+        let mut g = MetricFilter::default();
+        let chunked: Vec<u8> = text.as_bytes().chunks(5).flat_map(|c| g.feed(c)).collect();
+        let expected = "boot: ok\nMETRICS are not metrics\nME\n\nfib: 5 ok\nM\n";
+        assert_eq!(String::from_utf8(whole).unwrap(), expected);
+        assert_eq!(String::from_utf8(bytewise).unwrap(), expected);
+        assert_eq!(String::from_utf8(chunked).unwrap(), expected);
+        assert_eq!((f.hidden, g.hidden), (3, 3));
+        // A line that is not a METRIC line is shown before its end arrives (live output).
+        let mut live = MetricFilter::default();
+        assert_eq!(live.feed(b"tier: matmul -> t"), b"tier: matmul -> t");
+        assert_eq!(live.feed(b"METRIC"), b"METRIC", "in the middle of a line it is text");
+        assert_eq!(live.feed(b"\nMETR"), b"\n", "held back while it may be a METRIC line");
+    }
+}

@@ -2,23 +2,28 @@
 //!
 //! ```text
 //! bfrun [--tcg | --kvm] [--cpu MODEL] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot]
-//!       [--timeout SECONDS] IMAGE
+//!       [--metrics] [--timeout SECONDS] IMAGE
 //! bfrun --probe
 //! ```
 //! KVM is used when it is hardware-assisted ([`runner::kvm_status`]); `--probe` says
 //! what this machine offers. `--cpu` picks QEMU's CPU model (e.g. `Nehalem`; default
 //! `max` under TCG, `host,-arch-capabilities` under KVM). `--disk ahci` boots `-machine q35` with the disk on its
 //! AHCI controller. The disk is writable (the image keeps what the kernel wrote) unless
-//! `--snapshot` is given. The exit status is the kernel's (isa-debug-exit);
+//! `--snapshot` is given. COM1's `METRIC` lines (the figures tests and benches read)
+//! are hidden from the terminal unless `--metrics` is given ([`runner::MetricFilter`]).
+//! The exit status is the kernel's (isa-debug-exit);
 //! 124 on timeout, 125 if QEMU failed on its own.
 
-use runner::{Accel, DiskInterface, QemuConfig, kernel_status};
+use std::io::{Read, Write};
+use std::process::Stdio;
+
+use runner::{Accel, DiskInterface, MetricFilter, QemuConfig, kernel_status};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: bfrun [--tcg|--kvm] [--cpu MODEL] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot] [--timeout SECONDS] IMAGE"
+        "usage: bfrun [--tcg|--kvm] [--cpu MODEL] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot] [--metrics] [--timeout SECONDS] IMAGE"
     );
     eprintln!("       bfrun --probe");
     ExitCode::from(2)
@@ -34,6 +39,7 @@ fn main() -> ExitCode {
     let mut snapshot = false;
     let mut timeout = None;
     let mut cpu = None;
+    let mut metrics = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tcg" => accel = Accel::Tcg,
@@ -44,6 +50,7 @@ fn main() -> ExitCode {
             }
             "--display" => display = true,
             "--snapshot" => snapshot = true,
+            "--metrics" => metrics = true,
             "--disk" => match args.next().as_deref().and_then(DiskInterface::parse) {
                 Some(d) => disk = d,
                 None => return usage(),
@@ -96,6 +103,9 @@ fn main() -> ExitCode {
         config.cpu.as_deref().map(|m| format!(" (-cpu {m})")).unwrap_or_default()
     );
     let mut command = config.command();
+    if !metrics {
+        command.stdout(Stdio::piped());
+    }
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -103,6 +113,22 @@ fn main() -> ExitCode {
             return ExitCode::from(125);
         }
     };
+    // COM1 to the terminal, METRIC lines held back (QEMU's own stdout is the serial port).
+    let relay = child.stdout.take().map(|mut serial| {
+        std::thread::spawn(move || {
+            let mut filter = MetricFilter::default();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = serial.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&filter.feed(&buf[..n]));
+                let _ = out.flush();
+            }
+            filter.hidden
+        })
+    });
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -121,6 +147,9 @@ fn main() -> ExitCode {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    if let Some(hidden) = relay.and_then(|r| r.join().ok()).filter(|&n| n > 0) {
+        eprintln!("bfrun: {hidden} METRIC lines hidden (--metrics, or make run METRICS=1, shows them)");
+    }
     match kernel_status(status) {
         Some(s) => {
             eprintln!("bfrun: kernel exited with status {s} after {:.1} s", started.elapsed().as_secs_f64());
