@@ -161,6 +161,11 @@ impl Snapshot {
         }
     }
 
+    /// How many functions it holds in a compiled tier (above tier 0).
+    pub fn compiled_functions(&self) -> usize {
+        self.functions.iter().filter(|f| f.tier > 0).count()
+    }
+
     /// Total bytes of object code.
     pub fn code_bytes(&self) -> usize {
         self.objects.iter().map(|o| o.bytes.len()).sum()

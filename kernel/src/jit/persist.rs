@@ -19,6 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
 use std::time::{Duration, Instant};
 
 use bf_snapshot::lineage::{self, FileKind};
@@ -65,17 +66,28 @@ pub struct Settings {
 
 static SETTINGS: Mutex<Settings> = Mutex::new(Settings { root: None, mode: Mode::Off });
 
-/// This boot's totals over every app: microseconds writing, bytes written,
-/// microseconds loading, functions loaded.
-static TOTALS: [AtomicU64; 4] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+/// This boot's snapshot figures summed over every app.
+struct Totals {
+    write_us: AtomicU64,
+    bytes: AtomicU64,
+    load_us: AtomicU64,
+    functions_loaded: AtomicU64,
+}
+
+static TOTALS: Totals = Totals {
+    write_us: AtomicU64::new(0),
+    bytes: AtomicU64::new(0),
+    load_us: AtomicU64::new(0),
+    functions_loaded: AtomicU64::new(0),
+};
 
 /// Records that app `app` was loaded warm in `ms` (reading, checking and linking its
 /// snapshot) with `functions` functions in a compiled tier: its METRIC lines.
 pub fn record_load(app: &str, ms: f64, functions: usize) {
     println!("METRIC app.{app}.snapshot_load_ms {ms:.2} ms");
     println!("METRIC app.{app}.snapshot_functions {functions} functions");
-    TOTALS[2].fetch_add((ms * 1e3) as u64, Ordering::Relaxed);
-    TOTALS[3].fetch_add(functions as u64, Ordering::Relaxed);
+    TOTALS.load_us.fetch_add((ms * 1e3) as u64, Ordering::Relaxed);
+    TOTALS.functions_loaded.fetch_add(functions as u64, Ordering::Relaxed);
 }
 
 /// Prints this boot's snapshot totals (`snapshot.write_ms`, `snapshot.bytes`,
@@ -84,11 +96,11 @@ pub fn print_totals() {
     if SETTINGS.lock().unwrap().root.is_none() {
         return;
     }
-    let t = |i: usize| TOTALS[i].load(Ordering::Relaxed);
-    println!("METRIC snapshot.write_ms {:.1} ms", t(0) as f64 / 1e3);
-    println!("METRIC snapshot.bytes {} bytes", t(1));
-    println!("METRIC snapshot.load_ms {:.1} ms", t(2) as f64 / 1e3);
-    println!("METRIC snapshot.functions_loaded {} functions", t(3));
+    let t = |total: &AtomicU64| total.load(Ordering::Relaxed);
+    println!("METRIC snapshot.write_ms {:.1} ms", t(&TOTALS.write_us) as f64 / 1e3);
+    println!("METRIC snapshot.bytes {} bytes", t(&TOTALS.bytes));
+    println!("METRIC snapshot.load_ms {:.1} ms", t(&TOTALS.load_us) as f64 / 1e3);
+    println!("METRIC snapshot.functions_loaded {} functions", t(&TOTALS.functions_loaded));
 }
 
 /// Sets where snapshots live for the rest of the program (the program's `main` does,
@@ -117,7 +129,7 @@ fn tiers_key() -> String {
 /// This boot's key for an app: the kernel build, LLVM, the app and its bitcode, the
 /// tier table, and the CPU and features the engine compiles for.
 pub fn key(app: &str, bitcode: &[u8]) -> Key {
-    let (cpu, cpu_features) = TieredApp::target();
+    let (cpu, cpu_features) = super::host_target().clone();
     Key {
         kernel_build_id: crate::boot::build_id().to_vec(),
         llvm_version: bf_llvm::llvm_version(),
@@ -136,7 +148,7 @@ pub struct Lineage {
     key: Key,
     mode: Mode,
     /// The file this boot loaded, if any.
-    loaded: Mutex<Option<PathBuf>>,
+    loaded: Option<PathBuf>,
 }
 
 /// The names of the files in `dir` (none if it does not exist).
@@ -157,7 +169,7 @@ impl Lineage {
         }
         let key = key(app, bitcode);
         let dir = root.join(lineage::app_directory(app, &key.bitcode_sha256, external));
-        let this = Lineage { app: app.to_string(), dir, key, mode: settings.mode, loaded: Mutex::new(None) };
+        let this = Lineage { app: app.to_string(), dir, key, mode: settings.mode, loaded: None };
         if settings.mode == Mode::Reset {
             this.reset();
         }
@@ -186,7 +198,7 @@ impl Lineage {
     /// The newest snapshot of the lineage that validates against this boot's key.
     /// Damaged files on the way are set aside; files made for another kernel, app or
     /// CPU are left in place. Each rejection is one line naming the field.
-    pub fn load(&self) -> Option<Snapshot> {
+    pub fn load(&mut self) -> Option<Snapshot> {
         let started = Instant::now();
         let names = file_names(&self.dir);
         for boot in lineage::candidates(names.iter().map(String::as_str)) {
@@ -209,7 +221,7 @@ impl Lineage {
                         snapshot.code_bytes(),
                         started.elapsed().as_secs_f64() * 1e3
                     );
-                    *self.loaded.lock().unwrap() = Some(path);
+                    self.loaded = Some(path);
                     return Some(snapshot);
                 }
                 Err(rejection) => {
@@ -233,16 +245,14 @@ impl Lineage {
         let started = Instant::now();
         let names = file_names(&self.dir);
         let boot = lineage::next_boot(names.iter().map(String::as_str));
+        let earlier = lineage::candidates(names.iter().map(String::as_str));
         let Some(snapshot) = app.snapshot(self.key.clone(), boot) else { return 0 };
         let bytes = snapshot.encode();
         let path = self.dir.join(lineage::file_name(boot));
         if let Err(e) = self.write(&path, &bytes) {
             let _ = fs::remove_file(&path);
-            let previous = self.loaded.lock().unwrap().clone().or_else(|| {
-                lineage::candidates(names.iter().map(String::as_str))
-                    .first()
-                    .map(|&b| self.dir.join(lineage::file_name(b)))
-            });
+            let previous =
+                self.loaded.clone().or_else(|| earlier.first().map(|&b| self.dir.join(lineage::file_name(b))));
             let kept = previous.map_or("no earlier snapshot".to_string(), |p| format!("{} kept", p.display()));
             println!("snapshot: {}: not written ({} bytes): {e}; {kept}", self.app, bytes.len());
             return 0;
@@ -261,7 +271,7 @@ impl Lineage {
             }
         }
         let ms = started.elapsed().as_secs_f64() * 1e3;
-        let mut boots = lineage::candidates(names.iter().map(String::as_str));
+        let mut boots = earlier;
         boots.push(boot);
         let mut removed = Vec::new();
         for old in lineage::to_delete(&boots, boot) {
@@ -271,7 +281,7 @@ impl Lineage {
                 Err(e) => println!("snapshot: {}: cannot remove {name}: {e}", self.app),
             }
         }
-        let functions = snapshot.functions.iter().filter(|f| f.tier > 0).count();
+        let functions = snapshot.compiled_functions();
         println!(
             "snapshot: {}: wrote {} (boot {boot}, {} bytes, {functions} of {} functions compiled, profile of {} boots, {ms:.1} ms){}",
             self.app,
@@ -283,8 +293,8 @@ impl Lineage {
         );
         println!("METRIC app.{}.snapshot_write_ms {ms:.1} ms", self.app);
         println!("METRIC app.{}.snapshot_bytes {} bytes", self.app, bytes.len());
-        TOTALS[0].fetch_add((ms * 1e3) as u64, Ordering::Relaxed);
-        TOTALS[1].fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        TOTALS.write_us.fetch_add((ms * 1e3) as u64, Ordering::Relaxed);
+        TOTALS.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         bytes.len()
     }
 

@@ -95,15 +95,14 @@ struct TieredRuns {
 /// runs it [`TIERED_RUNS`] times, writes a new snapshot and unloads it. `external`: the
 /// app came from `make disk APP=…` (its lineage is named after its bitcode).
 fn run_tiered(name: &str, bitcode: &[u8], external: bool) -> Result<TieredRuns, JitError> {
-    let lineage = Lineage::open(name, bitcode, external);
+    let mut lineage = Lineage::open(name, bitcode, external);
     let started = Instant::now();
-    let warm = lineage.as_ref().and_then(|l| l.load());
+    let warm = lineage.as_mut().and_then(|l| l.load());
     let (symbols, policy, log) = (abi_symbols(), TierPolicy::DEFAULT, engine_log(true));
     let mut tiered = match &warm {
         Some(snapshot) => match TieredApp::load_from(name, bitcode, &symbols, policy, log, snapshot) {
             Ok(tiered) => {
-                let loaded = snapshot.functions.iter().filter(|f| f.tier > 0).count();
-                super::persist::record_load(name, started.elapsed().as_secs_f64() * 1e3, loaded);
+                super::persist::record_load(name, started.elapsed().as_secs_f64() * 1e3, snapshot.compiled_functions());
                 tiered
             }
             Err(e) => {

@@ -77,6 +77,26 @@ pub struct FunctionInfo {
     pub past: (u64, u64),
 }
 
+impl FunctionInfo {
+    /// Makes `addr`, its code for `tier`, what its slot calls from now on; `object` is
+    /// the object that code came from when the code is its own (kept for snapshots).
+    fn install(&mut self, tier: u32, addr: u64, object: Option<Vec<u8>>) {
+        self.code[tier as usize] = addr;
+        self.code_tier = tier;
+        if let Some(bytes) = object {
+            self.object = Some(Object { name: code_symbol(&self.name, &TIERS.name(tier)), bytes });
+        }
+        // SAFETY: the slot is the load-time module's `ptr` global, live while the app is
+        // loaded; one thread (calls that follow, from any caller, run the new code).
+        unsafe { (self.slot as *mut u64).write_volatile(addr) };
+    }
+}
+
+/// The symbol of a function's own code for a tier: `<name>.<tier name>`.
+fn code_symbol(name: &str, tier_name: &str) -> String {
+    format!("{name}.{tier_name}")
+}
+
 /// The interpreter of a loaded app; `Machine` is only ever used from the app's thread.
 struct Interp(Box<super::interp::exec::Machine>);
 
@@ -184,14 +204,8 @@ fn promote(id: u32, to: u32) {
         }
     };
     let f = &mut engine.functions[id as usize];
-    f.code[to as usize] = addr;
     f.compile_ms[to as usize] = Some(ms);
-    f.code_tier = to;
-    if let Some(bytes) = object {
-        f.object = Some(Object { name: format!("{}.{}", f.name, tier.name), bytes });
-    }
-    // SAFETY: the slot is the load-time module's `ptr` global; one thread.
-    unsafe { (f.slot as *mut u64).write_volatile(addr) };
+    f.install(to, addr, object);
     engine.tier_ups += 1;
     if engine.log.tier_ups {
         (engine.log.line)(format!(
@@ -244,7 +258,7 @@ fn compile_function(
     let mut module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
     shape(module.ir());
     module.optimise(level)?;
-    link_object(jit, compiler.compile(module)?, &format!("{name}.{suffix}"))
+    link_object(jit, compiler.compile(module)?, &code_symbol(name, suffix))
 }
 
 /// The module of function `name` for the top tier: renamed `<name>.<suffix>` and
@@ -425,16 +439,6 @@ impl TieredApp {
             _ => None,
         };
         let interp_prepare_ms = started.elapsed().as_secs_f64() * 1e3;
-        // Whether function `id` starts interpreted: a trampoline through its slot in the
-        // load-time module, its body compiled when it is promoted.
-        let trampolined = |names: &[String]| -> Vec<bool> {
-            match &prepared {
-                Some(p) if p.names == names => (0..names.len())
-                    .map(|id| p.lowered.functions[id].is_some() && p.lowered.signatures[id].is_some())
-                    .collect(),
-                _ => vec![false; names.len()],
-            }
-        };
         let mut all = symbols.to_vec();
         all.push(HostSymbol { name: "bf_prof_enter", address: bf_prof_enter as *const () as u64 });
         all.push(HostSymbol { name: "bf_prof_exit", address: bf_prof_exit as *const () as u64 });
@@ -448,7 +452,14 @@ impl TieredApp {
                 let host = compiler.compile(host_module(&all)?)?;
                 let mut module = Module::parse(name, bitcode)?;
                 let names = rewrite(module.ir(), None);
-                let starts_interpreted = trampolined(&names);
+                // Whether function `id` starts interpreted: a trampoline through its slot
+                // in the load-time module, its body compiled when it is promoted.
+                let starts_interpreted: Vec<bool> = match &prepared {
+                    Some(p) if p.names == names => (0..names.len())
+                        .map(|id| p.lowered.functions[id].is_some() && p.lowered.signatures[id].is_some())
+                        .collect(),
+                    _ => vec![false; names.len()],
+                };
                 for (n, _) in names.iter().zip(&starts_interpreted).filter(|(_, t)| **t) {
                     // (The glue module defines the stub.)
                     trampoline(module.ir(), n);
@@ -538,9 +549,10 @@ impl TieredApp {
                 if f.is_none() && starts_interpreted[id] {
                     // Lowered, but not linkable after all: its code for the load tier,
                     // kept in the snapshot or compiled now.
-                    let symbol = format!("{}.{load_suffix}", names[id]);
                     let (addr, bytes) = match saved(id) {
-                        Some((tier, o)) if tier == load_tier => link_object(&mut jit, o.bytes.clone(), &symbol)?,
+                        Some((tier, o)) if tier == load_tier => {
+                            link_object(&mut jit, o.bytes.clone(), &code_symbol(&names[id], &load_suffix))?
+                        }
                         _ => {
                             let (name, suffix) = (names[id].as_str(), &*load_suffix);
                             compile_function(
@@ -553,12 +565,8 @@ impl TieredApp {
                             )?
                         }
                     };
-                    let info = &mut functions[id];
-                    info.code[load_tier as usize] = addr;
-                    (info.start_tier, info.code_tier) = (load_tier, load_tier);
-                    info.object = Some(Object { name: symbol, bytes });
-                    // SAFETY: as below.
-                    unsafe { (info.slot as *mut u64).write_volatile(addr) };
+                    functions[id].start_tier = load_tier;
+                    functions[id].install(load_tier, addr, Some(bytes));
                 }
                 if f.is_some() {
                     // SAFETY: the slot is a `ptr` global of the load-time module; the app
@@ -579,15 +587,9 @@ impl TieredApp {
         // Warm: each function straight into the tier it had reached.
         for (id, info) in functions.iter_mut().enumerate() {
             let Some((tier, o)) = saved(id).filter(|(tier, _)| *tier > info.code_tier) else { continue };
-            let symbol = format!("{}.{}", info.name, TIERS.name(tier));
-            let (addr, bytes) = link_object(&mut jit, o.bytes.clone(), &symbol)?;
-            info.code[tier as usize] = addr;
-            info.code_tier = tier;
-            info.object = Some(Object { name: symbol, bytes });
+            let (addr, bytes) = link_object(&mut jit, o.bytes.clone(), &code_symbol(&info.name, &TIERS.name(tier)))?;
+            info.install(tier, addr, Some(bytes));
             counters[id].enter_tier(tier);
-            // SAFETY: the slot is a `ptr` global of the load-time module; the app is not
-            // running yet.
-            unsafe { (info.slot as *mut u64).write_volatile(addr) };
         }
         COUNTERS_PTR.store(counters.as_ptr() as u64, Ordering::Relaxed);
         COUNTERS_LEN.store(counters.len() as u64, Ordering::Relaxed);
@@ -638,11 +640,6 @@ impl TieredApp {
             });
         }
         Some(Snapshot { key, boot, profiled_boots: engine.past_boots + 1, functions: records, objects })
-    }
-
-    /// The CPU name and features the engine compiles for (the snapshot key's).
-    pub fn target() -> (String, String) {
-        super::host_target().clone()
     }
 
     /// Runs `bf_app_main` once (tier-ups happen inside, as the policy says) and returns

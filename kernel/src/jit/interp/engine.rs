@@ -73,12 +73,14 @@ pub fn install_on_first_call(prepare: Option<fn() -> bool>) {
 /// room for [`bf_interp::MAX_RET`] results — what the stubs, its only callers, pass.
 pub unsafe extern "C" fn bf_interp_call(id: u32, args: *const u64, ret: *mut u64) {
     let mut m = MACHINE.load(Ordering::Relaxed);
-    let prepare = ON_FIRST_CALL.load(Ordering::Relaxed);
-    if m.is_null() && !prepare.is_null() {
-        // SAFETY: only `install_on_first_call` stores here, and only a `fn() -> bool`.
-        let prepare: fn() -> bool = unsafe { std::mem::transmute(prepare) };
-        if prepare() {
-            m = MACHINE.load(Ordering::Relaxed);
+    if m.is_null() {
+        let prepare = ON_FIRST_CALL.load(Ordering::Relaxed);
+        if !prepare.is_null() {
+            // SAFETY: only `install_on_first_call` stores here, and only a `fn() -> bool`.
+            let prepare: fn() -> bool = unsafe { std::mem::transmute(prepare) };
+            if prepare() {
+                m = MACHINE.load(Ordering::Relaxed);
+            }
         }
     }
     if m.is_null() {
