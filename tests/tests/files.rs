@@ -7,11 +7,10 @@
 //! kernel.
 
 use std::path::Path;
-use std::process::Command;
 
 use bareflow_tests::{
-    Accel, Artifacts, BOOT_TIMEOUT, DiskInterface, ImageSpec, Outcome, QemuConfig, assert_contains_all, boot,
-    build_image, corrupted_copy, extract_fat_partition, partition_table,
+    Accel, BOOT_TIMEOUT, DiskInterface, ImageSpec, Outcome, QemuConfig, assert_contains_all, boot, build_image,
+    corrupted_copy, fat_read, fsck_complaints, fsck_fat, partition_table,
 };
 
 /// Boots `image` writable (the disk keeps what the kernel writes) under TCG.
@@ -25,18 +24,9 @@ fn boot_writable(image: &Path, disk: DiskInterface) -> Outcome {
     outcome
 }
 
-/// `mkimage fs cat IMAGE PATH`.
+/// `mkimage fs cat IMAGE PATH` as text.
 fn host_cat(image: &Path, path: &str) -> String {
-    let out = Command::new(Artifacts::locate().mkimage).args(["fs", "cat"]).arg(image).arg(path).output().unwrap();
-    assert!(out.status.success(), "mkimage fs cat {path}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// `fsck.fat -n` on the image's FAT16 partition: (exit status 0, output).
-fn fsck(image: &Path) -> (bool, String) {
-    let part = extract_fat_partition(image);
-    let out = Command::new("fsck.fat").arg("-n").arg(&part).output().expect("run fsck.fat");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    String::from_utf8(fat_read(image, path)).unwrap()
 }
 
 /// Two boots of one writable image running `--fs-selftest`: boot counts 1 and 2, the
@@ -70,7 +60,7 @@ fn two_boots_on(disk: DiskInterface, driver: &str) {
     assert_eq!(lines.len(), 2, "{log}");
     assert!(lines[0].starts_with("boot 1 ") && lines[0].ends_with(" ms"), "{log}");
     assert!(lines[1].starts_with("boot 2 ") && lines[1].ends_with(" ms"), "{log}");
-    let (clean, out) = fsck(&image);
+    let (clean, out) = fsck_fat(&image);
     assert!(clean && !out.contains("Dirty"), "fsck.fat -n:\n{out}");
 }
 
@@ -137,13 +127,9 @@ fn a_power_cut_in_a_large_write_keeps_earlier_files_and_the_count() {
     assert_eq!(host_cat(&image, "/BOOT.LOG").lines().count(), 2);
     // fsck finds nothing but the dirty bit, which stays set after a crash until fsck
     // repairs the volume (docs/fs.md).
-    let (_, out) = fsck(&image);
+    let (_, out) = fsck_fat(&image);
     println!("fsck.fat -n:\n{out}");
-    let complaints: Vec<&str> = out
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("fsck.fat") && !l.contains("Leaving filesystem unchanged"))
-        .filter(|l| !l.contains(" files, ") && !l.contains("Dirty bit") && !l.contains("removing dirty bit"))
-        .collect();
+    let complaints = fsck_complaints(&out);
     assert!(complaints.is_empty(), "fsck.fat -n complains:\n{out}");
 }
 
