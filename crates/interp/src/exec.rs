@@ -45,8 +45,9 @@ pub struct Linkage {
 const REG_STACK: usize = 1 << 19;
 /// 16-byte units of the interpreter's alloca stack (4 MiB).
 const MEM_STACK: usize = 1 << 18;
-/// Most nested interpreted activations. Each takes ~480 bytes of the native stack
-/// (`run` and `invoke` frames), so 10,000 stay within 60% of the 8 MiB program stack;
+/// Most nested interpreted activations. Each takes ~400 bytes of the native stack
+/// (`run`'s frame, into which `invoke` is inlined), so 10,000 stay within 50% of the
+/// 8 MiB program stack;
 /// deeper recursion is a trap with a message rather than a stack overflow.
 pub const MAX_DEPTH: u32 = 10_000;
 
@@ -266,16 +267,26 @@ impl Machine {
         // SAFETY: the caller passes `nparams` arguments and room for MAX_RET results.
         let (args, ret) =
             unsafe { (std::slice::from_raw_parts(args, f.nparams as usize), &mut *ret.cast::<[u64; MAX_RET]>()) };
+        let set_args = |params: &[Cell<u64>]| {
+            for (p, &a) in params.iter().zip(args) {
+                p.set(a);
+            }
+        };
         // SAFETY: the caller's guarantees are ours.
-        unsafe { self.invoke(id, f, args, ret) }
+        unsafe { self.invoke(id, f, set_args, ret) }
     }
 
-    /// [`Machine::call`] of function `id` (which is `f`), with its arguments and results
-    /// as Rust values.
+    /// [`Machine::call`] of function `id` (which is `f`): pushes its frame, lets
+    /// `set_args` write the arguments into its parameter registers (the frame's first
+    /// `nparams`, already holding the template), runs it and pops the frame.
+    ///
+    /// Interpreted callers pass a `set_args` that reads their own registers, so a call
+    /// between interpreted functions copies each argument once, register to register.
     ///
     /// # Safety
     /// As [`Machine::call`]: `f`'s memory accesses and native calls must be valid.
-    unsafe fn invoke(&self, id: u32, f: &Function, args: &[u64], ret: &mut [u64; MAX_RET]) {
+    #[inline(always)]
+    unsafe fn invoke(&self, id: u32, f: &Function, set_args: impl FnOnce(&[Cell<u64>]), ret: &mut [u64; MAX_RET]) {
         let prof = self.prof_ids[id as usize];
         let depth = self.depth.get();
         if depth >= MAX_DEPTH {
@@ -294,17 +305,15 @@ impl Machine {
         let Some(alloca) = self.mem.get(mem_base..mem_base + mem_units) else {
             trap(&format!("alloca stack overflow calling {}", f.name));
         };
-        let nargs = args.len().min(window.len());
         // SAFETY: `Cell<u64>` has `u64`'s layout and its contents may be written through
         // a shared reference; `window` is `f.template.len()` cells that no one else reads
-        // or writes while we fill them (the frame is this activation's), and neither
-        // source overlaps the register stack. One memcpy each, as a frame setup should
-        // be (a loop of `Cell::set` is not one).
+        // or writes while we fill them (the frame is this activation's), and the
+        // template does not overlap the register stack. One memcpy, as a frame setup
+        // should be (a loop of `Cell::set` is not one).
         unsafe {
-            let regs = window.as_ptr() as *mut u64;
-            std::ptr::copy_nonoverlapping(f.template.as_ptr(), regs, window.len());
-            std::ptr::copy_nonoverlapping(args.as_ptr(), regs, nargs);
+            std::ptr::copy_nonoverlapping(f.template.as_ptr(), window.as_ptr() as *mut u64, window.len());
         }
+        set_args(&window[..(f.nparams as usize).min(window.len())]);
         self.reg_sp.set(base + window.len());
         self.mem_sp.set(mem_base + mem_units);
         let frame = alloca.as_ptr() as u64;
@@ -393,7 +402,7 @@ struct Exec<'a> {
     ret: &'a mut [u64; MAX_RET],
 }
 
-impl Exec<'_> {
+impl<'a> Exec<'a> {
     #[inline(always)]
     fn r(&self, a: Reg) -> u64 {
         self.regs.get(a)
@@ -497,12 +506,20 @@ impl Exec<'_> {
         y
     }
 
+    /// The registers holding a call's arguments, `call_args[args..args + nargs]`.
+    #[inline(always)]
+    fn argument_list(&self, args: u32, nargs: u8) -> &'a [Reg] {
+        debug_assert!(args as usize + nargs as usize <= self.func.call_args.len());
+        // SAFETY: validation proved every call's argument list within `call_args`
+        // (`Operand::Args`).
+        unsafe { self.func.call_args.get_unchecked(args as usize..args as usize + nargs as usize) }
+    }
+
     /// Reads the arguments of a call, `call_args[args..args + nargs]`'s registers,
     /// into `argv`.
     #[inline(always)]
     fn arguments(&self, args: u32, nargs: u8, argv: &mut [u64; MAX_ARGS]) {
-        let list = &self.func.call_args[args as usize..args as usize + nargs as usize];
-        for (v, &r) in argv.iter_mut().zip(list) {
+        for (v, &r) in argv.iter_mut().zip(self.argument_list(args, nargs)) {
             *v = self.r(r);
         }
     }
@@ -803,19 +820,28 @@ impl OpVisitor for Exec<'_> {
     // then costs the native stack `run`'s and `invoke`'s frames only (see MAX_DEPTH).
     #[inline(always)]
     fn call(&mut self, d: Reg, id: u32, args: u32, nargs: u8, nret: u8) -> Flow {
-        let mut argv = [0u64; MAX_ARGS];
-        self.arguments(args, nargs, &mut argv);
         let mut retv = [0u64; MAX_RET];
-        let link = &self.machine.linkage[id as usize];
+        // SAFETY: `Machine::new` proved every called id a linkage entry.
+        let link = unsafe { self.machine.linkage.get_unchecked(id as usize) };
         // SAFETY: the slot is the tiered engine's `u64`, live while the app is loaded
         // (`Linkage::slot`); other threads may replace it, hence volatile.
         let target = unsafe { (link.slot as *const u64).read_volatile() };
         if target == link.stub {
             let Some(Some(callee)) = self.machine.functions.get(id as usize) else { not_interpretable(id) };
+            let (regs, list) = (self.regs, self.argument_list(args, nargs));
+            // The callee's parameters, straight from our registers.
+            let set_args = |params: &[Cell<u64>]| {
+                for (p, &r) in params.iter().zip(list) {
+                    p.set(regs.get(r));
+                }
+            };
             // SAFETY: the program's own call, as valid as in compiled code (`Exec`).
-            unsafe { self.machine.invoke(id, callee, &argv[..callee.nparams as usize], &mut retv) };
+            unsafe { self.machine.invoke(id, callee, set_args, &mut retv) };
         } else {
-            let adapter = self.machine.adapters[link.adapter as usize];
+            let mut argv = [0u64; MAX_ARGS];
+            self.arguments(args, nargs, &mut argv);
+            // SAFETY: `Machine::new` proved every linkage's adapter index in range.
+            let adapter = unsafe { *self.machine.adapters.get_unchecked(link.adapter as usize) };
             // SAFETY: the program's own call of the code in the slot, through the
             // adapter of the callee's signature.
             unsafe { adapter(target, argv.as_ptr(), retv.as_mut_ptr()) };

@@ -83,6 +83,36 @@ fn cold_and_warm() -> String {
     table
 }
 
+/// "Interpreter work": `scripts/interp-instructions.sh` on `build/kernel.elf`, the
+/// instructions the interpreter executes per app natively under callgrind (repeatable,
+/// unlike its cycles, which move with code layout between builds). Empty with a note when
+/// valgrind is missing.
+fn interpreter_work() -> String {
+    let script = workspace_root().join("scripts/interp-instructions.sh");
+    let kernel = workspace_root().join("build/kernel.elf");
+    let output = std::process::Command::new(&script).arg(&kernel).output().expect("run interp-instructions.sh");
+    if !output.status.success() {
+        let why = String::from_utf8_lossy(&output.stderr);
+        eprintln!("bench: interp-instructions.sh failed: {why}");
+        return format!("Not measured on this machine: `scripts/interp-instructions.sh` failed ({}).\n", why.trim());
+    }
+    let metrics = runner::parse_metrics(&String::from_utf8_lossy(&output.stdout));
+    let mut table = String::from(
+        "`scripts/interp-instructions.sh build/kernel.elf`: machine instructions the interpreter executes \
+         for each app's suite entry (`--no-jit --apps=<app> --tiers=interp`, natively, counted by valgrind's \
+         callgrind from entry into `Machine::call` to its return). Unlike the interpreter's cycles, which move \
+         by up to 3x between builds that differ only in code layout, this count is the same on every run of \
+         one ELF: compare it to tell whether a change made the interpreter do more or less work \
+         (docs/engine.md, \"Measuring the interpreter\").\n\n| app | interp instructions |\n|---|---:|\n",
+    );
+    for (name, value, _) in &metrics {
+        let app = name.trim_start_matches("app.").trim_end_matches(".interp_instructions");
+        println!("METRIC {name} {value:.0} instructions");
+        writeln!(table, "| {app} | {value:.0} |").unwrap();
+    }
+    table
+}
+
 /// The median of `v`.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -271,6 +301,7 @@ fn main() {
     }
 
     let persistence = cold_and_warm();
+    let interpreter = interpreter_work();
 
     // Files: `--fs-selftest`'s 16 MiB sequential write/read and fsync cost per driver.
     let fs_image =
@@ -334,7 +365,7 @@ fn main() {
          into the kernel (aot), wholly interpreted (interp, tier 0), JIT-compiled whole at O1 (t1) and O3 \
          (t2), and in the fourth run through the tiered engine, which starts in the interpreter (docs/engine.md). One boot per accelerator; natively, one run of the same ELF. \
          time to hot: from the start of loading into the tiered engine to the end of its first run \
-         at hot speed (docs/persistence.md, \"Figures\").\n{apps}\n## Cold and warm boots\n\n{persistence}\n## Files\n\n\
+         at hot speed (docs/persistence.md, \"Figures\").\n{apps}\n## Interpreter work\n\n{interpreter}\n## Cold and warm boots\n\n{persistence}\n## Files\n\n\
          `--fs-selftest` on the FAT16 partition (docs/fs.md): a 16 MiB file written in 1 MiB writes \
          and fsynced, read back, and the mean of 16 append + `sync_all` rounds.\n\n{files}\n## Sizes\n\n{sizes}",
         kvm.describe()
