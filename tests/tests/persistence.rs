@@ -21,6 +21,43 @@ fn metric(text: &str, name: &str) -> Option<f64> {
     runner::parse_metrics(text).into_iter().find(|m| m.0 == name).map(|m| m.1)
 }
 
+/// Checks the compile-latency figures of `app`'s tiered run in `text` (docs/engine.md,
+/// "Compile latency"): cold, every tier-up compiled once and each promotion has its
+/// `jit.compile_ms.<app>.<function>.<tier>`, the promotion counts add up to the
+/// tier-ups and each tier's step shares to 100 %; warm, there are none.
+fn check_compile_latency(text: &str, app: &str, cold: bool) {
+    let metrics = runner::parse_metrics(text);
+    let with = |prefix: String| -> Vec<(String, f64)> {
+        metrics.iter().filter(|m| m.0.starts_with(&prefix)).map(|m| (m.0.clone(), m.1)).collect()
+    };
+    let promotions = with(format!("jit.promotions.{app}."));
+    if !cold {
+        assert!(promotions.is_empty(), "{app}: a warm run promotes nothing: {promotions:?}");
+        return;
+    }
+    let tier_ups = metric(text, &format!("app.{app}.tier_ups")).expect("tier_ups");
+    assert_eq!(promotions.iter().map(|p| p.1).sum::<f64>(), tier_ups, "{app}: promotions by tier {promotions:?}");
+    for (name, count) in &promotions {
+        let tier = name.rsplit('.').next().unwrap();
+        let each: Vec<f64> = metrics
+            .iter()
+            .filter(|m| {
+                m.0.starts_with(&format!("jit.compile_ms.{app}."))
+                    && m.0.ends_with(&format!(".{tier}"))
+                    && m.0.split('.').count() == 5
+            })
+            .map(|m| m.1)
+            .collect();
+        assert_eq!(each.len() as f64, *count, "{app}: one jit.compile_ms line per {tier} promotion");
+        assert!(each.iter().all(|ms| *ms > 0.0), "{app} {tier}: {each:?}");
+        let median = metric(text, &format!("jit.promote_ms_median.{app}.{tier}")).expect("median");
+        let max = metric(text, &format!("jit.promote_ms_max.{app}.{tier}")).expect("max");
+        assert!(each.iter().any(|ms| (ms - max).abs() < 0.01) && median <= max, "{app} {tier}: {median} {max}");
+        let shares: f64 = with(format!("jit.promote_share_pct.{app}.{tier}.")).iter().map(|s| s.1).sum();
+        assert!((shares - 100.0).abs() < 0.5, "{app} {tier}: the steps' shares add up to {shares} %");
+    }
+}
+
 /// The app's result lines (`fib: fib(27..=31) = … ok`).
 fn results<'a>(text: &'a str, app: &str) -> Vec<&'a str> {
     text.lines().filter(|l| l.starts_with(&format!("{app}: "))).collect()
@@ -56,6 +93,8 @@ fn the_second_run_is_hot_and_compiles_nothing_natively() {
             [format!("snapshot: {app}: no usable snapshot"), format!("snapshot: {app}: wrote ")],
         );
         assert!(metric(&cold, &format!("app.{app}.llvm_compiles")).is_some_and(|n| n > 2.0), "{app} compiled cold");
+        check_compile_latency(&cold, app, true);
+        check_compile_latency(&warm, app, false);
         assert_contains_all(
             &warm,
             [format!("snapshot: {app}: loaded "), format!("{}", snapshot_path(&dir, app, 1).display())],
@@ -227,6 +266,8 @@ fn the_second_boot_is_hot_and_a_new_cpu_or_a_damaged_snapshot_starts_cold_in_qem
             "{app}: the warm boot compiles nothing"
         );
         assert_eq!(results(&warm.serial, app), results(&cold.serial, app), "{app}: the same answers warm");
+        check_compile_latency(&cold.serial, app, true);
+        check_compile_latency(&warm.serial, app, false);
         let (c, w) =
             (cold.metric(&format!("app.{app}.time_to_hot_ms")), warm.metric(&format!("app.{app}.time_to_hot_ms")));
         // A figure for the log (make bench measures it), not an assertion on time.

@@ -29,5 +29,5 @@ pub mod table;
 
 pub use policy::{LivePolicy, TierPolicy};
 pub use profile::{Counters, Heat};
-pub use report::FunctionReport;
+pub use report::{CompileSteps, FunctionReport, compile_metrics};
 pub use table::{MAX_TIERS, Opt, Producer, TIERS, Table, Threshold, Tier};

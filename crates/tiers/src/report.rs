@@ -1,5 +1,7 @@
 //! The profile table: one line per function that ran — calls, cycles, tier and the
-//! time each tier's code took to make (`profile: …` lines; the tests read them).
+//! time each tier's code took to make (`profile: …` lines; the tests read them) — and
+//! the compile-latency figures of an app's promotions (`METRIC jit.compile_ms.…`,
+//! [`compile_metrics`]).
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -21,6 +23,98 @@ pub struct FunctionReport {
     /// `compile_ms[k]`: milliseconds its own code for tier `k` took to make, if it was
     /// made for this function alone (on promotion).
     pub compile_ms: [Option<f64>; MAX_TIERS],
+    /// `steps[k]`: where those milliseconds went, when the code was compiled (not
+    /// loaded from a snapshot).
+    pub steps: [Option<CompileSteps>; MAX_TIERS],
+}
+
+/// Where the time of one promotion's compilation went, in milliseconds: the steps of
+/// the tiered engine's `compile_function`, in order.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CompileSteps {
+    /// Reading the app's bitcode into a fresh module.
+    pub parse: f64,
+    /// Shaping it for the tier: the function isolated, or rewritten for the top tier.
+    pub shape: f64,
+    /// The tier's optimisation pipeline.
+    pub optimise: f64,
+    /// Code generation into a relocatable object.
+    pub codegen: f64,
+    /// Linking the object into the JIT and looking its symbol up.
+    pub link: f64,
+}
+
+impl CompileSteps {
+    /// The steps' names, in the order of [`CompileSteps::values`] (the last part of
+    /// their METRIC names).
+    pub const NAMES: [&'static str; 5] = ["parse", "shape", "optimise", "codegen", "link"];
+
+    /// The steps' milliseconds, in the order of [`CompileSteps::NAMES`].
+    pub fn values(&self) -> [f64; 5] {
+        [self.parse, self.shape, self.optimise, self.codegen, self.link]
+    }
+
+    /// All the steps together.
+    pub fn total(&self) -> f64 {
+        self.values().iter().sum()
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count); `None` when
+/// there are none.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+/// A function name as one segment of a METRIC name: anything but ASCII letters,
+/// digits and `_` becomes `_`.
+fn metric_segment(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+/// The compile-latency METRIC lines of app `app`'s promotions in `report`:
+///
+/// - per promotion, `jit.compile_ms.<app>.<function>.<tier>` (the whole promotion);
+/// - per tier with promotions, `jit.promotions.<app>.<tier>` (how many),
+///   `jit.promote_ms_median.<app>.<tier>` and `jit.promote_ms_max.<app>.<tier>`;
+/// - per tier and step, `jit.promote_share_pct.<app>.<tier>.<step>`: that step's share
+///   of all the tier's compiled promotions' time (the steps of every promotion added
+///   up), which says where the time goes.
+pub fn compile_metrics(app: &str, table: Table, report: &[FunctionReport]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (k, tier) in table.rows().iter().enumerate() {
+        let mut totals = Vec::new();
+        let mut steps = [0.0; 5];
+        for f in report {
+            let Some(ms) = f.compile_ms[k] else { continue };
+            lines.push(format!("METRIC jit.compile_ms.{app}.{}.{} {ms:.2} ms", metric_segment(&f.name), tier.name));
+            totals.push(ms);
+            if let Some(s) = f.steps[k] {
+                for (sum, v) in steps.iter_mut().zip(s.values()) {
+                    *sum += v;
+                }
+            }
+        }
+        let Some(mid) = median(&totals) else { continue };
+        let max = totals.iter().copied().fold(0.0, f64::max);
+        lines.push(format!("METRIC jit.promotions.{app}.{} {} promotions", tier.name, totals.len()));
+        lines.push(format!("METRIC jit.promote_ms_median.{app}.{} {mid:.2} ms", tier.name));
+        lines.push(format!("METRIC jit.promote_ms_max.{app}.{} {max:.2} ms", tier.name));
+        let all: f64 = steps.iter().sum();
+        if all > 0.0 {
+            for (name, v) in CompileSteps::NAMES.iter().zip(steps) {
+                lines.push(format!("METRIC jit.promote_share_pct.{app}.{}.{name} {:.1} %", tier.name, 100.0 * v / all));
+            }
+        }
+    }
+    lines
 }
 
 /// The profile table of `report` as lines, each starting with `prefix`: a header, then
@@ -56,7 +150,14 @@ mod tests {
         let mut compile_ms = [None; MAX_TIERS];
         (compile_ms[1], compile_ms[2]) = (Some(2.04), Some(31.0));
         let report = [
-            FunctionReport { name: "fib".into(), calls: 43782, cycles: 123456, tier: 2, compile_ms },
+            FunctionReport {
+                name: "fib".into(),
+                calls: 43782,
+                cycles: 123456,
+                tier: 2,
+                compile_ms,
+                ..Default::default()
+            },
             FunctionReport { name: "never_called".into(), ..Default::default() },
             FunctionReport { name: "bf_app_main".into(), calls: 2, cycles: 99, tier: 0, ..Default::default() },
         ];
@@ -72,5 +173,48 @@ mod tests {
         );
         let cols: Vec<&str> = lines[2].split_whitespace().collect();
         assert_eq!((cols[2], cols[4]), ("2", "t0"));
+    }
+
+    #[test]
+    fn medians_of_odd_even_and_empty_lists() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn compile_metrics_give_each_promotion_the_medians_and_where_the_time_went() {
+        let steps = |parse, optimise, codegen| CompileSteps { parse, shape: 0.0, optimise, codegen, link: 1.0 };
+        let promoted = |name: &str, t1: f64, t2: Option<f64>| {
+            let mut f = FunctionReport { name: name.into(), calls: 10, ..Default::default() };
+            f.compile_ms[1] = Some(t1);
+            f.steps[1] = Some(steps(1.0, 1.0, t1 - 3.0));
+            f.compile_ms[2] = t2;
+            f.steps[2] = t2.map(|ms| steps(2.0, ms - 4.0, 1.0));
+            f
+        };
+        let report = [
+            promoted("fib", 5.0, Some(30.0)),
+            promoted("sha256::{{closure}}", 7.0, None),
+            promoted("main", 9.0, None),
+            FunctionReport { name: "cold".into(), ..Default::default() },
+        ];
+        let lines = compile_metrics("demo", TIERS, &report);
+        let has = |line: &str| assert!(lines.iter().any(|l| l == line), "{line} missing from {lines:#?}");
+        has("METRIC jit.compile_ms.demo.fib.t1 5.00 ms");
+        // A name that is not one METRIC segment is made into one.
+        has("METRIC jit.compile_ms.demo.sha256____closure__.t1 7.00 ms");
+        has("METRIC jit.promotions.demo.t1 3 promotions");
+        has("METRIC jit.promote_ms_median.demo.t1 7.00 ms");
+        has("METRIC jit.promote_ms_max.demo.t1 9.00 ms");
+        has("METRIC jit.promotions.demo.t2 1 promotions");
+        has("METRIC jit.promote_ms_median.demo.t2 30.00 ms");
+        // t1: parse 3 ms, optimise 3, codegen 2+4+6 = 12, link 3, of 21 ms.
+        has("METRIC jit.promote_share_pct.demo.t1.codegen 57.1 %");
+        has("METRIC jit.promote_share_pct.demo.t1.parse 14.3 %");
+        // t2: optimise 26 of 30 ms.
+        has("METRIC jit.promote_share_pct.demo.t2.optimise 86.7 %");
+        // The interpreter's tier makes no code: no lines for it.
+        assert!(!lines.iter().any(|l| l.contains(".t0")), "{lines:#?}");
     }
 }

@@ -132,6 +132,10 @@ fn run_tiered(name: &str, bitcode: &[u8], external: bool) -> Result<TieredRuns, 
     }
     let first_hot_run = (hot_after_run + 1).min(TIERED_RUNS);
     println!("METRIC app.{name}.llvm_compiles {} compiles", tiered.llvm_compiles());
+    // Compile latency: each promotion, the medians per tier and where the time went.
+    for line in bf_tiers::compile_metrics(name, TIERS, &tiered.report()) {
+        println!("{line}");
+    }
     let runs = TieredRuns {
         last,
         all_passed,

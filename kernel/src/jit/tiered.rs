@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bf_tiers::profile::pause;
-use bf_tiers::{Counters, FunctionReport, LivePolicy, MAX_TIERS, Producer, TIERS, Tier, TierPolicy};
+use bf_tiers::{CompileSteps, Counters, FunctionReport, LivePolicy, MAX_TIERS, Producer, TIERS, Tier, TierPolicy};
 
 use bf_snapshot::{FunctionRecord, Key, Object, Snapshot};
 
@@ -63,6 +63,8 @@ pub struct FunctionInfo {
     /// `compile_ms[k]`: milliseconds its own code for tier `k` took, if it was made on
     /// promotion.
     pub compile_ms: [Option<f64>; MAX_TIERS],
+    /// `steps[k]`: where `compile_ms[k]` went, step by step (`compile_function`).
+    pub steps: [Option<CompileSteps>; MAX_TIERS],
     /// The tier it started in at load.
     pub start_tier: u32,
     /// The tier whose code its slot holds (a failed promotion leaves it below the
@@ -192,11 +194,11 @@ fn promote(id: u32, to: u32) {
     let started = Instant::now();
     let name = engine.functions[id as usize].name.clone();
     let made = match engine.functions[id as usize].code[to as usize] {
-        0 => produce(engine, id, to, tier).map(|(addr, object)| (addr, Some(object))),
-        code => Ok((code, None)),
+        0 => produce(engine, id, to, tier).map(|(addr, object, steps)| (addr, Some(object), Some(steps))),
+        code => Ok((code, None, None)),
     };
     let ms = started.elapsed().as_secs_f64() * 1e3;
-    let (addr, object) = match made {
+    let (addr, object, steps) = match made {
         Ok(made) => made,
         Err(e) => {
             (engine.log.line)(format!("tier: promoting {} to {} failed: {e}", short_name(&name), tier.name));
@@ -205,6 +207,7 @@ fn promote(id: u32, to: u32) {
     };
     let f = &mut engine.functions[id as usize];
     f.compile_ms[to as usize] = Some(ms);
+    f.steps[to as usize] = steps;
     f.install(to, addr, object);
     engine.tier_ups += 1;
     if engine.log.tier_ups {
@@ -218,10 +221,10 @@ fn promote(id: u32, to: u32) {
 }
 
 /// Makes tier `to`'s code of function `id` with the tier's producer and returns its
-/// address and object. This is where a new kind of tier ([`Producer`]) gets its
+/// address, its object and where the time went. This is where a new kind of tier ([`Producer`]) gets its
 /// producer. (Code kept in a snapshot is not a tier of its own: it is loaded into the
 /// tier it was made for, [`TieredApp::load_from`].)
-fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<(u64, Vec<u8>), JitError> {
+fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<(u64, Vec<u8>, CompileSteps), JitError> {
     let name = &engine.functions[id as usize].name;
     let (jit, compiler) = (&mut engine.jit, &mut engine.compiler);
     match tier.producer {
@@ -246,7 +249,8 @@ fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<(u64, V
 /// Compiles function `name` at `level` with `compiler` and links it into `jit` under
 /// the name `<name>.<suffix>`: the bitcode re-read, shaped for its tier by `shape`
 /// ([`isolate`] for a middle tier, [`rewrite`] of the top tier), optimised, compiled to
-/// an object and linked. Returns the code's address and the object.
+/// an object and linked. Returns the code's address, the object and each step's
+/// milliseconds.
 fn compile_function(
     jit: &mut Jit,
     compiler: &mut Compiler,
@@ -254,11 +258,25 @@ fn compile_function(
     (name, suffix): (&str, &str),
     level: OptLevel,
     shape: impl FnOnce(&bf_llvm::Module),
-) -> Result<(u64, Vec<u8>), JitError> {
+) -> Result<(u64, Vec<u8>, CompileSteps), JitError> {
+    let mut clock = Instant::now();
+    let mut lap = || {
+        let now = Instant::now();
+        let ms = now.duration_since(clock).as_secs_f64() * 1e3;
+        clock = now;
+        ms
+    };
     let mut module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
+    let parse = lap();
     shape(module.ir());
+    let shape = lap();
     module.optimise(level)?;
-    link_object(jit, compiler.compile(module)?, &code_symbol(name, suffix))
+    let optimise = lap();
+    let object = compiler.compile(module)?;
+    let codegen = lap();
+    let (address, object) = link_object(jit, object, &code_symbol(name, suffix))?;
+    let link = lap();
+    Ok((address, object, CompileSteps { parse, shape, optimise, codegen, link }))
 }
 
 /// The module of function `name` for the top tier: renamed `<name>.<suffix>` and
@@ -518,6 +536,7 @@ impl TieredApp {
                 slot,
                 code,
                 compile_ms: [None; MAX_TIERS],
+                steps: [None; MAX_TIERS],
                 start_tier: if starts_interpreted[id] { start } else { load_tier },
                 code_tier: if starts_interpreted[id] { start } else { load_tier },
                 object: None,
@@ -562,7 +581,8 @@ impl TieredApp {
                                 (name, suffix),
                                 level,
                                 alone(name, suffix),
-                            )?
+                            )
+                            .map(|(addr, object, _)| (addr, object))?
                         }
                     };
                     functions[id].start_tier = load_tier;
@@ -666,6 +686,7 @@ impl TieredApp {
                 cycles: c.cycles.load(Ordering::Relaxed),
                 tier: c.tier.load(Ordering::Relaxed),
                 compile_ms: f.compile_ms,
+                steps: f.steps,
             })
             .collect()
     }

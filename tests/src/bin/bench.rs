@@ -300,6 +300,37 @@ fn main() {
         .unwrap();
     }
 
+    // Compile latency: the tiered runs' promotions (the same suite runs as above).
+    let mut latency = String::from(
+        "Each promotion of the tiered runs above compiles one function: the bitcode read into a fresh \
+         module, the function isolated (t1) or rewritten for the top tier (t2), the tier's pipeline, \
+         code generation to an object, and the JIT link. Median and largest promotion per tier \
+         (`jit.promote_ms_median.<app>.<tier>`, `…_max…`), and each step's share of all the tier's \
+         promotions (`jit.promote_share_pct.<app>.<tier>.<step>`: parse / shape / optimise / codegen / link).\n",
+    );
+    for (where_, metrics) in &suites {
+        let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
+        writeln!(latency, "\n{where_}:\n\n| app | t1 promotions | t1 median ms | t1 max ms | t1 steps % | t2 promotions | t2 median ms | t2 max ms | t2 steps % |").unwrap();
+        writeln!(latency, "|---|---:|---:|---:|---|---:|---:|---:|---|").unwrap();
+        for app in bf_app_list::names() {
+            let mut cells = Vec::new();
+            for tier in ["t1", "t2"] {
+                let shares: Vec<String> = bf_tiers::CompileSteps::NAMES
+                    .iter()
+                    .map(|step| format!("{:.0}", get(format!("jit.promote_share_pct.{app}.{tier}.{step}"))))
+                    .collect();
+                cells.push(format!(
+                    "{:.0} | {:.1} | {:.1} | {}",
+                    get(format!("jit.promotions.{app}.{tier}")),
+                    get(format!("jit.promote_ms_median.{app}.{tier}")),
+                    get(format!("jit.promote_ms_max.{app}.{tier}")),
+                    shares.join(" / ")
+                ));
+            }
+            writeln!(latency, "| {app} | {} |", cells.join(" | ")).unwrap();
+        }
+    }
+
     let persistence = cold_and_warm();
     let interpreter = interpreter_work();
 
@@ -365,7 +396,7 @@ fn main() {
          into the kernel (aot), wholly interpreted (interp, tier 0), JIT-compiled whole at O1 (t1) and O3 \
          (t2), and in the fourth run through the tiered engine, which starts in the interpreter (docs/engine.md). One boot per accelerator; natively, one run of the same ELF. \
          time to hot: from the start of loading into the tiered engine to the end of its first run \
-         at hot speed (docs/persistence.md, \"Figures\").\n{apps}\n## Interpreter work\n\n{interpreter}\n## Cold and warm boots\n\n{persistence}\n## Files\n\n\
+         at hot speed (docs/persistence.md, \"Figures\").\n{apps}\n## Compile latency\n\n{latency}\n## Interpreter work\n\n{interpreter}\n## Cold and warm boots\n\n{persistence}\n## Files\n\n\
          `--fs-selftest` on the FAT16 partition (docs/fs.md): a 16 MiB file written in 1 MiB writes \
          and fsynced, read back, and the mean of 16 append + `sync_all` rounds.\n\n{files}\n## Sizes\n\n{sizes}",
         kvm.describe()
