@@ -816,8 +816,8 @@ impl OpVisitor for Exec<'_> {
         }
         ControlFlow::Break(())
     }
-    // The calls inline into the loop, as before the handlers existed: an activation
-    // then costs the native stack `run`'s and `invoke`'s frames only (see MAX_DEPTH).
+    // The calls inline into the loop, and `invoke` into them: an activation costs the
+    // native stack `run`'s frame only (see MAX_DEPTH).
     #[inline(always)]
     fn call(&mut self, d: Reg, id: u32, args: u32, nargs: u8, nret: u8) -> Flow {
         let mut retv = [0u64; MAX_RET];

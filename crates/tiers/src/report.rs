@@ -53,11 +53,6 @@ impl CompileSteps {
     pub fn values(&self) -> [f64; 5] {
         [self.parse, self.shape, self.optimise, self.codegen, self.link]
     }
-
-    /// All the steps together.
-    pub fn total(&self) -> f64 {
-        self.values().iter().sum()
-    }
 }
 
 /// The median of `values` (the mean of the middle two for an even count); `None` when

@@ -221,8 +221,8 @@ fn promote(id: u32, to: u32) {
 }
 
 /// Makes tier `to`'s code of function `id` with the tier's producer and returns its
-/// address, its object and where the time went. This is where a new kind of tier ([`Producer`]) gets its
-/// producer. (Code kept in a snapshot is not a tier of its own: it is loaded into the
+/// address, its object and where the time went. This is where a new kind of tier
+/// ([`Producer`]) gets its producer. (Code kept in a snapshot is not a tier of its own: it is loaded into the
 /// tier it was made for, [`TieredApp::load_from`].)
 fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<(u64, Vec<u8>, CompileSteps), JitError> {
     let name = &engine.functions[id as usize].name;
