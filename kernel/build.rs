@@ -11,8 +11,9 @@
 //! the archives of the components in `llvm-min/components.txt`, then a no-exceptions
 //! copy of libstdc++ ([`nothrow_libstdcxx`]), zlib, zstd, libffi, libm, libc and libgcc
 //! go into one `--start-group`. The JIT self-test
-//! modules (`jit-tests/*.ll`) are assembled to bitcode with Debian's `llvm-as`, and the
-//! table of apps is generated from `apps/apps.list` ([`embed_apps`]).
+//! modules (`jit-tests/*.ll`) are assembled to bitcode with Debian's `llvm-as`, the
+//! table of apps is generated from `apps/apps.list` ([`embed_apps`]) and the C library
+//! table of programs from `kernel/src/jit/program/libc.symbols` ([`libc_table`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,6 +29,7 @@ fn main() {
         link_llvm(&root);
         assemble_selftest();
         embed_apps();
+        libc_table(&root);
     }
 }
 
@@ -156,4 +158,32 @@ fn embed_apps() {
     table += "];\n";
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("apps.rs");
     std::fs::write(&out, table).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
+}
+
+/// The C library functions programs may call (`kernel/src/jit/program/libc.symbols`) as
+/// `$OUT_DIR/libc_table.rs`: one `extern "C"` declaration per name (which also links the
+/// function into the kernel) and `LIBC_SYMBOLS`, a sorted table of names and addresses.
+fn libc_table(root: &Path) {
+    let list = root.join("kernel/src/jit/program/libc.symbols");
+    println!("cargo:rerun-if-changed={}", list.display());
+    let text = std::fs::read_to_string(&list).expect("kernel/src/jit/program/libc.symbols");
+    let mut names: Vec<&str> = text.lines().flat_map(|l| l.split('#').next().unwrap().split_whitespace()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut decls = String::new();
+    let mut table = String::new();
+    for (i, name) in names.iter().enumerate() {
+        decls += &format!("        #[link_name = {name:?}]\n        pub fn f{i}();\n");
+        table += &format!("    ({name:?}, raw::f{i} as unsafe extern \"C\" fn()),\n");
+    }
+    let code = format!(
+        "/// The declarations: only their addresses are used (the signatures are not the\n\
+         /// functions' own, so they are never called from Rust).\n\
+         #[allow(clashing_extern_declarations, dead_code)]\n\
+         mod raw {{\n    unsafe extern \"C\" {{\n{decls}    }}\n}}\n\n\
+         /// Every function of `libc.symbols` by name, sorted by name.\n\
+         pub static LIBC_SYMBOLS: &[(&str, unsafe extern \"C\" fn())] = &[\n{table}];\n"
+    );
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("libc_table.rs");
+    std::fs::write(&out, code).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
 }

@@ -23,6 +23,8 @@
 //! | `--fs-big-write=MIB` | check `/EARLY.TXT` from an earlier boot (or write it), then write `/BIG.BIN` of MIB MiB, one line per MiB (the power-cut test kills QEMU in the middle) |
 //! | `--fs-selftest` | `std::fs` end to end on the FAT16 volume (a temporary directory natively), the disk filled to ENOSPC, and the `fs.*` benchmark figures |
 //! | `--snapshot-dir=DIR` | as a Linux program: keep the tiered engine's snapshots in `DIR` (on bare metal they are in `/SNAPSHOT` on the FAT16 partition) |
+//! | `--program=FILE` | run the bitcode in FILE — a C program with `main` or an app of the app ABI — in every tier (docs/programs.md); repeatable; the image's `app` modules run first |
+//! | `--program-args=A,B,…` | the arguments every program gets (`argv[1..]`) |
 //! | `--snapshot=off\|reset\|slow` | as a Linux program: what `bf.snapshot=` does on bare metal (docs/persistence.md) |
 //!
 //! On bare metal `main` first mounts the boot disk's FAT16 partition at `/` and counts
@@ -128,10 +130,44 @@ pub fn run() -> i32 {
         }
     }
     #[cfg(feature = "llvm")]
-    if let Some(bitcode) = bare_metal::app_module() {
-        println!("main: the image carries an external app ({} bytes of bitcode)", bitcode.len());
-        if !crate::jit::suite::run_external(bitcode) {
-            status = 1;
+    {
+        // Programs (docs/programs.md): the image's `app` modules, /PROGRAMS on bare metal,
+        // then `--program=FILE`s.
+        let program_args: Vec<String> = args
+            .iter()
+            .rev()
+            .find_map(|a| a.strip_prefix("--program-args="))
+            .map_or(Vec::new(), |a| a.split(',').filter(|s| !s.is_empty()).map(String::from).collect());
+        let modules = bare_metal::app_modules();
+        if !modules.is_empty() {
+            println!("main: the image carries {} external program(s)", modules.len());
+        }
+        let mut files = Vec::new();
+        // On bare metal, every `*.BC` file of /PROGRAMS on the FAT16 partition, by name.
+        let mut listed: Vec<String> = Vec::new();
+        if on_metal && let Ok(dir) = std::fs::read_dir("/PROGRAMS") {
+            listed = dir
+                .filter_map(|e| e.ok())
+                .map(|e| e.path().to_string_lossy().into_owned())
+                .filter(|p| p.to_ascii_uppercase().ends_with(".BC"))
+                .collect();
+            listed.sort();
+            println!("main: /PROGRAMS holds {} program(s)", listed.len());
+        }
+        let named = args.iter().filter_map(|a| a.strip_prefix("--program="));
+        for path in listed.iter().map(String::as_str).chain(named) {
+            match std::fs::read(path) {
+                Ok(bytes) => files.push(bytes),
+                Err(e) => {
+                    println!("main: --program={path}: {e}");
+                    status = 1;
+                }
+            }
+        }
+        for bitcode in modules.into_iter().chain(files.iter().map(Vec::as_slice)) {
+            if !crate::jit::suite::run_external(bitcode, &program_args) {
+                status = 1;
+            }
         }
     }
     for arg in args.iter().skip(1) {
@@ -149,6 +185,8 @@ pub fn run() -> i32 {
             || arg.starts_with("--tiers=")
             || arg.starts_with("--snapshot-dir=")
             || arg.starts_with("--snapshot=")
+            || arg.starts_with("--program=")
+            || arg.starts_with("--program-args=")
         {
         } else if let Some(selection) = arg.strip_prefix("--apps=") {
             #[cfg(feature = "llvm")]

@@ -231,9 +231,11 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
     if let Some(value) = boot::kernel_option(header.cmdline(), "snapshot") {
         platform::bare_metal::set_snapshot_option(value);
     }
-    if let Some(m) = header.modules().iter().find(|m| m.name() == "app") {
-        platform::bare_metal::APP_MODULE.0.store(header.load_addr + m.offset, Ordering::Relaxed);
-        platform::bare_metal::APP_MODULE.1.store(m.size, Ordering::Relaxed);
+    // `make disk APP=a.bc,b.bc` names them `app`, `app.2`, … (module names are unique).
+    let apps = header.modules().iter().filter(|m| m.name() == "app" || m.name().starts_with("app."));
+    for (slot, m) in platform::bare_metal::APP_MODULES.iter().zip(apps) {
+        slot.0.store(header.load_addr + m.offset, Ordering::Relaxed);
+        slot.1.store(m.size, Ordering::Relaxed);
     }
     let mut segments = [(0, 0, paging::Access::None); 16];
     let (count, phdr, phnum) = kernel_segments(&mut segments);

@@ -288,9 +288,13 @@ pub mod bare_metal {
     pub static ACTIVE: AtomicBool = AtomicBool::new(false);
     /// TSC at stage1's start, for `boot.to_main_ms`.
     pub static STAGE1_TSC: AtomicU64 = AtomicU64::new(0);
-    /// Address and size of the FLUD module named `app` (external bitcode from
-    /// `make disk APP=…`), 0 when the image has none.
-    pub static APP_MODULE: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
+    /// Most FLUD modules named `app` or `app.N` the kernel runs.
+    pub const MAX_APP_MODULES: usize = 16;
+
+    /// Address and size of each FLUD module named `app` or `app.N` (external bitcode
+    /// from `make disk APP=…`), in image order; 0 after the last.
+    pub static APP_MODULES: [(AtomicU64, AtomicU64); MAX_APP_MODULES] =
+        [const { (AtomicU64::new(0), AtomicU64::new(0)) }; MAX_APP_MODULES];
 
     /// `bf.snapshot=` from the command line, as an index into [`SNAPSHOT_OPTIONS`]
     /// (0: not given).
@@ -314,11 +318,15 @@ pub mod bare_metal {
         }
     }
 
-    /// The `app` module's bytes, if the image carries one.
-    pub fn app_module() -> Option<&'static [u8]> {
-        let (addr, len) = (APP_MODULE.0.load(Ordering::Relaxed), APP_MODULE.1.load(Ordering::Relaxed));
-        // SAFETY: stage2 loaded the module there; the kernel keeps the payload reserved
-        // (it is excluded from the frame allocator) and never writes it.
-        (addr != 0).then(|| unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) })
+    /// The `app` and `app.N` modules' bytes, in image order.
+    pub fn app_modules() -> Vec<&'static [u8]> {
+        APP_MODULES
+            .iter()
+            .map(|(a, l)| (a.load(Ordering::Relaxed), l.load(Ordering::Relaxed)))
+            .take_while(|&(addr, _)| addr != 0)
+            // SAFETY: stage2 loaded the module there; the kernel keeps the payload
+            // reserved (it is excluded from the frame allocator) and never writes it.
+            .map(|(addr, len)| unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) })
+            .collect()
     }
 }

@@ -147,11 +147,16 @@ fn an_external_c_app_built_with_clang_runs_from_the_image() {
         s.lines().filter(|l| *l == "collatz: longest chain below 300000 starts at 230631, 443 steps ok").count();
     assert_eq!(results, 7, "t1, t2, interpreted and four tiered runs all print the right answer:\n{s}");
     let hash = bf_snapshot::bitcode_hash(&std::fs::read(&bitcode).unwrap());
-    let lineage = format!("/SNAPSHOT/{}/B0000001.SNP", bf_snapshot::lineage::app_directory("app", &hash, true));
-    assert_contains_all(s, [format!("snapshot: app: wrote {lineage}")]);
+    // An external program is named after its source file (docs/programs.md).
+    let lineage = format!("/SNAPSHOT/{}/B0000001.SNP", bf_snapshot::lineage::app_directory("collatz", &hash, true));
+    assert_contains_all(s, [format!("snapshot: collatz: wrote {lineage}")]);
     let warm = writable_boot("boot 2: warm");
-    assert_contains_all(&warm.serial, [format!("snapshot: app: loaded {lineage}")]);
-    assert_eq!(warm.metric("app.app.llvm_compiles"), Some(0.0), "the external app's tiered runs compile nothing warm");
+    assert_contains_all(&warm.serial, [format!("snapshot: collatz: loaded {lineage}")]);
+    assert_eq!(
+        warm.metric("app.collatz.llvm_compiles"),
+        Some(0.0),
+        "the external app's tiered runs compile nothing warm"
+    );
     let warm_results = warm
         .serial
         .lines()
@@ -162,12 +167,14 @@ fn an_external_c_app_built_with_clang_runs_from_the_image() {
     assert_contains_all(
         s,
         [
-            "main: the image carries an external app",
-            "apps: app in tier 0: 2 of 2 functions interpreted",
-            "apps: external app interpreted: status 0",
+            "main: the image carries 1 external program(s)",
+            "program: collatz: entry bf_app_main",
+            "apps: collatz in tier 0: 2 of 2 functions interpreted",
+            "program: collatz at interp: returned 0, status 0",
+            "program: collatz: 7 runs agree: status 0",
             "tier: chain_length -> t1 after",
             "tier: chain_length -> t2 after",
-            "apps: external app passed",
+            "program: collatz passed",
         ],
     );
     assert_eq!(outcome.kernel_status, Some(0));

@@ -55,6 +55,10 @@ pub struct Signature {
     pub ret_ext: Ext,
     /// Parameters.
     pub params: Vec<(Scalar, Ext)>,
+    /// For a call to a variadic function (`printf`): how many of `params` are its fixed
+    /// parameters; the others are passed as its `...`. The call then sets `%al` to the
+    /// number of vector registers used, as the x86-64 ABI asks.
+    pub variadic: Option<usize>,
 }
 
 fn ty(s: Scalar) -> String {
@@ -78,6 +82,20 @@ impl Signature {
     /// The calling-convention keyword for `define`/`call` (empty for C).
     pub fn cc_keyword(&self) -> String {
         if self.cc == 0 { String::new() } else { format!("cc {} ", self.cc) }
+    }
+
+    /// The type a call names after its return attributes: the return type, or for a
+    /// variadic callee the whole function type (`i32 (ptr, ...)`), which LLVM needs to
+    /// lower the call as variadic.
+    pub fn call_type(&self) -> String {
+        match self.variadic {
+            None => self.ret_type(),
+            Some(fixed) => {
+                let mut params: Vec<String> = self.params.iter().take(fixed).map(|&(s, _)| ty(s)).collect();
+                params.push("...".into());
+                format!("{} ({})", self.ret_type(), params.join(", "))
+            }
+        }
     }
 
     /// The IR return type.
@@ -128,7 +146,7 @@ pub fn adapter_ir(index: usize, sig: &Signature) -> String {
         narrow(&mut ir, &format!("%v{i}"), &format!("%w{i}"), s);
         args.push(format!("{} {}%v{i}", ty(s), ext(e)));
     }
-    let call = format!("call {}{}{} %f({})", sig.cc_keyword(), ext(sig.ret_ext), sig.ret_type(), args.join(", "));
+    let call = format!("call {}{}{} %f({})", sig.cc_keyword(), ext(sig.ret_ext), sig.call_type(), args.join(", "));
     if sig.ret.is_empty() {
         writeln!(ir, "  {call}").unwrap();
     } else {
@@ -214,6 +232,7 @@ mod tests {
             ret: vec![Scalar::Int(1)],
             ret_ext: Ext::Zero,
             params: vec![(Scalar::Ptr, Ext::None), (Scalar::F32, Ext::None), (Scalar::Int(8), Ext::Sign)],
+            variadic: None,
         };
         let ir = adapter_ir(3, &sig);
         assert!(ir.starts_with("define void @bf.adapt.3(ptr %f, ptr %a, ptr %r) {"), "{ir}");
@@ -227,12 +246,27 @@ mod tests {
     }
 
     #[test]
+    fn variadic_calls_name_the_function_type() {
+        let sig = Signature {
+            ret: vec![Scalar::Int(32)],
+            params: vec![(Scalar::Ptr, Ext::None), (Scalar::F64, Ext::None), (Scalar::Int(32), Ext::None)],
+            variadic: Some(1),
+            ..Signature::default()
+        };
+        let ir = adapter_ir(0, &sig);
+        assert!(ir.contains("%x = call i32 (ptr, ...) %f(ptr %v0, double %v1, i32 %v2)"), "{ir}");
+        let plain = Signature { variadic: None, ..sig.clone() };
+        assert_ne!(plain, sig, "a variadic call needs its own adapter");
+    }
+
+    #[test]
     fn stub_rebuilds_struct_returns() {
         let sig = Signature {
             cc: 8,
             ret: vec![Scalar::Int(64), Scalar::F64],
             ret_ext: Ext::None,
             params: vec![(Scalar::Int(64), Ext::None)],
+            variadic: None,
         };
         let ir = stub_ir("_ZN3app3foo17h0123456789abcdefE", 7, &sig);
         assert!(

@@ -276,6 +276,15 @@ impl Machine {
         unsafe { self.invoke(id, f, set_args, ret) }
     }
 
+    /// Empties both stacks: every activation was abandoned (the run was left by a jump
+    /// — `exit`, `abort`, a fault — not by returning). Only valid when no interpreted
+    /// activation will return any more.
+    pub fn abandon_activations(&self) {
+        self.reg_sp.set(0);
+        self.mem_sp.set(0);
+        self.depth.set(0);
+    }
+
     /// [`Machine::call`] of function `id` (which is `f`): pushes its frame, lets
     /// `set_args` write the arguments into its parameter registers (the frame's first
     /// `nparams`, already holding the template), runs it and pops the frame.

@@ -81,6 +81,38 @@ impl<'m> Builder<'m> {
         Value::from_raw(unsafe { LLVMBuildAdd(self.raw, a, b, c"".as_ptr()) }).unwrap()
     }
 
+    /// `fmul a, b` (no fast-math flags).
+    pub fn fmul(&mut self, a: Value<'m>, b: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (a, b) = (self.check(a), self.check(b));
+        // SAFETY: a positioned builder and values of its context.
+        Value::from_raw(unsafe { LLVMBuildFMul(self.raw, a, b, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `fadd a, b` (no fast-math flags).
+    pub fn fadd(&mut self, a: Value<'m>, b: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (a, b) = (self.check(a), self.check(b));
+        // SAFETY: a positioned builder and values of its context.
+        Value::from_raw(unsafe { LLVMBuildFAdd(self.raw, a, b, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `llvm.memcpy(dst, src, size)` with alignment 1 on both sides.
+    pub fn memcpy(&mut self, dst: Value<'m>, src: Value<'m>, size: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (dst, src, size) = (self.check(dst), self.check(src), self.check(size));
+        // SAFETY: a positioned builder and values of its context (pointers and an integer).
+        Value::from_raw(unsafe { LLVMBuildMemCpy(self.raw, dst, 1, src, 1, size) }).unwrap()
+    }
+
+    /// `llvm.memset(dst, byte, size)` with alignment 1.
+    pub fn memset(&mut self, dst: Value<'m>, byte: Value<'m>, size: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (dst, byte, size) = (self.check(dst), self.check(byte), self.check(size));
+        // SAFETY: a positioned builder and values of its context (a pointer, an i8, an integer).
+        Value::from_raw(unsafe { LLVMBuildMemSet(self.raw, dst, byte, size, 1) }).unwrap()
+    }
+
     /// `getelementptr inbounds i8, ptr p, i64 offset`: `p` plus `offset` bytes.
     pub fn byte_offset(&mut self, p: Value<'m>, offset: Value<'m>) -> Value<'m> {
         self.ready();

@@ -70,8 +70,8 @@ impl LlJit {
     /// of one of its symbols.
     pub fn add_module(&mut self, mut module: Module) -> Result<(), Error> {
         // SAFETY: the module and its context move into a ThreadSafeModule the JIT owns
-        // (or that is disposed on failure); `module` gives them up (null pointers make
-        // its Drop a no-op).
+        // (LLVMOrcLLJITAddLLVMIRModule takes it over even when it fails, so it is never
+        // disposed here); `module` gives them up (null pointers make its Drop a no-op).
         unsafe {
             let tsc = LLVMOrcCreateNewThreadSafeContextFromLLVMContext(module.context);
             let tsm = LLVMOrcCreateNewThreadSafeModule(module.module, tsc);
@@ -80,7 +80,6 @@ impl LlJit {
             module.context = ptr::null_mut();
             let dylib = LLVMOrcLLJITGetMainJITDylib(self.raw);
             if let Some(e) = take_error(LLVMOrcLLJITAddLLVMIRModule(self.raw, dylib, tsm)) {
-                LLVMOrcDisposeThreadSafeModule(tsm);
                 return Err(Error::Jit(e));
             }
         }

@@ -127,6 +127,31 @@ impl Module {
         }
     }
 
+    /// The module as bitcode (what [`Module::parse`] reads back).
+    pub fn write_bitcode(&self) -> Vec<u8> {
+        // SAFETY: a live module; LLVM allocates the buffer, which we copy and dispose.
+        unsafe {
+            let buf = llvm_sys::bit_writer::LLVMWriteBitcodeToMemoryBuffer(self.module);
+            let start = LLVMGetBufferStart(buf) as *const u8;
+            let bytes = std::slice::from_raw_parts(start, LLVMGetBufferSize(buf)).to_vec();
+            LLVMDisposeMemoryBuffer(buf);
+            bytes
+        }
+    }
+
+    /// The source file the module was compiled from (`source_filename`), as recorded.
+    pub fn source_file_name(&self) -> String {
+        let mut len = 0;
+        // SAFETY: a live module; the name is valid while it lives and `len` bytes long.
+        unsafe {
+            let p = LLVMGetSourceFileName(self.module, &mut len);
+            if p.is_null() {
+                return String::new();
+            }
+            String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned()
+        }
+    }
+
     /// The module's context: types and constants.
     pub fn context(&self) -> Context<'_> {
         Context { raw: self.context, _m: PhantomData }

@@ -146,6 +146,13 @@ impl<'m> Value<'m> {
         is_aggregate_zero => LLVMIsAConstantAggregateZero;
     }
 
+    /// Whether it is a constant whose every bit is zero (`0`, `0.0`, `null`,
+    /// `zeroinitializer`).
+    pub fn is_zero_constant(self) -> bool {
+        // SAFETY: a live value; LLVMIsNull only inspects constants (false otherwise).
+        self.is_constant() && unsafe { LLVMIsNull(self.raw) != 0 }
+    }
+
     /// An integer constant's value, zero-extended (`None` for other values and for
     /// constants wider than 64 bits).
     pub fn const_int_zext(self) -> Option<u64> {
@@ -408,6 +415,48 @@ impl<'m> GlobalVariable<'m> {
 
     global_value_methods!("Whether it is only declared here (no initialiser).");
 
+    /// Its initialiser (`None` for a declaration).
+    pub fn initializer(self) -> Option<Value<'m>> {
+        // SAFETY: a global variable of a live module.
+        Value::from_raw(unsafe { LLVMGetInitializer(self.raw) })
+    }
+
+    /// The type of the value it holds (its own type is `ptr`).
+    pub fn value_type(self) -> Type<'m> {
+        // SAFETY: a global value of a live module.
+        Type::from_raw(unsafe { LLVMGlobalGetValueType(self.raw) }).expect("a global has a value type")
+    }
+
+    /// Whether it is `constant` (never written).
+    pub fn is_global_constant(self) -> bool {
+        // SAFETY: a global variable of a live module.
+        unsafe { LLVMIsGlobalConstant(self.raw) != 0 }
+    }
+
+    /// Marks it `constant` or not.
+    pub fn set_global_constant(self, constant: bool) {
+        // SAFETY: a global variable of a live module.
+        unsafe { LLVMSetGlobalConstant(self.raw, constant as i32) }
+    }
+
+    /// Whether it is `thread_local`.
+    pub fn is_thread_local(self) -> bool {
+        // SAFETY: a global variable of a live module.
+        unsafe { LLVMIsThreadLocal(self.raw) != 0 }
+    }
+
+    /// Its alignment in bytes (0: the type's ABI alignment).
+    pub fn global_alignment(self) -> u32 {
+        // SAFETY: a global value of a live module.
+        unsafe { LLVMGetAlignment(self.raw) }
+    }
+
+    /// Sets its alignment in bytes.
+    pub fn set_global_alignment(self, bytes: u32) {
+        // SAFETY: a global value of a live module.
+        unsafe { LLVMSetAlignment(self.raw, bytes) }
+    }
+
     /// Sets its initialiser (`None`: it becomes a declaration).
     ///
     /// # Panics
@@ -506,6 +555,16 @@ impl<'m> Instruction<'m> {
         // SAFETY: an instruction (not a constant, whose operands are uniqued) with
         // more than `i` operands.
         unsafe { LLVMSetOperand(self.raw, i, v.raw) }
+    }
+
+    /// Removes it from its block and deletes it.
+    ///
+    /// # Safety
+    /// Nothing may use it any more (see [`Value::replace_all_uses_with`]) and no handle
+    /// to it may be used afterwards.
+    pub unsafe fn erase(self) {
+        // SAFETY: the caller's contract.
+        unsafe { LLVMInstructionEraseFromParent(self.raw) }
     }
 
     fn is_call_base(self) -> bool {

@@ -96,6 +96,12 @@ impl Counters {
         self.cycles_at_tier_entry.store(self.cycles.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
+    /// Its activations were abandoned (the run they belonged to was left by a jump, not
+    /// by returning): none is running any more, and their cycles are not counted.
+    pub fn abandon(&self) {
+        self.depth.store(0, Ordering::Relaxed);
+    }
+
     /// Its heat now, as [`Counters::enter`] would report it (without counting a call).
     pub fn heat(&self) -> Heat {
         Heat {

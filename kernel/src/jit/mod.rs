@@ -10,13 +10,15 @@
 //! instrumentation) and [`interp`] (tier 0), [`tiered`] (the tiered engine; the tiers
 //! themselves are the `bf-tiers` crate's table), [`persist`] (snapshots of the engine's
 //! work on the FAT16 partition), [`host`] (the kernel's host functions for apps),
-//! [`suite`] (the app suite), [`checks`] (boot-time JIT checks).
+//! [`program`] (ordinary C programs: their entry, C library and runtime), [`suite`]
+//! (the app suite and external programs), [`checks`] (boot-time JIT checks).
 
 pub mod checks;
 pub mod cxxrt;
 pub mod host;
 pub mod interp;
 pub mod persist;
+pub mod program;
 pub mod rewrite;
 pub mod suite;
 pub mod tiered;

@@ -13,8 +13,10 @@ use bf_tiers::{FunctionReport, Producer, TIERS, Tier, TierPolicy};
 
 use super::host::{AppRun, abi_symbols, engine_log, measure, run_native};
 use super::persist::Lineage;
+use super::program::Entry;
+use super::program::runtime::{self, RunReport};
 use super::tiered::TieredApp;
-use super::{Jit, JitError, OptLevel, compile};
+use super::{HostSymbol, Jit, JitError, OptLevel, compile};
 
 /// A JIT-compiled app: its LLJIT (which owns the code) and the entry's address.
 pub struct CompiledApp {
@@ -28,7 +30,17 @@ pub struct CompiledApp {
 impl CompiledApp {
     /// Compiles `bitcode` at `level` and finds `bf_app_main`.
     pub fn new(name: &str, bitcode: &[u8], level: OptLevel) -> Result<CompiledApp, JitError> {
-        let mut jit = Jit::new(&abi_symbols())?;
+        Self::with_symbols(name, bitcode, level, &abi_symbols())
+    }
+
+    /// As [`CompiledApp::new`], linked against `symbols` (a C program's).
+    pub fn with_symbols(
+        name: &str,
+        bitcode: &[u8],
+        level: OptLevel,
+        symbols: &[HostSymbol],
+    ) -> Result<CompiledApp, JitError> {
+        let mut jit = Jit::new(symbols)?;
         let (entry, compile_ms) = compile(&mut jit, name, bitcode, level, "bf_app_main")?;
         Ok(CompiledApp { _jit: jit, entry, compile_ms })
     }
@@ -94,23 +106,23 @@ struct TieredRuns {
 /// the newest valid snapshot of its lineage when there is one (docs/persistence.md) —
 /// runs it [`TIERED_RUNS`] times, writes a new snapshot and unloads it. `external`: the
 /// app came from `make disk APP=…` (its lineage is named after its bitcode).
-fn run_tiered(name: &str, bitcode: &[u8], external: bool) -> Result<TieredRuns, JitError> {
+fn run_tiered(name: &str, bitcode: &[u8], external: bool, symbols: &[HostSymbol]) -> Result<TieredRuns, JitError> {
     let mut lineage = Lineage::open(name, bitcode, external);
     let started = Instant::now();
     let warm = lineage.as_mut().and_then(|l| l.load());
-    let (symbols, policy, log) = (abi_symbols(), TierPolicy::DEFAULT, engine_log(true));
+    let (policy, log) = (TierPolicy::DEFAULT, engine_log(true));
     let mut tiered = match &warm {
-        Some(snapshot) => match TieredApp::load_from(name, bitcode, &symbols, policy, log, snapshot) {
+        Some(snapshot) => match TieredApp::load_from(name, bitcode, symbols, policy, log, snapshot) {
             Ok(tiered) => {
                 super::persist::record_load(name, started.elapsed().as_secs_f64() * 1e3, snapshot.compiled_functions());
                 tiered
             }
             Err(e) => {
                 println!("snapshot: {name}: rejected: the snapshot does not link ({e}): starting cold");
-                TieredApp::load(name, bitcode, &symbols, policy, log)?
+                TieredApp::load(name, bitcode, symbols, policy, log)?
             }
         },
-        None => TieredApp::load(name, bitcode, &symbols, policy, log)?,
+        None => TieredApp::load(name, bitcode, symbols, policy, log)?,
     };
     // Load to first instruction: lowering for the interpreter plus the load-time module
     // (data, slots, trampolines, stubs) — compiled, or linked from a snapshot; compare
@@ -152,9 +164,9 @@ fn run_tiered(name: &str, bitcode: &[u8], external: bool) -> Result<TieredRuns, 
 }
 
 /// Runs `bitcode` once wholly in the interpreter ([`TierPolicy::INTERP_ONLY`]).
-fn run_interpreted(name: &str, bitcode: &[u8]) -> Result<AppRun, JitError> {
+fn run_interpreted(name: &str, bitcode: &[u8], symbols: &[HostSymbol]) -> Result<AppRun, JitError> {
     let policy = TierPolicy::INTERP_ONLY;
-    let mut app = TieredApp::load(name, bitcode, &abi_symbols(), policy, engine_log(false))?;
+    let mut app = TieredApp::load(name, bitcode, symbols, policy, engine_log(false))?;
     println!(
         "apps: {name} in tier {}: {} of {} functions interpreted ({:.1} ms to scalarise and lower)",
         policy.start,
@@ -176,11 +188,16 @@ fn run_interpreted(name: &str, bitcode: &[u8]) -> Result<AppRun, JitError> {
 /// producer: interpreted, or compiled at the row's level (then also returns the
 /// compile time in ms). This is where a new kind of tier ([`Producer`]) gets its
 /// whole-app run.
-fn run_in_tier(name: &str, bitcode: &[u8], tier: &Tier) -> Result<(AppRun, Option<f64>), JitError> {
+fn run_in_tier(
+    name: &str,
+    bitcode: &[u8],
+    tier: &Tier,
+    symbols: &[HostSymbol],
+) -> Result<(AppRun, Option<f64>), JitError> {
     match tier.producer {
-        Producer::Interpreted => Ok((run_interpreted(name, bitcode)?, None)),
+        Producer::Interpreted => Ok((run_interpreted(name, bitcode, symbols)?, None)),
         Producer::Compiled(opt) => {
-            let mut compiled = CompiledApp::new(name, bitcode, opt)?;
+            let mut compiled = CompiledApp::with_symbols(name, bitcode, opt, symbols)?;
             Ok((compiled.run(), Some(compiled.compile_ms)))
         }
         // The extension point of `bf_tiers::Producer` (the figures issue).
@@ -228,7 +245,7 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
         // The plain build at the profiled run's level, to compare the profiled run with.
         let mut plain_top = 0;
         for tier in TIERS.rows().iter().filter(|t| runs(t.run)) {
-            match run_in_tier(app.name, app.bitcode, tier) {
+            match run_in_tier(app.name, app.bitcode, tier, &abi_symbols()) {
                 Ok((run, compile_ms)) => {
                     if let Some(ms) = compile_ms {
                         println!("METRIC jit.compile_ms.{}.{} {ms:.2} ms", app.name, tier.run);
@@ -265,7 +282,7 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                 ok = false;
             }
         }
-        match runs("tiered").then(|| run_tiered(app.name, app.bitcode, false)) {
+        match runs("tiered").then(|| run_tiered(app.name, app.bitcode, false, &abi_symbols())) {
             None => {}
             Some(Ok(t)) => {
                 ok &= t.all_passed;
@@ -347,58 +364,104 @@ fn summary(rows: &[(&str, RunCycles)]) -> Vec<String> {
     lines
 }
 
-/// Runs external bitcode that follows the app ABI (e.g. C from `clang-22 -emit-llvm`,
-/// put in the image by `make disk APP=…`): in each compiled tier of the tier table (t1,
-/// t2), wholly interpreted, then the tiered engine with its profile. There is no AOT
-/// copy of such an app. Returns false if it cannot be compiled or its own check fails.
-pub fn run_external(bitcode: &[u8]) -> bool {
+/// Runs external bitcode — an ordinary C program with `main` or an app of the app ABI
+/// (e.g. from `clang-22 -emit-llvm`, put in the image by `make disk APP=…`; natively
+/// `--program=FILE`) — with arguments `args`: in each compiled tier of the tier table
+/// (t1, t2), wholly interpreted, then through the tiered engine with its profile. There
+/// is no AOT copy of such a program. Every run goes through the program runtime
+/// (docs/programs.md) and is reported (`program: <name> at <tier>: …`); the runs must
+/// agree on status and output. Returns false if the program is refused, does not load
+/// into a tier, the tiers disagree, or (an app of the app ABI) its own check fails.
+pub fn run_external(bitcode: &[u8], args: &[String]) -> bool {
+    let program = match super::program::prepare("app", bitcode) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("program: {e}");
+            return false;
+        }
+    };
+    let (name, code, symbols) = (program.name.as_str(), program.bitcode.as_slice(), program.symbols.as_slice());
+    let abi_app = program.entry == Entry::AppMain;
+    println!(
+        "program: {name}: entry {}, {} bytes of bitcode, {} host functions, arguments {args:?}",
+        if abi_app { "bf_app_main" } else { "main" },
+        bitcode.len(),
+        symbols.len()
+    );
+    runtime::select(Some((name, args)));
     let mut ok = true;
+    let mut reports: Vec<(String, RunReport)> = Vec::new();
+    let mut record = |tier: &str, ok: &mut bool| {
+        for r in runtime::take_reports() {
+            println!("program: {name} at {tier}: {}", r.describe());
+            *ok &= !abi_app || r.status == 0;
+            reports.push((tier.to_string(), r));
+        }
+    };
     // Compiled tiers first, then the interpreter (the order this output always had).
     let compiled = TIERS.rows().iter().filter(|t| t.producer != Producer::Interpreted);
     let interpreted = TIERS.rows().iter().filter(|t| t.producer == Producer::Interpreted);
     for tier in compiled.chain(interpreted) {
-        match run_in_tier("app", bitcode, tier) {
+        match run_in_tier(name, code, tier, symbols) {
             Ok((run, compile_ms)) => {
                 let tier = tier.run;
                 if let Some(ms) = compile_ms {
-                    println!("METRIC jit.compile_ms.app.{tier} {ms:.2} ms");
+                    println!("METRIC jit.compile_ms.{name}.{tier} {ms:.2} ms");
                 }
-                println!("METRIC app.app.{tier}_cycles {} cycles", run.section_cycles);
-                if compile_ms.is_some() {
-                    println!("apps: external app at {tier}: status {}, {} cycles", run.status, run.section_cycles);
-                } else {
-                    println!("apps: external app interpreted: status {}, {} cycles", run.status, run.section_cycles);
-                }
-                ok &= run.status == 0;
-            }
-            Err(e) if tier.producer == Producer::Interpreted => {
-                println!("apps: the external app does not load into the interpreter: {e}");
-                ok = false;
+                println!("METRIC app.{name}.{tier}_cycles {} cycles", run.section_cycles);
+                record(tier, &mut ok);
             }
             Err(e) => {
-                println!("apps: the external app cannot run: {e}");
-                return false;
+                println!("program: {name}: {}: {e}", cannot(tier));
+                ok = false;
             }
         }
     }
-    match run_tiered("app", bitcode, true) {
+    match run_tiered(name, code, true, symbols) {
         Ok(t) => {
-            ok &= t.all_passed;
-            println!("METRIC app.app.tiered_cycles {} cycles", t.last.section_cycles);
-            println!("METRIC app.app.time_to_hot_ms {:.1} ms", t.time_to_hot_ms);
-            println!(
-                "apps: external app tiered: status {}, {} cycles, {} tier-ups",
-                t.last.status, t.last.section_cycles, t.tier_ups
-            );
+            println!("METRIC app.{name}.tiered_cycles {} cycles", t.last.section_cycles);
+            println!("METRIC app.{name}.time_to_hot_ms {:.1} ms", t.time_to_hot_ms);
+            record("tiered", &mut ok);
+            println!("program: {name} tiered: {} tier-ups", t.tier_ups);
             print_profile(&t.profile);
         }
         Err(e) => {
-            println!("apps: the external app does not load into the tiered engine: {e}");
+            println!("program: {name}: does not load into the tiered engine: {e}");
             ok = false;
         }
     }
+    runtime::select(None);
     super::persist::print_totals();
-    println!("apps: external app {}", if ok { "passed" } else { "FAILED" });
+    let first = reports.first().map(|(_, r)| *r);
+    let differs = |r: &RunReport| {
+        first.is_some_and(|f| {
+            (f.status, f.output_bytes, f.output_crc, std::mem::discriminant(&f.ending))
+                != (r.status, r.output_bytes, r.output_crc, std::mem::discriminant(&r.ending))
+        })
+    };
+    let disagreeing: Vec<&str> = reports.iter().filter(|(_, r)| differs(r)).map(|(t, _)| t.as_str()).collect();
+    match first {
+        None => {
+            println!("program: {name}: no run completed");
+            ok = false;
+        }
+        Some(f) if disagreeing.is_empty() => println!(
+            "program: {name}: {} runs agree: status {}, {} bytes of output, crc32 {:08x}",
+            reports.len(),
+            f.status,
+            f.output_bytes,
+            f.output_crc
+        ),
+        Some(_) => {
+            println!(
+                "program: {name}: the runs DISAGREE with the first ({}): {}",
+                reports[0].0,
+                disagreeing.join(", ")
+            );
+            ok = false;
+        }
+    }
+    println!("program: {name} {}", if ok { "passed" } else { "FAILED" });
     ok
 }
 

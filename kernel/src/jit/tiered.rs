@@ -168,6 +168,16 @@ pub extern "C" fn bf_prof_exit(id: u32) {
     c.exit(tsc::rdtsc);
 }
 
+/// After a run of the loaded app was left by a jump (`exit`, `abort`, a fault; see
+/// `jit::program::guard`): the activations it had are gone — in the profile (no
+/// function is running any more) and in the interpreter's stacks.
+pub fn recover_from_abandoned_run() {
+    for c in counters() {
+        c.abandon();
+    }
+    super::interp::engine::abandon_activations();
+}
+
 fn interp_enter(id: u32) {
     bf_prof_enter(id)
 }

@@ -65,8 +65,9 @@ impl Seek for Partition {
     }
 }
 
-/// Mounts the FAT16 partition (the MBR's first entry of type 0x06 or 0x04) of `image`.
-pub(crate) fn mount(image: &Path, writable: bool) -> Result<FileSystem<Partition>> {
+/// Opens `image` and finds its FAT16 partition (the MBR's first entry of type 0x06 or
+/// 0x04): the file, the partition's byte offset and length.
+fn locate(image: &Path, writable: bool) -> Result<(File, u64, u64)> {
     let mut file = OpenOptions::new()
         .read(true)
         .write(writable)
@@ -82,6 +83,12 @@ pub(crate) fn mount(image: &Path, writable: bool) -> Result<FileSystem<Partition
     };
     let start = u64::from(entry.first_lba) * SECTOR_SIZE as u64;
     let len = u64::from(entry.sectors) * SECTOR_SIZE as u64;
+    Ok((file, start, len))
+}
+
+/// Mounts the FAT16 partition of `image` ([`locate`]).
+pub(crate) fn mount(image: &Path, writable: bool) -> Result<FileSystem<Partition>> {
+    let (file, start, len) = locate(image, writable)?;
     let part = Partition { file, start, len, position: 0 };
     FileSystem::new(part, FsOptions::new()).context("the FAT16 partition holds no valid FAT file system")
 }
@@ -115,16 +122,56 @@ pub fn cat(image: &Path, path: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Writes `bytes` as the file `path` (created or replaced; its directory must exist).
+/// Writes `bytes` as the file `path` (created or replaced; missing directories on the
+/// way are created, as `/PROGRAMS` for `/PROGRAMS/FLOATS.BC`).
 pub fn put(image: &Path, path: &str, bytes: &[u8]) -> Result<()> {
     let fs = mount(image, true)?;
+    let mut created_dirs = false;
     {
+        let parts: Vec<&str> = trim(path).split('/').filter(|p| !p.is_empty()).collect();
+        for n in 1..parts.len() {
+            let dir = parts[..n].join("/");
+            if fs.root_dir().open_dir(&dir).is_err() {
+                fs.root_dir().create_dir(&dir).with_context(|| format!("{path}: cannot create the directory {dir}"))?;
+                created_dirs = true;
+            }
+        }
         let mut f = fs.root_dir().create_file(trim(path)).with_context(|| path.to_string())?;
         f.truncate()?;
         f.write_all(bytes).with_context(|| format!("{path}: cannot write {} bytes", bytes.len()))?;
         f.flush()?;
     }
     fs.unmount()?;
+    if created_dirs {
+        repair_dot_entries(image)?;
+    }
+    Ok(())
+}
+
+/// Repairs the directories `fatfs` 0.3 creates: it writes a long-name entry in front of
+/// `.` and of `..` (`[LFN][.][LFN][..]`), which `fsck.fat` rejects ("Expected a valid
+/// '.' entry in this slot"). Every sector of the partition that starts so is rewritten
+/// as `[.][..]` followed by two deleted slots (the kernel repairs its own directories
+/// the same way in `fs::cache`).
+fn repair_dot_entries(image: &Path) -> Result<()> {
+    const LFN_ATTR: u8 = 0x0F;
+    let (mut file, start, len) = locate(image, true)?;
+    let mut part = vec![0u8; len as usize];
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(&mut part)?;
+    let is_lfn = |e: &[u8]| e[11] == LFN_ATTR && e[0] == 0x41;
+    for (i, d) in part.chunks_exact_mut(SECTOR_SIZE).enumerate() {
+        if is_lfn(&d[0..32]) && &d[32..43] == b".          " && is_lfn(&d[64..96]) && &d[96..107] == b"..         " {
+            d.copy_within(32..64, 0);
+            d.copy_within(96..128, 32);
+            // Deleted (0xE5), not free (0): entries may follow.
+            d[64..128].fill(0);
+            d[64] = 0xE5;
+            d[96] = 0xE5;
+            file.seek(SeekFrom::Start(start + (i * SECTOR_SIZE) as u64))?;
+            file.write_all(d)?;
+        }
+    }
     Ok(())
 }
 
@@ -177,7 +224,9 @@ pub(crate) mod tests {
         remove(&img, "config.txt").unwrap();
         assert!(cat(&img, "config.txt").is_err());
         assert!(remove(&img, "config.txt").is_err());
-        assert!(put(&img, "/no/dir/file", b"x").is_err());
+        put(&img, "/new/FILE.BC", b"x").unwrap(); // the directory made on the way
+        assert_eq!(cat(&img, "/new/FILE.BC").unwrap(), b"x");
+
         // The partition is clean for fsck.fat after the writes.
         let bytes = std::fs::read(&img).unwrap();
         let part = img.with_extension("fat16");

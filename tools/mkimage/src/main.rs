@@ -86,7 +86,7 @@ enum FsCommand {
     Put {
         /// The disk image.
         image: PathBuf,
-        /// File on the partition (its directory must exist).
+        /// File on the partition (missing directories are created).
         path: String,
         /// The local file, or `-` for stdin.
         file: PathBuf,

@@ -4,10 +4,15 @@
 //! (error code or 0, vector, all general registers) and calls [`exception_dispatch`],
 //! which prints the vector, its name, RIP, the error code, CR2 and the registers, then
 //! stops the machine. All stubs run on an IST stack (double fault on its own), so a
-//! broken kernel stack still gets a report. Interrupts stay off; nothing is resumed.
+//! broken kernel stack still gets a report. Interrupts stay off.
+//!
+//! One exception to stopping: a recovery hook ([`set_recovery`]) may take the fault
+//! and name where execution resumes instead ([`Redirect`]) — the program runtime does so
+//! while a C program runs (`jit::program::guard`), so a program's NULL dereference ends
+//! its run rather than the kernel.
 
 use core::arch::global_asm;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use spin::Once;
 use x86_64::VirtAddr;
 use x86_64::registers::control::Cr2;
@@ -137,7 +142,24 @@ exception_common:
     cld
     mov rdi, rsp
     call exception_dispatch
-    ud2
+    # Returned: the recovery hook rewrote the frame; resume where it says.
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    add rsp, 16
+    iretq
     "#
 );
 
@@ -242,9 +264,50 @@ pub fn exception_name(vector: u64) -> (&'static str, &'static str) {
 /// Set once the first exception is being reported; a second one only halts.
 static IN_EXCEPTION: AtomicBool = AtomicBool::new(false);
 
-/// Called by `exception_common` with the saved frame; reports and stops the machine.
+/// Where a recovered exception resumes: the instruction and stack pointers, and the
+/// first two argument registers (the code there is entered like a function).
+#[derive(Clone, Copy, Debug)]
+pub struct Redirect {
+    /// The new RIP.
+    pub rip: u64,
+    /// The new RSP (mapped and writable).
+    pub rsp: u64,
+    /// The new RDI.
+    pub rdi: u64,
+    /// The new RSI.
+    pub rsi: u64,
+}
+
+/// A recovery hook: given the vector, RIP and CR2 of an exception, where to resume, or
+/// `None` to report it and stop as usual.
+pub type RecoveryHook = fn(vector: u64, rip: u64, cr2: u64) -> Option<Redirect>;
+
+/// The installed recovery hook (null: none).
+static RECOVERY: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Installs (or with `None` removes) the recovery hook consulted before an exception is
+/// reported.
+pub fn set_recovery(hook: Option<RecoveryHook>) {
+    RECOVERY.store(hook.map_or(core::ptr::null_mut(), |h| h as *mut ()), Ordering::SeqCst);
+}
+
+/// Called by `exception_common` with the saved frame. Returns only when the recovery
+/// hook took the exception (the frame then says where to resume); otherwise reports it
+/// and stops the machine.
 #[unsafe(no_mangle)]
-extern "C" fn exception_dispatch(frame: &TrapFrame) -> ! {
+extern "C" fn exception_dispatch(frame: &mut TrapFrame) {
+    let hook = RECOVERY.load(Ordering::SeqCst);
+    if !hook.is_null() && !IN_EXCEPTION.load(Ordering::SeqCst) {
+        // SAFETY: only `set_recovery` stores here, and it stores a `RecoveryHook`.
+        let hook: RecoveryHook = unsafe { core::mem::transmute(hook) };
+        if let Some(r) = hook(frame.vector, frame.rip, Cr2::read_raw()) {
+            frame.rip = r.rip;
+            frame.rsp = r.rsp;
+            frame.rdi = r.rdi;
+            frame.rsi = r.rsi;
+            return;
+        }
+    }
     if IN_EXCEPTION.swap(true, Ordering::SeqCst) {
         // A fault while reporting a fault: say the least possible and stop.
         crate::drivers::serial::emergency_write(b"\r\nEXCEPTION while handling an exception; halting\r\n");

@@ -97,6 +97,17 @@ pub fn install(machine: Option<&Machine>) {
     MACHINE.store(machine.map_or(std::ptr::null_mut(), |m| m as *const Machine as *mut Machine), Ordering::Relaxed);
 }
 
+/// After a run was left by a jump: the installed machine's activations are gone
+/// ([`Machine::abandon_activations`]).
+pub fn abandon_activations() {
+    let machine = MACHINE.load(Ordering::Relaxed);
+    if !machine.is_null() {
+        // SAFETY: an installed machine stays alive until `install(None)`; no activation
+        // of it is running (the run that had them was abandoned).
+        unsafe { (*machine).abandon_activations() };
+    }
+}
+
 /// Resolves the prepared module against `jit` (which holds the tier-1 module and the
 /// glue) and builds the machine. `names` are the tier-1 module's function names (ids
 /// must agree), `slots` their slot addresses. Returns the machine and why functions

@@ -200,7 +200,7 @@ fn signature(fty: FunctionType<'_>, cc: u32, attrs: impl Fn(u32, u32) -> bool) -
     for (i, t) in fty.param_types().into_iter().enumerate() {
         params.push((scalar(t)?, ext_at(|k| attrs(i as u32 + 1, k))));
     }
-    Ok(Signature { cc, ret, ret_ext: ext_at(|k| attrs(0, k)), params })
+    Ok(Signature { cc, ret, ret_ext: ext_at(|k| attrs(0, k)), params, variadic: None })
 }
 
 /// The attribute index of `signature`'s index `i` (0 = return, 1.. = parameters).
@@ -213,12 +213,39 @@ pub fn function_signature(f: bf_llvm::Function<'_>) -> Result<Signature, String>
     signature(f.function_type(), f.call_conv(), |i, k| f.has_enum_attribute(attribute_index(i), k))
 }
 
-/// The signature of a call site (its attributes, and the callee's if known).
+/// The signature of a call site (its attributes, and the callee's if known). A call to
+/// a variadic function (`printf`) gets the types of the arguments it passes, and the
+/// number of fixed parameters ([`Signature::variadic`]).
 fn call_signature(call: Instruction<'_>, callee: Option<bf_llvm::Function<'_>>) -> Result<Signature, String> {
     let fty = call.called_function_type().ok_or("not a call")?;
-    signature(fty, call.call_conv().unwrap_or_default(), |i, k| {
+    let attrs = |i: u32, k: u32| {
         call.has_call_site_enum_attribute(attribute_index(i), k)
             || callee.is_some_and(|f| f.has_enum_attribute(attribute_index(i), k))
+    };
+    if !fty.is_var_arg() {
+        return signature(fty, call.call_conv().unwrap_or_default(), attrs);
+    }
+    let nargs = call.arg_count().unwrap_or_default();
+    for bad in ["byval", "inalloca", "preallocated", "inreg"] {
+        let k = attr_kind(bad);
+        if (0..=nargs).any(|i| attrs(i, k)) {
+            return Err(format!("`{bad}` arguments are not supported"));
+        }
+    }
+    let ret = fields(fty.return_type())?;
+    if ret.len() > MAX_RET {
+        return Err("returns more than 4 registers".into());
+    }
+    let mut params = Vec::new();
+    for i in 0..nargs {
+        params.push((scalar(call.operand(i).type_of())?, ext_at(|k| attrs(i + 1, k))));
+    }
+    Ok(Signature {
+        cc: call.call_conv().unwrap_or_default(),
+        ret,
+        ret_ext: ext_at(|k| attrs(0, k)),
+        params,
+        variadic: Some(fty.param_count() as usize),
     })
 }
 
@@ -278,6 +305,43 @@ pub fn lower_module<'m>(m: &'m Module, defs: &[bf_llvm::Function<'m>]) -> Lowere
     }
     out.adapters = adapters.list;
     out
+}
+
+/// The C library function (double version; `f` appended for float) an LLVM math
+/// intrinsic family computes, for the ones the interpreter calls natively. Every name
+/// here is in `jit::program::LIBCALLS` (both versions).
+pub fn libm_function(family: &str) -> Option<&'static str> {
+    Some(match family {
+        "floor" => "floor",
+        "ceil" => "ceil",
+        "trunc" => "trunc",
+        "round" => "round",
+        "roundeven" => "roundeven",
+        "rint" => "rint",
+        "nearbyint" => "nearbyint",
+        "minnum" => "fmin",
+        "maxnum" => "fmax",
+        "copysign" => "copysign",
+        "fma" => "fma",
+        "pow" => "pow",
+        "sin" => "sin",
+        "cos" => "cos",
+        "tan" => "tan",
+        "asin" => "asin",
+        "acos" => "acos",
+        "atan" => "atan",
+        "atan2" => "atan2",
+        "sinh" => "sinh",
+        "cosh" => "cosh",
+        "tanh" => "tanh",
+        "exp" => "exp",
+        "exp2" => "exp2",
+        "exp10" => "exp10",
+        "log" => "log",
+        "log2" => "log2",
+        "log10" => "log10",
+        _ => return None,
+    })
 }
 
 /// A jump target before layout: a block, or the phi moves of an edge.
@@ -1229,6 +1293,45 @@ impl<'m> Lowerer<'_, 'm> {
                 };
                 let (a, b) = (self.operand(arg(0))?, self.operand(arg(1))?);
                 self.emit(Op::Overflow { d, a, b, kind, bits });
+            }
+            _ if libm_function(family).is_some() && !inst.type_of().kind().eq(&TypeKind::LLVMVectorTypeKind) => {
+                // A math intrinsic with a C library twin: a native call to it.
+                let single = self.is_f32(*inst)?;
+                let name = format!("{}{}", libm_function(family).unwrap_or(family), if single { "f" } else { "" });
+                let nargs = inst.arg_count().unwrap_or_default();
+                let start = self.call_args.len() as u32;
+                let mut regs = Vec::new();
+                for i in 0..nargs {
+                    regs.push(self.operand(arg(i))?);
+                }
+                self.call_args.extend(regs);
+                let scalar = if single { Scalar::F32 } else { Scalar::F64 };
+                let sig = Signature {
+                    cc: 0,
+                    ret: vec![scalar],
+                    ret_ext: Ext::None,
+                    params: vec![(scalar, Ext::None); nargs as usize],
+                    variadic: None,
+                };
+                let adapter = self.adapters.get(&sig);
+                let f = self.reloc(name, 0);
+                self.emit(Op::CallNative { d, f, adapter, args: start, nargs: nargs as u8, nret: 1 });
+            }
+            "scmp" | "ucmp" => {
+                // (b < a) - (a < b), at the result's width.
+                let sh = (64 - self.int_width(arg(0))?) as u8;
+                let m = mask(width(self)?);
+                let (a, b) = (self.operand(arg(0))?, self.operand(arg(1))?);
+                let less = self.fresh(2);
+                let greater = less + 1;
+                if family == "scmp" {
+                    self.emit(Op::Slt { d: less, a, b, sh });
+                    self.emit(Op::Slt { d: greater, a: b, b: a, sh });
+                } else {
+                    self.emit(Op::Ult { d: less, a, b });
+                    self.emit(Op::Ult { d: greater, a: b, b: a });
+                }
+                self.emit(Op::Sub { d, a: greater, b: less, mask: m });
             }
             "expect" => {
                 let a = self.operand(arg(0))?;
