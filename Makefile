@@ -56,14 +56,25 @@ DISK ?= virtio
 QEMU_ARGS ?=
 METRICS ?=
 
-# APP=path/to/app.bc puts external bitcode (following apps/README.md's ABI) into the
-# image as the FLUD module "app"; the kernel runs it through the JIT tiers at boot.
+# APP=prog.bc puts external bitcode — an ordinary C program with main
+# (docs/programs.md) or an app following apps/README.md's ABI — into the image as the
+# FLUD module "app"; APP=a.bc,b.bc,… puts several (modules app, app.2, …; the FLUD
+# header has room for 6 modules in all: more programs go to /PROGRAMS on the FAT16
+# partition). The kernel runs each through every JIT tier at boot. APP_ARGS="8 queens"
+# gives every program its arguments (argv[1..]; no commas inside an argument).
 APP ?=
+APP_ARGS ?=
+comma := ,
+empty :=
+space := $(empty) $(empty)
+APP_FILES := $(subst $(comma),$(space),$(APP))
+APP_MODULES := $(foreach i,$(shell seq 1 $(words $(APP_FILES))),--module $(if $(filter 1,$(i)),app,app.$(i))=$(word $(i),$(APP_FILES)))
+PROGRAM_ARGS := $(if $(strip $(APP_ARGS)),--program-args=$(subst $(space),$(comma),$(strip $(APP_ARGS))))
 # `mkimage build --keep-fat` carries the old image's FAT16 partition over (it says whether
 # it did, and why not); FRESH=1 formats a new one.
 FRESH ?=
 KEEP_FAT := $(if $(filter-out 0,$(FRESH)),,--keep-fat)
-IMAGE_FLAGS := --fat-mib $(FAT_MIB) $(if $(filter-out 0,$(PATTERN_MIB)),--pattern-mib $(PATTERN_MIB)) $(if $(APP),--module app=$(APP))
+IMAGE_FLAGS := --fat-mib $(FAT_MIB) $(if $(filter-out 0,$(PATTERN_MIB)),--pattern-mib $(PATTERN_MIB)) $(APP_MODULES)
 
 .PHONY: all disk run test bench lint kernel tools boot-stages apps-bitcode clean
 
@@ -102,7 +113,7 @@ tools:
 
 disk: boot-stages kernel tools
 	$(MKIMAGE) build --stage1 $(BUILD)/stage1.bin --stage2 $(BUILD)/stage2.bin \
-		--kernel $(BUILD)/kernel.elf --cmdline="$(CMDLINE)" $(IMAGE_FLAGS) $(KEEP_FAT) \
+		--kernel $(BUILD)/kernel.elf --cmdline="$(strip $(CMDLINE) $(PROGRAM_ARGS))" $(IMAGE_FLAGS) $(KEEP_FAT) \
 		--output $(BUILD)/bareflow.img
 
 run: disk

@@ -4,6 +4,8 @@
 # Builds each C test program of apps/programs (all *.c when no NAME is given) two ways:
 #   OUT_DIR/NAME.bc      LLVM bitcode, the kernel's input (clang -O2 -c -emit-llvm)
 #   OUT_DIR/NAME.native  a native reference executable (clang -O2 ... -lm)
+#   OUT_DIR/NAME.timed   the same with main timed by harness/timed.c (`cycles N` on
+#                        stderr), for make bench
 # Both for generic x86-64 (no -march). Prints one line per program.
 #
 # Environment: CLANG (default clang-22).
@@ -39,5 +41,7 @@ for name in "${names[@]}"; do
     src=$src_dir/$name.c
     "$clang" -O2 -c -emit-llvm -o "$out_dir/$name.bc" "$src"
     "$clang" -O2 -o "$out_dir/$name.native" "$src" -lm
+    "$clang" -O2 -c -Dmain=bf_timed_main -o "$out_dir/$name.timed.o" "$src"
+    "$clang" -O2 -o "$out_dir/$name.timed" "$out_dir/$name.timed.o" "$src_dir/harness/timed.c" -lm
     echo "built $name: $out_dir/$name.bc $out_dir/$name.native"
 done

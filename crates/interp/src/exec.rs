@@ -71,7 +71,12 @@ pub struct Machine {
     mem: Box<[Cell<u128>]>,
     mem_sp: Cell<usize>,
     depth: Cell<u32>,
+    /// The innermost running activation's function id ([`NONE`] when none runs).
+    current: Cell<u32>,
 }
+
+/// No function (see `Machine::current`).
+const NONE: u32 = u32::MAX;
 
 /// A zeroed slice of `n` cells, allocated zeroed (untouched pages stay unmapped).
 fn zeroed_cells<T: Copy + bytemuck::Zeroable>(n: usize) -> Box<[Cell<T>]> {
@@ -250,6 +255,7 @@ impl Machine {
             mem: zeroed_cells(MEM_STACK),
             mem_sp: Cell::new(0),
             depth: Cell::new(0),
+            current: Cell::new(NONE),
         };
         (machine, errors)
     }
@@ -283,6 +289,15 @@ impl Machine {
         self.reg_sp.set(0);
         self.mem_sp.set(0);
         self.depth.set(0);
+        self.current.set(NONE);
+    }
+
+    /// The function of the innermost interpreted activation running, if any: where an
+    /// interpreted program was when its run faulted (read before
+    /// [`Machine::abandon_activations`]).
+    pub fn current_function(&self) -> Option<&str> {
+        let f = self.functions.get(self.current.get() as usize)?.as_ref()?;
+        Some(&f.name)
     }
 
     /// [`Machine::call`] of function `id` (which is `f`): pushes its frame, lets
@@ -302,6 +317,7 @@ impl Machine {
             trap(&format!("interpreter call depth limit ({MAX_DEPTH}) reached calling {}", f.name));
         }
         self.depth.set(depth + 1);
+        let caller = self.current.replace(id);
         (self.hooks.enter)(prof);
         // Frames are strictly nested (LIFO): the windows above the stack pointers belong
         // to this activation alone until it returns.
@@ -332,6 +348,7 @@ impl Machine {
         self.reg_sp.set(base);
         self.mem_sp.set(mem_base);
         self.depth.set(depth);
+        self.current.set(caller);
         (self.hooks.exit)(prof);
     }
 

@@ -120,9 +120,7 @@ pub struct AppRun {
 pub fn measure(run: impl FnOnce() -> i32) -> AppRun {
     SECTION_BEGIN.store(0, Ordering::Relaxed);
     SECTION_END.store(0, Ordering::Relaxed);
-    // A C program's run (docs/programs.md) goes through its runtime: streams, heap,
-    // exit, faults.
-    let status = if super::program::runtime::selected() { super::program::runtime::run(run) } else { run() };
+    let status = run();
     flush_log();
     let (b, e) = (SECTION_BEGIN.load(Ordering::Relaxed), SECTION_END.load(Ordering::Relaxed));
     AppRun { status, section_cycles: e.saturating_sub(b) }

@@ -14,6 +14,7 @@
 //! (the app suite and external programs), [`checks`] (boot-time JIT checks).
 
 pub mod checks;
+pub mod codemap;
 pub mod cxxrt;
 pub mod host;
 pub mod interp;

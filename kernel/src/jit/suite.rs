@@ -11,12 +11,20 @@ use std::time::Instant;
 use bf_tiers::report::profile_lines;
 use bf_tiers::{FunctionReport, Producer, TIERS, Tier, TierPolicy};
 
-use super::host::{AppRun, abi_symbols, engine_log, measure, run_native};
+use super::codemap;
+use super::host::{AppRun, abi_symbols, engine_log, run_native};
 use super::persist::Lineage;
 use super::program::Entry;
 use super::program::runtime::{self, RunReport};
 use super::tiered::TieredApp;
-use super::{HostSymbol, Jit, JitError, OptLevel, compile};
+use super::{Compiler, HostSymbol, Jit, JitError, Module, OptLevel};
+
+/// Runs `run` (one run of an app) and measures it ([`super::host::measure`]); while a
+/// C program is selected (docs/programs.md) the run goes through its runtime: fresh
+/// heap and streams, `exit`, `abort` and faults ending the run, not the kernel.
+fn measure(run: impl FnOnce() -> i32) -> AppRun {
+    super::host::measure(|| if runtime::selected() { runtime::run(run) } else { run() })
+}
 
 /// A JIT-compiled app: its LLJIT (which owns the code) and the entry's address.
 pub struct CompiledApp {
@@ -33,15 +41,24 @@ impl CompiledApp {
         Self::with_symbols(name, bitcode, level, &abi_symbols())
     }
 
-    /// As [`CompiledApp::new`], linked against `symbols` (a C program's).
+    /// As [`CompiledApp::new`], linked against `symbols` (a C program's). The module is
+    /// compiled to an object first (as the tiered engine does), so its functions'
+    /// addresses are known to [`super::codemap`] while a program runs.
     pub fn with_symbols(
         name: &str,
         bitcode: &[u8],
         level: OptLevel,
         symbols: &[HostSymbol],
     ) -> Result<CompiledApp, JitError> {
+        let start = Instant::now();
         let mut jit = Jit::new(symbols)?;
-        let (entry, compile_ms) = compile(&mut jit, name, bitcode, level, "bf_app_main")?;
+        let mut module = Module::parse(name, bitcode)?;
+        module.optimise(level)?;
+        let object = Compiler::new().compile(module)?;
+        jit.add_object(name, &object)?;
+        let entry = jit.lookup("bf_app_main")?;
+        let compile_ms = start.elapsed().as_secs_f64() * 1e3;
+        super::codemap::record_object(&mut jit, &object, level.name(), |s| s.to_string());
         Ok(CompiledApp { _jit: jit, entry, compile_ms })
     }
 
@@ -402,6 +419,7 @@ pub fn run_external(bitcode: &[u8], args: &[String]) -> bool {
     let compiled = TIERS.rows().iter().filter(|t| t.producer != Producer::Interpreted);
     let interpreted = TIERS.rows().iter().filter(|t| t.producer == Producer::Interpreted);
     for tier in compiled.chain(interpreted) {
+        codemap::enable(true); // the code of the tier before is gone
         match run_in_tier(name, code, tier, symbols) {
             Ok((run, compile_ms)) => {
                 let tier = tier.run;
@@ -417,6 +435,7 @@ pub fn run_external(bitcode: &[u8], args: &[String]) -> bool {
             }
         }
     }
+    codemap::enable(true);
     match run_tiered(name, code, true, symbols) {
         Ok(t) => {
             println!("METRIC app.{name}.tiered_cycles {} cycles", t.last.section_cycles);
@@ -432,9 +451,9 @@ pub fn run_external(bitcode: &[u8], args: &[String]) -> bool {
     }
     runtime::select(None);
     super::persist::print_totals();
-    let first = reports.first().map(|(_, r)| *r);
+    let first = reports.first().map(|(_, r)| r.clone());
     let differs = |r: &RunReport| {
-        first.is_some_and(|f| {
+        first.as_ref().is_some_and(|f| {
             (f.status, f.output_bytes, f.output_crc, std::mem::discriminant(&f.ending))
                 != (r.status, r.output_bytes, r.output_crc, std::mem::discriminant(&r.ending))
         })

@@ -312,7 +312,10 @@ fn alone(name: &str, suffix: &str) -> impl FnOnce(&bf_llvm::Module) {
 /// the object.
 fn link_object(jit: &mut Jit, object: Vec<u8>, symbol: &str) -> Result<(u64, Vec<u8>), JitError> {
     jit.add_object(symbol, &object)?;
-    Ok((jit.lookup(symbol)?, object))
+    let address = jit.lookup(symbol)?;
+    let tier = symbol.rsplit('.').next().unwrap_or_default();
+    super::codemap::record_object(jit, &object, tier, |s| short_name(s.rsplit_once('.').map_or(s, |(n, _)| n)));
+    Ok((address, object))
 }
 
 /// A readable form of a (possibly Rust-mangled) function name: the last path segment.
@@ -526,6 +529,9 @@ impl TieredApp {
             jit.add_object(&o.name, &o.bytes)?;
         }
         jit.lookup("bf_app_main")?;
+        for o in load_objects.iter().filter(|o| o.name.starts_with("load.")) {
+            super::codemap::record_object(&mut jit, &o.bytes, &load_suffix, short_name);
+        }
         let counters: Box<[Counters]> = names.iter().map(|_| Counters::starting_in(load_tier)).collect();
         let counters_global = jit.lookup(COUNTERS_GLOBAL)?;
         // SAFETY: `bf.counters` is a `ptr` global of the load-time module just linked;

@@ -113,6 +113,110 @@ fn interpreter_work() -> String {
     table
 }
 
+/// The C programs of `apps/programs` that do real work, and the arguments every program
+/// gets (tests/tests/programs.rs runs the same).
+const PROGRAMS: [&str; 9] = ["floats", "tree", "sorting", "mathlib", "strings", "files", "exitdeep", "args", "leaky"];
+const PROGRAM_ARGS: [&str; 2] = ["8", "queens"];
+
+/// "C programs" (docs/programs.md): the cycles of each program's `main` in every tier —
+/// natively (one run of the kernel ELF) and in QEMU (one boot per accelerator, the
+/// programs in /PROGRAMS) — beside the same source built natively by `clang-22 -O2`
+/// (median of [`RUNS`] runs of `apps/programs/harness/timed.c` around its `main`).
+fn c_programs() -> String {
+    let dir = bareflow_tests::scratch_dir("bench-programs");
+    let built = std::process::Command::new("bash")
+        .arg(workspace_root().join("apps/programs/build.sh"))
+        .arg(&dir)
+        .args(PROGRAMS)
+        .status()
+        .expect("run apps/programs/build.sh");
+    assert!(built.success(), "apps/programs/build.sh failed");
+    let host: Vec<f64> = PROGRAMS
+        .iter()
+        .map(|name| {
+            let runs = (0..RUNS).filter_map(|_| {
+                let out = std::process::Command::new(dir.join(format!("{name}.timed")))
+                    .args(PROGRAM_ARGS)
+                    .current_dir(&dir)
+                    .output()
+                    .expect("run a timed native program");
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("cycles ").and_then(|n| n.trim().parse().ok()))
+            });
+            let runs: Vec<f64> = runs.collect();
+            if runs.is_empty() { f64::NAN } else { median(runs) }
+        })
+        .collect();
+    let args = format!("--program-args={}", PROGRAM_ARGS.join(","));
+    let files: Vec<String> =
+        PROGRAMS.iter().map(|n| format!("--program={}", dir.join(format!("{n}.bc")).display())).collect();
+    let mut native_args = vec!["--no-jit".to_string(), args.clone()];
+    native_args.extend(files);
+    let native = std::process::Command::new(workspace_root().join("build/kernel.elf"))
+        .args(&native_args)
+        .current_dir(&dir)
+        .env_clear()
+        .output()
+        .expect("run build/kernel.elf");
+    let mut runs: Vec<(String, Vec<Metric>)> =
+        vec![("native Linux".into(), runner::parse_metrics(&String::from_utf8_lossy(&native.stdout)))];
+    let image = build_image("bench-programs", &ImageSpec { cmdline: format!("--no-jit {args}"), ..Default::default() });
+    for (i, name) in PROGRAMS.iter().enumerate() {
+        let bytes = std::fs::read(dir.join(format!("{name}.bc"))).expect("read bitcode");
+        bareflow_tests::fat_write(&image, &format!("/PROGRAMS/P{i:02}.BC"), &bytes);
+    }
+    for accel in Accel::available() {
+        let mut config = QemuConfig::new(&image);
+        config.accel = accel;
+        let outcome = config.run(Duration::from_secs(900)).expect("start QEMU");
+        assert_eq!(outcome.kernel_status, Some(0), "the programs failed:\n{}", outcome.serial);
+        runs.push((format!("QEMU {}", accel.name()), runner::parse_metrics(&outcome.serial)));
+    }
+    let mut table = String::from(
+        "Each program of `apps/programs` (`apps/programs/build.sh`, arguments `8 queens`): TSC cycles of its \
+         `main` — natively on the host as built by `clang-22 -O2` (generic x86-64, median of the runs), and \
+         under BareFlow JIT-compiled whole at t1 and t2, wholly interpreted, and the fourth run through \
+         the tiered engine. `exitdeep` leaves by `exit` from deep inside, so the host harness cannot time \
+         it (–); under BareFlow its cycles end at the `exit` call. Every run's output equals the host \
+         build's byte for byte (`make test`, tests/tests/programs.rs).\n",
+    );
+    for (where_, metrics) in &runs {
+        let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
+        let slug = where_.replace(' ', "_").to_lowercase();
+        writeln!(
+            table,
+            "\n{where_}:\n\n| program | host clang -O2 | t1 | t2 | interp | tiered (hot) | t2/host | interp/t2 |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        )
+        .unwrap();
+        for (name, host) in PROGRAMS.iter().zip(&host) {
+            let c = |t: &str| get(format!("app.{name}.{t}_cycles"));
+            for t in ["t1", "t2", "interp", "tiered"] {
+                println!("METRIC program.{name}.{t}_cycles.{slug} {:.0} cycles", c(t));
+            }
+            let cell = |v: f64| if v.is_nan() { "–".to_string() } else { format!("{v:.0}") };
+            let ratio =
+                |a: f64, b: f64| if a.is_nan() || b.is_nan() { "–".to_string() } else { format!("{:.2}", a / b) };
+            writeln!(
+                table,
+                "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(*host),
+                cell(c("t1")),
+                cell(c("t2")),
+                cell(c("interp")),
+                cell(c("tiered")),
+                ratio(c("t2"), *host),
+                ratio(c("interp"), c("t2")),
+            )
+            .unwrap();
+        }
+    }
+    for (name, host) in PROGRAMS.iter().zip(&host) {
+        println!("METRIC program.{name}.host_cycles {host:.0} cycles");
+    }
+    table
+}
+
 /// The median of `v`.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -333,6 +437,7 @@ fn main() {
 
     let persistence = cold_and_warm();
     let interpreter = interpreter_work();
+    let programs = c_programs();
 
     // Files: `--fs-selftest`'s 16 MiB sequential write/read and fsync cost per driver.
     let fs_image =
@@ -396,7 +501,7 @@ fn main() {
          into the kernel (aot), wholly interpreted (interp, tier 0), JIT-compiled whole at O1 (t1) and O3 \
          (t2), and in the fourth run through the tiered engine, which starts in the interpreter (docs/engine.md). One boot per accelerator; natively, one run of the same ELF. \
          time to hot: from the start of loading into the tiered engine to the end of its first run \
-         at hot speed (docs/persistence.md, \"Figures\").\n{apps}\n## Compile latency\n\n{latency}\n## Interpreter work\n\n{interpreter}\n## Cold and warm boots\n\n{persistence}\n## Files\n\n\
+         at hot speed (docs/persistence.md, \"Figures\").\n{apps}\n## Compile latency\n\n{latency}\n## Interpreter work\n\n{interpreter}\n## Cold and warm boots\n\n{persistence}\n## C programs\n\n{programs}\n## Files\n\n\
          `--fs-selftest` on the FAT16 partition (docs/fs.md): a 16 MiB file written in 1 MiB writes \
          and fsynced, read back, and the mean of 16 append + `sync_all` rounds.\n\n{files}\n## Sizes\n\n{sizes}",
         kvm.describe()

@@ -108,6 +108,13 @@ pub fn abandon_activations() {
     }
 }
 
+/// The function of the installed machine's innermost running activation, if any.
+pub fn current_function() -> Option<String> {
+    let machine = MACHINE.load(Ordering::Relaxed);
+    // SAFETY: an installed machine stays alive until `install(None)`.
+    (!machine.is_null()).then(|| unsafe { (*machine).current_function().map(str::to_string) }).flatten()
+}
+
 /// Resolves the prepared module against `jit` (which holds the tier-1 module and the
 /// glue) and builds the machine. `names` are the tier-1 module's function names (ids
 /// must agree), `slots` their slot addresses. Returns the machine and why functions

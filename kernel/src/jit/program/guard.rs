@@ -116,6 +116,22 @@ pub struct Fault {
     pub what: &'static str,
 }
 
+impl Fault {
+    /// Where it happened, as far as the kernel knows: `in main (t1)` for JIT-compiled
+    /// code ([`crate::jit::codemap`]), `in main (interpreted)` when an interpreted
+    /// function was running (the fault may then be in a native function it called),
+    /// `outside the program's code` otherwise.
+    pub fn location(&self) -> String {
+        if let Some((name, tier)) = crate::jit::codemap::function_at(self.rip) {
+            format!("in {} ({tier})", crate::jit::tiered::short_name(&name))
+        } else if let Some(name) = crate::jit::interp::engine::current_function() {
+            format!("in {} (interpreted)", crate::jit::tiered::short_name(&name))
+        } else {
+            "outside the program's code".to_string()
+        }
+    }
+}
+
 /// The fault that ended the last run that ended in [`Exit::Fault`].
 pub fn last_fault() -> Fault {
     let kind = FAULT[0].load(Ordering::Relaxed);

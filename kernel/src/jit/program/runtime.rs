@@ -28,7 +28,7 @@ use super::guard::{self, Exit, Fault};
 use crate::jit::HostSymbol;
 
 /// How a run ended.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Ending {
     /// `main` returned.
     Returned,
@@ -36,12 +36,12 @@ pub enum Ending {
     Exited,
     /// `abort()` was called or an assertion failed.
     Aborted,
-    /// A CPU fault stopped it.
-    Fault(Fault),
+    /// A CPU fault stopped it, at this location ([`Fault::location`]).
+    Fault(Fault, String),
 }
 
 /// What one run did.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RunReport {
     /// How it ended.
     pub ending: Ending,
@@ -64,12 +64,12 @@ impl RunReport {
     /// One line: `exit status 0, 1234 bytes of output (crc32 0123abcd)`, with the fault,
     /// abort and leaked memory when there are.
     pub fn describe(&self) -> String {
-        let how = match self.ending {
+        let how = match &self.ending {
             Ending::Returned => format!("returned {}", self.status),
             Ending::Exited => format!("exit({})", self.status),
             Ending::Aborted => "aborted".to_string(),
-            Ending::Fault(f) => {
-                format!("stopped by a fault: {} at {:#x} (address {:#x})", f.what, f.rip, f.address)
+            Ending::Fault(f, location) => {
+                format!("stopped by a fault: {} {location} (rip {:#x}, address {:#x})", f.what, f.rip, f.address)
             }
         };
         let mut line = format!(
@@ -110,6 +110,7 @@ pub fn select(program: Option<(&str, &[String])>) {
         Selected { name: name.to_string(), _args: args, argv }
     });
     REPORTS.lock().unwrap().clear();
+    crate::jit::codemap::enable(SELECTED.lock().unwrap().is_some());
 }
 
 /// Whether a program is selected.
@@ -132,7 +133,11 @@ pub fn run(body: impl FnOnce() -> i32) -> i32 {
         Exit::Returned(s) => (Ending::Returned, s),
         Exit::Exited(s) => (Ending::Exited, s),
         Exit::Aborted => (Ending::Aborted, 134),
-        Exit::Fault => (Ending::Fault(guard::last_fault()), 139),
+        Exit::Fault => {
+            // Named before the engines forget where they were.
+            let fault = guard::last_fault();
+            (Ending::Fault(fault, fault.location()), 139)
+        }
     };
     if matches!(exit, Exit::Aborted | Exit::Fault | Exit::Exited(_)) {
         // Frames were abandoned: the engines' per-activation state is stale.

@@ -1,0 +1,208 @@
+//! Ordinary C programs (docs/programs.md): the programs of `apps/programs`, compiled to
+//! bitcode by `clang-22`, run by the kernel in every tier (t1, t2, wholly interpreted,
+//! and four runs through the tiered engine) and compared with the same source built
+//! natively on the host — output byte for byte (length and CRC-32) and exit status. The
+//! programs that fail on purpose end their runs with a report naming the fault and the
+//! function, and the kernel carries on. Natively (fast, every program) and in QEMU
+//! (one boot, every program from `/PROGRAMS` on the FAT16 partition).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use bareflow_tests::{
+    Accel, ImageSpec, QemuConfig, assert_contains_all, build_image, fat_read, fat_write, run_kernel_natively,
+    scratch_dir, workspace_root,
+};
+
+/// The programs that do real work and must match their native build, with the
+/// arguments they get.
+const WORKLOADS: [&str; 9] = ["floats", "tree", "sorting", "mathlib", "strings", "files", "exitdeep", "args", "leaky"];
+
+/// The programs that fail on purpose, and how their runs end.
+const FAULTS: [(&str, &str); 4] = [
+    ("fault_null", "stopped by a fault: "),
+    ("fault_div", "stopped by a fault: "),
+    ("fault_abort", "aborted"),
+    ("fault_recursion", "stopped by a fault: "),
+];
+
+/// The arguments every program gets (`args` uses them).
+const ARGS: [&str; 2] = ["8", "queens"];
+
+/// Runs in each program's report: t1, t2, interp and four tiered runs.
+const RUNS: usize = 7;
+
+/// Builds every program of `apps/programs` into `dir` (bitcode and native reference).
+fn build_programs(dir: &Path) {
+    let status = Command::new("bash")
+        .arg(workspace_root().join("apps/programs/build.sh"))
+        .arg(dir)
+        .status()
+        .expect("run apps/programs/build.sh (needs clang-22)");
+    assert!(status.success(), "apps/programs/build.sh failed");
+}
+
+/// What a native run of a workload printed: exit status, stdout length and CRC-32.
+#[derive(Debug, PartialEq, Eq)]
+struct Expected {
+    status: i32,
+    bytes: usize,
+    crc: u32,
+    stdout: String,
+}
+
+/// Runs each workload's native build in `dir` (its working directory: `files` writes
+/// there) with [`ARGS`].
+fn native_references(dir: &Path) -> BTreeMap<&'static str, Expected> {
+    WORKLOADS
+        .iter()
+        .map(|&name| {
+            let out = Command::new(dir.join(format!("{name}.native")))
+                .args(ARGS)
+                .current_dir(dir)
+                .output()
+                .expect("run a native reference");
+            let status = out.status.code().expect("a workload exits normally");
+            let expected = Expected {
+                status,
+                bytes: out.stdout.len(),
+                crc: crc32fast::hash(&out.stdout),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            };
+            (name, expected)
+        })
+        .collect()
+}
+
+/// The lines `program: <name> at <tier>: …` of `log`.
+fn run_lines<'a>(log: &'a str, name: &str) -> Vec<&'a str> {
+    let prefix = format!("program: {name} at ");
+    log.lines().filter(|l| l.starts_with(&prefix)).collect()
+}
+
+/// Checks what every program did in `log` (COM1 or a native run's output) against the
+/// native references.
+fn assert_programs(log: &str, expected: &BTreeMap<&'static str, Expected>) {
+    for (name, e) in expected {
+        let agree = format!(
+            "program: {name}: {RUNS} runs agree: status {}, {} bytes of output, crc32 {:08x}",
+            e.status, e.bytes, e.crc
+        );
+        assert_contains_all(log, [agree.as_str(), &format!("program: {name} passed")]);
+        let lines = run_lines(log, name);
+        assert_eq!(lines.len(), RUNS, "{name}: one report per run:\n{lines:#?}");
+        for tier in ["t1", "t2", "interp", "tiered"] {
+            assert!(lines.iter().any(|l| l.contains(&format!(" at {tier}: "))), "{name}: no run at {tier}");
+        }
+        // The output itself reaches the console (the t1 run has no engine messages).
+        assert!(log.contains(&e.stdout), "{name}: the native output does not appear in the log");
+    }
+    let ended = |name: &str, how: &str| run_lines(log, name).iter().filter(|l| l.contains(how)).count();
+    assert_eq!(ended("exitdeep", "exit(3), status 3"), RUNS, "exitdeep leaves by exit(3) in every run");
+    assert_eq!(
+        ended("leaky", "16 blocks (16777216 bytes) left allocated, freed"),
+        RUNS,
+        "the 16 MiB leaky leaves is freed after every run"
+    );
+    // tree's heap goes through the runtime (and is all freed by the program itself).
+    for line in run_lines(log, "tree") {
+        let allocations: u64 = line
+            .split(", ")
+            .find_map(|part| part.strip_suffix(" allocations"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no allocation count: {line}"));
+        assert!(allocations > 1000 && !line.contains("left allocated"), "{line}");
+    }
+    for (name, how) in FAULTS {
+        let lines = run_lines(log, name);
+        assert_eq!(lines.len(), RUNS, "{name}: every run ends with a report:\n{lines:#?}");
+        assert!(lines.iter().all(|l| l.contains(how)), "{name}: every run ends {how:?}:\n{lines:#?}");
+        assert_contains_all(log, [format!("program: {name} passed")]);
+    }
+    // Faults name the function: compiled, tiered and interpreted alike.
+    for line in run_lines(log, "fault_null").iter().chain(&run_lines(log, "fault_div")) {
+        assert!(line.contains(" in main ("), "the fault is located in main: {line}");
+    }
+    for line in run_lines(log, "fault_recursion") {
+        assert!(line.contains(" in deep ("), "the fault is located in deep: {line}");
+    }
+    assert!(log.contains("interp: trap: interpreter call depth limit (10000) reached calling deep"));
+    // The line each program printed before failing is there.
+    assert_contains_all(log, ["fault_abort: calling abort()", "fault_null: writing through a NULL pointer"]);
+}
+
+/// The programs' bitcode files, in [`WORKLOADS`] then [`FAULTS`] order.
+fn bitcode_files(dir: &Path) -> Vec<PathBuf> {
+    WORKLOADS.iter().chain(FAULTS.iter().map(|(n, _)| n)).map(|n| dir.join(format!("{n}.bc"))).collect()
+}
+
+#[test]
+fn c_programs_match_their_native_builds_in_every_tier_natively() {
+    let dir = scratch_dir("programs-native");
+    build_programs(&dir);
+    let expected = native_references(&dir);
+    let mut args = vec!["--no-jit".to_string(), format!("--program-args={}", ARGS.join(","))];
+    args.extend(bitcode_files(&dir).iter().map(|f| format!("--program={}", f.display())));
+    // In `dir`: the `files` program writes PROGIO.TXT in its working directory.
+    let out = Command::new(bareflow_tests::Artifacts::locate().kernel)
+        .args(&args)
+        .current_dir(&dir)
+        .env_clear()
+        .output()
+        .expect("run build/kernel.elf");
+    let log = String::from_utf8_lossy(&out.stdout);
+    println!("{log}");
+    assert_programs(&log, &expected);
+    assert_eq!(out.status.code(), Some(0), "the kernel carries on after every fault and ends well");
+
+    // A function outside the table: refused at load, by name.
+    let unknown = format!("--program={}", dir.join("unknown_symbol.bc").display());
+    let (log, status) = run_kernel_natively(&["--no-jit", &unknown]);
+    println!("{log}");
+    assert_contains_all(
+        &log,
+        ["program: unknown_symbol: refused: it calls fork, not in the kernel's C library table (docs/programs.md)"],
+    );
+    assert_eq!(status, Some(1), "a refused program fails the run");
+}
+
+#[test]
+fn c_programs_run_from_the_fat16_partition_in_qemu() {
+    let dir = scratch_dir("programs-qemu");
+    build_programs(&dir);
+    let expected = native_references(&dir);
+    let image = build_image(
+        "programs",
+        &ImageSpec { cmdline: format!("--no-jit --program-args={}", ARGS.join(",")), ..Default::default() },
+    );
+    // `mkimage fs put` as a user would: 8.3 names (the kernel runs them by name order,
+    // and names each program after its source file).
+    for (i, file) in bitcode_files(&dir).iter().enumerate() {
+        fat_write(&image, &format!("/PROGRAMS/P{i:02}.BC"), &std::fs::read(file).unwrap());
+    }
+    let mut config = QemuConfig::new(&image);
+    config.accel = Accel::Tcg;
+    config.snapshot = false; // `files` writes PROGIO.TXT on the partition
+    let outcome = config.run(Duration::from_secs(600)).expect("start QEMU");
+    println!("--- COM1 ---\n{}", outcome.serial);
+    let log = outcome.serial.replace("\r\n", "\n");
+    assert_contains_all(&log, ["main: /PROGRAMS holds 13 program(s)"]);
+    assert_programs(&log, &expected);
+    // The file the program wrote is on the partition, as the native run wrote it.
+    let native_file = std::fs::read(dir.join("PROGIO.TXT")).expect("the native run wrote PROGIO.TXT");
+    assert_eq!(fat_read(&image, "/PROGIO.TXT"), native_file, "PROGIO.TXT as written under BareFlow");
+    assert_eq!(outcome.kernel_status, Some(0));
+}
+
+#[test]
+fn make_disk_takes_several_programs_and_their_arguments() {
+    let dry = Command::new("make")
+        .args(["-n", "disk", "APP=a.bc,b.bc", "APP_ARGS=8 queens"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("make -n");
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert_contains_all(&text, ["--module app=a.bc --module app.2=b.bc", "--program-args=8,queens"]);
+}
