@@ -122,9 +122,16 @@ struct TieredRuns {
 /// Loads `bitcode` into the tiered engine (default policy, tier-ups logged) — warm from
 /// the newest valid snapshot of its lineage when there is one (docs/persistence.md) —
 /// runs it [`TIERED_RUNS`] times, writes a new snapshot and unloads it. `external`: the
-/// app came from `make disk APP=…` (its lineage is named after its bitcode).
-fn run_tiered(name: &str, bitcode: &[u8], external: bool, symbols: &[HostSymbol]) -> Result<TieredRuns, JitError> {
-    let mut lineage = Lineage::open(name, bitcode, external);
+/// program came from outside the kernel (`make disk APP=…`) as these bytes (its lineage
+/// is named after them, and keyed by them: `bitcode` is what `program::prepare` made of
+/// them, which the kernel build determines).
+fn run_tiered(
+    name: &str,
+    bitcode: &[u8],
+    external: Option<&[u8]>,
+    symbols: &[HostSymbol],
+) -> Result<TieredRuns, JitError> {
+    let mut lineage = Lineage::open(name, external.unwrap_or(bitcode), external.is_some());
     let started = Instant::now();
     let warm = lineage.as_mut().and_then(|l| l.load());
     let (policy, log) = (TierPolicy::DEFAULT, engine_log(true));
@@ -299,7 +306,7 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                 ok = false;
             }
         }
-        match runs("tiered").then(|| run_tiered(app.name, app.bitcode, false, &abi_symbols())) {
+        match runs("tiered").then(|| run_tiered(app.name, app.bitcode, None, &abi_symbols())) {
             None => {}
             Some(Ok(t)) => {
                 ok &= t.all_passed;
@@ -436,7 +443,7 @@ pub fn run_external(bitcode: &[u8], args: &[String]) -> bool {
         }
     }
     codemap::enable(true);
-    match run_tiered(name, code, true, symbols) {
+    match run_tiered(name, code, Some(bitcode), symbols) {
         Ok(t) => {
             println!("METRIC app.{name}.tiered_cycles {} cycles", t.last.section_cycles);
             println!("METRIC app.{name}.time_to_hot_ms {:.1} ms", t.time_to_hot_ms);

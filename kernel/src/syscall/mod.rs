@@ -207,6 +207,7 @@ const fn build_table() -> [Option<Handler>; TABLE_SIZE] {
     t[35] = Some(time::nanosleep);
     t[96] = Some(time::gettimeofday);
     t[99] = Some(process::sysinfo);
+    t[201] = Some(time::time);
     t[202] = Some(time::futex);
     t[228] = Some(time::clock_gettime);
     t[229] = Some(time::clock_getres);

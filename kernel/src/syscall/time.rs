@@ -71,6 +71,16 @@ pub fn gettimeofday(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// `time(tloc)`: seconds of real time, also stored at `tloc` when it is not null
+/// (static glibc's `time()` makes this call: there is no vDSO).
+pub fn time(p: &mut dyn Platform, a: [u64; 6]) -> SysResult {
+    let seconds = (p.realtime_ns() / 1_000_000_000) as i64;
+    if a[0] != 0 {
+        user::write(p, a[0], &seconds)?;
+    }
+    Ok(seconds as u64)
+}
+
 fn sleep(p: &mut dyn Platform, req: u64, rem: u64) -> SysResult {
     let ts: Timespec = user::read(p, req)?;
     let ns = ts.to_ns().ok_or(EINVAL)?;

@@ -115,7 +115,8 @@ fn interpreter_work() -> String {
 
 /// The C programs of `apps/programs` that do real work, and the arguments every program
 /// gets (tests/tests/programs.rs runs the same).
-const PROGRAMS: [&str; 9] = ["floats", "tree", "sorting", "mathlib", "strings", "files", "exitdeep", "args", "leaky"];
+const PROGRAMS: [&str; 11] =
+    ["floats", "tree", "sorting", "mathlib", "strings", "files", "exitdeep", "args", "leaky", "varfmt", "timing"];
 const PROGRAM_ARGS: [&str; 2] = ["8", "queens"];
 
 /// "C programs" (docs/programs.md): the cycles of each program's `main` in every tier —

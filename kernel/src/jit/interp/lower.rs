@@ -1199,7 +1199,10 @@ impl<'m> Lowerer<'_, 'm> {
             regs.push(self.operand(v)?);
         }
         self.call_args.extend(regs);
+        // A variadic function of the program is never interpreted: it is called like
+        // native code, through an adapter for this call site's arguments.
         if callee_fn.is_some()
+            && !fty.is_var_arg()
             && let Some(&id) = self.ids.get(&callee)
         {
             self.emit(Op::Call { d, id, args: start, nargs: nargs as u8, nret: nret as u8 });

@@ -309,7 +309,7 @@ fn resolve(m: &bf_llvm::Module) -> Result<Vec<HostSymbol>, String> {
     let mut unknown = BTreeSet::new();
     for f in m.functions().into_iter().filter(|f| f.is_declaration()) {
         let name = f.name();
-        if name.starts_with("llvm.") || symbols.iter().any(|s| s.name == name) {
+        if name.starts_with("llvm.") {
             continue;
         }
         if let Some((_, s)) = replacements.iter().find(|(c, _)| *c == name) {
@@ -317,6 +317,9 @@ fn resolve(m: &bf_llvm::Module) -> Result<Vec<HostSymbol>, String> {
             if !symbols.iter().any(|k| k.name == s.name) {
                 symbols.push(*s);
             }
+            continue;
+        }
+        if symbols.iter().any(|s| s.name == name) {
             continue;
         }
         match glue.iter().copied().find(|s| s.name == name).or_else(|| libc::lookup(&name)) {

@@ -195,6 +195,19 @@ extern "C" fn write_stdout(_: *mut c_void, buf: *const c_char, len: usize) -> is
     len as isize
 }
 
+/// The app ABI's `bf_print` in a program's run: counted with `stdout`'s bytes.
+extern "C" fn bf_program_print(ptr: *const u8, len: usize) {
+    if !ptr.is_null() && len > 0 {
+        write_stdout(std::ptr::null_mut(), ptr.cast(), len);
+    }
+}
+
+/// The app ABI's `bf_print_u64` in a program's run: counted with `stdout`'s bytes.
+extern "C" fn bf_program_print_u64(value: u64) {
+    let text = value.to_string();
+    write_stdout(std::ptr::null_mut(), text.as_ptr().cast(), text.len());
+}
+
 /// Writes a run's `stderr` bytes to the console.
 extern "C" fn write_stderr(_: *mut c_void, buf: *const c_char, len: usize) -> isize {
     // SAFETY: glibc passes `len` readable bytes.
@@ -495,12 +508,15 @@ pub fn symbols() -> Vec<HostSymbol> {
     ]
 }
 
-/// The C library functions the runtime replaces: (the C name, the runtime's function).
+/// The C library functions (and the app ABI's output functions) the runtime replaces:
+/// (the name a program calls, the runtime's function).
 /// A program's declarations of them are renamed to the runtime's names (LLJIT itself
 /// defines `atexit` for JIT code; the names must not meet).
 pub fn replacements() -> Vec<(&'static str, HostSymbol)> {
     let r = |c: &'static str, name: &'static str, address: usize| (c, HostSymbol { name, address: address as u64 });
     vec![
+        r("bf_print", "bf_program_print", bf_program_print as *const () as usize),
+        r("bf_print_u64", "bf_program_print_u64", bf_program_print_u64 as *const () as usize),
         r("exit", "bf_program_exit", bf_program_exit as *const () as usize),
         r("_exit", "bf_program_quick_exit", bf_program_quick_exit as *const () as usize),
         r("_Exit", "bf_program_quick_exit", bf_program_quick_exit as *const () as usize),
