@@ -342,7 +342,11 @@ fn resolve(m: &bf_llvm::Module) -> Result<Vec<HostSymbol>, String> {
         let mut why = Vec::new();
         if !unknown.is_empty() {
             let names: Vec<String> = unknown.into_iter().collect();
-            why.push(format!("calls {}, not in the kernel's C library table", names.join(", ")));
+            why.push(format!(
+                "calls {}, which the kernel's C library table ({} functions) lacks",
+                names.join(", "),
+                libc::len()
+            ));
         }
         if !variables.is_empty() {
             why.push(format!("uses the variable(s) {}, which the kernel does not provide", variables.join(", ")));
