@@ -164,15 +164,28 @@ fn c_programs_match_their_native_builds_in_every_tier_natively() {
     assert_programs(&log, &expected);
     assert_eq!(out.status.code(), Some(0), "the kernel carries on after every fault and ends well");
 
-    // A function outside the table: refused at load, by name.
+    // A function outside the table: refused at load, by name; so are bytes that are not
+    // bitcode and bitcode without an entry, and the kernel goes on to the next program.
+    let junk = dir.join("junk.bc");
+    std::fs::write(&junk, b"BC\xC0\xDE and then nothing a bitcode reader can use").unwrap();
+    let no_entry = dir.join("no_entry.ll");
+    std::fs::write(&no_entry, "define i32 @helper(i32 %x) {\n  ret i32 %x\n}\n").unwrap();
     let unknown = format!("--program={}", dir.join("unknown_symbol.bc").display());
-    let (log, status) = run_kernel_natively(&["--no-jit", &unknown]);
+    let junk = format!("--program={}", junk.display());
+    let no_entry = format!("--program={}", no_entry.display());
+    let leaky = format!("--program={}", dir.join("leaky.bc").display());
+    let (log, status) = run_kernel_natively(&["--no-jit", &junk, &no_entry, &unknown, &leaky]);
     println!("{log}");
     assert_contains_all(
         &log,
-        ["program: unknown_symbol: refused: it calls fork, which the kernel's C library table (642 functions) lacks"],
+        [
+            "program: app: cannot parse the module: ",
+            "program: app: defines neither `main` nor `bf_app_main`",
+            "program: unknown_symbol: refused: it calls fork, which the kernel's C library table (642 functions) lacks",
+            "program: leaky passed",
+        ],
     );
-    assert_eq!(status, Some(1), "a refused program fails the run");
+    assert_eq!(status, Some(1), "a refused program fails the kernel's run");
 }
 
 #[test]
