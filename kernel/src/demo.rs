@@ -159,7 +159,7 @@ pub fn run() -> i32 {
             match std::fs::read(path) {
                 Ok(bytes) => files.push(bytes),
                 Err(e) => {
-                    println!("main: --program={path}: {e}");
+                    println!("main: cannot read the program {path}: {e}");
                     status = 1;
                 }
             }

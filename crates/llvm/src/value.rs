@@ -445,18 +445,6 @@ impl<'m> GlobalVariable<'m> {
         unsafe { LLVMIsThreadLocal(self.raw) != 0 }
     }
 
-    /// Its alignment in bytes (0: the type's ABI alignment).
-    pub fn global_alignment(self) -> u32 {
-        // SAFETY: a global value of a live module.
-        unsafe { LLVMGetAlignment(self.raw) }
-    }
-
-    /// Sets its alignment in bytes.
-    pub fn set_global_alignment(self, bytes: u32) {
-        // SAFETY: a global value of a live module.
-        unsafe { LLVMSetAlignment(self.raw, bytes) }
-    }
-
     /// Sets its initialiser (`None`: it becomes a declaration).
     ///
     /// # Panics

@@ -176,15 +176,19 @@ fn ext_at(has: impl Fn(u32) -> bool) -> Ext {
     }
 }
 
-/// The signature of function type `fty` in calling convention `cc`, with extension
+/// The signature of a function of type `fty` in calling convention `cc`, taking values
+/// of the types `args` — its parameters, or for a variadic function those a call site
+/// passes ([`Signature::variadic`] then counts the fixed ones) — with extension
 /// attributes from `attrs(index, kind)` (index 0 = return, 1.. = parameters).
-fn signature(fty: FunctionType<'_>, cc: u32, attrs: impl Fn(u32, u32) -> bool) -> Result<Signature, String> {
-    if fty.is_var_arg() {
-        return Err("variadic functions are not supported".into());
-    }
+fn signature(
+    fty: FunctionType<'_>,
+    args: Vec<Type<'_>>,
+    cc: u32,
+    attrs: impl Fn(u32, u32) -> bool,
+) -> Result<Signature, String> {
     for bad in ["byval", "inalloca", "preallocated", "inreg"] {
         let k = attr_kind(bad);
-        if (0..=fty.param_count()).any(|i| attrs(i, k)) {
+        if (0..=args.len() as u32).any(|i| attrs(i, k)) {
             return Err(format!("`{bad}` parameters are not supported"));
         }
     }
@@ -192,15 +196,16 @@ fn signature(fty: FunctionType<'_>, cc: u32, attrs: impl Fn(u32, u32) -> bool) -
     if ret.len() > MAX_RET {
         return Err("returns more than 4 registers".into());
     }
-    let n = fty.param_count() as usize;
+    let n = args.len();
     if n > MAX_ARGS {
         return Err(format!("{n} parameters (at most {MAX_ARGS})"));
     }
     let mut params = Vec::new();
-    for (i, t) in fty.param_types().into_iter().enumerate() {
+    for (i, t) in args.into_iter().enumerate() {
         params.push((scalar(t)?, ext_at(|k| attrs(i as u32 + 1, k))));
     }
-    Ok(Signature { cc, ret, ret_ext: ext_at(|k| attrs(0, k)), params, variadic: None })
+    let variadic = fty.is_var_arg().then(|| fty.param_count() as usize);
+    Ok(Signature { cc, ret, ret_ext: ext_at(|k| attrs(0, k)), params, variadic })
 }
 
 /// The attribute index of `signature`'s index `i` (0 = return, 1.. = parameters).
@@ -208,9 +213,14 @@ fn attribute_index(i: u32) -> AttributeIndex {
     if i == 0 { AttributeIndex::Return } else { AttributeIndex::Param(i - 1) }
 }
 
-/// The signature of a defined or declared function.
+/// The signature of a defined or declared function (a variadic one has none: the
+/// interpreter does not run it).
 pub fn function_signature(f: bf_llvm::Function<'_>) -> Result<Signature, String> {
-    signature(f.function_type(), f.call_conv(), |i, k| f.has_enum_attribute(attribute_index(i), k))
+    let fty = f.function_type();
+    if fty.is_var_arg() {
+        return Err("variadic functions are not supported".into());
+    }
+    signature(fty, fty.param_types(), f.call_conv(), |i, k| f.has_enum_attribute(attribute_index(i), k))
 }
 
 /// The signature of a call site (its attributes, and the callee's if known). A call to
@@ -218,34 +228,14 @@ pub fn function_signature(f: bf_llvm::Function<'_>) -> Result<Signature, String>
 /// number of fixed parameters ([`Signature::variadic`]).
 fn call_signature(call: Instruction<'_>, callee: Option<bf_llvm::Function<'_>>) -> Result<Signature, String> {
     let fty = call.called_function_type().ok_or("not a call")?;
-    let attrs = |i: u32, k: u32| {
+    let args = if fty.is_var_arg() {
+        (0..call.arg_count().unwrap_or_default()).map(|i| call.operand(i).type_of()).collect()
+    } else {
+        fty.param_types()
+    };
+    signature(fty, args, call.call_conv().unwrap_or_default(), |i, k| {
         call.has_call_site_enum_attribute(attribute_index(i), k)
             || callee.is_some_and(|f| f.has_enum_attribute(attribute_index(i), k))
-    };
-    if !fty.is_var_arg() {
-        return signature(fty, call.call_conv().unwrap_or_default(), attrs);
-    }
-    let nargs = call.arg_count().unwrap_or_default();
-    for bad in ["byval", "inalloca", "preallocated", "inreg"] {
-        let k = attr_kind(bad);
-        if (0..=nargs).any(|i| attrs(i, k)) {
-            return Err(format!("`{bad}` arguments are not supported"));
-        }
-    }
-    let ret = fields(fty.return_type())?;
-    if ret.len() > MAX_RET {
-        return Err("returns more than 4 registers".into());
-    }
-    let mut params = Vec::new();
-    for i in 0..nargs {
-        params.push((scalar(call.operand(i).type_of())?, ext_at(|k| attrs(i + 1, k))));
-    }
-    Ok(Signature {
-        cc: call.call_conv().unwrap_or_default(),
-        ret,
-        ret_ext: ext_at(|k| attrs(0, k)),
-        params,
-        variadic: Some(fty.param_count() as usize),
     })
 }
 
@@ -1174,7 +1164,6 @@ impl<'m> Lowerer<'_, 'm> {
     fn call(&mut self, inst: Instruction<'m>, d: Reg) -> Result<(), String> {
         let callee = inst.called_value().ok_or("not a call")?;
         let nargs = inst.arg_count().unwrap_or_default();
-        let arg = |i: u32| inst.operand(i);
         let callee_fn = callee.as_function();
         if let Some(f) = callee_fn
             && f.intrinsic_id() != 0
@@ -1189,16 +1178,7 @@ impl<'m> Lowerer<'_, 'm> {
         if nargs as usize > MAX_ARGS {
             return Err(format!("{nargs} arguments (at most {MAX_ARGS})"));
         }
-        let start = self.call_args.len() as u32;
-        let mut regs = Vec::new();
-        for i in 0..nargs {
-            let v = arg(i);
-            if fields(v.type_of())?.len() != 1 {
-                return Err("aggregate arguments are not supported".into());
-            }
-            regs.push(self.operand(v)?);
-        }
-        self.call_args.extend(regs);
+        let start = self.call_arguments(inst)?;
         // A variadic function of the program is never interpreted: it is called like
         // native code, through an adapter for this call site's arguments.
         if callee_fn.is_some()
@@ -1212,6 +1192,42 @@ impl<'m> Lowerer<'_, 'm> {
         let adapter = self.adapters.get(&sig);
         let f = self.operand(callee)?;
         self.emit(Op::CallNative { d, f, adapter, args: start, nargs: nargs as u8, nret: nret as u8 });
+        Ok(())
+    }
+
+    /// Appends the registers of `call`'s arguments to the call-argument list; returns
+    /// where they start.
+    fn call_arguments(&mut self, call: Instruction<'m>) -> Result<u32, String> {
+        let start = self.call_args.len() as u32;
+        let mut regs = Vec::new();
+        for i in 0..call.arg_count().unwrap_or_default() {
+            let v = call.operand(i);
+            if fields(v.type_of())?.len() != 1 {
+                return Err("aggregate arguments are not supported".into());
+            }
+            regs.push(self.operand(v)?);
+        }
+        self.call_args.extend(regs);
+        Ok(start)
+    }
+
+    /// A math intrinsic `inst` with a C library twin `libm`: a
+    /// native call to `libm` (`libm` + `f` for `float`).
+    fn libm_call(&mut self, inst: Instruction<'m>, libm: &str, d: Reg) -> Result<(), String> {
+        let single = self.is_f32(*inst)?;
+        let nargs = inst.arg_count().unwrap_or_default();
+        let start = self.call_arguments(inst)?;
+        let scalar = if single { Scalar::F32 } else { Scalar::F64 };
+        let sig = Signature {
+            cc: 0,
+            ret: vec![scalar],
+            ret_ext: Ext::None,
+            params: vec![(scalar, Ext::None); nargs as usize],
+            variadic: None,
+        };
+        let adapter = self.adapters.get(&sig);
+        let f = self.reloc(format!("{libm}{}", if single { "f" } else { "" }), 0);
+        self.emit(Op::CallNative { d, f, adapter, args: start, nargs: nargs as u8, nret: 1 });
         Ok(())
     }
 
@@ -1297,28 +1313,10 @@ impl<'m> Lowerer<'_, 'm> {
                 let (a, b) = (self.operand(arg(0))?, self.operand(arg(1))?);
                 self.emit(Op::Overflow { d, a, b, kind, bits });
             }
-            _ if libm_function(family).is_some() && !inst.type_of().kind().eq(&TypeKind::LLVMVectorTypeKind) => {
-                // A math intrinsic with a C library twin: a native call to it.
-                let single = self.is_f32(*inst)?;
-                let name = format!("{}{}", libm_function(family).unwrap_or(family), if single { "f" } else { "" });
-                let nargs = inst.arg_count().unwrap_or_default();
-                let start = self.call_args.len() as u32;
-                let mut regs = Vec::new();
-                for i in 0..nargs {
-                    regs.push(self.operand(arg(i))?);
-                }
-                self.call_args.extend(regs);
-                let scalar = if single { Scalar::F32 } else { Scalar::F64 };
-                let sig = Signature {
-                    cc: 0,
-                    ret: vec![scalar],
-                    ret_ext: Ext::None,
-                    params: vec![(scalar, Ext::None); nargs as usize],
-                    variadic: None,
-                };
-                let adapter = self.adapters.get(&sig);
-                let f = self.reloc(name, 0);
-                self.emit(Op::CallNative { d, f, adapter, args: start, nargs: nargs as u8, nret: 1 });
+            _ if let Some(libm) = libm_function(family)
+                && inst.type_of().kind() != TypeKind::LLVMVectorTypeKind =>
+            {
+                self.libm_call(inst, libm, d)?;
             }
             "scmp" | "ucmp" => {
                 // (b < a) - (a < b), at the result's width.
