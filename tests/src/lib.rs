@@ -55,13 +55,42 @@ pub struct ImageSpec {
 }
 
 static IMAGE_COUNTER: AtomicUsize = AtomicUsize::new(0);
+static SWEEP: std::sync::Once = std::sync::Once::new();
 
-/// A fresh directory for one test's files under `target/test-images`.
+/// A fresh directory for one test's files under `target/test-images`,
+/// named `LABEL-PID-N`.
+///
+/// The first call in a process removes the directories of processes that are
+/// no longer running, so the images of earlier runs (tens of MiB each) do not
+/// pile up, while the files of a run stay readable until the next run starts.
 pub fn scratch_dir(label: &str) -> PathBuf {
+    let root = workspace_root().join("target/test-images");
+    SWEEP.call_once(|| remove_dead_scratch_dirs(&root));
     let n = IMAGE_COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = workspace_root().join("target/test-images").join(format!("{}-{}-{}", label, std::process::id(), n));
+    let dir = root.join(format!("{}-{}-{}", label, std::process::id(), n));
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
+}
+
+/// The process id in a scratch directory's name `LABEL-PID-N`.
+fn scratch_owner(name: &str) -> Option<u32> {
+    let mut parts = name.rsplitn(3, '-');
+    let _counter: usize = parts.next()?.parse().ok()?;
+    parts.next()?.parse().ok()
+}
+
+/// Removes the scratch directories under `root` whose process has ended.
+fn remove_dead_scratch_dirs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(scratch_owner) else { continue };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            // Another run may be sweeping at the same time; a failure here only
+            // leaves files behind.
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Builds an image with `mkimage` and returns its path.
@@ -225,4 +254,34 @@ pub fn fsck_complaints(output: &str) -> Vec<&str> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with("fsck.fat") && !l.contains("Leaving filesystem unchanged"))
         .filter(|l| !l.contains(" files, ") && !l.contains("Dirty bit") && !l.contains("removing dirty bit"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_owner_reads_the_pid_from_a_scratch_name() {
+        assert_eq!(scratch_owner("pattern60-13220-8"), Some(13220));
+        assert_eq!(scratch_owner("blk-multi-boot-77-0"), Some(77));
+        assert_eq!(scratch_owner("notes"), None);
+        assert_eq!(scratch_owner("fault-x-1"), None);
+    }
+
+    #[test]
+    fn dead_scratch_dirs_are_swept_and_live_ones_kept() {
+        let root = workspace_root().join("target/test-images-sweep-check");
+        let _ = std::fs::remove_dir_all(&root);
+        let live = root.join(format!("live-{}-0", std::process::id()));
+        // PIDs are below 2^22 on Linux, so this one never runs.
+        let dead = root.join("dead-4294967-0");
+        let other = root.join("README");
+        for dir in [&live, &dead, &other] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        remove_dead_scratch_dirs(&root);
+        assert!(live.exists() && other.exists());
+        assert!(!dead.exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

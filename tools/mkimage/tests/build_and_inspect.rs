@@ -25,7 +25,17 @@ struct Fixture {
 
 impl Fixture {
     fn new(label: &str) -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("mkimage-{label}-{}", std::process::id()));
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // Earlier runs' directories of this test (their images are tens of MiB) go first.
+        let prefix = format!("mkimage-{label}-");
+        for entry in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let earlier_run = name.to_str().and_then(|n| n.strip_prefix(&prefix)).is_some_and(|pid| pid.parse::<u32>().is_ok());
+            if earlier_run {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = tmp.join(format!("mkimage-{label}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let kernel = dir.join("tiny_kernel.elf");
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_kernel.S");
