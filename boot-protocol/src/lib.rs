@@ -3,13 +3,15 @@
 //! * [`flud`] — the one-sector FLUD image header that stage2 verifies before it
 //!   loads the kernel payload;
 //! * [`bootinfo`] — the block stage2 hands to the kernel in `RDI`;
-//! * [`pattern`] — the known content of the boot-test module the kernel verifies.
+//! * [`pattern`] — the known content of the boot-test module the kernel verifies;
+//! * [`export`] — the header of the runtime an exported image runs its app on.
 //!
 //! The assembly side of the protocol (stage1, stage2) uses the same offsets; they are
 //! written out in `docs/boot-protocol.md` and pinned by the unit tests here.
 #![no_std]
 
 pub mod bootinfo;
+pub mod export;
 pub mod flud;
 pub mod pattern;
 

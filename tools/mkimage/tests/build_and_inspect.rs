@@ -30,7 +30,8 @@ impl Fixture {
         let prefix = format!("mkimage-{label}-");
         for entry in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
             let name = entry.file_name();
-            let earlier_run = name.to_str().and_then(|n| n.strip_prefix(&prefix)).is_some_and(|pid| pid.parse::<u32>().is_ok());
+            let earlier_run =
+                name.to_str().and_then(|n| n.strip_prefix(&prefix)).is_some_and(|pid| pid.parse::<u32>().is_ok());
             if earlier_run {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
