@@ -5,6 +5,7 @@
 #   make test   the full test suite (host unit tests + QEMU integration tests)
 #   make bench  boot figures under KVM -> docs/benchmarks.md
 #   make lint   rustfmt --check and clippy (warnings are errors) on every crate; part of make test
+#   make shrink boot the grow image with bf.export=$(APP), extract and boot the exported image (docs/shrink.md)
 #
 # Variables: CMDLINE (kernel command line baked into the image), FAT_MIB (size of the
 # FAT16 partition), PATTERN_MIB (add a boot-test pattern module of that many MiB),
@@ -43,7 +44,13 @@ LLVM_CONFIG = $(if $(filter min,$(LLVM_KIND)),$(MIN_LLVM_CONFIG),$(SYSTEM_LLVM_C
 KERNEL_FEATURES = $(if $(filter none,$(LLVM_KIND)),,--features llvm)
 
 # The environment of every kernel build (and of clippy over the kernel).
-KERNEL_ENV = RUSTFLAGS="$(KERNEL_RUSTFLAGS)" BAREFLOW_LLVM_CONFIG="$(LLVM_CONFIG)" BAREFLOW_APPS_BC_DIR="$(abspath $(BUILD)/apps)" LLVM_SYS_221_PREFIX="$$($(LLVM_CONFIG) --prefix 2>/dev/null)"
+KERNEL_ENV = RUSTFLAGS="$(KERNEL_RUSTFLAGS)" BAREFLOW_LLVM_CONFIG="$(LLVM_CONFIG)" BAREFLOW_APPS_BC_DIR="$(abspath $(BUILD)/apps)" BAREFLOW_EXPORT_RUNTIME="$(abspath $(BUILD)/export-runtime.bin)" LLVM_SYS_221_PREFIX="$$($(LLVM_CONFIG) --prefix 2>/dev/null)"
+
+# The export runtime (export-runtime/, docs/shrink.md): a no_std binary for
+# x86_64-unknown-none, outside the workspace, that the kernel embeds.
+RUNTIME_CARGO := RUSTFLAGS="-C relocation-model=static" cargo
+RUNTIME_FLAGS := --release --manifest-path export-runtime/Cargo.toml --target x86_64-unknown-none --target-dir target/export-runtime
+RUNTIME_ELF := target/export-runtime/x86_64-unknown-none/release/bf-export-runtime
 
 MKIMAGE := target/release/mkimage
 BFRUN := target/release/bfrun
@@ -76,7 +83,7 @@ FRESH ?=
 KEEP_FAT := $(if $(filter-out 0,$(FRESH)),,--keep-fat)
 IMAGE_FLAGS := --fat-mib $(FAT_MIB) $(if $(filter-out 0,$(PATTERN_MIB)),--pattern-mib $(PATTERN_MIB)) $(APP_MODULES)
 
-.PHONY: all disk run test bench lint kernel tools boot-stages apps-bitcode clean
+.PHONY: all disk run test bench lint kernel tools boot-stages apps-bitcode export-runtime shrink clean
 
 all: disk
 
@@ -97,7 +104,13 @@ boot-stages: $(BUILD)/stage1.bin $(BUILD)/stage2.bin
 apps-bitcode: | $(BUILD)
 	env -u RUSTFLAGS apps/build-bitcode.sh $(BUILD)/apps
 
-kernel: apps-bitcode | $(BUILD)
+export-runtime: | $(BUILD)
+	$(RUNTIME_CARGO) build $(RUNTIME_FLAGS)
+	@objcopy -O binary $(RUNTIME_ELF) $(BUILD)/export-runtime.bin.new
+	@cmp -s $(BUILD)/export-runtime.bin.new $(BUILD)/export-runtime.bin && rm $(BUILD)/export-runtime.bin.new || mv $(BUILD)/export-runtime.bin.new $(BUILD)/export-runtime.bin
+	@echo "METRIC export.runtime_bytes $$(stat -c %s $(BUILD)/export-runtime.bin) bytes"
+
+kernel: apps-bitcode export-runtime | $(BUILD)
 	@if [ "$(LLVM_KIND)" = min ] && ! scripts/build-llvm.sh --print-prefix >/dev/null; then \
 		echo "make: the minimal LLVM is not built yet; building it now (about an hour on 2 cores;"; \
 		echo "make: LLVM=system uses Debian's llvm-22-dev instead)"; \
@@ -105,7 +118,7 @@ kernel: apps-bitcode | $(BUILD)
 	fi
 	@echo "make: kernel LLVM = $(LLVM_KIND)$(if $(filter-out none,$(LLVM_KIND)), ($(LLVM_CONFIG)))"
 	$(KERNEL_ENV) cargo build --release -p kernel $(KERNEL_FEATURES) --target $(TARGET) --target-dir $(KERNEL_TARGET_DIR)
-	@cmp -s $(KERNEL_ELF) $(BUILD)/kernel.elf || { cp $(KERNEL_ELF) $(BUILD)/kernel.elf.new && mv $(BUILD)/kernel.elf.new $(BUILD)/kernel.elf; }
+	@cmp -s $(KERNEL_ELF) $(BUILD)/kernel.elf || { cp $(KERNEL_ELF) $(BUILD)/kernel.elf.new && mv $(BUILD)/kernel.elf.new $(BUILD)/kernel.elf && cp $(KERNEL_TARGET_DIR)/$(TARGET)/release/kernel.map $(BUILD)/kernel.map; }
 	@echo "METRIC kernel.text_bytes $$(size -A $(BUILD)/kernel.elf | awk '$$1 == ".text" { print $$2 }') bytes"
 
 tools:
@@ -127,8 +140,10 @@ test: disk lint
 # Lints (docs/architecture.md): formatting, then clippy with the workspace's lints as
 # errors over the host crates, the kernel as `make kernel` builds it (its real flags and
 # LLVM) and the kernel's host-test configuration (no LLVM).
-lint: apps-bitcode
+lint: apps-bitcode export-runtime
 	cargo fmt --all -- --check
+	cargo fmt --manifest-path export-runtime/Cargo.toml -- --check
+	$(RUNTIME_CARGO) clippy $(RUNTIME_FLAGS) -- -D warnings
 	cargo clippy --workspace --exclude kernel --all-targets -- -D warnings
 	$(KERNEL_ENV) cargo clippy --release -p kernel $(KERNEL_FEATURES) --target $(TARGET) --target-dir $(KERNEL_TARGET_DIR) -- -D warnings
 	cargo clippy -p kernel --all-targets -- -D warnings
@@ -140,6 +155,22 @@ $(BUILD)/kernel-nollvm.elf: kernel
 
 bench: disk $(BUILD)/kernel-nollvm.elf
 	BAREFLOW_LLVM_KIND=$(LLVM_KIND) cargo run --release -p bareflow-tests --bin bench -- docs/benchmarks.md
+
+# Grow, then shrink (docs/shrink.md): the grow image runs APP (default fib) through the
+# tiered engine and exports it (FULL=1 keeps never-executed code at minsize); the
+# exported image is taken from its FAT16 partition and booted; both output lines and
+# both sizes are shown side by side.
+SHRINK_APP := $(or $(APP),fib)
+shrink: boot-stages kernel tools
+	$(MKIMAGE) build --stage1 $(BUILD)/stage1.bin --stage2 $(BUILD)/stage2.bin --kernel $(BUILD)/kernel.elf \
+		--cmdline="--no-jit --apps=$(SHRINK_APP) --tiers=tiered bf.export=$(SHRINK_APP)$(if $(filter-out 0,$(FULL)),$(comma)full)" \
+		--output $(BUILD)/grow.img > /dev/null
+	$(BFRUN) --disk $(DISK) --metrics $(QEMU_ARGS) $(BUILD)/grow.img | tee $(BUILD)/grow.log | grep -E "^($(SHRINK_APP): |export: )"
+	$(MKIMAGE) fs cat $(BUILD)/grow.img /EXPORT/$(shell echo $(SHRINK_APP) | cut -c1-8 | tr a-z A-Z).IMG > $(BUILD)/$(SHRINK_APP).min.img
+	$(BFRUN) --disk $(DISK) --metrics $(QEMU_ARGS) $(BUILD)/$(SHRINK_APP).min.img | tee $(BUILD)/shrink.log
+	@printf '%-8s %12s  %s\n' image bytes "$(SHRINK_APP)'s line" \
+		grow "$$(stat -c %s $(BUILD)/grow.img)" "$$(grep -m1 '^$(SHRINK_APP): ' $(BUILD)/grow.log)" \
+		exported "$$(stat -c %s $(BUILD)/$(SHRINK_APP).min.img)" "$$(grep -m1 '^$(SHRINK_APP): ' $(BUILD)/shrink.log)"
 
 clean:
 	rm -rf $(BUILD) target

@@ -25,11 +25,18 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     // The build id identifies this kernel build in snapshots (docs/persistence.md).
     println!("cargo:rustc-link-arg-bins=-Wl,--build-id=sha1");
+    // The linker map, next to the kernel binary (`make kernel` copies it to
+    // build/kernel.map): `mkimage deadcode` attributes pages to components with it.
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    if let Some(profile_dir) = out_dir.ancestors().nth(3) {
+        println!("cargo:rustc-link-arg-bins=-Wl,-Map={}", profile_dir.join("kernel.map").display());
+    }
     if std::env::var_os("CARGO_FEATURE_LLVM").is_some() {
         link_llvm(&root);
         assemble_selftest();
         embed_apps();
         libc_table(&root);
+        embed_export_runtime();
     }
 }
 
@@ -158,6 +165,24 @@ fn embed_apps() {
     table += "];\n";
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("apps.rs");
     std::fs::write(&out, table).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
+}
+
+/// The export runtime (`export-runtime/`, built by `make export-runtime`) that exported
+/// images run their app on, as `$OUT_DIR/export-runtime.bin`; empty when
+/// `BAREFLOW_EXPORT_RUNTIME` is not set (a `cargo clippy` outside `make`): the kernel
+/// then says it cannot export.
+fn embed_export_runtime() {
+    println!("cargo:rerun-if-env-changed=BAREFLOW_EXPORT_RUNTIME");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("export-runtime.bin");
+    let bytes = match std::env::var("BAREFLOW_EXPORT_RUNTIME") {
+        Ok(path) => {
+            println!("cargo:rerun-if-changed={path}");
+            std::fs::read(&path)
+                .unwrap_or_else(|e| panic!("BAREFLOW_EXPORT_RUNTIME={path}: {e} (run `make export-runtime`)"))
+        }
+        Err(_) => Vec::new(),
+    };
+    std::fs::write(&out, bytes).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
 }
 
 /// The C library functions programs may call (`kernel/src/jit/program/libc.symbols`) as

@@ -18,7 +18,10 @@
 //! | `0xC8` | 4 | `flags`: [`FLAG_TRIMMED`] (the linker) |
 //! | `0xCC` | 4 | functions exported with code (the linker) |
 //! | `0xD0` | 4 | functions trimmed to a cold-path stub (the linker) |
-//! | `0xD4` | 44 | reserved, zero |
+//! | `0xD4` | 4 | reserved, zero |
+//! | `0xD8` | 8 | `bss_start`: the app's zero-initialised data, which the image does not store (the linker) |
+//! | `0xE0` | 8 | `bss_end`: the runtime zeroes `bss_start..bss_end` before it calls the app (the linker) |
+//! | `0xE8` | 24 | reserved, zero |
 //!
 //! The runtime's start code runs in long mode as stage2 leaves it (identity-mapped
 //! 4 GiB, interrupts off, RDI = the boot-info block), sets up its own stack, zeroes
@@ -68,6 +71,8 @@ const OFF_APP_NAME: usize = 0xA8;
 const OFF_FLAGS: usize = 0xC8;
 const OFF_EXPORTED: usize = 0xCC;
 const OFF_TRIMMED: usize = 0xD0;
+const OFF_BSS_START: usize = 0xD8;
+const OFF_BSS_END: usize = 0xE0;
 
 /// Why a runtime image or an app description is not usable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,6 +170,10 @@ pub struct AppRecord<'a> {
     pub exported: u32,
     /// Functions replaced by cold-path stubs.
     pub trimmed: u32,
+    /// The app's BSS (not stored in the image; the runtime zeroes it): first byte.
+    pub bss_start: u64,
+    /// One past its last byte.
+    pub bss_end: u64,
 }
 
 impl AppRecord<'_> {
@@ -184,6 +193,8 @@ impl AppRecord<'_> {
         runtime[OFF_FLAGS..OFF_FLAGS + 4].copy_from_slice(&self.flags.to_le_bytes());
         runtime[OFF_EXPORTED..OFF_EXPORTED + 4].copy_from_slice(&self.exported.to_le_bytes());
         runtime[OFF_TRIMMED..OFF_TRIMMED + 4].copy_from_slice(&self.trimmed.to_le_bytes());
+        runtime[OFF_BSS_START..OFF_BSS_START + 8].copy_from_slice(&self.bss_start.to_le_bytes());
+        runtime[OFF_BSS_END..OFF_BSS_END + 8].copy_from_slice(&self.bss_end.to_le_bytes());
         Ok(())
     }
 
@@ -200,6 +211,8 @@ impl AppRecord<'_> {
             flags: read_u32(runtime, OFF_FLAGS),
             exported: read_u32(runtime, OFF_EXPORTED),
             trimmed: read_u32(runtime, OFF_TRIMMED),
+            bss_start: read_u64(runtime, OFF_BSS_START),
+            bss_end: read_u64(runtime, OFF_BSS_END),
         })
     }
 }
@@ -222,6 +235,10 @@ pub mod offsets {
     pub const EXPORTED: usize = super::OFF_EXPORTED;
     /// Functions trimmed.
     pub const TRIMMED: usize = super::OFF_TRIMMED;
+    /// The app's BSS start.
+    pub const BSS_START: usize = super::OFF_BSS_START;
+    /// The app's BSS end.
+    pub const BSS_END: usize = super::OFF_BSS_END;
 }
 
 #[cfg(test)]
@@ -270,8 +287,15 @@ mod tests {
     #[test]
     fn app_record_round_trips() {
         let mut b = runtime(0x400);
-        let record =
-            AppRecord { entry: LOAD_ADDR + 0x3000, name: "tinyllama", flags: FLAG_TRIMMED, exported: 9, trimmed: 4 };
+        let record = AppRecord {
+            entry: LOAD_ADDR + 0x3000,
+            name: "tinyllama",
+            flags: FLAG_TRIMMED,
+            exported: 9,
+            trimmed: 4,
+            bss_start: LOAD_ADDR + 0x4000,
+            bss_end: LOAD_ADDR + 0x9000,
+        };
         record.write_to(&mut b).unwrap();
         assert_eq!(AppRecord::read_from(&b), Some(record));
         let long = AppRecord { name: "a-name-that-is-longer-than-32-bytes", ..record };
@@ -285,6 +309,7 @@ mod tests {
             (0x10, 0x18, 0x20, 0xA0, 0xA8)
         );
         assert_eq!((offsets::FLAGS, offsets::EXPORTED, offsets::TRIMMED), (0xC8, 0xCC, 0xD0));
+        assert_eq!((offsets::BSS_START, offsets::BSS_END), (0xD8, 0xE0));
         assert!(OFF_SYMBOLS + 8 * RUNTIME_SYMBOL_SLOTS == OFF_APP_ENTRY);
     }
 }

@@ -4,7 +4,8 @@
 //!   loads the kernel payload;
 //! * [`bootinfo`] — the block stage2 hands to the kernel in `RDI`;
 //! * [`pattern`] — the known content of the boot-test module the kernel verifies;
-//! * [`export`] — the header of the runtime an exported image runs its app on.
+//! * [`export`] — the header of the runtime an exported image runs its app on;
+//! * [`mbr`] — the MBR's partition table (entries, CHS addresses).
 //!
 //! The assembly side of the protocol (stage1, stage2) uses the same offsets; they are
 //! written out in `docs/boot-protocol.md` and pinned by the unit tests here.
@@ -13,6 +14,7 @@
 pub mod bootinfo;
 pub mod export;
 pub mod flud;
+pub mod mbr;
 pub mod pattern;
 
 /// Size of one disk sector, in bytes.

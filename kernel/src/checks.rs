@@ -172,3 +172,36 @@ mod alloc_free {
         }
     }
 }
+
+// The dead-code map's calibration probes (docs/shrink.md): two functions of two pages
+// each, page-aligned in their own section. The first is called right after the page
+// tables start recording (its first page must show as touched); the second is never
+// called (neither of its pages may show as touched). `tests/tests/deadcode.rs`
+// finds them with `mkimage deadcode --symbols`.
+core::arch::global_asm!(
+    ".pushsection .text.bf_dead_code_probes, \"ax\", @progbits",
+    ".p2align 12",
+    ".globl bf_dead_code_probe_called",
+    ".type bf_dead_code_probe_called, @function",
+    "bf_dead_code_probe_called:",
+    "    ret",
+    "    .fill 8191, 1, 0xcc",
+    ".size bf_dead_code_probe_called, 8192",
+    ".globl bf_dead_code_probe_uncalled",
+    ".type bf_dead_code_probe_uncalled, @function",
+    "bf_dead_code_probe_uncalled:",
+    "    ret",
+    "    .fill 8191, 1, 0xcc",
+    ".size bf_dead_code_probe_uncalled, 8192",
+    ".popsection",
+);
+
+unsafe extern "C" {
+    fn bf_dead_code_probe_called();
+}
+
+/// Calls the dead-code map's first probe (a `ret` at the start of two pages).
+pub fn dead_code_probe_called() {
+    // SAFETY: the probe is a plain `ret`, defined above.
+    unsafe { bf_dead_code_probe_called() }
+}

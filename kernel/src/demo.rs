@@ -26,6 +26,9 @@
 //! | `--program=FILE` | run the bitcode in FILE — a C program with `main` or an app of the app ABI — in every tier (docs/programs.md); repeatable; the image's `app` modules run first |
 //! | `--program-args=A,B,…` | the arguments every program gets (`argv[1..]`) |
 //! | `--snapshot=off\|reset\|slow` | as a Linux program: what `bf.snapshot=` does on bare metal (docs/persistence.md) |
+//! | `--export=APP,…[,full]` | as a Linux program: what `bf.export=` does on bare metal — after each named app's tiered run (`all`: every app), write a bootable image of it (docs/shrink.md) |
+//! | `--export-dir=DIR` | as a Linux program: where exported images go (default `.`; on bare metal `/EXPORT` on the FAT16 partition) |
+//! | `--export-boot=IMAGE` | as a Linux program: the disk image whose stage1 and stage2 exported images reuse (on bare metal: the boot disk's) |
 //!
 //! On bare metal `main` first mounts the boot disk's FAT16 partition at `/` and counts
 //! the boot in `/BOOT.LOG` (`METRIC fs.boot_count`).
@@ -48,6 +51,8 @@ pub fn run() -> i32 {
         let ticks = tsc::rdtsc().wrapping_sub(bare_metal::STAGE1_TSC.load(Ordering::Relaxed));
         let boot_ms = tsc::ticks_to_ms(ticks);
         println!("METRIC boot.to_main_ms {:.1} ms", boot_ms);
+        crate::platform::start_dead_code_map();
+        crate::checks::dead_code_probe_called();
         files = crate::platform::mount_boot_disk();
         if files {
             match crate::fs::checks::count_boot(boot_ms) {
@@ -115,6 +120,8 @@ pub fn run() -> i32 {
     let mut status = 0;
     #[cfg(feature = "llvm")]
     configure_snapshots(on_metal, files, &args);
+    #[cfg(feature = "llvm")]
+    configure_export(on_metal, files, &args);
     #[cfg(feature = "llvm")]
     if !args.iter().any(|a| a == "--no-jit") {
         let mut first = true;
@@ -187,6 +194,7 @@ pub fn run() -> i32 {
             || arg.starts_with("--snapshot=")
             || arg.starts_with("--program=")
             || arg.starts_with("--program-args=")
+            || arg.starts_with("--export")
         {
         } else if let Some(selection) = arg.strip_prefix("--apps=") {
             #[cfg(feature = "llvm")]
@@ -247,6 +255,9 @@ pub fn run() -> i32 {
             println!("main: argument {arg:?}");
         }
     }
+    if on_metal {
+        crate::platform::finish_dead_code_map(files);
+    }
     println!("main: exiting with status {status}");
     status
 }
@@ -273,6 +284,35 @@ fn configure_snapshots(on_metal: bool, files: bool, args: &[String]) {
         }
     };
     configure(Settings { root, mode });
+}
+
+/// What the suite exports (docs/shrink.md): on bare metal `bf.export=` to `/EXPORT` on
+/// the FAT16 partition, stage1 and stage2 from the boot disk; as a Linux program
+/// `--export=` to `--export-dir=DIR` (default `.`), stage1 and stage2 from
+/// `--export-boot=IMAGE`.
+#[cfg(feature = "llvm")]
+fn configure_export(on_metal: bool, files: bool, args: &[String]) {
+    use crate::jit::export::{EXPORT_DIR, Request, Settings, configure};
+    let last = |prefix: &str| args.iter().rev().find_map(|a| a.strip_prefix(prefix).map(str::to_string));
+    let option = if on_metal { bare_metal::export_option() } else { last("--export=") };
+    let Some(request) = option.as_deref().and_then(Request::parse) else { return };
+    let settings = if on_metal {
+        if !files {
+            println!("export: no FAT16 partition to write {EXPORT_DIR} to: nothing is exported");
+            return;
+        }
+        Settings { request, dir: EXPORT_DIR.into(), boot_image: None }
+    } else {
+        let Some(boot_image) = last("--export-boot=") else {
+            println!(
+                "export: --export needs --export-boot=IMAGE (its stage1 and stage2 are reused): nothing is exported"
+            );
+            return;
+        };
+        let dir = last("--export-dir=").unwrap_or_else(|| ".".into());
+        Settings { request, dir: dir.into(), boot_image: Some(boot_image.into()) }
+    };
+    configure(settings);
 }
 
 /// Times `n` null syscalls (`getpid`) and prints the average in TSC cycles.

@@ -231,6 +231,9 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
     if let Some(value) = boot::kernel_option(header.cmdline(), "snapshot") {
         platform::bare_metal::set_snapshot_option(value);
     }
+    if let Some(value) = boot::kernel_option(header.cmdline(), "export") {
+        platform::bare_metal::set_export_option(value);
+    }
     // `make disk APP=a.bc,b.bc` names them `app`, `app.2`, … (module names are unique).
     let apps = header.modules().iter().filter(|m| m.name() == "app" || m.name().starts_with("app."));
     for (slot, m) in platform::bare_metal::APP_MODULES.iter().zip(apps) {
@@ -240,6 +243,14 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
     let mut segments = [(0, 0, paging::Access::None); 16];
     let (count, phdr, phnum) = kernel_segments(&mut segments);
     paging::init(&segments[..count]);
+    // The dead-code map covers the kernel's code and read-only data (docs/shrink.md).
+    let read_only =
+        segments[..count].iter().filter(|s| matches!(s.2, paging::Access::ReadExecute | paging::Access::Read));
+    for (slot, (start, end, access)) in platform::bare_metal::TRACKED_SEGMENTS.iter().zip(read_only) {
+        slot.0.store(*start, Ordering::Relaxed);
+        slot.1.store(*end, Ordering::Relaxed);
+        slot.2.store(*access == paging::Access::ReadExecute, Ordering::Relaxed);
+    }
     arch::x86_64::syscall::init(xsave, platform::handle_syscall);
     // On the kernel's own page tables, as the file system will use the disk.
     if boot::kernel_option(header.cmdline(), "disk").is_some_and(|o| o.split(',').any(|o| o == "selftest")) {

@@ -55,6 +55,59 @@ impl crate::drivers::block::BlockDevice for BootDisk {
     }
 }
 
+/// The boot disk's first `count` sectors (stage1 and stage2 for an exported image,
+/// which reuses them: docs/shrink.md), or why they cannot be read.
+pub fn read_boot_sectors(count: usize) -> Result<Vec<u8>, String> {
+    use crate::drivers::block::{BlockDevice, SECTOR_SIZE, boot_disk};
+    let disk = boot_disk::boot_disk().ok_or("no driver found the boot disk")?;
+    let mut bytes = vec![0u8; count * SECTOR_SIZE];
+    disk.lock().read_sectors(0, &mut bytes).map_err(|e| format!("reading the boot disk's first sectors: {e:?}"))?;
+    Ok(bytes)
+}
+
+/// Where the kernel writes its dead-code map on the FAT16 partition.
+pub const DEAD_CODE_MAP: &str = "/DEADCODE.BIN";
+
+/// Starts the dead-code map (docs/shrink.md): from now on the page tables record
+/// which pages of the kernel's code and read-only data the CPU touches. Bare metal
+/// only (a Linux program cannot see its accessed bits).
+pub fn start_dead_code_map() {
+    for (start, end, _) in bare_metal::tracked_segments() {
+        paging::track_accesses(start, end);
+    }
+}
+
+/// Reads the dead-code map back: prints `METRIC shrink.kernel_text_bytes` /
+/// `shrink.kernel_text_touched_bytes` (and the read-only data's) and, when `files`,
+/// writes it to [`DEAD_CODE_MAP`] for `mkimage deadcode`.
+pub fn finish_dead_code_map(files: bool) {
+    use bf_export::deadcode::{Segment, TouchMap};
+    let segments = bare_metal::tracked_segments()
+        .into_iter()
+        .map(|(start, end, code)| Segment { start, end, code, touched: paging::accessed_pages(start, end) })
+        .collect();
+    let map = TouchMap { build_id: crate::boot::build_id().to_vec(), segments };
+    let (text, text_touched) = (map.bytes(true), map.touched_bytes(true));
+    kprintln!(
+        "shrink: the run touched {} KiB of the kernel's {} KiB of code ({:.1} %) and {} KiB of its {} KiB of read-only data",
+        text_touched >> 10,
+        text >> 10,
+        100.0 * text_touched as f64 / text.max(1) as f64,
+        map.touched_bytes(false) >> 10,
+        map.bytes(false) >> 10
+    );
+    kprintln!("METRIC shrink.kernel_text_bytes {} bytes", text);
+    kprintln!("METRIC shrink.kernel_text_touched_bytes {} bytes", text_touched);
+    kprintln!("METRIC shrink.kernel_rodata_bytes {} bytes", map.bytes(false));
+    kprintln!("METRIC shrink.kernel_rodata_touched_bytes {} bytes", map.touched_bytes(false));
+    if files {
+        match std::fs::write(DEAD_CODE_MAP, map.encode()) {
+            Ok(()) => kprintln!("shrink: page map written to {DEAD_CODE_MAP} (read it with `mkimage deadcode`)"),
+            Err(e) => kprintln!("shrink: cannot write {DEAD_CODE_MAP}: {e}"),
+        }
+    }
+}
+
 /// Mounts the boot disk's FAT16 partition at `/` for the program and says so on the
 /// console: which driver and partition, or why it was refused (the program then runs
 /// without files: every path is `ENOENT`, every creation `EROFS`). Call it once from
@@ -316,6 +369,43 @@ pub mod bare_metal {
             0 => None,
             i => Some(SNAPSHOT_OPTIONS.get(i as usize).copied().unwrap_or("?")),
         }
+    }
+
+    /// The kernel's read-only segments the dead-code map covers (docs/shrink.md):
+    /// start, end, and whether it is code; 0..0 after the last.
+    pub static TRACKED_SEGMENTS: [(AtomicU64, AtomicU64, AtomicBool); 4] =
+        [const { (AtomicU64::new(0), AtomicU64::new(0), AtomicBool::new(false)) }; 4];
+
+    /// The tracked segments as (page-aligned start, page-aligned end, is code).
+    pub fn tracked_segments() -> Vec<(u64, u64, bool)> {
+        TRACKED_SEGMENTS
+            .iter()
+            .map(|(s, e, x)| (s.load(Ordering::Relaxed), e.load(Ordering::Relaxed), x.load(Ordering::Relaxed)))
+            .take_while(|&(s, e, _)| e > s)
+            .map(|(s, e, x)| (s & !4095, e.next_multiple_of(4096), x))
+            .collect()
+    }
+
+    /// Longest `bf.export=` value kept.
+    pub const EXPORT_OPTION_MAX: usize = 96;
+    /// `bf.export=`'s value, kept before glibc starts (no allocation): its bytes and
+    /// length.
+    static EXPORT_OPTION: [AtomicU8; EXPORT_OPTION_MAX] = [const { AtomicU8::new(0) }; EXPORT_OPTION_MAX];
+    static EXPORT_OPTION_LEN: AtomicU8 = AtomicU8::new(0);
+
+    /// Records `bf.export=<value>` (cut at [`EXPORT_OPTION_MAX`] bytes).
+    pub fn set_export_option(value: &str) {
+        let bytes = &value.as_bytes()[..value.len().min(EXPORT_OPTION_MAX)];
+        for (slot, b) in EXPORT_OPTION.iter().zip(bytes) {
+            slot.store(*b, Ordering::Relaxed);
+        }
+        EXPORT_OPTION_LEN.store(bytes.len() as u8, Ordering::Relaxed);
+    }
+
+    /// `bf.export=`'s value, if it was given.
+    pub fn export_option() -> Option<String> {
+        let len = EXPORT_OPTION_LEN.load(Ordering::Relaxed) as usize;
+        (len > 0).then(|| EXPORT_OPTION[..len].iter().map(|b| b.load(Ordering::Relaxed) as char).collect())
     }
 
     /// The `app` and `app.N` modules' bytes, in image order.

@@ -144,6 +144,23 @@ impl<'m> Builder<'m> {
         Instruction(Value::from_raw(unsafe { LLVMBuildRet(self.raw, v) }).unwrap())
     }
 
+    /// `unreachable`.
+    pub fn unreachable(&mut self) -> Instruction<'m> {
+        self.ready();
+        // SAFETY: a positioned builder.
+        Instruction(Value::from_raw(unsafe { LLVMBuildUnreachable(self.raw) }).unwrap())
+    }
+
+    /// A private constant global holding `text` and a NUL, as a pointer (a C string).
+    pub fn global_string(&mut self, text: &str, name: &str) -> Value<'m> {
+        self.ready();
+        let text = std::ffi::CString::new(text).unwrap_or_default();
+        let name = std::ffi::CString::new(name).unwrap_or_default();
+        // SAFETY: a positioned builder (the global goes into its block's module); LLVM
+        // copies both strings.
+        Value::from_raw(unsafe { LLVMBuildGlobalString(self.raw, text.as_ptr(), name.as_ptr()) }).unwrap()
+    }
+
     /// `ret void`.
     pub fn ret_void(&mut self) -> Instruction<'m> {
         self.ready();

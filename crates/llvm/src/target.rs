@@ -64,10 +64,22 @@ pub fn llvm_version() -> String {
 impl TargetMachine {
     /// The target machine for this host (initialises the X86 target first).
     pub fn host() -> Result<TargetMachine, Error> {
+        TargetMachine::create(&host_cpu_name(), &host_cpu_features(), LLVMRelocMode::LLVMRelocPIC)
+    }
+
+    /// A target machine for any x86-64 (CPU `x86-64`: SSE2, no later extensions) that
+    /// makes position-dependent code (static relocation model, small code model: every
+    /// address below 2 GiB) — what a fixed-address image such as an exported app needs.
+    pub fn generic_static() -> Result<TargetMachine, Error> {
+        TargetMachine::create("x86-64", "", LLVMRelocMode::LLVMRelocStatic)
+    }
+
+    /// A target machine for the host's triple with `cpu`, `features` and `reloc`.
+    fn create(cpu: &str, features: &str, reloc: LLVMRelocMode) -> Result<TargetMachine, Error> {
         initialise_x86_target();
         // SAFETY: LLVM returns messages we own.
         let triple = take_message(unsafe { LLVMNormalizeTargetTriple(LLVMGetDefaultTargetTriple()) });
-        let (cpu, features) = (host_cpu_name(), host_cpu_features());
+        let (cpu, features) = (cpu.to_string(), features.to_string());
         let c = |s: &str| CString::new(s).map_err(|_| Error::Codegen(format!("NUL in {s:?}")));
         let (ctriple, ccpu, cfeatures) = (c(&triple)?, c(&cpu)?, c(&features)?);
         let mut target = ptr::null_mut();
@@ -86,7 +98,7 @@ impl TargetMachine {
                 ccpu.as_ptr(),
                 cfeatures.as_ptr(),
                 LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
-                LLVMRelocMode::LLVMRelocPIC,
+                reloc,
                 LLVMCodeModel::LLVMCodeModelSmall,
             )
         };

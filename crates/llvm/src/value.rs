@@ -384,6 +384,25 @@ impl<'m> Function<'m> {
         unsafe { LLVMRemoveEnumAttributeAtIndex(self.raw, idx.raw(), kind) }
     }
 
+    /// Puts the function's code into the object file section `name` (e.g.
+    /// `.text.<function>`, so a linker can place each function on its own).
+    pub fn set_section(self, name: &str) {
+        let name = std::ffi::CString::new(name).unwrap_or_default();
+        // SAFETY: a function (a global value); LLVM copies the name.
+        unsafe { LLVMSetSection(self.raw, name.as_ptr()) }
+    }
+
+    /// Adds the enum attribute of kind `kind` ([`crate::attribute_kind`], e.g.
+    /// `minsize`, `noreturn`) to the function itself.
+    pub fn add_enum_attribute(self, kind: u32) {
+        // SAFETY: a function; the attribute is created in its context.
+        unsafe {
+            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.raw));
+            let attr = LLVMCreateEnumAttribute(ctx, kind, 0);
+            LLVMAddAttributeAtIndex(self.raw, AttributeIndex::Function.raw(), attr);
+        }
+    }
+
     /// Deletes the function from its module.
     ///
     /// # Safety

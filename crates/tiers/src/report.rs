@@ -14,6 +14,8 @@ use crate::table::{MAX_TIERS, Table};
 pub struct FunctionReport {
     /// Readable name.
     pub name: String,
+    /// The function's symbol in the module (what `name` shortens).
+    pub symbol: String,
     /// Calls.
     pub calls: u64,
     /// Outermost-activation cycles.

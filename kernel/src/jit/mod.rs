@@ -16,6 +16,7 @@
 pub mod checks;
 pub mod codemap;
 pub mod cxxrt;
+pub mod export;
 pub mod host;
 pub mod interp;
 pub mod persist;

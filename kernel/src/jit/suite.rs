@@ -318,6 +318,9 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                     app.name, t.hot_after_run, t.tier_ups
                 );
                 print_profile(&t.profile);
+                if super::export::wanted(app.name) {
+                    ok &= super::export::export_app(app.name, app.bitcode, &t.profile);
+                }
             }
             Some(Err(e)) => {
                 println!("apps: {} does not load into the tiered engine: {e}", app.name);
@@ -450,6 +453,18 @@ pub fn run_external(bitcode: &[u8], args: &[String]) -> bool {
             record("tiered", &mut ok);
             println!("program: {name} tiered: {} tier-ups", t.tier_ups);
             print_profile(&t.profile);
+            if super::export::wanted(name) {
+                ok &= if abi_app {
+                    // The bitcode as it came: the export runtime defines the app ABI's
+                    // host functions itself.
+                    super::export::export_app(name, bitcode, &t.profile)
+                } else {
+                    println!(
+                        "export: {name}: not exported: only apps of the app ABI can be (the export runtime has no C library)"
+                    );
+                    !super::export::named(name)
+                };
+            }
         }
         Err(e) => {
             println!("program: {name}: does not load into the tiered engine: {e}");

@@ -698,6 +698,7 @@ impl TieredApp {
             .zip(counters())
             .map(|(f, c)| FunctionReport {
                 name: short_name(&f.name),
+                symbol: f.name.clone(),
                 calls: c.calls.load(Ordering::Relaxed),
                 cycles: c.cycles.load(Ordering::Relaxed),
                 tier: c.tier.load(Ordering::Relaxed),

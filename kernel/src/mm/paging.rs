@@ -24,6 +24,7 @@ pub const MAPPED_LIMIT: u64 = 4 << 30;
 
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;
+const ACCESSED: u64 = 1 << 5;
 const HUGE: u64 = 1 << 7;
 const NO_EXECUTE: u64 = 1 << 63;
 const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
@@ -148,19 +149,53 @@ fn set_range_locked(pml4: u64, start: u64, end: u64, access: Access) {
             addr += LARGE_PAGE_SIZE;
             continue;
         }
-        if *pde & HUGE != 0 {
-            let flags = *pde & (PRESENT | WRITABLE | NO_EXECUTE);
-            let pt = new_table();
-            for (i, e) in table(pt).iter_mut().enumerate() {
-                *e = (large_start + i as u64 * PAGE_SIZE) | flags;
-            }
-            *pde = pt | PRESENT | WRITABLE;
-        }
+        split_large_page(pde, large_start);
         let pt = table(*pde & ADDRESS_MASK);
         let pte = &mut pt[((addr >> 12) & 511) as usize];
         *pte = addr | access.bits();
         addr += PAGE_SIZE;
     }
+}
+
+/// Replaces a large-page PDE (mapping `large_start`) by a page table of 512 small pages
+/// with the same access; does nothing to a PDE that already points to a table.
+fn split_large_page(pde: &mut u64, large_start: u64) {
+    if *pde & HUGE != 0 {
+        let flags = *pde & (PRESENT | WRITABLE | NO_EXECUTE);
+        let pt = new_table();
+        for (i, e) in table(pt).iter_mut().enumerate() {
+            *e = (large_start + i as u64 * PAGE_SIZE) | flags;
+        }
+        *pde = pt | PRESENT | WRITABLE;
+    }
+}
+
+/// The small-page PTE of `addr`, splitting its large page first.
+fn small_pte(pml4: u64, addr: u64) -> &'static mut u64 {
+    let pd = table(table(table(pml4)[0] & ADDRESS_MASK)[(addr >> 30) as usize] & ADDRESS_MASK);
+    let pde = &mut pd[((addr >> 21) & 511) as usize];
+    split_large_page(pde, addr & !(LARGE_PAGE_SIZE - 1));
+    &mut table(*pde & ADDRESS_MASK)[((addr >> 12) & 511) as usize]
+}
+
+/// Starts recording which 4 KiB pages of `[start, end)` (page-aligned, below 4 GiB)
+/// the CPU touches from now on (the dead-code map, docs/shrink.md): maps them with
+/// small pages, keeping their access, and clears their accessed bits.
+pub fn track_accesses(start: u64, end: u64) {
+    let pml4 = PML4.lock().expect("paging::init ran");
+    assert!(start.is_multiple_of(PAGE_SIZE) && end <= MAPPED_LIMIT, "bad range {start:#x}-{end:#x}");
+    for addr in (start..end).step_by(PAGE_SIZE as usize) {
+        *small_pte(pml4, addr) &= !ACCESSED;
+    }
+    // The CPU sets an accessed bit when it loads the entry into the TLB.
+    flush_tlb();
+}
+
+/// For each 4 KiB page of `[start, end)`, whether the CPU set its accessed bit since
+/// [`track_accesses`] on the same range.
+pub fn accessed_pages(start: u64, end: u64) -> Vec<bool> {
+    let pml4 = PML4.lock().expect("paging::init ran");
+    (start..end).step_by(PAGE_SIZE as usize).map(|addr| *small_pte(pml4, addr) & ACCESSED != 0).collect()
 }
 
 /// The access of the page holding `addr` (`Access::None` above 4 GiB).

@@ -224,6 +224,76 @@ fn c_programs() -> String {
 }
 
 /// The median of `v`.
+/// "Shrink" (docs/shrink.md): from the apps boot `apps_image` (whose figures are
+/// `grow`), every app's exported image taken from its FAT16 partition and booted
+/// under TCG, against the same boot's tier-2 and AOT cycles; and the kernel's
+/// dead-code map of that boot, per component (`mkimage deadcode`).
+fn shrink_figures(apps_image: &std::path::Path, grow: &[Metric]) -> String {
+    let get = |name: String| grow.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
+    let mut out = String::from(
+        "Every app exported by the QEMU apps boot above (`bf.export=all`, trimmed: only the functions \
+         the tiered run executed, at O3 for generic x86-64), then each image taken from the FAT16 \
+         partition and booted under TCG: `exported` is its timed section, the same one as the other \
+         columns; `stage1→app` is stage1's first instruction to the app's call.\n\n\
+         | app | functions | executed | payload bytes | image bytes | export ms | aot cycles | t2 cycles | exported cycles | exported/t2 | stage1→app ms |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let dir = apps_image.parent().unwrap();
+    for app in bf_app_list::names() {
+        let file: String = app.chars().take(8).collect::<String>().to_ascii_uppercase();
+        let image = dir.join(format!("{file}.IMG"));
+        std::fs::write(&image, bareflow_tests::fat_read(apps_image, &format!("/EXPORT/{file}.IMG"))).unwrap();
+        let mut config = QemuConfig::new(&image);
+        config.accel = Accel::Tcg;
+        config.memory_mib = 64;
+        let booted = config.run(Duration::from_secs(300)).expect("start QEMU");
+        assert_eq!(booted.kernel_status, Some(0), "exported {app}:\n{}", booted.serial);
+        let exported = booted.metric(&format!("app.{app}.exported_cycles")).unwrap_or(f64::NAN);
+        let stage1 = booted.metric("boot.stage1_to_app_ms").unwrap_or(f64::NAN);
+        let t2 = get(format!("app.{app}.t2_cycles"));
+        for (name, value) in [("exported_cycles", exported), ("stage1_to_app_ms", stage1)] {
+            println!("METRIC export.{name}.{app} {value:.2}");
+        }
+        writeln!(
+            out,
+            "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} | {t2:.0} | {exported:.0} | {:.2} | {stage1:.2} |",
+            get(format!("shrink.app_functions.{app}")),
+            get(format!("shrink.app_functions_executed.{app}")),
+            get(format!("export.payload_bytes.{app}")),
+            get(format!("export.image_bytes.{app}")),
+            get(format!("export.ms.{app}")),
+            get(format!("app.{app}.aot_cycles")),
+            exported / t2,
+        )
+        .unwrap();
+    }
+    let (text, touched) = (get("shrink.kernel_text_bytes".into()), get("shrink.kernel_text_touched_bytes".into()));
+    writeln!(
+        out,
+        "\nThe kernel's dead-code map of the same boot: it touched {touched:.0} of {text:.0} bytes of kernel code \
+         ({:.1} %; 4 KiB pages, `shrink.kernel_text_touched_bytes` / `shrink.kernel_text_bytes`). \
+         By component (`mkimage deadcode`, the 15 largest):\n\n| component | bytes | touched | % |\n|---|---:|---:|---:|",
+        100.0 * touched / text
+    )
+    .unwrap();
+    let kernel = workspace_root().join("build/kernel.elf");
+    let report = bareflow_tests::mkimage(&["deadcode", &apps_image.to_string_lossy(), &kernel.to_string_lossy()]);
+    let rows = String::from_utf8_lossy(&report)
+        .lines()
+        .filter_map(|l| l.strip_prefix("deadcode: "))
+        .skip(2)
+        .take(15)
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let n = w.len();
+            format!("| {} | {} | {} | {} |", w[..n - 3].join(" "), w[n - 3], w[n - 2], w[n - 1])
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    writeln!(out, "{rows}").unwrap();
+    out
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -360,13 +430,17 @@ fn main() {
     .unwrap();
 
     // The grow pipeline: every app in every tier, in QEMU (one boot) and natively.
-    let apps_image =
-        build_image("bench-apps", &ImageSpec { cmdline: "--no-jit --apps=all".into(), ..Default::default() });
+    // The same boot exports every app (docs/shrink.md): the images go to /EXPORT.
+    let apps_image = build_image(
+        "bench-apps",
+        &ImageSpec { cmdline: "--no-jit --apps=all bf.export=all".into(), ..Default::default() },
+    );
     let mut apps = String::new();
     let mut suites: Vec<(String, Vec<Metric>)> = Vec::new();
     for accel in Accel::available() {
         let mut config = QemuConfig::new(&apps_image);
         config.accel = accel;
+        config.snapshot = false;
         let outcome = config.run(Duration::from_secs(900)).expect("start QEMU");
         assert_eq!(outcome.kernel_status, Some(0), "app suite failed:\n{}", outcome.serial);
         suites.push((format!("QEMU {}", accel.name()), runner::parse_metrics(&outcome.serial)));
@@ -409,6 +483,9 @@ fn main() {
         )
         .unwrap();
     }
+
+    // The images on the partition are the last QEMU boot's (the suite before `native`).
+    let shrink = shrink_figures(&apps_image, &suites[suites.len() - 2].1);
 
     // Compile latency: the tiered runs' promotions (the same suite runs as above).
     let mut latency = String::from(
@@ -507,7 +584,7 @@ fn main() {
          into the kernel (aot), wholly interpreted (interp, tier 0), JIT-compiled whole at O1 (t1) and O3 \
          (t2), and in the fourth run through the tiered engine, which starts in the interpreter (docs/engine.md). One boot per accelerator; natively, one run of the same ELF. \
          time to hot: from the start of loading into the tiered engine to the end of its first run \
-         at hot speed (docs/persistence.md, \"Figures\").\n{apps}\n## Compile latency\n\n{latency}\n## Interpreter work\n\n{interpreter}\n## Cold and warm boots\n\n{persistence}\n## C programs\n\n{programs}\n## Files\n\n\
+         at hot speed (docs/persistence.md, \"Figures\").\n{apps}\n## Compile latency\n\n{latency}\n## Interpreter work\n\n{interpreter}\n## Cold and warm boots\n\n{persistence}\n## C programs\n\n{programs}\n## Shrink\n\n{shrink}\n## Files\n\n\
          `--fs-selftest` on the FAT16 partition (docs/fs.md): a 16 MiB file written in 1 MiB writes \
          and fsynced, read back, and the mean of 16 append + `sync_all` rounds.\n\n{files}\n## Sizes\n\n{sizes}",
         kvm.describe()

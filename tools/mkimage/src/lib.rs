@@ -12,8 +12,11 @@
 //! * [`snapshots`] — the snapshots the kernel wrote on it (`mkimage snapshot`);
 //! * [`image`] — the disk layout, assembling and writing an image;
 //! * [`keep_fat`] — carrying the previous image's FAT16 partition over (`--keep-fat`);
-//! * [`inspect`] — decoding and checking an image (`mkimage info`).
+//! * [`inspect`] — decoding and checking an image (`mkimage info`);
+//! * [`deadcode`] — the kernel's dead-code map mapped back to components and symbols
+//!   (`mkimage deadcode`).
 
+pub mod deadcode;
 pub mod fat;
 pub mod files;
 pub mod image;

@@ -47,6 +47,20 @@ enum Command {
     /// List or describe the snapshots the kernel wrote under /SNAPSHOT.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Map the pages the kernel's last bare-metal run touched (/DEADCODE.BIN) back to
+    /// its components and symbols (docs/shrink.md).
+    Deadcode {
+        /// The disk image the kernel ran from.
+        image: PathBuf,
+        /// The kernel ELF of that run (`build/kernel.elf`).
+        kernel: PathBuf,
+        /// The linker map of that kernel (default: the ELF's path with `.map`).
+        #[arg(long)]
+        map: Option<PathBuf>,
+        /// Report these symbols page by page (an exact name, or the first containing it).
+        #[arg(long, value_delimiter = ',')]
+        symbols: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -221,6 +235,15 @@ fn main() -> ExitCode {
         Command::Info { image } => info(image),
         Command::Fs(command) => fs_command(command).map(|()| true),
         Command::Snapshot(command) => snapshot_command(command).map(|()| true),
+        Command::Deadcode { image, kernel, map, symbols } => {
+            let map = map.clone().unwrap_or_else(|| kernel.with_extension("map"));
+            mkimage::deadcode::report(image, kernel, &map, symbols).map(|lines| {
+                for line in lines {
+                    println!("{line}");
+                }
+                true
+            })
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
