@@ -67,6 +67,8 @@ const OFF_IMAGE_END: usize = 0x10;
 const OFF_MEMORY_END: usize = 0x18;
 const OFF_SYMBOLS: usize = 0x20;
 const OFF_APP_ENTRY: usize = 0xA0;
+// The symbol slots end where the app's entry begins.
+const _: () = assert!(OFF_SYMBOLS + 8 * RUNTIME_SYMBOL_SLOTS == OFF_APP_ENTRY);
 const OFF_APP_NAME: usize = 0xA8;
 const OFF_FLAGS: usize = 0xC8;
 const OFF_EXPORTED: usize = 0xCC;
@@ -310,6 +312,5 @@ mod tests {
         );
         assert_eq!((offsets::FLAGS, offsets::EXPORTED, offsets::TRIMMED), (0xC8, 0xCC, 0xD0));
         assert_eq!((offsets::BSS_START, offsets::BSS_END), (0xD8, 0xE0));
-        assert!(OFF_SYMBOLS + 8 * RUNTIME_SYMBOL_SLOTS == OFF_APP_ENTRY);
     }
 }

@@ -6,17 +6,26 @@
 //! (identity-mapped 4 GiB, interrupts off, RDI = the boot-info block at `0x9000`). The
 //! payload starts with the `BFRT` header (`boot-protocol/src/export.rs`; its first
 //! bytes jump to `_start`), then this runtime's code, read-only data and data (its own
-//! small BSS is stored in the file), then the app; the app's BSS follows the payload
-//! and the runtime zeroes it before it calls the app. The stack is
-//! not in the image: its top is at `0x80000`, growing down through conventional
-//! memory stage2 no longer uses once it has jumped (`0x20000`–`0x7FFFF`, see
-//! docs/boot-protocol.md, "Low memory").
+//! small BSS is stored in the file, so `image_end == memory_end`), then the app; the
+//! app's BSS follows the payload and the runtime zeroes it before it calls the app.
+//! The stacks are not in the image but in conventional memory that stage2 no longer
+//! uses once it has jumped (`0x20000`–`0x7FFFF`, see docs/boot-protocol.md, "Low
+//! memory"):
 //!
-//! **Start.** `_start` takes the stack, enables SSE (CR0.EM off, CR0.MP on,
-//! CR4.OSFXSR and CR4.OSXMMEXCPT on: the app is compiled for x86-64 with SSE2; this
-//! runtime itself is built soft-float and uses none), then [`runtime_main`] loads an
-//! IDT whose 32 exception vectors report and exit, sets up COM1 (115200 8N1), times the
-//! TSC against the PIT, and prints:
+//! | physical | use |
+//! |---|---|
+//! | `0x20000`–`0x20FFF` | exception stack (TSS IST1, every exception vector) |
+//! | `0x21000`–`0x7FFFF` | the stack: top at `0x80000`, growing down (about 380 KiB) |
+//! | `0x100000`–`image_end` | the runtime (header, code, data, its BSS) |
+//! | `image_end`… | the app, then the app's BSS |
+//!
+//! **Start.** `_start` takes the stack, clears DF, zeroes the runtime's BSS, enables
+//! SSE (CR0.EM off, CR0.MP on, CR4.OSFXSR and CR4.OSXMMEXCPT on, then `fninit`: the app
+//! is compiled for x86-64 with SSE2; this runtime itself is built soft-float and uses
+//! none), then [`runtime_main`] loads its own GDT with a TSS and an IDT whose 32
+//! exception vectors run on the exception stack, report and exit (so even a fault with
+//! a broken stack pointer is reported rather than ending in a triple fault), sets up
+//! COM1 (115200 8N1), times the TSC against PIT channel 2, and prints:
 //!
 //! ```text
 //! export: <app> (<trimmed|full>, <E> functions exported, <T> trimmed, runtime <N> bytes)
@@ -40,8 +49,17 @@ use boot_protocol::LOAD_ADDR;
 use boot_protocol::bootinfo::BootInfo;
 use boot_protocol::export::{APP_NAME_LEN, FLAG_TRIMMED, offsets};
 
-/// Top of the stack (grows down), in conventional memory below the EBDA.
+/// Top of the stack (grows down to [`EXCEPTION_STACK_TOP`]), in conventional memory
+/// below the EBDA.
 const STACK_TOP: u64 = 0x8_0000;
+/// Top of the stack every exception handler runs on (TSS IST1; 4 KiB, down to 0x20000).
+const EXCEPTION_STACK_TOP: u64 = 0x2_1000;
+/// The runtime's code segment selector (its own GDT, [`load_gdt`]).
+const CODE_SELECTOR: u16 = 0x08;
+/// The runtime's data segment selector.
+const DATA_SELECTOR: u16 = 0x10;
+/// The TSS selector.
+const TSS_SELECTOR: u16 = 0x18;
 /// COM1's base port.
 const COM1: u16 = 0x3F8;
 /// The isa-debug-exit device's port (QEMU exits with `(v << 1) | 1`).
@@ -78,7 +96,15 @@ global_asm!(
     ".globl _start",
     "_start:",
     "    cli",
+    "    cld",
     "    mov rsp, {stack}",
+    "    mov rdx, rdi",
+    "    lea rdi, [rip + __bss_start]",
+    "    lea rcx, [rip + __bss_end]",
+    "    sub rcx, rdi",
+    "    xor eax, eax",
+    "    rep stosb",
+    "    mov rdi, rdx",
     "    mov rax, cr0",
     "    and rax, -5",
     "    or rax, 2",
@@ -86,6 +112,7 @@ global_asm!(
     "    mov rax, cr4",
     "    or rax, 0x600",
     "    mov cr4, rax",
+    "    fninit",
     "    call {main}",
     "    ud2",
     ".popsection",
@@ -147,10 +174,12 @@ fn header_bytes<const N: usize>(offset: usize) -> [u8; N] {
     out
 }
 
+/// A little-endian `u32` header field.
 fn header_u32(offset: usize) -> u32 {
     u32::from_le_bytes(header_bytes(offset))
 }
 
+/// A little-endian `u64` header field.
 fn header_u64(offset: usize) -> u64 {
     u64::from_le_bytes(header_bytes(offset))
 }
@@ -158,7 +187,7 @@ fn header_u64(offset: usize) -> u64 {
 /// Writes `value` to I/O port `port`.
 fn outb(port: u16, value: u8) {
     // SAFETY: the runtime owns the machine; the ports it uses are COM1, the PIT, port
-    // 0x61 and isa-debug-exit.
+    // 0x61 and the VGA CRTC's index/data ports (cursor registers only).
     unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack)) }
 }
 
@@ -178,12 +207,16 @@ fn rdtsc() -> u64 {
     (u64::from(hi) << 32) | u64::from(lo)
 }
 
-/// Where the next character goes on the VGA screen, and whether COM1 answered.
+/// Where the next character goes on the VGA screen (and so whether the output is at
+/// the start of a line: COM1 gets the same bytes).
 struct Console {
+    /// Row of the next character, 0–24.
     row: usize,
+    /// Column of the next character, 0–79.
     column: usize,
 }
 
+/// The console's cursor; only [`put`] and [`runtime_main`]'s start row touch it.
 static mut CONSOLE: Console = Console { row: 0, column: 0 };
 
 /// Programs COM1 for 115200 8N1, FIFOs on, as the kernel does.
@@ -197,6 +230,8 @@ fn serial_init() {
     outb(COM1 + 4, 0x0B);
 }
 
+/// Sends one byte to COM1 once its transmitter is empty (or after a bounded wait, so a
+/// missing UART cannot hang the machine).
 fn serial_byte(b: u8) {
     let mut spins = 0u32;
     while inb(COM1 + 5) & 0x20 == 0 && spins < 1_000_000 {
@@ -205,30 +240,42 @@ fn serial_byte(b: u8) {
     outb(COM1, b);
 }
 
-/// Writes one byte to COM1 (`\n` as `\r\n`) and the VGA screen.
+/// Writes one byte to COM1 (`\n` as `\r\n`, as the kernel's serial driver does) and
+/// the VGA text screen (as the kernel's VGA console: `\r` returns, a full line wraps,
+/// the screen scrolls, bytes that are not printable ASCII show as `?`, and the
+/// hardware cursor follows at each line end).
 fn put(b: u8) {
     if b == b'\n' {
         serial_byte(b'\r');
     }
     serial_byte(b);
-    // SAFETY: one core, interrupts off: nothing else touches the console state.
     let console = &raw mut CONSOLE;
-    // SAFETY: (as above) the only reference to the console state while it lives.
+    // SAFETY: one core, interrupts off: the only reference to the console state while
+    // it lives.
     let console = unsafe { &mut *console };
-    if b == b'\n' {
-        console.column = 0;
-        console.row += 1;
-    } else {
-        let cell = VGA + 2 * (console.row * 80 + console.column) as u64;
-        // SAFETY: the cell is inside the 80 × 25 text buffer (row < 25, column < 80).
-        unsafe { core::ptr::write_volatile(cell as *mut u16, 0x0F00 | u16::from(b)) };
-        console.column += 1;
-        if console.column == 80 {
-            console.column = 0;
-            console.row += 1;
+    match b {
+        b'\n' => newline(console),
+        b'\r' => console.column = 0,
+        _ => {
+            if console.column >= 80 {
+                newline(console);
+            }
+            let glyph = if (0x20..0x7F).contains(&b) { b } else { b'?' };
+            let cell = VGA + 2 * (console.row * 80 + console.column) as u64;
+            // SAFETY: the cell is inside the 80 × 25 text buffer (row < 25, column < 80).
+            unsafe { core::ptr::write_volatile(cell as *mut u16, 0x0F00 | u16::from(glyph)) };
+            console.column += 1;
         }
     }
-    if console.row == 25 {
+}
+
+/// Moves the console to the next line, scrolling at the bottom, and puts the hardware
+/// cursor there.
+fn newline(console: &mut Console) {
+    console.column = 0;
+    if console.row < 24 {
+        console.row += 1;
+    } else {
         // SAFETY: both ranges lie in the text buffer; `copy` allows the overlap.
         unsafe {
             core::ptr::copy((VGA + 160) as *const u16, VGA as *mut u16, 80 * 24);
@@ -236,14 +283,20 @@ fn put(b: u8) {
                 core::ptr::write_volatile((VGA + 2 * (24 * 80 + column)) as *mut u16, 0x0F20);
             }
         }
-        console.row = 24;
     }
+    let position = (console.row * 80) as u16;
+    outb(0x3D4, 0x0F);
+    outb(0x3D5, position as u8);
+    outb(0x3D4, 0x0E);
+    outb(0x3D5, (position >> 8) as u8);
 }
 
+/// Writes `text` to COM1 and the screen.
 fn print(text: &str) {
     text.bytes().for_each(put);
 }
 
+/// Writes `value` in decimal.
 fn print_u64(mut value: u64) {
     let mut digits = [0u8; 20];
     let mut n = 0;
@@ -258,6 +311,7 @@ fn print_u64(mut value: u64) {
     digits[..n].iter().rev().copied().for_each(put);
 }
 
+/// Writes `value` as `0x` and 16 hexadecimal digits.
 fn print_hex(value: u64) {
     print("0x");
     for shift in (0..16).rev() {
@@ -280,40 +334,121 @@ fn app_name() -> ([u8; APP_NAME_LEN], usize) {
     (name, len)
 }
 
+/// Writes the app's name.
 fn print_app_name() {
     let (name, len) = app_name();
     name[..len].iter().copied().for_each(put);
 }
 
-/// Leaves QEMU with `status`; on a real machine, halts for good.
+/// Leaves QEMU with `status`; on a real machine, prints `export: halted` and halts
+/// for good.
 fn exit(status: u32) -> ! {
+    debug_exit(status);
+    print("export: halted\n");
+    halt()
+}
+
+/// Like [`exit`], without printing: for a machine whose console may be broken.
+fn exit_silently(status: u32) -> ! {
+    debug_exit(status);
+    halt()
+}
+
+/// Writes `status` to isa-debug-exit: QEMU exits with `(status << 1) | 1`.
+fn debug_exit(status: u32) {
     // SAFETY: isa-debug-exit under QEMU; on a PC nothing answers at 0xF4.
     unsafe { asm!("out dx, eax", in("dx") DEBUG_EXIT_PORT, in("eax") status, options(nomem, nostack)) }
-    print("export: halted\n");
+}
+
+/// Stops the CPU for good.
+fn halt() -> ! {
     loop {
         // SAFETY: halting with interrupts off stops the CPU, which is the point.
         unsafe { asm!("cli", "hlt", options(nomem, nostack)) }
     }
 }
 
-/// One IDT gate: handler address, code segment, present interrupt gate.
-fn gate(handler: u64, cs: u16) -> [u64; 2] {
-    let low = (handler & 0xFFFF) | (u64::from(cs) << 16) | (0x8E_u64 << 40) | (((handler >> 16) & 0xFFFF) << 48);
+/// Moves to the start of a line if the output is not there already.
+fn fresh_line() {
+    let console = &raw const CONSOLE;
+    // SAFETY: one core, interrupts off: a plain read of the cursor.
+    if unsafe { (*console).column } != 0 {
+        put(b'\n');
+    }
+}
+
+/// The runtime's GDT: null, 64-bit code (0x08), data (0x10), the TSS (0x18, two slots).
+static mut GDT: [u64; 5] = [0, 0x00AF_9A00_0000_FFFF, 0x00CF_9200_0000_FFFF, 0, 0];
+
+/// The 64-bit TSS (104 bytes): only IST1 (at byte 0x24) is set; the I/O map base
+/// (byte 0x66) points past the end, so there is no I/O permission map.
+static mut TSS: [u32; 26] = [0; 26];
+
+/// Loads the runtime's GDT and TSS (IST1 = [`EXCEPTION_STACK_TOP`]) and reloads the
+/// segment registers, so the exception gates do not depend on stage2's GDT.
+fn load_gdt() {
+    // SAFETY: one core, interrupts off; GDT and TSS are the runtime's own statics,
+    // which live for the whole run. The new code and data descriptors are the flat
+    // long-mode ones stage2 uses, so reloading CS/SS/DS/ES changes nothing else.
+    unsafe {
+        let (gdt, tss) = (&raw mut GDT, &raw mut TSS);
+        (*tss)[9] = EXCEPTION_STACK_TOP as u32;
+        (*tss)[10] = (EXCEPTION_STACK_TOP >> 32) as u32;
+        (*tss)[25] = 104 << 16;
+        let base = tss as u64;
+        let limit = 104 - 1;
+        (*gdt)[3] = limit | ((base & 0xFF_FFFF) << 16) | (0x89 << 40) | (((base >> 24) & 0xFF) << 56);
+        (*gdt)[4] = base >> 32;
+        let pointer: [u16; 5] = [
+            (5 * 8 - 1) as u16,
+            gdt as u64 as u16,
+            (gdt as u64 >> 16) as u16,
+            (gdt as u64 >> 32) as u16,
+            (gdt as u64 >> 48) as u16,
+        ];
+        asm!(
+            "lgdt [{pointer}]",
+            "push {code}",
+            "lea {scratch}, [rip + 2f]",
+            "push {scratch}",
+            "retfq",
+            "2:",
+            "mov {scratch:e}, {data}",
+            "mov ss, {scratch:e}",
+            "mov ds, {scratch:e}",
+            "mov es, {scratch:e}",
+            "mov {scratch:e}, {tss}",
+            "ltr {scratch:x}",
+            pointer = in(reg) pointer.as_ptr(),
+            code = const CODE_SELECTOR,
+            data = const DATA_SELECTOR,
+            tss = const TSS_SELECTOR,
+            scratch = out(reg) _,
+        );
+    }
+}
+
+/// One IDT gate: handler address, the runtime's code segment, IST1, present interrupt
+/// gate.
+fn gate(handler: u64) -> [u64; 2] {
+    let low = (handler & 0xFFFF)
+        | (u64::from(CODE_SELECTOR) << 16)
+        | (1 << 32)
+        | (0x8E_u64 << 40)
+        | (((handler >> 16) & 0xFFFF) << 48);
     [low, handler >> 32]
 }
 
+/// The IDT: the 32 exception vectors (no interrupts are ever enabled).
 static mut IDT: [[u64; 2]; 32] = [[0; 2]; 32];
 
 /// Loads an IDT whose 32 exception vectors go to [`exception_report`].
 fn load_idt() {
-    let cs: u16;
-    // SAFETY: reading CS has no side effects.
-    unsafe { asm!("mov {0:x}, cs", out(reg) cs, options(nomem, nostack)) };
     // SAFETY: one core, interrupts off; the table of stub addresses is in rodata.
     unsafe {
         let (idt, table) = (&raw mut IDT, &raw const bf_exception_table);
         for (entry, handler) in (*idt).iter_mut().zip((*table).iter()) {
-            *entry = gate(*handler, cs);
+            *entry = gate(*handler);
         }
         let pointer: [u16; 5] = {
             let base = (&raw const IDT) as u64;
@@ -324,7 +459,7 @@ fn load_idt() {
 }
 
 /// Names of the exception vectors.
-const EXCEPTIONS: [&str; 21] = [
+const EXCEPTIONS: [&str; 32] = [
     "divide error",
     "debug",
     "NMI",
@@ -346,11 +481,35 @@ const EXCEPTIONS: [&str; 21] = [
     "machine check",
     "SIMD floating point",
     "virtualization",
+    "control protection",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "hypervisor injection",
+    "VMM communication",
+    "security",
+    "reserved",
 ];
+
+/// Set once an exception is being reported: a second one (a fault inside the report)
+/// exits at once instead of reporting again on the same exception stack.
+static mut IN_EXCEPTION: bool = false;
 
 /// Reports a CPU exception and exits with status 0x7f.
 extern "C" fn exception_report(vector: u64, rip: u64) -> ! {
-    print("\nexport: CPU exception ");
+    // SAFETY: one core, interrupts off; exception handlers are the only users.
+    unsafe {
+        let nested = &raw mut IN_EXCEPTION;
+        if *nested {
+            exit_silently(EXIT_FAULT);
+        }
+        *nested = true;
+    }
+    fresh_line();
+    print("export: CPU exception ");
     print_u64(vector);
     print(" (");
     print(EXCEPTIONS.get(vector as usize).copied().unwrap_or("reserved"));
@@ -387,14 +546,18 @@ static mut SECTION: (u64, u64) = (0, 0);
 
 /// The runtime's main: see the crate documentation.
 extern "C" fn runtime_main(boot_info: u64) -> ! {
+    load_gdt();
     load_idt();
     serial_init();
     // SAFETY: stage2 leaves the boot-info block at RDI; only plain integers are read.
     let info = unsafe { core::ptr::read_unaligned(boot_info as *const BootInfo) };
-    // SAFETY: one core; the console starts below stage2's last line.
     let console = &raw mut CONSOLE;
-    // SAFETY: (as above) nothing else holds the console state.
-    unsafe { (*console).row = (usize::from(info.vga_cursor >> 8) + 1).min(24) };
+    // SAFETY: one core, nothing else holds the console state; the console goes on at
+    // the cursor stage2 left (row in the high byte, column in the low), as the kernel's.
+    unsafe {
+        (*console).row = usize::from(info.vga_cursor >> 8).min(24);
+        (*console).column = usize::from(info.vga_cursor & 0xFF).min(79);
+    }
     let entry = header_u64(offsets::APP_ENTRY);
     if entry == 0 {
         print("export: no app in this image\n");
@@ -491,7 +654,8 @@ pub extern "C" fn bf_section_end() {
 /// `name` must be a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bf_cold_path(name: *const u8) -> ! {
-    print("\ncold path ");
+    fresh_line();
+    print("cold path ");
     let mut at = name;
     // SAFETY: the caller's contract: bytes up to the NUL are readable.
     unsafe {
@@ -587,8 +751,10 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     unsafe { memcmp(a, b, n) }
 }
 
+/// A panic of the runtime itself (none is expected): report and exit with 0x7f.
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    print("\nexport: runtime panic\n");
+    fresh_line();
+    print("export: runtime panic\n");
     exit(EXIT_FAULT)
 }

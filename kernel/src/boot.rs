@@ -107,6 +107,12 @@ pub fn build_id() -> &'static [u8] {
     build_id_of_note(note)
 }
 
+/// Unit tests link no kernel image and so have no build id.
+#[cfg(test)]
+pub fn build_id() -> &'static [u8] {
+    &[]
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -185,10 +185,11 @@ pub fn parse_linker_map(text: &str) -> Vec<InputSection> {
             continue;
         }
         let hex = |w: &str| w.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok());
-        if let (Some(address), Some(size)) = (hex(words[1]), hex(words[2])) {
-            if size > 0 && address > 0 {
-                out.push(InputSection { address, size, file: words[3..].join(" ") });
-            }
+        if let (Some(address), Some(size)) = (hex(words[1]), hex(words[2]))
+            && size > 0
+            && address > 0
+        {
+            out.push(InputSection { address, size, file: words[3..].join(" ") });
         }
     }
     out

@@ -212,10 +212,10 @@ pub fn link(runtime: &[u8], object: &[u8], app: &AppSpec) -> Result<Linked, Link
         file.symbols().filter_map(|s| Some((s.name().ok()?, s.section_index()?))).collect();
     let mut text: Vec<SectionIndex> = Vec::new();
     for name in &app.order {
-        if let Some(index) = defined.get(name.as_str()).filter(|i| groups.text.contains(i)) {
-            if !text.contains(index) {
-                text.push(*index);
-            }
+        if let Some(index) = defined.get(name.as_str()).filter(|i| groups.text.contains(i))
+            && !text.contains(index)
+        {
+            text.push(*index);
         }
     }
     text.extend(groups.text.iter().filter(|i| !text.contains(i)).copied().collect::<Vec<_>>());
@@ -244,10 +244,11 @@ pub fn link(runtime: &[u8], object: &[u8], app: &AppSpec) -> Result<Linked, Link
     for &index in text.iter().chain(&groups.rodata).chain(&groups.data) {
         let section = file.section_by_index(index).expect("listed above");
         for (_, rel) in section.relocations() {
-            if let (RelocationFlags::Elf { r_type }, RelocationTarget::Symbol(symbol)) = (rel.flags(), rel.target()) {
-                if is_got_type(r_type) && !got.contains(&symbol) {
-                    got.push(symbol);
-                }
+            if let (RelocationFlags::Elf { r_type }, RelocationTarget::Symbol(symbol)) = (rel.flags(), rel.target())
+                && is_got_type(r_type)
+                && !got.contains(&symbol)
+            {
+                got.push(symbol);
             }
         }
     }
