@@ -418,9 +418,23 @@ impl std::fmt::Display for ImageError {
 
 impl std::error::Error for ImageError {}
 
+/// The smallest disk the BIOS boots from every interface: one cylinder of the
+/// 16-head, 63-sector geometry. SeaBIOS refuses a virtio or USB disk smaller than that
+/// (it boots nothing and prints nothing), so [`raw_image`] pads the file with zeros to
+/// this size; the bytes that carry something are [`used_bytes`].
+pub const MIN_DISK_SECTORS: usize = 16 * 63;
+
+/// Bytes of an image of `linked` that carry something: stage1, stage2, the FLUD header
+/// and the payload, to the end of its last sector. Writing these to a USB stick is
+/// enough; the rest of [`raw_image`]'s file is padding.
+pub fn used_bytes(linked: &Linked) -> usize {
+    (PAYLOAD_LBA as usize + linked.payload.len().div_ceil(SECTOR_SIZE)) * SECTOR_SIZE
+}
+
 /// The complete raw disk image for `linked`: LBA 0 `stage1` with a fresh disk signature
 /// and one active boot-data partition over the rest, LBA 1–8 `stage2`, LBA 9 the FLUD
-/// header (with `cmdline`), LBA 10… the payload. No FAT16 partition.
+/// header (with `cmdline`), LBA 10… the payload, then zeros up to
+/// [`MIN_DISK_SECTORS`]. No FAT16 partition.
 pub fn raw_image(stage1: &[u8], stage2: &[u8], linked: &Linked, cmdline: &str) -> Result<Vec<u8>, ImageError> {
     if stage1.len() != SECTOR_SIZE || stage1[BOOT_SIGNATURE_OFFSET..] != BOOT_SIGNATURE {
         return Err(ImageError::BadStage1);
@@ -434,8 +448,7 @@ pub fn raw_image(stage1: &[u8], stage2: &[u8], linked: &Linked, cmdline: &str) -
     header.set_cmdline(cmdline).map_err(ImageError::Flud)?;
     header.check_layout().map_err(ImageError::Flud)?;
     let header = header.encode();
-    let payload_sectors = payload.len().div_ceil(SECTOR_SIZE);
-    let total_sectors = PAYLOAD_LBA as usize + payload_sectors;
+    let total_sectors = (used_bytes(linked) / SECTOR_SIZE).max(MIN_DISK_SECTORS);
     let mut image = vec![0u8; total_sectors * SECTOR_SIZE];
     // The MBR: stage1's code, a disk signature derived from the header (as mkimage's),
     // one partition from stage2 to the end.
@@ -478,8 +491,10 @@ pub struct ImageSummary {
     pub trimmed: u32,
     /// Bytes of the payload.
     pub payload_bytes: u64,
-    /// Bytes of the image.
+    /// Bytes of the image that carry something (up to the payload's last sector).
     pub image_bytes: u64,
+    /// Bytes of the file, padding included.
+    pub file_bytes: u64,
 }
 
 /// Decodes and checks an exported raw image: MBR signature, FLUD header, payload
@@ -502,7 +517,8 @@ pub fn inspect(image: &[u8]) -> Result<ImageSummary, ImageError> {
         exported: record.exported,
         trimmed: record.trimmed,
         payload_bytes: payload.len() as u64,
-        image_bytes: image.len() as u64,
+        image_bytes: (start + payload.len().div_ceil(SECTOR_SIZE) * SECTOR_SIZE) as u64,
+        file_bytes: image.len() as u64,
         header,
     })
 }

@@ -220,8 +220,11 @@ fn stage2() -> Vec<u8> {
 fn the_raw_image_boots_the_payload_and_is_checked() {
     let linked = link(&runtime(), &app_object(), &spec(&["bf_app_main"])).unwrap();
     let image = raw_image(&stage1(), &stage2(), &linked, "").unwrap();
-    let sectors = 10 + linked.payload.len().div_ceil(512);
-    assert_eq!(image.len(), sectors * 512);
+    let used = 10 + linked.payload.len().div_ceil(512);
+    assert_eq!(used_bytes(&linked), used * 512);
+    let sectors = 16 * 63;
+    assert_eq!(image.len(), sectors * 512, "padded to one BIOS cylinder");
+    assert!(image[used * 512..].iter().all(|b| *b == 0), "the padding is zeros");
     assert_eq!(image[..440], stage1()[..440], "stage1's code");
     assert_eq!(image[512..512 + 3000], stage2()[..], "stage2");
     let entry: &[u8; 16] = image[446..462].try_into().unwrap();
@@ -236,6 +239,7 @@ fn the_raw_image_boots_the_payload_and_is_checked() {
     assert_eq!((summary.app.as_str(), summary.exported, summary.trimmed), ("demo", 2, 1));
     assert_eq!(summary.header.entry, LOAD_ADDR);
     assert_eq!(summary.payload_bytes, linked.payload.len() as u64);
+    assert_eq!((summary.image_bytes, summary.file_bytes), (used as u64 * 512, image.len() as u64));
     // One flipped payload bit: the checksum stage2 checks no longer matches.
     let mut bad = image.clone();
     bad[10 * 512 + 0x410] ^= 1;

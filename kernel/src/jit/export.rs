@@ -111,7 +111,9 @@ pub fn image_file_name(app: &str) -> String {
 pub struct Exported {
     /// The image file written.
     pub path: PathBuf,
-    /// Bytes of the whole raw image.
+    /// Bytes of the raw image that carry something (stage1 to the payload's last
+    /// sector; the file is padded with zeros to one BIOS cylinder,
+    /// [`bf_export::MIN_DISK_SECTORS`]).
     pub image_bytes: usize,
     /// Bytes of the FLUD payload (runtime and app).
     pub payload_bytes: usize,
@@ -239,7 +241,7 @@ fn export(name: &str, bitcode: &[u8], profile: &[FunctionReport], settings: &Set
     std::fs::create_dir_all(&settings.dir).map_err(|e| format!("{}: {e}", settings.dir.display()))?;
     let path = settings.dir.join(image_file_name(name));
     std::fs::write(&path, &image).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    Ok(Exported { path, image_bytes: image.len(), payload_bytes: linked.payload.len(), functions, trimmed })
+    Ok(Exported { path, image_bytes: bf_export::used_bytes(&linked), payload_bytes: linked.payload.len(), functions, trimmed })
 }
 
 /// Stage1 and stage2 (LBA 0–8) of the boot disk, or of `image` as a Linux program.
