@@ -168,9 +168,12 @@ shrink: boot-stages kernel tools
 	$(BFRUN) --disk $(DISK) --metrics $(QEMU_ARGS) $(BUILD)/grow.img | tee $(BUILD)/grow.log | grep -E "^($(SHRINK_APP): |export: )"
 	$(MKIMAGE) fs cat $(BUILD)/grow.img /EXPORT/$(shell echo $(SHRINK_APP) | cut -c1-8 | tr a-z A-Z).IMG > $(BUILD)/$(SHRINK_APP).min.img
 	$(BFRUN) --disk $(DISK) --metrics $(QEMU_ARGS) $(BUILD)/$(SHRINK_APP).min.img | tee $(BUILD)/shrink.log
-	@printf '%-8s %12s  %s\n' image bytes "$(SHRINK_APP)'s line" \
-		grow "$$(stat -c %s $(BUILD)/grow.img)" "$$(grep -m1 '^$(SHRINK_APP): ' $(BUILD)/grow.log)" \
-		exported "$$(stat -c %s $(BUILD)/$(SHRINK_APP).min.img)" "$$(grep -m1 '^$(SHRINK_APP): ' $(BUILD)/shrink.log)"
+	@payload() { $(MKIMAGE) info $$1 | sed -n 's/^  payload size *\([0-9]*\) bytes.*/\1/p'; }; \
+	printf '%-8s %12s %13s  %s\n' image "file bytes" "payload bytes" "$(SHRINK_APP)'s line"; \
+	printf '%-8s %12s %13s  %s\n' grow "$$(stat -c %s $(BUILD)/grow.img)" "$$(payload $(BUILD)/grow.img)" \
+		"$$(grep -m1 '^$(SHRINK_APP): ' $(BUILD)/grow.log)"; \
+	printf '%-8s %12s %13s  %s\n' exported "$$(stat -c %s $(BUILD)/$(SHRINK_APP).min.img)" \
+		"$$(payload $(BUILD)/$(SHRINK_APP).min.img)" "$$(grep -m1 '^$(SHRINK_APP): ' $(BUILD)/shrink.log)"
 
 clean:
 	rm -rf $(BUILD) target

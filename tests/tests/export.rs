@@ -225,6 +225,9 @@ fn the_kernel_exports_to_its_fat16_partition_and_maps_its_dead_code_in_qemu() {
     assert_eq!(small[..440], grow_disk[..440], "stage1's code");
     assert_eq!(small[512..512 * 9], grow_disk[512..512 * 9], "stage2");
     check_exported(&exported, "fib", &outcome.serial, DiskInterface::Ide, "trimmed");
+    // `mkimage info` knows an exported image: no file system expected, the app named.
+    let info = String::from_utf8(mkimage(&["info", &exported.to_string_lossy()])).unwrap();
+    assert_contains_all(&info, ["FAT partition: none (an exported image)", "exported app: fib (trimmed, ", "image ok"]);
 
     // The same boot's dead-code map, mapped back to the kernel on the host.
     let kernel = workspace_root().join("build/kernel.elf");

@@ -241,7 +241,13 @@ fn export(name: &str, bitcode: &[u8], profile: &[FunctionReport], settings: &Set
     std::fs::create_dir_all(&settings.dir).map_err(|e| format!("{}: {e}", settings.dir.display()))?;
     let path = settings.dir.join(image_file_name(name));
     std::fs::write(&path, &image).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    Ok(Exported { path, image_bytes: bf_export::used_bytes(&linked), payload_bytes: linked.payload.len(), functions, trimmed })
+    Ok(Exported {
+        path,
+        image_bytes: bf_export::used_bytes(&linked),
+        payload_bytes: linked.payload.len(),
+        functions,
+        trimmed,
+    })
 }
 
 /// Stage1 and stage2 (LBA 0–8) of the boot disk, or of `image` as a Linux program.

@@ -30,8 +30,28 @@ pub struct ImageReport {
     pub payload_crc32: u32,
     /// The FAT partition's file system, if it could be read.
     pub fat: Option<FatSummary>,
+    /// For an image the kernel exported (docs/shrink.md): the app its runtime carries.
+    /// Such an image has no FAT16 partition.
+    pub export: Option<ExportedApp>,
     /// Every inconsistency found; empty for a good image.
     pub problems: Vec<String>,
+}
+
+/// The app record of an exported image's runtime header (`boot_protocol::export`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportedApp {
+    /// The app's name.
+    pub name: String,
+    /// Whether never-executed functions were trimmed to cold-path stubs.
+    pub trimmed_mode: bool,
+    /// Functions exported with code.
+    pub exported: u32,
+    /// Functions trimmed.
+    pub trimmed: u32,
+    /// The app's entry address.
+    pub entry: u64,
+    /// Bytes of the app's BSS (zeroed by the runtime, not stored).
+    pub bss_bytes: u64,
 }
 
 impl ImageReport {
@@ -73,6 +93,14 @@ pub fn inspect_image(path: &Path) -> Result<ImageReport> {
     file.seek(SeekFrom::Start(payload_start))?;
     file.read_exact(&mut payload)?;
     let payload_crc32 = crc32(&payload);
+    let export = boot_protocol::export::AppRecord::read_from(&payload).map(|record| ExportedApp {
+        name: record.name.to_string(),
+        trimmed_mode: record.flags & boot_protocol::export::FLAG_TRIMMED != 0,
+        exported: record.exported,
+        trimmed: record.trimmed,
+        entry: record.entry,
+        bss_bytes: record.bss_end.saturating_sub(record.bss_start),
+    });
     drop(payload);
 
     let mut problems = Vec::new();
@@ -101,8 +129,9 @@ pub fn inspect_image(path: &Path) -> Result<ImageReport> {
             boot.last_lba()
         ));
     }
-    let fat = if ![PARTITION_TYPE_FAT16, PARTITION_TYPE_FAT16_SMALL].contains(&fat_entry.kind) || fat_entry.sectors == 0
-    {
+    let fat = if export.is_some() && fat_entry.is_empty() {
+        None // an exported image has no file system
+    } else if ![PARTITION_TYPE_FAT16, PARTITION_TYPE_FAT16_SMALL].contains(&fat_entry.kind) || fat_entry.sectors == 0 {
         problems.push(format!("partition 2 is not a FAT16 partition (type {:#04x})", fat_entry.kind));
         None
     } else {
@@ -131,7 +160,7 @@ pub fn inspect_image(path: &Path) -> Result<ImageReport> {
             }
         }
     };
-    Ok(ImageReport { image_bytes, partitions, header, payload_crc32, fat, problems })
+    Ok(ImageReport { image_bytes, partitions, header, payload_crc32, fat, export, problems })
 }
 
 impl fmt::Display for ImageReport {
@@ -182,7 +211,20 @@ impl fmt::Display for ImageReport {
                 fat.free_clusters,
                 fat.hidden_sectors
             )?,
+            None if self.export.is_some() => writeln!(f, "FAT partition: none (an exported image)")?,
             None => writeln!(f, "FAT partition: unreadable")?,
+        }
+        if let Some(app) = &self.export {
+            writeln!(
+                f,
+                "exported app: {} ({}, {} functions exported, {} trimmed), entry {:#x}, BSS {} bytes",
+                app.name,
+                if app.trimmed_mode { "trimmed" } else { "full" },
+                app.exported,
+                app.trimmed,
+                app.entry,
+                app.bss_bytes
+            )?;
         }
         if self.problems.is_empty() {
             writeln!(f, "image ok")
