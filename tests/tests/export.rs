@@ -1,10 +1,11 @@
 //! Export (docs/shrink.md): after an app's tiered run the kernel compiles it once more
 //! with the profile, links it behind the export runtime and writes a bootable raw
-//! image. These tests export every app of `apps/` and an external C app (natively:
-//! fast), boot each exported image in QEMU and compare its output with the grow run's;
-//! check trimmed against full on an app with a path the grow run never took; check
-//! that stage2 refuses a corrupted exported image; and let the kernel export on bare
-//! metal to its FAT16 partition, from where `mkimage fs cat` takes the image.
+//! image. These tests let the kernel export every app of `apps/` and an external C app
+//! on bare metal to its FAT16 partition, take each image from there with `mkimage fs
+//! cat`, boot it in QEMU and compare its output with the grow run's, in the same boot
+//! as the dead-code map; check the same exports' figures natively; check trimmed
+//! against full on an app with a path the grow run never took; and check that stage2
+//! refuses a corrupted exported image.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -109,31 +110,53 @@ fn replace_payload(image: &mut [u8], mut header: FludHeader, payload: &[u8]) {
     image[at..at + SECTOR_SIZE].copy_from_slice(&header.encode());
 }
 
+/// Every app of `apps/apps.list`, then the external C app.
+fn exported_apps() -> Vec<String> {
+    let mut apps: Vec<String> = bf_app_list::apps().iter().map(|a| a.name.to_string()).collect();
+    apps.push("collatz".into());
+    apps
+}
+
+/// The 8.3 file name an app is exported under (`TINYLLAM.IMG`).
+fn image_name(app: &str) -> String {
+    format!("{}.IMG", app.to_ascii_uppercase().chars().take(8).collect::<String>())
+}
+
+/// Checks an export's figures in the grow run's output against the image file itself:
+/// the counts of the profile, the file padded to one BIOS cylinder, `image_bytes` as
+/// `bf_export::inspect` measures it, the exported and trimmed counts in its header.
+fn check_export_figures(grow: &str, app: &str, image: &[u8], mode: &str) {
+    let figure = |name: &str| {
+        runner::parse_metrics(grow)
+            .into_iter()
+            .find(|m| m.0 == format!("{name}.{app}"))
+            .map(|m| m.1)
+            .unwrap_or_else(|| panic!("no METRIC {name}.{app}"))
+    };
+    let (functions, executed) = (figure("shrink.app_functions"), figure("shrink.app_functions_executed"));
+    assert!(executed >= 1.0 && executed <= functions, "{app}: {executed} of {functions} functions ran");
+    assert_eq!(image.len(), 16 * 63 * 512, "{app}: the file is padded to one BIOS cylinder");
+    let summary = bf_export::inspect(image).expect("the image checks");
+    assert_eq!(summary.app, app);
+    assert_eq!(summary.image_bytes as f64, figure("export.image_bytes"), "{app}: image_bytes up to the payload's end");
+    assert_eq!(summary.payload_bytes as f64, figure("export.payload_bytes"), "{app}: payload_bytes");
+    assert!(summary.payload_bytes < summary.image_bytes, "{app}: the payload is part of the image");
+    assert_eq!(f64::from(summary.exported), figure("export.functions"), "{app}: exported functions");
+    assert_eq!(f64::from(summary.trimmed), figure("export.trimmed_functions"), "{app}: trimmed functions");
+    assert_eq!(summary.flags & boot_protocol::export::FLAG_TRIMMED != 0, mode == "trimmed", "{app}: {mode}");
+    assert!(figure("export.ms") > 0.0, "{app}: export.ms");
+}
+
 #[test]
-fn every_app_and_a_c_app_export_and_their_images_print_the_grow_runs_lines() {
+fn every_app_and_a_c_app_export_natively_with_their_figures() {
     let dir = scratch_dir("export-apps");
     let collatz = clang_bitcode(&workspace_root().join("apps/c-example/collatz.c"), &dir);
     let program = format!("--program={}", collatz.display());
     let grow = native_export(&dir, &["--apps=all", "--tiers=tiered", "--export=all", &program]);
-    let mut apps: Vec<String> = bf_app_list::apps().iter().map(|a| a.name.to_string()).collect();
-    apps.push("collatz".into());
-    // Each disk interface the BIOS boots from, in turn; the USB stick once.
-    let disks = [DiskInterface::Virtio, DiskInterface::Ide];
-    for (i, app) in apps.iter().enumerate() {
-        let file = dir.join(format!("{}.IMG", app.to_ascii_uppercase().chars().take(8).collect::<String>()));
+    for app in exported_apps() {
+        let file = dir.join(image_name(&app));
         assert_contains_all(&grow, [format!("export: {app}: wrote {}", file.display())]);
-        let functions = metric(&grow, &format!("shrink.app_functions.{app}")).expect("app_functions");
-        let executed = metric(&grow, &format!("shrink.app_functions_executed.{app}")).expect("executed");
-        assert!(executed >= 1.0 && executed <= functions, "{app}: {executed} of {functions} functions ran");
-        let payload = metric(&grow, &format!("export.payload_bytes.{app}")).expect("payload_bytes");
-        let image = metric(&grow, &format!("export.image_bytes.{app}")).expect("image_bytes");
-        let file_bytes = std::fs::metadata(&file).unwrap().len();
-        assert_eq!(file_bytes, 16 * 63 * 512, "{app}: the file is padded to one BIOS cylinder");
-        let summary = bf_export::inspect(&std::fs::read(&file).unwrap()).expect("the image checks");
-        assert_eq!(summary.image_bytes as f64, image, "{app}: image_bytes are the bytes up to the payload's end");
-        assert!(payload < image, "{app}: the payload is part of the image");
-        let disk = if i == 0 { DiskInterface::Usb } else { disks[i % 2] };
-        check_exported(&file, app, &grow, disk, "trimmed");
+        check_export_figures(&grow, &app, &std::fs::read(&file).unwrap(), "trimmed");
     }
 }
 
@@ -206,27 +229,44 @@ fn stage2_refuses_a_corrupted_exported_image() {
 }
 
 #[test]
-fn the_kernel_exports_to_its_fat16_partition_and_maps_its_dead_code_in_qemu() {
+fn the_kernel_exports_every_app_to_its_fat16_partition_and_maps_its_dead_code_in_qemu() {
+    let dir = scratch_dir("export-grow-c");
+    let collatz = clang_bitcode(&workspace_root().join("apps/c-example/collatz.c"), &dir);
     let image = build_image(
         "export-grow",
-        &ImageSpec { cmdline: "--no-jit --apps=fib --tiers=tiered bf.export=fib".into(), ..Default::default() },
+        &ImageSpec {
+            cmdline: "--no-jit --apps=all --tiers=tiered bf.export=all".into(),
+            modules: vec![("app".into(), collatz)],
+            ..Default::default()
+        },
     );
     let mut config = QemuConfig::new(&image);
     config.accel = Accel::Tcg;
-    config.snapshot = false; // the kernel writes /EXPORT/FIB.IMG
+    config.snapshot = false; // the kernel writes /EXPORT/*.IMG
     let outcome = config.run(bareflow_tests::BOOT_TIMEOUT).expect("start QEMU");
     println!("--- COM1 (grow image) ---\n{}", outcome.serial);
-    assert_contains_all(&outcome.serial, ["export: fib (trimmed) to /EXPORT", "export: fib: wrote /EXPORT/FIB.IMG ("]);
     assert_eq!(outcome.kernel_status, Some(0));
-    let exported = image.with_file_name("FIB.IMG");
-    std::fs::write(&exported, fat_read(&image, "/EXPORT/FIB.IMG")).unwrap();
-    // Its stage1 and stage2 are the boot disk's own.
-    let (grow_disk, small) = (std::fs::read(&image).unwrap(), std::fs::read(&exported).unwrap());
-    assert_eq!(small[..440], grow_disk[..440], "stage1's code");
-    assert_eq!(small[512..512 * 9], grow_disk[512..512 * 9], "stage2");
-    check_exported(&exported, "fib", &outcome.serial, DiskInterface::Ide, "trimmed");
+    assert_contains_all(&outcome.serial, ["export: all (trimmed) to /EXPORT"]);
+    let grow_disk = std::fs::read(&image).unwrap();
+    // Each exported image, taken from the FAT16 partition with `mkimage fs cat`, boots
+    // on virtio and IDE in turn (the first one as a USB stick) and prints exactly the
+    // lines its app printed in the grow run.
+    let disks = [DiskInterface::Virtio, DiskInterface::Ide];
+    for (i, app) in exported_apps().iter().enumerate() {
+        let name = image_name(app);
+        assert_contains_all(&outcome.serial, [format!("export: {app}: wrote /EXPORT/{name} (")]);
+        let exported = image.with_file_name(&name);
+        let bytes = fat_read(&image, &format!("/EXPORT/{name}"));
+        std::fs::write(&exported, &bytes).unwrap();
+        check_export_figures(&outcome.serial, app, &bytes, "trimmed");
+        // Its stage1 and stage2 are the boot disk's own.
+        assert_eq!(bytes[..440], grow_disk[..440], "stage1's code");
+        assert_eq!(bytes[512..512 * 9], grow_disk[512..512 * 9], "stage2");
+        let disk = if i == 0 { DiskInterface::Usb } else { disks[i % 2] };
+        check_exported(&exported, app, &outcome.serial, disk, "trimmed");
+    }
     // `mkimage info` knows an exported image: no file system expected, the app named.
-    let info = String::from_utf8(mkimage(&["info", &exported.to_string_lossy()])).unwrap();
+    let info = String::from_utf8(mkimage(&["info", &image.with_file_name("FIB.IMG").to_string_lossy()])).unwrap();
     assert_contains_all(&info, ["FAT partition: none (an exported image)", "exported app: fib (trimmed, ", "image ok"]);
 
     // The same boot's dead-code map, mapped back to the kernel on the host.

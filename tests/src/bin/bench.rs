@@ -5,6 +5,7 @@
 //! build-time sizes, prints them as METRIC lines and writes a table to the file given
 //! as the first argument (default `docs/benchmarks.md`).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -223,47 +224,76 @@ fn c_programs() -> String {
     table
 }
 
-/// The median of `v`.
-/// "Shrink" (docs/shrink.md): from the apps boot `apps_image` (whose figures are
-/// `grow`), every app's exported image taken from its FAT16 partition and booted
-/// under TCG, against the same boot's tier-2 and AOT cycles; and the kernel's
-/// dead-code map of that boot, per component (`mkimage deadcode`).
-fn shrink_figures(apps_image: &std::path::Path, grow: &[Metric]) -> String {
-    let get = |name: String| grow.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
-    let mut out = String::from(
-        "Every app exported by the QEMU apps boot above (`bf.export=all`, trimmed: only the functions \
-         the tiered run executed, at O3 for generic x86-64), then each image taken from the FAT16 \
-         partition and booted under TCG: `exported` is its timed section, the same one as the other \
-         columns; `stage1→app` is stage1's first instruction to the app's call.\n\n\
-         | app | functions | executed | payload bytes | image bytes | export ms | aot cycles | t2 cycles | exported cycles | exported/t2 | stage1→app ms |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-    );
+/// One exported image's figures, booted under the apps boot's accelerator.
+struct ExportedRun {
+    /// `app.<app>.exported_cycles`.
+    cycles: f64,
+    /// `boot.stage1_to_app_ms`.
+    stage1_to_app_ms: f64,
+}
+
+/// Takes every app's exported image from the apps boot's FAT16 partition (`apps_image`)
+/// and boots it under `accel`, the accelerator of the boot that exported it.
+fn boot_exported_images(apps_image: &std::path::Path, accel: Accel) -> BTreeMap<String, ExportedRun> {
     let dir = apps_image.parent().unwrap();
+    let mut runs = BTreeMap::new();
     for app in bf_app_list::names() {
         let file: String = app.chars().take(8).collect::<String>().to_ascii_uppercase();
         let image = dir.join(format!("{file}.IMG"));
         std::fs::write(&image, bareflow_tests::fat_read(apps_image, &format!("/EXPORT/{file}.IMG"))).unwrap();
         let mut config = QemuConfig::new(&image);
-        config.accel = Accel::Tcg;
+        config.accel = accel;
         config.memory_mib = 64;
         let booted = config.run(Duration::from_secs(300)).expect("start QEMU");
         assert_eq!(booted.kernel_status, Some(0), "exported {app}:\n{}", booted.serial);
-        let exported = booted.metric(&format!("app.{app}.exported_cycles")).unwrap_or(f64::NAN);
-        let stage1 = booted.metric("boot.stage1_to_app_ms").unwrap_or(f64::NAN);
+        let run = ExportedRun {
+            cycles: booted.metric(&format!("app.{app}.exported_cycles")).unwrap_or(f64::NAN),
+            stage1_to_app_ms: booted.metric("boot.stage1_to_app_ms").unwrap_or(f64::NAN),
+        };
+        println!("METRIC app.{app}.exported_cycles {:.0} cycles", run.cycles);
+        println!("METRIC export.stage1_to_app_ms.{app} {:.2} ms", run.stage1_to_app_ms);
+        runs.insert(app.to_string(), run);
+    }
+    runs
+}
+
+/// "Shrink" (docs/shrink.md): the export figures of the apps boot (`grow`, under
+/// `accel`) and its exported images' runs, against the same boot's tier-2 and AOT
+/// cycles; and the kernel's dead-code map of that boot, per component (`mkimage
+/// deadcode`).
+fn shrink_figures(
+    apps_image: &std::path::Path,
+    grow: &[Metric],
+    accel: Accel,
+    exported: &BTreeMap<String, ExportedRun>,
+) -> String {
+    let get = |name: String| grow.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
+    let mut out = format!(
+        "Every app exported by the QEMU {} apps boot above (`bf.export=all`, trimmed: only the functions \
+         the tiered run executed, at O3 for generic x86-64), then each image taken from the FAT16 \
+         partition and booted under the same accelerator: `exported` is its timed section, the same one \
+         as the other columns; `stage1→app` is stage1's first instruction to the app's call; `image \
+         bytes` are the bytes up to the payload's end (the file is padded to 516096 bytes, one BIOS \
+         cylinder).\n\n\
+         | app | functions | executed | payload bytes | image bytes | export ms | aot cycles | t2 cycles | exported cycles | exported/t2 | stage1→app ms |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        accel.name()
+    );
+    for app in bf_app_list::names() {
+        let run = &exported[app];
         let t2 = get(format!("app.{app}.t2_cycles"));
-        for (name, value) in [("exported_cycles", exported), ("stage1_to_app_ms", stage1)] {
-            println!("METRIC export.{name}.{app} {value:.2}");
-        }
         writeln!(
             out,
-            "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} | {t2:.0} | {exported:.0} | {:.2} | {stage1:.2} |",
+            "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} | {t2:.0} | {:.0} | {:.2} | {:.2} |",
             get(format!("shrink.app_functions.{app}")),
             get(format!("shrink.app_functions_executed.{app}")),
             get(format!("export.payload_bytes.{app}")),
             get(format!("export.image_bytes.{app}")),
             get(format!("export.ms.{app}")),
             get(format!("app.{app}.aot_cycles")),
-            exported / t2,
+            run.cycles,
+            run.cycles / t2,
+            run.stage1_to_app_ms,
         )
         .unwrap();
     }
@@ -294,6 +324,7 @@ fn shrink_figures(apps_image: &std::path::Path, grow: &[Metric]) -> String {
     out
 }
 
+/// The median of `v`.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -445,12 +476,16 @@ fn main() {
         assert_eq!(outcome.kernel_status, Some(0), "app suite failed:\n{}", outcome.serial);
         suites.push((format!("QEMU {}", accel.name()), runner::parse_metrics(&outcome.serial)));
     }
+    // The exported images of the last QEMU boot, booted under its accelerator.
+    let export_accel = *Accel::available().last().expect("an accelerator");
+    let exported = boot_exported_images(&apps_image, export_accel);
+    let export_suite = format!("QEMU {}", export_accel.name());
     let native = bareflow_tests::run_kernel_natively(&["--no-jit", "--apps=all"]).0;
     suites.push(("native Linux".into(), runner::parse_metrics(&native)));
     for (where_, metrics) in &suites {
         let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
-        writeln!(apps, "\n{where_}:\n\n| app | aot cycles | interp cycles | t1 cycles | t2 cycles | tiered (hot) cycles | t2/aot | interp/aot | interp→t2 speedup | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % |").unwrap();
-        writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
+        writeln!(apps, "\n{where_}:\n\n| app | aot cycles | interp cycles | t1 cycles | t2 cycles | tiered (hot) cycles | exported cycles | t2/aot | interp/aot | interp→t2 speedup | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % |").unwrap();
+        writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
         for app in bf_app_list::names() {
             let c = |t: &str| get(format!("app.{app}.{t}_cycles"));
             let slug = where_.replace(' ', "_").to_lowercase();
@@ -459,12 +494,13 @@ fn main() {
             }
             writeln!(
                 apps,
-                "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |",
                 c("aot"),
                 c("interp"),
                 c("t1"),
                 c("t2"),
                 c("tiered"),
+                if *where_ == export_suite { format!("{:.0}", exported[app].cycles) } else { "—".into() },
                 c("t2") / c("aot"),
                 c("interp") / c("aot"),
                 c("interp") / c("t2"),
@@ -485,7 +521,7 @@ fn main() {
     }
 
     // The images on the partition are the last QEMU boot's (the suite before `native`).
-    let shrink = shrink_figures(&apps_image, &suites[suites.len() - 2].1);
+    let shrink = shrink_figures(&apps_image, &suites[suites.len() - 2].1, export_accel, &exported);
 
     // Compile latency: the tiered runs' promotions (the same suite runs as above).
     let mut latency = String::from(
