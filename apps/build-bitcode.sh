@@ -7,6 +7,12 @@
 # memcpy/memmove/memset/memcmp/bcmp, and bf_app_main must be defined. Fails loudly
 # otherwise.
 #
+# The same run writes OUT_DIR/<app>.aot.o, the AOT baseline the kernel links: rustc's
+# object code for x86-64 from the very module of <app>.bc (the same LTO, opt-level and
+# codegen units), with `bf_app_main` renamed `bf_aot_main_<app>` and every other symbol
+# it defines made local, so the apps' objects link side by side (docs/engine.md, "The
+# AOT baseline"). Needs objcopy (binutils).
+#
 # How: `cargo rustc` builds the app as a staticlib with its `bitcode` feature (which
 # exports bf_app_main and brings the panic handler) and fat LTO, so core and
 # bf-app-abi are merged into the module; `--emit=llvm-bc=PATH` writes the module after
@@ -60,7 +66,18 @@ cargo_bitcode() {
         --config 'profile.release.incremental=false' \
         --config 'profile.release.overflow-checks=false' \
         --config 'profile.release.debug-assertions=false' \
-        -- --emit="llvm-bc=$emit_dir/$app.bc"
+        -- --emit="llvm-bc=$emit_dir/$app.bc,obj=$emit_dir/$app.o"
+}
+
+# OUT_DIR/<app>.aot.o from the object of the LTO module: `bf_app_main` becomes
+# `bf_aot_main_<app>`, the only global symbol it defines. Replaced only when it changed
+# (the kernel's build script reruns on a new file).
+aot_object() {
+    local app=$1 tmp
+    tmp=$(mktemp "$out_dir/.$app.aot.XXXXXX")
+    objcopy --redefine-sym "bf_app_main=bf_aot_main_$app" "$emit_dir/$app.o" "$tmp"
+    objcopy --keep-global-symbol "bf_aot_main_$app" "$tmp"
+    if cmp -s "$tmp" "$out_dir/$app.aot.o"; then rm "$tmp"; else mv "$tmp" "$out_dir/$app.aot.o"; fi
 }
 
 failed=0
@@ -68,13 +85,19 @@ for app in "${apps[@]}"; do
     [[ " ${all_apps[*]} " == *" $app "* ]] || { echo "error: unknown app '$app' (apps: ${all_apps[*]})" >&2; exit 2; }
     bc=$emit_dir/$app.bc
     cargo_bitcode "$app"
-    if [[ ! -s $bc ]]; then
-        # Cargo considered the crate fresh but the .bc is gone: rebuild the crate.
+    if [[ ! -s $bc || ! -s $emit_dir/$app.o ]]; then
+        # Cargo considered the crate fresh but the .bc or .o is gone: rebuild the crate.
         "$cargo" clean --quiet -p "$app" --release --target "$target" --target-dir "$target_dir"
         cargo_bitcode "$app"
     fi
     [[ -s $bc ]] || { echo "error: $app: rustc wrote no bitcode to $bc" >&2; exit 1; }
-    cp "$bc" "$out_dir/$app.bc"
+    [[ -s $emit_dir/$app.o ]] || { echo "error: $app: rustc wrote no object to $emit_dir/$app.o" >&2; exit 1; }
+    cmp -s "$bc" "$out_dir/$app.bc" || cp "$bc" "$out_dir/$app.bc"
+    aot_object "$app"
+    if ! nm --defined-only --extern-only "$out_dir/$app.aot.o" | awk '{ print $3 }' | grep -qx "bf_aot_main_$app"; then
+        echo "error: $app.aot.o does not define bf_aot_main_$app" >&2
+        failed=1
+    fi
 
     undefined=$("$llvm_nm" --undefined-only --format=just-symbols "$out_dir/$app.bc" | sort -u)
     bad=""

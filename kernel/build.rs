@@ -137,34 +137,50 @@ fn assemble_selftest() {
     }
 }
 
-/// The apps of `apps/apps.list` (crate `bf-app-list`): their bitcode (built by
-/// `apps/build-bitcode.sh`, which the Makefile runs first into `BAREFLOW_APPS_BC_DIR`)
-/// must be there; `OUT_DIR/apps.rs` gets the kernel's table of apps, which the app
-/// suite in `src/jit/` `include!`s: per app its name, its bitcode (`include_bytes!`)
-/// and its natively compiled entry `<crate>::run`.
+/// The apps of `apps/apps.list` (crate `bf-app-list`): their bitcode and AOT objects
+/// (built by `apps/build-bitcode.sh`, which the Makefile runs first into
+/// `BAREFLOW_APPS_BC_DIR`) must be there; `OUT_DIR/apps.rs` gets the kernel's table of
+/// apps, which the app suite in `src/jit/` `include!`s: per app its name, its bitcode
+/// (`include_bytes!`) and its AOT entry, `bf_aot_main_<app>` of `<app>.aot.o` — rustc's
+/// object code from the same LTO module as the bitcode, linked into the kernel here.
 fn embed_apps() {
     println!("cargo:rerun-if-env-changed=BAREFLOW_APPS_BC_DIR");
     println!("cargo:rerun-if-changed={}", bf_app_list::list_path().display());
     let dir = std::env::var("BAREFLOW_APPS_BC_DIR")
         .expect("BAREFLOW_APPS_BC_DIR is not set: build the kernel with `make` (it runs apps/build-bitcode.sh first)");
+    let mut entries = String::from("unsafe extern \"C\" {\n");
     let mut table = String::from(
         "/// Every app in the image, in the order the suite runs them (`apps/apps.list`).\n\
          pub static APPS: &[App] = &[\n",
     );
+    let mut wrappers = String::new();
     for app in bf_app_list::apps() {
         let bc = Path::new(&dir).join(app.bitcode_file());
-        assert!(bc.is_file(), "{} is missing: run apps/build-bitcode.sh {dir}", bc.display());
-        println!("cargo:rerun-if-changed={}", bc.display());
+        let aot = Path::new(&dir).join(format!("{}.aot.o", app.name));
+        for file in [&bc, &aot] {
+            assert!(file.is_file(), "{} is missing: run apps/build-bitcode.sh {dir}", file.display());
+            println!("cargo:rerun-if-changed={}", file.display());
+        }
+        println!("cargo:rustc-link-arg-bins={}", aot.display());
         let bc = bc.to_str().expect("BAREFLOW_APPS_BC_DIR is UTF-8");
+        let symbol = format!("bf_aot_main_{}", app.name);
+        entries += &format!("    /// `{}`'s `bf_app_main` in its AOT object.\n    fn {symbol}() -> i32;\n", app.name);
+        wrappers += &format!(
+            "/// Runs `{name}`'s AOT copy.\nfn aot_{name}() -> i32 {{\n    \
+             // SAFETY: `{symbol}` is the app's `extern \"C\" fn() -> i32` entry (the app ABI),\n    \
+             // linked from its AOT object; it calls only the ABI's host functions.\n    \
+             unsafe {{ {symbol}() }}\n}}\n",
+            name = app.name
+        );
         table += &format!(
-            "    App {{ name: {:?}, bitcode: include_bytes!({bc:?}), native: {} }},\n",
-            app.name,
-            app.native_entry()
+            "    App {{ name: {:?}, bitcode: include_bytes!({bc:?}), native: aot_{} }},\n",
+            app.name, app.name
         );
     }
+    entries += "}\n";
     table += "];\n";
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("apps.rs");
-    std::fs::write(&out, table).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
+    std::fs::write(&out, entries + &wrappers + &table).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
 }
 
 /// The export runtime (`export-runtime/`, built by `make export-runtime`) that exported

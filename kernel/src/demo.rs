@@ -9,7 +9,8 @@
 //! | `--unknown-syscall` | make a syscall the kernel does not implement (`acct`) and carry on |
 //! | `--syscall-bench=N` | time N `getpid` syscalls with rdtsc; prints `METRIC syscall.null_cycles` |
 //! | `--apps=all` or `--apps=NAME,…` | run apps natively (AOT), in the interpreter, at t1, at t2 and through the tiered engine |
-//! | `--tiers=all\|interp,t1,t2,profiled,tiered` | which runs `--apps` makes besides AOT (default: all): a tier table row's run (`bf_tiers::TIERS`), `profiled` or `tiered` |
+//! | `--tiers=all\|interp,t1,t2,t2host,profiled,tiered` | which runs `--apps` makes besides AOT (default: all): a tier table row's run (`bf_tiers::TIERS`), `t2host` (t2's level for this machine's CPU), `profiled` or `tiered` |
+//! | `--jit-cpu=generic\|host` | the CPU every tier compiles for: generic x86-64 like the AOT build (default), or this machine's CPU with all its features |
 //! | `--tiered-selftest` | run `jit-tests/tiered.ll` through the tiered engine |
 //! | `--no-jit` | skip the JIT self-test (with the `llvm` feature it runs by default) |
 //! | `--jit-trap` | run a JIT-compiled app that executes `ud2`: exception report |
@@ -119,6 +120,8 @@ pub fn run() -> i32 {
 
     let mut status = 0;
     #[cfg(feature = "llvm")]
+    configure_jit_cpu(&args);
+    #[cfg(feature = "llvm")]
     configure_snapshots(on_metal, files, &args);
     #[cfg(feature = "llvm")]
     configure_export(on_metal, files, &args);
@@ -195,6 +198,7 @@ pub fn run() -> i32 {
             || arg.starts_with("--program=")
             || arg.starts_with("--program-args=")
             || arg.starts_with("--export")
+            || arg.starts_with("--jit-cpu=")
         {
         } else if let Some(selection) = arg.strip_prefix("--apps=") {
             #[cfg(feature = "llvm")]
@@ -260,6 +264,18 @@ pub fn run() -> i32 {
     }
     println!("main: exiting with status {status}");
     status
+}
+
+/// The CPU the JIT tiers compile for: `--jit-cpu=host` (this machine's) or `generic`
+/// (the default, x86-64 like the AOT build).
+#[cfg(feature = "llvm")]
+fn configure_jit_cpu(args: &[String]) {
+    use crate::jit::CpuTarget;
+    match args.iter().rev().find_map(|a| a.strip_prefix("--jit-cpu=")) {
+        None | Some("generic") => {}
+        Some("host") => CpuTarget::set_default(CpuTarget::Host),
+        Some(other) => println!("main: --jit-cpu={other}: not generic or host; the tiers compile for generic x86-64"),
+    }
 }
 
 /// Where the tiered engine keeps its snapshots (docs/persistence.md): on bare metal

@@ -70,8 +70,8 @@ fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>, tiers: &[&str])
 }
 
 /// Every run of the suite besides AOT (the kernel's `suite::suite_runs()`: the tier
-/// table's runs, then `profiled` and `tiered`).
-const ALL_TIERS: [&str; 5] = ["interp", "t1", "t2", "profiled", "tiered"];
+/// table's runs, then `t2host`, `profiled` and `tiered`).
+const ALL_TIERS: [&str; 6] = ["interp", "t1", "t2", "t2host", "profiled", "tiered"];
 
 /// Under TCG one boot with every run takes too long (~160 s on this machine), so QEMU
 /// checks the JIT tiers and the tiered engine in one boot…
@@ -102,6 +102,18 @@ fn every_app_gives_the_same_answer_in_every_tier_natively() {
     let metrics = runner::parse_metrics(&text);
     assert_suite(&text, |name| metrics.iter().find(|m| m.0 == name).map(|m| m.1), &ALL_TIERS);
     assert_eq!(status, Some(0));
+    // The tiers compile for generic x86-64 like the AOT build; t2host for this CPU.
+    assert_contains_all(
+        &text,
+        ["apps: t1, t2 and the tiered engine compile for x86-64 (sse2), t2host for ", "; aot is rustc's build for"],
+    );
+    // `--jit-cpu=host` moves every tier to this CPU.
+    let (host, status) =
+        bareflow_tests::run_kernel_natively(&["--no-jit", "--apps=fib", "--tiers=t2", "--jit-cpu=host"]);
+    assert_eq!(status, Some(0), "{host}");
+    let line = host.lines().find(|l| l.starts_with("apps: t1, t2 and the tiered engine compile for ")).unwrap_or("");
+    assert!(!line.contains("compile for x86-64 (sse2)"), "--jit-cpu=host: {line}");
+    assert!(host.contains("fib: fib(27..=31) = ") && host.contains("apps: suite passed"), "{host}");
 }
 
 #[test]

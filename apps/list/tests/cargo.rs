@@ -1,7 +1,9 @@
 //! Cargo cannot take dependencies from `apps/apps.list`, so the manifests still name
-//! every app: the workspace's members (the `apps/*` glob), the kernel's optional
-//! dependencies and its `llvm` feature, and host-runner's dependencies. These tests fail
-//! when the manifests and the list disagree, naming the app and the line to add.
+//! every app: the workspace's members (the `apps/*` glob), host-runner's dependencies,
+//! and the release profile that builds the native copy with the bitcode's settings.
+//! The kernel depends on no app crate: it links each app's bitcode and AOT object
+//! (`apps/build-bitcode.sh`). These tests fail when the manifests and the list
+//! disagree, naming the app and the line to add.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,6 +80,28 @@ fn has_path_dependency(manifest: &Table, name: &str, path: &str, optional: bool)
         && dependency.and_then(|d| d.get("optional")).and_then(Value::as_bool).unwrap_or(false) == optional
 }
 
+/// The settings `apps/build-bitcode.sh` builds the bitcode with that Cargo can set per
+/// package: the apps' native builds (`apps/host-runner`) use them too, so their figures
+/// compare with the bitcode's (fat LTO is per build, not per package; the kernel's AOT
+/// copy is the bitcode's own module: docs/engine.md, "The AOT baseline").
+const BITCODE_PROFILE: [(&str, i64); 2] = [("opt-level", 2), ("codegen-units", 1)];
+
+/// What `[profile.release.package.<name>]` of `root` lacks of [`BITCODE_PROFILE`].
+fn profile_problems(root: &Table, name: &str) -> Vec<String> {
+    let package =
+        root.get("profile").and_then(|p| p.get("release")).and_then(|r| r.get("package")).and_then(|p| p.get(name));
+    BITCODE_PROFILE
+        .iter()
+        .filter(|(key, value)| package.and_then(|p| p.get(*key)).and_then(Value::as_integer) != Some(*value))
+        .map(|(key, value)| {
+            format!(
+                "{name}: set `{key} = {value}` in [profile.release.package.{name}] of Cargo.toml \
+                 (the native build uses the bitcode's settings)"
+            )
+        })
+        .collect()
+}
+
 /// Every way the manifests disagree with the list, one message each, naming the app.
 fn disagreements(ws: &Workspace) -> Vec<String> {
     let apps = match bf_app_list::parse(&ws.list) {
@@ -111,20 +135,15 @@ fn disagreements(ws: &Workspace) -> Vec<String> {
                  (and {dir} out of `exclude`)"
             ));
         }
-        if !has_path_dependency(&kernel, name, &format!("../{dir}"), true) {
-            problems.push(format!(
-                "{name}: add `{name} = {{ path = \"../{dir}\", optional = true }}` to [dependencies] in kernel/Cargo.toml"
-            ));
-        }
-        if !strings(kernel.get("features"), "llvm").contains(&format!("dep:{name}").as_str()) {
-            problems.push(format!("{name}: add \"dep:{name}\" to the `llvm` feature in kernel/Cargo.toml"));
-        }
+        problems.extend(profile_problems(&root, name));
         if !has_path_dependency(&host_runner, name, &format!("../{name}"), false) {
             problems.push(format!(
                 "{name}: add `{name} = {{ path = \"../{name}\" }}` to [dependencies] in apps/host-runner/Cargo.toml"
             ));
         }
     }
+    // The ABI crate is compiled into every app, AOT and bitcode alike.
+    problems.extend(profile_problems(&root, "bf-app-abi"));
     // An app crate (one with a `bitcode` feature) the list leaves out.
     for (dir, text) in &ws.crates {
         let manifest = parse(&format!("apps/{dir}/Cargo.toml"), text);
@@ -135,15 +154,17 @@ fn disagreements(ws: &Workspace) -> Vec<String> {
             ));
         }
     }
-    // A dependency of the kernel on a crate under apps/ that is not a listed app.
+    // The kernel links the apps' bitcode and AOT objects, never their crates (an app
+    // crate there would be a second, differently built AOT copy).
     if let Some(Value::Table(dependencies)) = kernel.get("dependencies") {
         for (name, dependency) in dependencies {
             let path = dependency.get("path").and_then(Value::as_str).unwrap_or_default();
             if let Some(dir) = path.strip_prefix("../apps/")
-                && !apps.iter().any(|a| a.name == dir)
+                && apps.iter().any(|a| a.name == dir)
             {
                 problems.push(format!(
-                    "{dir}: kernel/Cargo.toml depends on {path} (as {name}), which apps/apps.list does not list"
+                    "{dir}: kernel/Cargo.toml depends on {path} (as {name}): the kernel links the app's AOT object \
+                     from apps/build-bitcode.sh, not its crate"
                 ));
             }
         }
@@ -162,10 +183,13 @@ fn agreeing() -> Workspace {
     let app = |name: &str| format!("[package]\nname = \"{name}\"\n[features]\nbitcode = []\n");
     Workspace {
         list: "# apps\nfib\nsieve\n".into(),
-        root: "[workspace]\nmembers = [\"kernel\", \"apps/*\"]\nexclude = [\"apps/lli\"]\n".into(),
-        kernel: "[dependencies]\nfib = { path = \"../apps/fib\", optional = true }\n\
-                 sieve = { path = \"../apps/sieve\", optional = true }\n\
-                 [features]\nllvm = [\"dep:fib\", \"dep:sieve\"]\n"
+        root: "[workspace]\nmembers = [\"kernel\", \"apps/*\"]\nexclude = [\"apps/lli\"]\n\
+               [profile.release.package.fib]\nopt-level = 2\ncodegen-units = 1\n\
+               [profile.release.package.sieve]\nopt-level = 2\ncodegen-units = 1\n\
+               [profile.release.package.bf-app-abi]\nopt-level = 2\ncodegen-units = 1\n"
+            .into(),
+        kernel: "[dependencies]\nbf-llvm = { path = \"../crates/llvm\", optional = true }\n\
+                 [features]\nllvm = [\"dep:bf-llvm\"]\n"
             .into(),
         host_runner: "[dependencies]\nbf-app-abi = { path = \"../abi\" }\nfib = { path = \"../fib\" }\n\
                       sieve = { path = \"../sieve\" }\n"
@@ -192,8 +216,10 @@ fn an_app_added_to_the_list_only_is_named_with_each_missing_line() {
     assert_eq!(
         disagreements(&ws),
         [
-            "nbody: add `nbody = { path = \"../apps/nbody\", optional = true }` to [dependencies] in kernel/Cargo.toml",
-            "nbody: add \"dep:nbody\" to the `llvm` feature in kernel/Cargo.toml",
+            "nbody: set `opt-level = 2` in [profile.release.package.nbody] of Cargo.toml (the native build uses the \
+             bitcode's settings)",
+            "nbody: set `codegen-units = 1` in [profile.release.package.nbody] of Cargo.toml (the native build uses the \
+             bitcode's settings)",
             "nbody: add `nbody = { path = \"../nbody\" }` to [dependencies] in apps/host-runner/Cargo.toml",
         ]
     );
@@ -207,21 +233,25 @@ fn an_app_crate_missing_from_the_list_is_named() {
     ws.list = "fib\n".into();
     assert_eq!(
         disagreements(&ws),
-        [
-            "sieve: apps/sieve is an app crate (it has a `bitcode` feature) but apps/apps.list does not list it",
-            "sieve: kernel/Cargo.toml depends on ../apps/sieve (as sieve), which apps/apps.list does not list",
-        ]
+        ["sieve: apps/sieve is an app crate (it has a `bitcode` feature) but apps/apps.list does not list it",]
+    );
+}
+
+#[test]
+fn a_kernel_dependency_on_an_app_crate_is_named() {
+    let mut ws = agreeing();
+    ws.kernel = ws.kernel.replace("[features]", "sieve = { path = \"../apps/sieve\", optional = true }\n[features]");
+    assert_eq!(
+        disagreements(&ws),
+        ["sieve: kernel/Cargo.toml depends on ../apps/sieve (as sieve): the kernel links the app's AOT object from \
+             apps/build-bitcode.sh, not its crate",]
     );
 }
 
 #[test]
 fn workspace_membership_and_partial_cargo_lines_are_checked() {
     let mut ws = agreeing();
-    ws.root = "[workspace]\nmembers = [\"kernel\", \"apps/*\"]\nexclude = [\"apps/fib\"]\n".into();
-    ws.kernel = ws
-        .kernel
-        .replace("sieve = { path = \"../apps/sieve\", optional = true }", "sieve = { path = \"../apps/sieve\" }");
-    ws.kernel = ws.kernel.replace(", \"dep:sieve\"", "");
+    ws.root = ws.root.replace("exclude = [\"apps/lli\"]", "exclude = [\"apps/fib\"]");
     ws.crates.insert("fib".into(), "[package]\nname = \"fibonacci\"\n[features]\nbitcode = []\n".into());
     let problems = disagreements(&ws);
     assert_eq!(
@@ -230,14 +260,33 @@ fn workspace_membership_and_partial_cargo_lines_are_checked() {
             "fib: apps/fib/Cargo.toml has its package \"fibonacci\", not \"fib\"",
             "fib: apps/fib is not a workspace member: keep the \"apps/*\" glob in [workspace] members of Cargo.toml \
              (and apps/fib out of `exclude`)",
-            "sieve: add `sieve = { path = \"../apps/sieve\", optional = true }` to [dependencies] in kernel/Cargo.toml",
-            "sieve: add \"dep:sieve\" to the `llvm` feature in kernel/Cargo.toml",
         ]
     );
-    ws.root = "[workspace]\nmembers = [\"apps/fib\", \"apps/sieve/x\"]\n".into();
+    ws.root = ws
+        .root
+        .replace("members = [\"kernel\", \"apps/*\"]", "members = [\"apps/fib\", \"apps/sieve/x\"]")
+        .replace("exclude = [\"apps/fib\"]\n", "");
     let problems = disagreements(&ws);
     assert!(problems.iter().any(|p| p.starts_with("sieve: apps/sieve is not a workspace member")), "{problems:?}");
     assert!(!problems.iter().any(|p| p.starts_with("fib: apps/fib is not a workspace member")), "{problems:?}");
+}
+
+#[test]
+fn an_aot_build_with_other_settings_than_the_bitcode_is_named() {
+    let mut ws = agreeing();
+    ws.root = ws.root.replacen("opt-level = 2", "opt-level = 3", 1);
+    ws.root = ws.root.replace("[profile.release.package.bf-app-abi]\nopt-level = 2\ncodegen-units = 1\n", "");
+    assert_eq!(
+        disagreements(&ws),
+        [
+            "fib: set `opt-level = 2` in [profile.release.package.fib] of Cargo.toml (the native build uses the \
+             bitcode's settings)",
+            "bf-app-abi: set `opt-level = 2` in [profile.release.package.bf-app-abi] of Cargo.toml (the native build \
+             uses the bitcode's settings)",
+            "bf-app-abi: set `codegen-units = 1` in [profile.release.package.bf-app-abi] of Cargo.toml (the native \
+             build uses the bitcode's settings)",
+        ]
+    );
 }
 
 #[test]

@@ -114,14 +114,28 @@ impl Module {
         take_message(unsafe { LLVMPrintModuleToString(self.module) })
     }
 
-    /// Runs a new-pass-manager pipeline (`LLVMRunPasses` syntax, e.g. `default<O2>`).
+    /// Runs a new-pass-manager pipeline (`LLVMRunPasses` syntax, e.g. `default<O2>`)
+    /// with no target machine: the passes see LLVM's target-independent cost model.
     pub fn run_passes(&mut self, pipeline: &str) -> Result<(), Error> {
+        self.run_passes_on(pipeline, None)
+    }
+
+    /// Runs a pipeline for `machine`'s CPU: the passes see its cost model (vector
+    /// widths, instruction costs), as `rustc` and `clang` optimise.
+    pub fn run_passes_for(&mut self, pipeline: &str, machine: &crate::TargetMachine) -> Result<(), Error> {
+        self.run_passes_on(pipeline, Some(machine))
+    }
+
+    /// Runs `pipeline`, for `machine` when there is one.
+    fn run_passes_on(&mut self, pipeline: &str, machine: Option<&crate::TargetMachine>) -> Result<(), Error> {
         let pipeline = CString::new(pipeline).map_err(|_| Error::Passes("NUL in the pipeline".into()))?;
-        // SAFETY: a live module we hold exclusively (no handle survives the passes);
-        // the options object is created and disposed here.
+        let machine = machine.map_or(ptr::null_mut(), |m| m.raw);
+        // SAFETY: a live module we hold exclusively (no handle survives the passes); a
+        // live target machine (borrowed for the call) or null; the options object is
+        // created and disposed here.
         unsafe {
             let options = LLVMCreatePassBuilderOptions();
-            let err = LLVMRunPasses(self.module, pipeline.as_ptr(), ptr::null_mut(), options);
+            let err = LLVMRunPasses(self.module, pipeline.as_ptr(), machine, options);
             LLVMDisposePassBuilderOptions(options);
             take_error(err).map_or(Ok(()), |e| Err(Error::Passes(e)))
         }

@@ -19,7 +19,7 @@ use crate::{Error, initialise_x86_target, take_message};
 /// the host's triple, CPU name and features, position-independent code, the small code
 /// model, the default (O2) code generator level.
 pub struct TargetMachine {
-    raw: LLVMTargetMachineRef,
+    pub(crate) raw: LLVMTargetMachineRef,
     triple: String,
     cpu: String,
     features: String,
@@ -65,6 +65,13 @@ impl TargetMachine {
     /// The target machine for this host (initialises the X86 target first).
     pub fn host() -> Result<TargetMachine, Error> {
         TargetMachine::create(&host_cpu_name(), &host_cpu_features(), LLVMRelocMode::LLVMRelocPIC)
+    }
+
+    /// A target machine for any x86-64 (CPU `x86-64`: SSE2, no later extensions), set
+    /// up like [`TargetMachine::host`] otherwise: what rustc and `clang` build for by
+    /// default, so JIT code compiled with it is comparable with an AOT build.
+    pub fn generic() -> Result<TargetMachine, Error> {
+        TargetMachine::create("x86-64", "", LLVMRelocMode::LLVMRelocPIC)
     }
 
     /// A target machine for any x86-64 (CPU `x86-64`: SSE2, no later extensions) that

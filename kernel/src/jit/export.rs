@@ -215,7 +215,9 @@ fn export(name: &str, bitcode: &[u8], profile: &[FunctionReport], settings: &Set
         }
     }
     module.ir().verify().map_err(|e| format!("the trimmed module does not verify: {e}"))?;
-    module.optimise(super::OptLevel::O3).map_err(|e| format!("O3: {e}"))?;
+    // O3 for the CPU the image is compiled for (its cost model), as rustc would.
+    let machine = TargetMachine::generic_static().map_err(|e| e.to_string())?;
+    module.ir.run_passes_for(super::OptLevel::O3.pipeline(), &machine).map_err(|e| format!("O3: {e}"))?;
     // One section per function, so the linker can lay them out hot first.
     for f in module.ir().functions().into_iter().filter(|f| !f.is_declaration()) {
         if f.linkage() != Linkage::LLVMAvailableExternallyLinkage {
@@ -223,7 +225,6 @@ fn export(name: &str, bitcode: &[u8], profile: &[FunctionReport], settings: &Set
         }
     }
     let functions = if full { defined.len() } else { ran.len() } as u32;
-    let machine = TargetMachine::generic_static().map_err(|e| e.to_string())?;
     let object = machine.emit_object(module.ir).map_err(|e| format!("code generation: {e}"))?;
     let mut hot: Vec<&FunctionReport> = profile.iter().filter(|f| f.calls > 0).collect();
     hot.sort_by(|a, b| b.cycles.cmp(&a.cycles).then(b.calls.cmp(&a.calls)));

@@ -126,12 +126,65 @@ pub fn host_module(symbols: &[HostSymbol]) -> Result<Module, JitError> {
     Module::parse("bf.host-trampolines", host_trampolines(symbols).as_bytes())
 }
 
-/// Compiles optimised modules to relocatable objects for this CPU, as LLJIT would
-/// compile them itself (same target machine settings), so the tiered engine keeps the
-/// bytes (snapshots) and links them with [`Jit::add_object`]. The target machine is
-/// made at the first compilation: a warm load, which compiles nothing, never makes one.
-#[derive(Default)]
+/// The CPU JIT-compiled code is optimised and compiled for.
+///
+/// By default every tier compiles for [`CpuTarget::Generic`], the CPU the AOT build
+/// (rustc's default target CPU) and `clang-22` target, so the tiers compare with AOT on
+/// equal terms; `--jit-cpu=host` makes [`CpuTarget::Host`] the default, and the suite's
+/// `t2host` run always uses it — what a JIT can do that a generic binary cannot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuTarget {
+    /// Any x86-64: CPU `x86-64`, SSE2 and nothing later.
+    Generic,
+    /// This machine's CPU and all its features (AVX2, FMA, AVX-512 where present).
+    Host,
+}
+
+/// Whether `--jit-cpu=host` made [`CpuTarget::Host`] the default.
+static HOST_BY_DEFAULT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl CpuTarget {
+    /// The CPU the tiers compile for unless told otherwise ([`CpuTarget::set_default`]).
+    pub fn default_target() -> CpuTarget {
+        if HOST_BY_DEFAULT.load(std::sync::atomic::Ordering::Relaxed) { CpuTarget::Host } else { CpuTarget::Generic }
+    }
+
+    /// Makes `target` the default of every tier (`--jit-cpu=`).
+    pub fn set_default(target: CpuTarget) {
+        HOST_BY_DEFAULT.store(target == CpuTarget::Host, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A target machine for this CPU.
+    pub fn machine(self) -> Result<TargetMachine, JitError> {
+        Ok(match self {
+            CpuTarget::Generic => TargetMachine::generic()?,
+            CpuTarget::Host => TargetMachine::host()?,
+        })
+    }
+
+    /// The CPU and the vector and arithmetic features its code may use, for reports:
+    /// `x86-64 (sse2)`, `znver3 (sse2 sse4.2 avx avx2 fma)`.
+    pub fn describe(self) -> String {
+        match self {
+            CpuTarget::Generic => "x86-64 (sse2)".into(),
+            CpuTarget::Host => {
+                let (cpu, features) = host_target();
+                let notable = ["sse2", "sse4.2", "avx", "avx2", "fma", "avx512f", "avx512vl", "avx512bw"];
+                let enabled: Vec<&str> =
+                    notable.into_iter().filter(|f| features.split(',').any(|x| x == format!("+{f}"))).collect();
+                format!("{cpu} ({})", enabled.join(" "))
+            }
+        }
+    }
+}
+
+/// Compiles optimised modules to relocatable objects for one [`CpuTarget`], as LLJIT
+/// would compile them itself (same target machine settings but the CPU), so the tiered
+/// engine keeps the bytes (snapshots) and links them with [`Jit::add_object`]. The
+/// target machine is made at the first compilation: a warm load, which compiles
+/// nothing, never makes one.
 pub struct Compiler {
+    cpu: CpuTarget,
     machine: Option<TargetMachine>,
     /// How many modules it compiled.
     pub compiles: u32,
@@ -144,20 +197,47 @@ pub fn host_target() -> &'static (String, String) {
     TARGET.get_or_init(|| (bf_llvm::host_cpu_name(), bf_llvm::host_cpu_features()))
 }
 
+impl Default for Compiler {
+    fn default() -> Compiler {
+        Compiler::new()
+    }
+}
+
 impl Compiler {
-    /// A compiler for this host's CPU and features.
+    /// A compiler for the default CPU target ([`CpuTarget::default_target`]).
     pub fn new() -> Compiler {
-        Compiler::default()
+        Compiler::for_cpu(CpuTarget::default_target())
+    }
+
+    /// A compiler for `cpu`.
+    pub fn for_cpu(cpu: CpuTarget) -> Compiler {
+        Compiler { cpu, machine: None, compiles: 0 }
+    }
+
+    /// The CPU it compiles for.
+    pub fn cpu(&self) -> CpuTarget {
+        self.cpu
+    }
+
+    /// Its target machine, made on first use.
+    fn machine(&mut self) -> Result<&TargetMachine, JitError> {
+        Ok(match &mut self.machine {
+            Some(machine) => machine,
+            empty => empty.insert(self.cpu.machine()?),
+        })
+    }
+
+    /// Runs `default<On>` over `module` with this CPU's cost model.
+    pub fn optimise(&mut self, module: &mut Module, level: OptLevel) -> Result<(), JitError> {
+        let machine = self.machine()?;
+        Ok(module.ir.run_passes_for(level.pipeline(), machine)?)
     }
 
     /// Compiles `module` (already optimised) to an object.
     pub fn compile(&mut self, module: Module) -> Result<Vec<u8>, JitError> {
-        let machine = match &mut self.machine {
-            Some(machine) => machine,
-            empty => empty.insert(TargetMachine::host()?),
-        };
+        let object = self.machine()?.emit_object(module.ir)?;
         self.compiles += 1;
-        Ok(machine.emit_object(module.ir)?)
+        Ok(object)
     }
 }
 

@@ -17,7 +17,7 @@ use super::persist::Lineage;
 use super::program::Entry;
 use super::program::runtime::{self, RunReport};
 use super::tiered::TieredApp;
-use super::{Compiler, HostSymbol, Jit, JitError, Module, OptLevel};
+use super::{Compiler, CpuTarget, HostSymbol, Jit, JitError, Module, OptLevel};
 
 /// Runs `run` (one run of an app) and measures it ([`super::host::measure`]); while a
 /// C program is selected (docs/programs.md) the run goes through its runtime: fresh
@@ -36,7 +36,8 @@ pub struct CompiledApp {
 }
 
 impl CompiledApp {
-    /// Compiles `bitcode` at `level` and finds `bf_app_main`.
+    /// Compiles `bitcode` at `level` for the default CPU target and finds
+    /// `bf_app_main`.
     pub fn new(name: &str, bitcode: &[u8], level: OptLevel) -> Result<CompiledApp, JitError> {
         Self::with_symbols(name, bitcode, level, &abi_symbols())
     }
@@ -50,11 +51,23 @@ impl CompiledApp {
         level: OptLevel,
         symbols: &[HostSymbol],
     ) -> Result<CompiledApp, JitError> {
+        Self::for_cpu(name, bitcode, level, symbols, CpuTarget::default_target())
+    }
+
+    /// As [`CompiledApp::with_symbols`], optimised and compiled for `cpu`.
+    pub fn for_cpu(
+        name: &str,
+        bitcode: &[u8],
+        level: OptLevel,
+        symbols: &[HostSymbol],
+        cpu: CpuTarget,
+    ) -> Result<CompiledApp, JitError> {
         let start = Instant::now();
         let mut jit = Jit::new(symbols)?;
         let mut module = Module::parse(name, bitcode)?;
-        module.optimise(level)?;
-        let object = Compiler::new().compile(module)?;
+        let mut compiler = Compiler::for_cpu(cpu);
+        compiler.optimise(&mut module, level)?;
+        let object = compiler.compile(module)?;
         jit.add_object(name, &object)?;
         let entry = jit.lookup("bf_app_main")?;
         let compile_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -77,7 +90,8 @@ pub struct App {
     pub name: &'static str,
     /// Self-contained bitcode from `apps/build-bitcode.sh`.
     pub bitcode: &'static [u8],
-    /// The same source compiled into the kernel (AOT baseline).
+    /// The AOT baseline: rustc's object code of the same LTO module as `bitcode`,
+    /// linked into the kernel (`<app>.aot.o`, docs/engine.md "The AOT baseline").
     pub native: fn() -> i32,
 }
 
@@ -87,9 +101,15 @@ include!(concat!(env!("OUT_DIR"), "/apps.rs"));
 /// Runs through the tiered engine per app; the last one is reported as the hot run.
 const TIERED_RUNS: usize = 4;
 
-/// The suite's runs that are not a tier table row: the instrumented module at the top
-/// tier's level, never promoted (what profiling costs), and the tiered engine.
-pub const ENGINE_RUNS: [&str; 2] = ["profiled", "tiered"];
+/// The suite's runs that are not a tier table row: the top tier's level for the host
+/// CPU, the instrumented module at the top tier's level, never promoted (what profiling
+/// costs), and the tiered engine.
+pub const ENGINE_RUNS: [&str; 3] = [HOST_TUNED_RUN, "profiled", "tiered"];
+
+/// The run of the whole app at the top tier's level compiled for this machine's CPU
+/// and all its features ([`CpuTarget::Host`]) rather than for generic x86-64: what a
+/// JIT can do that a generic AOT binary cannot (docs/engine.md, "Figures").
+pub const HOST_TUNED_RUN: &str = "t2host";
 
 /// Every run of the suite besides AOT, in order — the tier table's rows
 /// (`interp`, `t1`, `t2`), then [`ENGINE_RUNS`]: what `--tiers=` names.
@@ -224,9 +244,9 @@ fn run_in_tier(
             let mut compiled = CompiledApp::with_symbols(name, bitcode, opt, symbols)?;
             Ok((compiled.run(), Some(compiled.compile_ms)))
         }
-        // The extension point of `bf_tiers::Producer` (the figures issue).
-        Producer::HostTuned(_) => {
-            Err(JitError::Jit(format!("no producer for tier {} ({:?}) in this kernel yet", tier.name, tier.producer)))
+        Producer::HostTuned(opt) => {
+            let mut compiled = CompiledApp::for_cpu(name, bitcode, opt, symbols, CpuTarget::Host)?;
+            Ok((compiled.run(), Some(compiled.compile_ms)))
         }
     }
 }
@@ -262,6 +282,15 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
     let mut ok = true;
     let mut rows = Vec::new();
     let mut overheads: Vec<f64> = Vec::new();
+    println!(
+        "apps: t1, t2 and the tiered engine compile for {}{}; aot is rustc's build for x86-64 (sse2)",
+        CpuTarget::default_target().describe(),
+        if runs(HOST_TUNED_RUN) {
+            format!(", {HOST_TUNED_RUN} for {}", CpuTarget::Host.describe())
+        } else {
+            String::new()
+        }
+    );
     for app in APPS.iter().filter(|a| selection == "all" || selection.split(',').any(|s| s == a.name)) {
         println!("apps: {} ({} bytes of bitcode)", app.name, app.bitcode.len());
         let aot = run_native(app.native);
@@ -279,6 +308,21 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                 }
                 Err(e) => {
                     println!("apps: {} {}: {e}", app.name, cannot(tier));
+                    ok = false;
+                }
+            }
+        }
+        if runs(HOST_TUNED_RUN) {
+            let level = top_compiled_level().unwrap_or(OptLevel::O3);
+            let host =
+                Tier { name: "t2h", run: HOST_TUNED_RUN, producer: Producer::HostTuned(level), ..TIERS.rows()[0] };
+            match run_in_tier(app.name, app.bitcode, &host, &abi_symbols()) {
+                Ok((run, compile_ms)) => {
+                    println!("METRIC jit.compile_ms.{}.{HOST_TUNED_RUN} {:.2} ms", app.name, compile_ms.unwrap_or(0.0));
+                    cycles.push((HOST_TUNED_RUN, run.section_cycles, run.status));
+                }
+                Err(e) => {
+                    println!("apps: {} does not compile for the host CPU: {e}", app.name);
                     ok = false;
                 }
             }
@@ -366,6 +410,7 @@ fn summary(rows: &[(&str, RunCycles)]) -> Vec<String> {
     for t in TIERS.rows() {
         columns.push((t.run, t.run, if t.producer == Producer::Interpreted { 16 } else { 14 }));
     }
+    columns.push((HOST_TUNED_RUN, HOST_TUNED_RUN, 14));
     columns.push(("tiered(hot)", "tiered", 14));
     let ratios = [(format!("{top}/aot"), 8, top, "aot"), (format!("{bottom}/{top}"), 10, bottom, top)];
     let mut header = format!("apps: {:<10}", "app");

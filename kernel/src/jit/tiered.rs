@@ -280,7 +280,7 @@ fn compile_function(
     let parse = lap();
     shape(module.ir());
     let shape = lap();
-    module.optimise(level)?;
+    compiler.optimise(&mut module, level)?;
     let optimise = lap();
     let object = compiler.compile(module)?;
     let codegen = lap();
@@ -495,7 +495,7 @@ impl TieredApp {
                     // (The glue module defines the stub.)
                     trampoline(module.ir(), n);
                 }
-                module.optimise(level)?;
+                compiler.optimise(&mut module, level)?;
                 let mut objects = vec![
                     Object { name: "host".into(), bytes: host },
                     Object { name: format!("load.{load_suffix}"), bytes: compiler.compile(module)? },

@@ -224,6 +224,9 @@ fn add_entry(m: &bf_llvm::Module) -> Result<(), String> {
     if main_ty.return_type().int_width() != Some(32) {
         return Err("`main` does not return int".into());
     }
+    // `main` stays a function of its own in every tier: a fault report names it, and
+    // its cycles are its own (the inliner would otherwise fold it into the entry).
+    main.add_enum_attribute(bf_llvm::attribute_kind("noinline"));
     let td = m.data_layout();
     // What to reset: (global, its initial bytes as a private constant, or None: zeros).
     let mut resets = Vec::new();
