@@ -11,6 +11,8 @@ use bareflow_tests::{Accel, DiskInterface, ImageSpec, assert_contains_all, boot,
 fn result_lines(tier: &str) -> usize {
     match tier {
         "tiered" => 4,
+        // Five runs with the profiling hooks and five without (`suite::OVERHEAD_RUNS`).
+        "profiled" => 10,
         _ => 1,
     }
 }
@@ -53,6 +55,10 @@ fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>, tiers: &[&str])
         }
         if tiers.contains(&"profiled") {
             assert!(metric(&format!("app.{app}.profile_overhead_pct")).is_some(), "{app}: profiling overhead measured");
+            assert!(
+                metric(&format!("app.{app}.profile_overhead_spread_pct")).is_some_and(|s| s >= 0.0),
+                "{app}: the spread of its runs is reported"
+            );
         }
     }
     if tiers.contains(&"tiered") {

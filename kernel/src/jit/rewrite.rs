@@ -78,6 +78,13 @@ pub const COUNTERS_GLOBAL: &str = "bf.counters";
 /// [`COUNTERS_GLOBAL`] points); with `None`, the load-time module (which defines
 /// [`COUNTERS_GLOBAL`], null until the engine sets it).
 pub fn rewrite(m: &Module, keep: Option<(&str, &str, u64)>) -> Vec<String> {
+    rewrite_with(m, keep, true)
+}
+
+/// As [`rewrite`]; with `hooks` false the load-time module gets its slots and names but
+/// no `bf_prof_enter`/`bf_prof_exit` calls: the same module without its profiling,
+/// which what profiling costs is measured against.
+pub fn rewrite_with(m: &Module, keep: Option<(&str, &str, u64)>, hooks: bool) -> Vec<String> {
     let ctx = m.context();
     let ptr_ty = ctx.ptr_type();
     let i32_ty = ctx.i32_type();
@@ -128,6 +135,7 @@ pub fn rewrite(m: &Module, keep: Option<(&str, &str, u64)>) -> Vec<String> {
         for (i, bb) in f.basic_blocks().into_iter().enumerate() {
             let insts: Vec<_> = bb.instructions().collect();
             if i == 0
+                && hooks
                 && let Some(&first) = insts.first()
             {
                 builder.position_before(first);
@@ -142,7 +150,7 @@ pub fn rewrite(m: &Module, keep: Option<(&str, &str, u64)>) -> Vec<String> {
                             inst.set_operand(inst.num_operands() - 1, target);
                         }
                     }
-                    Opcode::LLVMRet => {
+                    Opcode::LLVMRet if hooks => {
                         builder.position_before(inst);
                         builder.call(hook_ty, exit.as_value(), &[idv]);
                     }

@@ -260,6 +260,50 @@ fn cannot(tier: &Tier) -> String {
     }
 }
 
+/// Runs of each build [`profile_overhead`] times.
+pub const OVERHEAD_RUNS: usize = 5;
+
+/// What profiling costs one app ([`profile_overhead`]).
+struct Overhead {
+    /// Median cycles with the hooks over the median without, minus one, in percent.
+    pct: f64,
+    /// The larger of the two builds' spreads: (slowest − fastest run) / median, in
+    /// percent — how far apart single runs are, against which `pct` is read.
+    spread_pct: f64,
+}
+
+/// Loads the rewritten module of `name` (every symbol named, every call through its
+/// slot) at the top tier's level and never promotes it, once with the profiling hooks
+/// and once without, and runs each build [`OVERHEAD_RUNS`] times: only the hooks
+/// differ between the two.
+fn profile_overhead(name: &str, bitcode: &[u8]) -> Result<Overhead, JitError> {
+    let level = top_compiled_level().unwrap_or(OptLevel::O3);
+    let mut medians = [0.0; 2];
+    let mut spread_pct: f64 = 0.0;
+    for (i, hooks) in [true, false].into_iter().enumerate() {
+        let mut app =
+            TieredApp::load_at(name, bitcode, &abi_symbols(), TierPolicy::NEVER, engine_log(false), level, hooks)?;
+        let mut cycles = Vec::with_capacity(OVERHEAD_RUNS);
+        let mut failed = None;
+        for _ in 0..OVERHEAD_RUNS {
+            let run = measure(|| app.run());
+            if run.status != 0 {
+                failed = Some(run.status);
+            }
+            cycles.push(run.section_cycles as f64);
+        }
+        app.unload();
+        if let Some(status) = failed {
+            return Err(JitError::Jit(format!("a run ended with status {status}")));
+        }
+        cycles.sort_by(f64::total_cmp);
+        let median = cycles[OVERHEAD_RUNS / 2];
+        medians[i] = median;
+        spread_pct = spread_pct.max(100.0 * (cycles[OVERHEAD_RUNS - 1] - cycles[0]) / median.max(1.0));
+    }
+    Ok(Overhead { pct: 100.0 * (medians[0] - medians[1]) / medians[1].max(1.0), spread_pct })
+}
+
 /// The level of the top tier whose code is compiled (the profiled run's level).
 fn top_compiled_level() -> Option<OptLevel> {
     TIERS.rows().iter().rev().find_map(|t| match t.producer {
@@ -295,14 +339,11 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
         println!("apps: {} ({} bytes of bitcode)", app.name, app.bitcode.len());
         let aot = run_native(app.native);
         let mut cycles: RunCycles = vec![("aot", aot.section_cycles, aot.status)];
-        // The plain build at the profiled run's level, to compare the profiled run with.
-        let mut plain_top = 0;
         for tier in TIERS.rows().iter().filter(|t| runs(t.run)) {
             match run_in_tier(app.name, app.bitcode, tier, &abi_symbols()) {
                 Ok((run, compile_ms)) => {
                     if let Some(ms) = compile_ms {
                         println!("METRIC jit.compile_ms.{}.{} {ms:.2} ms", app.name, tier.run);
-                        plain_top = run.section_cycles;
                     }
                     cycles.push((tier.run, run.section_cycles, run.status));
                 }
@@ -327,27 +368,19 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                 }
             }
         }
-        // What profiling costs: the instrumented module at the top tier's level, never
-        // promoted, against the plain build at that level.
-        let profiled = runs("profiled").then(|| {
-            let level = top_compiled_level().unwrap_or(OptLevel::O3);
-            TieredApp::load_at(app.name, app.bitcode, &abi_symbols(), TierPolicy::NEVER, engine_log(false), level)
-        });
-        match profiled {
-            None => {}
-            Some(Ok(mut profiled)) => {
-                let run = measure(|| profiled.run());
-                ok &= run.status == 0;
-                profiled.unload();
-                if plain_top > 0 {
-                    let pct = 100.0 * (run.section_cycles as f64 - plain_top as f64) / plain_top as f64;
-                    println!("METRIC app.{}.profile_overhead_pct {pct:.1} %", app.name);
-                    overheads.push(pct);
+        // What profiling costs: the rewritten module (slots, names) at the top tier's
+        // level, never promoted, with its profiling hooks against without them.
+        if runs("profiled") {
+            match profile_overhead(app.name, app.bitcode) {
+                Ok(overhead) => {
+                    println!("METRIC app.{}.profile_overhead_pct {:.1} %", app.name, overhead.pct);
+                    println!("METRIC app.{}.profile_overhead_spread_pct {:.1} %", app.name, overhead.spread_pct);
+                    overheads.push(overhead.pct);
                 }
-            }
-            Some(Err(e)) => {
-                println!("apps: {} does not compile with profiling: {e}", app.name);
-                ok = false;
+                Err(e) => {
+                    println!("apps: {} does not compile with profiling: {e}", app.name);
+                    ok = false;
+                }
             }
         }
         match runs("tiered").then(|| run_tiered(app.name, app.bitcode, None, &abi_symbols())) {

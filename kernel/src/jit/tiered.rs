@@ -36,7 +36,7 @@ use bf_tiers::{CompileSteps, Counters, FunctionReport, LivePolicy, MAX_TIERS, Pr
 
 use bf_snapshot::{FunctionRecord, Key, Object, Snapshot};
 
-use super::rewrite::{COUNTERS_GLOBAL, isolate, rewrite, trampoline};
+use super::rewrite::{COUNTERS_GLOBAL, isolate, rewrite, rewrite_with, trampoline};
 use super::{Compiler, HostSymbol, Jit, JitError, Module, OptLevel, host_module};
 use crate::arch::x86_64::tsc;
 
@@ -414,11 +414,12 @@ impl TieredApp {
         log: Log,
     ) -> Result<TieredApp, JitError> {
         let level = load_level(policy)?;
-        Self::load_inner(name, bitcode, symbols, policy, log, level, None)
+        Self::load_inner(name, bitcode, symbols, policy, log, level, None, true)
     }
 
-    /// As [`TieredApp::load`], with the whole instrumented module compiled at `level`
-    /// (O3 with [`TierPolicy::NEVER`] measures what profiling costs top-tier code).
+    /// As [`TieredApp::load`], with the whole rewritten module compiled at `level`,
+    /// with its profiling hooks or (`hooks` false) without them: O3 with
+    /// [`TierPolicy::NEVER`] both ways measures what profiling costs top-tier code.
     pub fn load_at(
         name: &str,
         bitcode: &[u8],
@@ -426,8 +427,9 @@ impl TieredApp {
         policy: TierPolicy,
         log: Log,
         level: OptLevel,
+        hooks: bool,
     ) -> Result<TieredApp, JitError> {
-        Self::load_inner(name, bitcode, symbols, policy, log, level, None)
+        Self::load_inner(name, bitcode, symbols, policy, log, level, None, hooks)
     }
 
     /// As [`TieredApp::load`], warm: the objects come from `snapshot` (an earlier boot's
@@ -446,9 +448,11 @@ impl TieredApp {
         snapshot: &Snapshot,
     ) -> Result<TieredApp, JitError> {
         let level = load_level(policy)?;
-        Self::load_inner(name, bitcode, symbols, policy, log, level, Some(snapshot))
+        Self::load_inner(name, bitcode, symbols, policy, log, level, Some(snapshot), true)
     }
 
+    /// Loads the app; `hooks`: whether the load-time module calls the profiling hooks.
+    #[allow(clippy::too_many_arguments)]
     fn load_inner(
         name: &str,
         bitcode: &[u8],
@@ -457,6 +461,7 @@ impl TieredApp {
         log: Log,
         level: OptLevel,
         warm: Option<&Snapshot>,
+        hooks: bool,
     ) -> Result<TieredApp, JitError> {
         let start = policy.start;
         let load_tier = TIERS.first_native_from(start);
@@ -482,7 +487,7 @@ impl TieredApp {
             None => {
                 let host = compiler.compile(host_module(&all)?)?;
                 let mut module = Module::parse(name, bitcode)?;
-                let names = rewrite(module.ir(), None);
+                let names = rewrite_with(module.ir(), None, hooks);
                 // Whether function `id` starts interpreted: a trampoline through its slot
                 // in the load-time module, its body compiled when it is promoted.
                 let starts_interpreted: Vec<bool> = match &prepared {

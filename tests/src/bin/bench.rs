@@ -493,8 +493,8 @@ fn main() {
     suites.push(("native Linux".into(), runner::parse_metrics(&native)));
     for (where_, metrics) in &suites {
         let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
-        writeln!(apps, "\n{where_} ({}):\n\n| app | aot cycles | interp cycles | t1 cycles | t2 cycles | t2host cycles | tiered (hot) cycles | exported cycles | t2/aot | t2host/t2 | interp/aot | interp→t2 speedup | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % |", targets[where_]).unwrap();
-        writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        writeln!(apps, "\n{where_} ({}):\n\n| app | aot cycles | interp cycles | t1 cycles | t2 cycles | t2host cycles | tiered (hot) cycles | exported cycles | t2/aot | t2host/t2 | interp/aot | interp→t2 speedup | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % | overhead spread % |", targets[where_]).unwrap();
+        writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
             .unwrap();
         for app in bf_app_list::names() {
             let c = |t: &str| get(format!("app.{app}.{t}_cycles"));
@@ -504,7 +504,7 @@ fn main() {
             }
             writeln!(
                 apps,
-                "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
                 c("aot"),
                 c("interp"),
                 c("t1"),
@@ -521,12 +521,15 @@ fn main() {
                 get(format!("jit.compile_ms.{app}.t2")),
                 get(format!("app.{app}.time_to_hot_ms")),
                 get(format!("app.{app}.profile_overhead_pct")),
+                get(format!("app.{app}.profile_overhead_spread_pct")),
             )
             .unwrap();
         }
         writeln!(
             apps,
-            "\nMedian profiling overhead (`profile.overhead_pct`): {:.1} %",
+            "\nMedian profiling overhead over the apps (`profile.overhead_pct`; per app: the rewritten module \
+             with its profiling hooks against the same module without them, median of 5 runs each; spread: \
+             (slowest - fastest run) / median of the noisier build): {:.1} %",
             get("profile.overhead_pct".into())
         )
         .unwrap();
@@ -545,7 +548,7 @@ fn main() {
     );
     for (where_, metrics) in &suites {
         let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
-        writeln!(latency, "\n{where_}:\n\n| app | t1 promotions | t1 median ms | t1 max ms | t1 steps % | t2 promotions | t2 median ms | t2 max ms | t2 steps % |").unwrap();
+        writeln!(latency, "\n{where_}:\n\n| app | t1 promotions | t1 median ms | t1 max ms | t1 steps % | t2 promotions | t2 median ms | t2 max ms | t2 steps % |---:|").unwrap();
         writeln!(latency, "|---|---:|---:|---:|---|---:|---:|---:|---|").unwrap();
         for app in bf_app_list::names() {
             let mut cells = Vec::new();
