@@ -83,7 +83,7 @@ FRESH ?=
 KEEP_FAT := $(if $(filter-out 0,$(FRESH)),,--keep-fat)
 IMAGE_FLAGS := --fat-mib $(FAT_MIB) $(if $(filter-out 0,$(PATTERN_MIB)),--pattern-mib $(PATTERN_MIB)) $(APP_MODULES)
 
-.PHONY: all disk run test bench lint kernel tools boot-stages apps-bitcode export-runtime shrink clean
+.PHONY: all disk run debug test bench lint kernel tools boot-stages apps-bitcode export-runtime shrink clean
 
 all: disk
 
@@ -174,6 +174,13 @@ shrink: boot-stages kernel tools
 		"$$(grep -m1 '^$(SHRINK_APP): ' $(BUILD)/grow.log)"; \
 	printf '%-8s %12s %13s  %s\n' exported "$$(stat -c %s $(BUILD)/$(SHRINK_APP).min.img)" \
 		"$$(payload $(BUILD)/$(SHRINK_APP).min.img)" "$$(grep -m1 '^$(SHRINK_APP): ' $(BUILD)/shrink.log)"
+
+# Boot the image halted with QEMU's GDB stub on localhost:$(GDB_PORT) (TCG: the GDB stub
+# and hardware breakpoints work the same there on every machine); bfrun prints the
+# command that attaches gdb with build/kernel.elf's symbols (docs/debugging.md).
+GDB_PORT ?= 1234
+debug: disk tools
+	$(BFRUN) --tcg --gdb $(GDB_PORT) --disk $(DISK) $(QEMU_ARGS) $(BUILD)/bareflow.img
 
 clean:
 	rm -rf $(BUILD) target

@@ -159,6 +159,10 @@ pub struct QemuConfig {
     /// The QEMU CPU model (`-cpu`), e.g. `Nehalem` to boot on an older CPU; `None` =
     /// `max` under TCG, `host,-arch-capabilities` under KVM.
     pub cpu: Option<String>,
+    /// Open QEMU's GDB stub on this TCP port of localhost and start halted, before the
+    /// BIOS's first instruction (`-gdb tcp:127.0.0.1:PORT -S`): a debugger attaches and
+    /// continues (docs/debugging.md).
+    pub gdb_port: Option<u16>,
 }
 
 /// QEMU reports `(status << 1) | 1` for a kernel that wrote `status` to isa-debug-exit.
@@ -180,6 +184,7 @@ impl QemuConfig {
             snapshot: true,
             extra_disks: Vec::new(),
             cpu: None,
+            gdb_port: None,
         }
     }
 
@@ -216,6 +221,9 @@ impl QemuConfig {
         for (i, extra) in self.extra_disks.iter().enumerate() {
             let drive = format!("file={},format=raw,if=none,id=extra{i},snapshot=on", extra.display());
             cmd.args(["-drive", &drive, "-device", &format!("virtio-blk-pci,drive=extra{i}")]);
+        }
+        if let Some(port) = self.gdb_port {
+            cmd.args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S"]);
         }
         cmd
     }
@@ -438,6 +446,19 @@ mod tests {
             assert_eq!(DiskInterface::parse(d).map(DiskInterface::name), Some(d));
         }
         assert_eq!(DiskInterface::Ide.machine(), "pc");
+    }
+
+    #[test]
+    fn the_gdb_stub_listens_on_localhost_and_starts_halted() {
+        let args = |c: &QemuConfig| -> Vec<String> {
+            c.command().get_args().map(|a| a.to_string_lossy().into_owned()).collect()
+        };
+        let mut c = QemuConfig::new("x.img");
+        assert!(!args(&c).iter().any(|a| a == "-gdb" || a == "-S"), "no stub unless asked");
+        c.gdb_port = Some(4321);
+        let a = args(&c);
+        assert!(a.windows(2).any(|w| w[0] == "-gdb" && w[1] == "tcp:127.0.0.1:4321"), "{a:?}");
+        assert!(a.iter().any(|x| x == "-S"), "halted until the debugger continues");
     }
 
     #[test]

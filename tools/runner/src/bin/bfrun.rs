@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! bfrun [--tcg | --kvm] [--cpu MODEL] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot]
-//!       [--metrics] [--timeout SECONDS] IMAGE
+//!       [--metrics] [--timeout SECONDS] [--gdb PORT] IMAGE
 //! bfrun --probe
 //! ```
 //! KVM is used when it is hardware-assisted ([`runner::kvm_status`]); `--probe` says
@@ -11,6 +11,8 @@
 //! AHCI controller. The disk is writable (the image keeps what the kernel wrote) unless
 //! `--snapshot` is given. COM1's `METRIC` lines (the figures tests and benches read)
 //! are hidden from the terminal unless `--metrics` is given ([`runner::MetricFilter`]).
+//! `--gdb PORT` opens QEMU's GDB stub on localhost:PORT and starts the machine halted
+//! until a debugger continues it (`make debug`, docs/debugging.md).
 //! The exit status is the kernel's (isa-debug-exit);
 //! 124 on timeout, 125 if QEMU failed on its own.
 
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: bfrun [--tcg|--kvm] [--cpu MODEL] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot] [--metrics] [--timeout SECONDS] IMAGE"
+        "usage: bfrun [--tcg|--kvm] [--cpu MODEL] [--disk virtio|ide|usb|ahci] [--memory MIB] [--display] [--snapshot] [--metrics] [--timeout SECONDS] [--gdb PORT] IMAGE"
     );
     eprintln!("       bfrun --probe");
     ExitCode::from(2)
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
     let mut timeout = None;
     let mut cpu = None;
     let mut metrics = false;
+    let mut gdb_port = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tcg" => accel = Accel::Tcg,
@@ -61,6 +64,10 @@ fn main() -> ExitCode {
             },
             "--memory" => match args.next().and_then(|m| m.parse().ok()) {
                 Some(m) => memory = m,
+                None => return usage(),
+            },
+            "--gdb" => match args.next().and_then(|p| p.parse().ok()) {
+                Some(p) => gdb_port = Some(p),
                 None => return usage(),
             },
             "--timeout" => match args.next().and_then(|t| t.parse().ok()) {
@@ -93,6 +100,7 @@ fn main() -> ExitCode {
     config.memory_mib = memory;
     config.display = display;
     config.cpu = cpu;
+    config.gdb_port = gdb_port;
     // `make run` keeps what the kernel writes to its disk unless --snapshot.
     config.snapshot = snapshot;
     eprintln!(
@@ -102,6 +110,12 @@ fn main() -> ExitCode {
         accel.name(),
         config.cpu.as_deref().map(|m| format!(" (-cpu {m})")).unwrap_or_default()
     );
+    if let Some(port) = gdb_port {
+        eprintln!(
+            "bfrun: halted with the GDB stub on localhost:{port}; attach from another terminal with\n  \
+             gdb -x scripts/bareflow.gdb -ex 'bf-attach {port}' -ex 'hbreak kernel_start' -ex continue"
+        );
+    }
     let mut command = config.command();
     if !metrics {
         command.stdout(Stdio::piped());
