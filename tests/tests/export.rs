@@ -117,22 +117,12 @@ fn exported_apps() -> Vec<String> {
     apps
 }
 
-/// The 8.3 file name an app is exported under (`TINYLLAM.IMG`).
-fn image_name(app: &str) -> String {
-    format!("{}.IMG", app.to_ascii_uppercase().chars().take(8).collect::<String>())
-}
-
 /// Checks an export's figures in the grow run's output against the image file itself:
 /// the counts of the profile, the file padded to one BIOS cylinder, `image_bytes` as
 /// `bf_export::inspect` measures it, the exported and trimmed counts in its header.
 fn check_export_figures(grow: &str, app: &str, image: &[u8], mode: &str) {
-    let figure = |name: &str| {
-        runner::parse_metrics(grow)
-            .into_iter()
-            .find(|m| m.0 == format!("{name}.{app}"))
-            .map(|m| m.1)
-            .unwrap_or_else(|| panic!("no METRIC {name}.{app}"))
-    };
+    let figure =
+        |name: &str| metric(grow, &format!("{name}.{app}")).unwrap_or_else(|| panic!("no METRIC {name}.{app}"));
     let (functions, executed) = (figure("shrink.app_functions"), figure("shrink.app_functions_executed"));
     assert!(executed >= 1.0 && executed <= functions, "{app}: {executed} of {functions} functions ran");
     assert_eq!(image.len(), 16 * 63 * 512, "{app}: the file is padded to one BIOS cylinder");
@@ -154,7 +144,7 @@ fn every_app_and_a_c_app_export_natively_with_their_figures() {
     let program = format!("--program={}", collatz.display());
     let grow = native_export(&dir, &["--apps=all", "--tiers=tiered", "--export=all", &program]);
     for app in exported_apps() {
-        let file = dir.join(image_name(&app));
+        let file = dir.join(bf_export::image_file_name(&app));
         assert_contains_all(&grow, [format!("export: {app}: wrote {}", file.display())]);
         check_export_figures(&grow, &app, &std::fs::read(&file).unwrap(), "trimmed");
     }
@@ -252,7 +242,7 @@ fn the_kernel_exports_every_app_to_its_fat16_partition_and_maps_its_dead_code_in
     // on virtio and on IDE (the first one also as a USB stick) and prints exactly the
     // lines its app printed in the grow run.
     for (i, app) in exported_apps().iter().enumerate() {
-        let name = image_name(app);
+        let name = bf_export::image_file_name(app);
         assert_contains_all(&outcome.serial, [format!("export: {app}: wrote /EXPORT/{name} (")]);
         let exported = image.with_file_name(&name);
         let bytes = fat_read(&image, &format!("/EXPORT/{name}"));

@@ -418,6 +418,19 @@ impl std::fmt::Display for ImageError {
 
 impl std::error::Error for ImageError {}
 
+/// The 8.3 file name of `app`'s exported image on the FAT16 partition: its letters,
+/// digits and underscores, the first eight, upper-cased, with `.IMG` (`TINYLLAM.IMG`;
+/// `APP.IMG` if nothing is left). The kernel writes it, the host tools look it up.
+pub fn image_file_name(app: &str) -> String {
+    let stem: String = app
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(8)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    format!("{}.IMG", if stem.is_empty() { "APP" } else { &stem })
+}
+
 /// The smallest disk the BIOS boots from every interface: one cylinder of the
 /// 16-head, 63-sector geometry. SeaBIOS refuses a virtio or USB disk smaller than that
 /// (it boots nothing and prints nothing), so [`raw_image`] pads the file with zeros to
@@ -428,7 +441,12 @@ pub const MIN_DISK_SECTORS: usize = 16 * 63;
 /// and the payload, to the end of its last sector. Writing these to a USB stick is
 /// enough; the rest of [`raw_image`]'s file is padding.
 pub fn used_bytes(linked: &Linked) -> usize {
-    (PAYLOAD_LBA as usize + linked.payload.len().div_ceil(SECTOR_SIZE)) * SECTOR_SIZE
+    used_bytes_for(linked.payload.len())
+}
+
+/// Bytes from LBA 0 to the end of the last sector of a `payload_len`-byte payload.
+fn used_bytes_for(payload_len: usize) -> usize {
+    (PAYLOAD_LBA as usize + payload_len.div_ceil(SECTOR_SIZE)) * SECTOR_SIZE
 }
 
 /// The complete raw disk image for `linked`: LBA 0 `stage1` with a fresh disk signature
@@ -517,7 +535,7 @@ pub fn inspect(image: &[u8]) -> Result<ImageSummary, ImageError> {
         exported: record.exported,
         trimmed: record.trimmed,
         payload_bytes: payload.len() as u64,
-        image_bytes: (start + payload.len().div_ceil(SECTOR_SIZE) * SECTOR_SIZE) as u64,
+        image_bytes: used_bytes_for(payload.len()) as u64,
         file_bytes: image.len() as u64,
         header,
     })

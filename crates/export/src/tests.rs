@@ -248,3 +248,11 @@ fn the_raw_image_boots_the_payload_and_is_checked() {
     assert_eq!(raw_image(&stage1()[..511], &stage2(), &linked, ""), Err(ImageError::BadStage1));
     assert_eq!(raw_image(&stage1(), &[0u8; 10], &linked, ""), Err(ImageError::BadStage2));
 }
+
+#[test]
+fn image_file_names_are_8_3() {
+    assert_eq!(image_file_name("tinyllama"), "TINYLLAM.IMG");
+    assert_eq!(image_file_name("fib"), "FIB.IMG");
+    assert_eq!(image_file_name("my-app_2.x"), "MYAPP_2X.IMG");
+    assert_eq!(image_file_name("--"), "APP.IMG");
+}

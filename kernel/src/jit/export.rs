@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use bf_export::{AppSpec, link, raw_image};
+use bf_export::{AppSpec, image_file_name, link, raw_image};
 use bf_llvm::{Builder, Linkage, TargetMachine};
 use bf_tiers::FunctionReport;
 
@@ -93,17 +93,6 @@ pub fn wanted(app: &str) -> bool {
 /// Whether `app` was named on its own (not only through `all`).
 pub fn named(app: &str) -> bool {
     SETTINGS.lock().unwrap().as_ref().is_some_and(|s| s.request.apps.iter().any(|a| a == app))
-}
-
-/// The 8.3 file name of `app`'s exported image: `TINYLLAM.IMG`.
-pub fn image_file_name(app: &str) -> String {
-    let stem: String = app
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(8)
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    format!("{}.IMG", if stem.is_empty() { "APP" } else { &stem })
 }
 
 /// What one export made.

@@ -214,11 +214,6 @@ impl Compiler {
         Compiler { cpu, machine: None, compiles: 0 }
     }
 
-    /// The CPU it compiles for.
-    pub fn cpu(&self) -> CpuTarget {
-        self.cpu
-    }
-
     /// Its target machine, made on first use.
     fn machine(&mut self) -> Result<&TargetMachine, JitError> {
         Ok(match &mut self.machine {

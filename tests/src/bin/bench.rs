@@ -238,9 +238,9 @@ fn boot_exported_images(apps_image: &std::path::Path, accel: Accel) -> BTreeMap<
     let dir = apps_image.parent().unwrap();
     let mut runs = BTreeMap::new();
     for app in bf_app_list::names() {
-        let file: String = app.chars().take(8).collect::<String>().to_ascii_uppercase();
-        let image = dir.join(format!("{file}.IMG"));
-        std::fs::write(&image, bareflow_tests::fat_read(apps_image, &format!("/EXPORT/{file}.IMG"))).unwrap();
+        let file = bf_export::image_file_name(app);
+        let image = dir.join(&file);
+        std::fs::write(&image, bareflow_tests::fat_read(apps_image, &format!("/EXPORT/{file}"))).unwrap();
         let mut config = QemuConfig::new(&image);
         config.accel = accel;
         config.memory_mib = 64;
