@@ -11,14 +11,16 @@ use llvm_sys::orc2::*;
 use crate::module::Module;
 use crate::{Error, initialise_x86_target, take_error};
 
-/// Errors ORC reported to an execution session since the last lookup started.
-static SESSION_ERRORS: Mutex<String> = Mutex::new(String::new());
-
-/// ORC's error reporter: collects the message for [`LlJit::lookup`] instead of
-/// printing "JIT session error" to stderr.
-extern "C" fn report_session_error(_ctx: *mut c_void, err: LLVMErrorRef) {
+/// ORC's error reporter: collects the message in the session's own buffer (`ctx`, an
+/// [`LlJit`]'s `errors`) for [`LlJit::lookup`] instead of printing "JIT session error"
+/// to stderr. Each JIT has its own buffer, so JITs used at the same time (the host
+/// tests run in parallel) never take or clear each other's errors.
+extern "C" fn report_session_error(ctx: *mut c_void, err: LLVMErrorRef) {
     if let Some(text) = take_error(err) {
-        let mut errors = SESSION_ERRORS.lock().unwrap();
+        // SAFETY: `ctx` is the `errors` box of the LlJit whose session reports; the box
+        // outlives the LLJIT (it is dropped after `LLVMOrcDisposeLLJIT`).
+        let errors = unsafe { &*(ctx as *const Mutex<String>) };
+        let mut errors = errors.lock().unwrap();
         if !errors.is_empty() {
             errors.push_str("; ");
         }
@@ -29,6 +31,9 @@ extern "C" fn report_session_error(_ctx: *mut c_void, err: LLVMErrorRef) {
 /// One LLJIT for the host (X86), with its main JIT dylib.
 pub struct LlJit {
     raw: LLVMOrcLLJITRef,
+    /// Errors ORC reported to this JIT's session since its last lookup started
+    /// (boxed: the session's reporter holds its address).
+    errors: Box<Mutex<String>>,
 }
 
 // SAFETY: an LLJIT may be used from any thread (ORC's ExecutionSession locks itself);
@@ -54,16 +59,17 @@ impl LlJit {
         if let Some(e) = take_error(unsafe { LLVMOrcCreateLLJIT(&mut raw, ptr::null_mut()) }) {
             return Err(Error::Jit(e));
         }
-        // SAFETY: a live LLJIT's session; the reporter is a plain function without
-        // context.
+        let errors = Box::new(Mutex::new(String::new()));
+        // SAFETY: a live LLJIT's session; the context is the errors box, which lives at
+        // a fixed address as long as the LlJit, past the LLJIT's disposal.
         unsafe {
             LLVMOrcExecutionSessionSetErrorReporter(
                 LLVMOrcLLJITGetExecutionSession(raw),
                 report_session_error,
-                ptr::null_mut(),
+                &*errors as *const Mutex<String> as *mut c_void,
             )
         };
-        Ok(LlJit { raw })
+        Ok(LlJit { raw, errors })
     }
 
     /// Hands `module` (and its context) to the JIT; it is compiled at the first lookup
@@ -149,13 +155,13 @@ impl LlJit {
     pub fn lookup(&mut self, name: &str) -> Result<u64, Error> {
         let cname = CString::new(name).map_err(|_| Error::Lookup("bad name".into()))?;
         let mut addr = 0;
-        SESSION_ERRORS.lock().unwrap().clear();
+        self.errors.lock().unwrap().clear();
         // SAFETY: a live JIT; LLVM writes the address.
         let err = unsafe { LLVMOrcLLJITLookup(self.raw, &mut addr, cname.as_ptr()) };
         match take_error(err) {
             None => Ok(addr),
             Some(e) => {
-                let cause = std::mem::take(&mut *SESSION_ERRORS.lock().unwrap());
+                let cause = std::mem::take(&mut *self.errors.lock().unwrap());
                 Err(Error::Lookup(if cause.is_empty() { e } else { format!("{cause} ({e})") }))
             }
         }
