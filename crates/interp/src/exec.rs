@@ -22,10 +22,11 @@ pub type Adapter = unsafe extern "C" fn(function: u64, args: *const u64, ret: *m
 /// `bf_prof_enter`/`bf_prof_exit`, with the function's profile id).
 #[derive(Clone, Copy)]
 pub struct Hooks {
-    /// Called on entry.
-    pub enter: fn(u32),
-    /// Called before returning.
-    pub exit: fn(u32),
+    /// Called on entry; returns a token the activation keeps and gives back to `exit`
+    /// (the engine's `bf_tiers::Activation`).
+    pub enter: fn(u32) -> u64,
+    /// Called before returning, with what `enter` returned.
+    pub exit: fn(u32, u64),
 }
 
 /// How function `id` of a [`Machine`] is reached.
@@ -318,7 +319,7 @@ impl Machine {
         }
         self.depth.set(depth + 1);
         let caller = self.current.replace(id);
-        (self.hooks.enter)(prof);
+        let outer = (self.hooks.enter)(prof);
         // Frames are strictly nested (LIFO): the windows above the stack pointers belong
         // to this activation alone until it returns.
         let base = self.reg_sp.get();
@@ -349,7 +350,7 @@ impl Machine {
         self.mem_sp.set(mem_base);
         self.depth.set(depth);
         self.current.set(caller);
-        (self.hooks.exit)(prof);
+        (self.hooks.exit)(prof, outer);
     }
 
     /// The execution loop: fetch, dispatch to the op's handler, until a `Ret`.
@@ -901,10 +902,12 @@ mod tests {
     static ENTERS: AtomicU64 = AtomicU64::new(0);
     static EXITS: AtomicU64 = AtomicU64::new(0);
 
-    fn enter(_: u32) {
+    fn enter(id: u32) -> u64 {
         ENTERS.fetch_add(1, Ordering::Relaxed);
+        id as u64 + 7
     }
-    fn exit(_: u32) {
+    fn exit(id: u32, token: u64) {
+        assert_eq!(token, id as u64 + 7, "exit gets what enter returned");
         EXITS.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use llvm_sys::core::*;
 use llvm_sys::prelude::*;
 
+use crate::IntPredicate;
 use crate::module::Module;
 use crate::types::{Context, FunctionType, Type};
 use crate::value::{BasicBlock, Instruction, Value};
@@ -79,6 +80,90 @@ impl<'m> Builder<'m> {
         let (a, b) = (self.check(a), self.check(b));
         // SAFETY: a positioned builder and values of its context.
         Value::from_raw(unsafe { LLVMBuildAdd(self.raw, a, b, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `sub a, b`.
+    pub fn sub(&mut self, a: Value<'m>, b: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (a, b) = (self.check(a), self.check(b));
+        // SAFETY: a positioned builder and values of its context.
+        Value::from_raw(unsafe { LLVMBuildSub(self.raw, a, b, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `mul a, b`.
+    pub fn mul(&mut self, a: Value<'m>, b: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (a, b) = (self.check(a), self.check(b));
+        // SAFETY: a positioned builder and values of its context.
+        Value::from_raw(unsafe { LLVMBuildMul(self.raw, a, b, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `lshr a, b`.
+    pub fn lshr(&mut self, a: Value<'m>, b: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (a, b) = (self.check(a), self.check(b));
+        // SAFETY: a positioned builder and values of its context.
+        Value::from_raw(unsafe { LLVMBuildLShr(self.raw, a, b, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `phi ty [value, block]…`: `incoming` gives the value arriving from each
+    /// predecessor block.
+    pub fn phi(&mut self, ty: Type<'m>, incoming: &[(Value<'m>, BasicBlock<'m>)]) -> Value<'m> {
+        self.ready();
+        self.context.check_type(ty);
+        let mut values: Vec<LLVMValueRef> = incoming.iter().map(|&(v, _)| self.check(v)).collect();
+        let mut blocks: Vec<LLVMBasicBlockRef> = incoming.iter().map(|&(_, b)| b.raw).collect();
+        // SAFETY: a positioned builder, a type, values and blocks of its context; LLVM
+        // copies both arrays, which have the same length.
+        unsafe {
+            let phi = LLVMBuildPhi(self.raw, ty.raw, c"".as_ptr());
+            LLVMAddIncoming(phi, values.as_mut_ptr(), blocks.as_mut_ptr(), values.len() as u32);
+            Value::from_raw(phi).unwrap()
+        }
+    }
+
+    /// `and a, b`.
+    pub fn and(&mut self, a: Value<'m>, b: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (a, b) = (self.check(a), self.check(b));
+        // SAFETY: a positioned builder and values of its context.
+        Value::from_raw(unsafe { LLVMBuildAnd(self.raw, a, b, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `select i1 condition, then, otherwise`.
+    pub fn select(&mut self, condition: Value<'m>, then: Value<'m>, otherwise: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (c, t, e) = (self.check(condition), self.check(then), self.check(otherwise));
+        // SAFETY: a positioned builder and values of its context.
+        Value::from_raw(unsafe { LLVMBuildSelect(self.raw, c, t, e, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `icmp predicate a, b` (an `i1`).
+    pub fn icmp(&mut self, predicate: IntPredicate, a: Value<'m>, b: Value<'m>) -> Value<'m> {
+        self.ready();
+        let (a, b) = (self.check(a), self.check(b));
+        // SAFETY: a positioned builder and values of its context.
+        Value::from_raw(unsafe { LLVMBuildICmp(self.raw, predicate, a, b, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `br label to`: ends the current block.
+    pub fn br(&mut self, to: BasicBlock<'m>) -> Instruction<'m> {
+        self.ready();
+        // SAFETY: a positioned builder and a block of its context.
+        Instruction(Value::from_raw(unsafe { LLVMBuildBr(self.raw, to.raw) }).unwrap())
+    }
+
+    /// `br i1 condition, label then, label otherwise`: ends the current block.
+    pub fn cond_br(
+        &mut self,
+        condition: Value<'m>,
+        then: BasicBlock<'m>,
+        otherwise: BasicBlock<'m>,
+    ) -> Instruction<'m> {
+        self.ready();
+        let condition = self.check(condition);
+        // SAFETY: a positioned builder, an `i1` and blocks of its context.
+        Instruction(Value::from_raw(unsafe { LLVMBuildCondBr(self.raw, condition, then.raw, otherwise.raw) }).unwrap())
     }
 
     /// `fmul a, b` (no fast-math flags).

@@ -140,6 +140,12 @@ impl<'m> Context<'m> {
         self.check_type(v.type_of());
     }
 
+    /// `i1` (a condition).
+    pub fn i1_type(self) -> Type<'m> {
+        // SAFETY: a live context.
+        Type::from_raw(unsafe { LLVMInt1TypeInContext(self.raw) }).unwrap()
+    }
+
     /// `i8`.
     pub fn i8_type(self) -> Type<'m> {
         // SAFETY: a live context.
@@ -156,6 +162,16 @@ impl<'m> Context<'m> {
     pub fn i64_type(self) -> Type<'m> {
         // SAFETY: a live context.
         Type::from_raw(unsafe { LLVMInt64TypeInContext(self.raw) }).unwrap()
+    }
+
+    /// `[len x element]`.
+    ///
+    /// # Panics
+    /// If `element` belongs to another context.
+    pub fn array_type(self, element: Type<'m>, len: u64) -> Type<'m> {
+        self.check_type(element);
+        // SAFETY: a type of this context.
+        Type::from_raw(unsafe { LLVMArrayType2(element.raw, len) }).unwrap()
     }
 
     /// `void`.

@@ -28,6 +28,6 @@ pub mod report;
 pub mod table;
 
 pub use policy::{LivePolicy, TierPolicy};
-pub use profile::{Counters, Heat};
+pub use profile::{Activation, Counters, Heat};
 pub use report::{CompileSteps, FunctionReport, compile_metrics};
 pub use table::{MAX_TIERS, Opt, Producer, TIERS, Table, Threshold, Tier};

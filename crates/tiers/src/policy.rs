@@ -1,6 +1,7 @@
 //! The tier policy: where functions start and when they move up a tier
 //! (docs/engine.md, "Tier policy"). The thresholds come from the tier table's rows;
-//! the kernel's profiling hook asks the policy on every call of a profiled function.
+//! the profiling fast path asks the policy when a function's counters reach what the
+//! policy armed them with (`Counters::arm`).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -107,18 +108,22 @@ impl LivePolicy {
         self.top.store(policy.top, Ordering::Relaxed);
     }
 
+    /// What moves a function in `tier` up next under the installed policy
+    /// ([`Threshold::NEVER`] at the top): what [`crate::Counters::arm`] is given after
+    /// the policy was asked.
+    pub fn next_threshold(&self, tier: u32) -> Threshold {
+        if tier >= self.top.load(Ordering::Relaxed) {
+            return Threshold::NEVER;
+        }
+        let next = tier as usize + 1;
+        Threshold { calls: self.calls[next].load(Ordering::Relaxed), cycles: self.cycles[next].load(Ordering::Relaxed) }
+    }
+
     /// As [`TierPolicy::promotion`], for the installed policy.
     #[inline(always)]
     pub fn promotion(&self, heat: Heat) -> Option<u32> {
-        if heat.tier >= self.top.load(Ordering::Relaxed) {
-            return None;
-        }
-        let next = heat.tier as usize + 1;
-        let threshold = Threshold {
-            calls: self.calls[next].load(Ordering::Relaxed),
-            cycles: self.cycles[next].load(Ordering::Relaxed),
-        };
-        threshold.reached(&heat).then_some(next as u32)
+        (heat.tier < self.top.load(Ordering::Relaxed) && self.next_threshold(heat.tier).reached(&heat))
+            .then_some(heat.tier + 1)
     }
 }
 
@@ -228,5 +233,27 @@ mod tests {
         let live = LivePolicy::never();
         live.install(&p);
         assert_eq!(live.promotion(heat(2, 1_000, 0, 0)), Some(3));
+    }
+
+    /// The fast path (count, ask when armed, re-arm) promotes at the same calls as
+    /// asking the policy on every call would.
+    #[test]
+    fn armed_counters_promote_where_the_policy_says() {
+        use crate::Counters;
+        let live = LivePolicy::never();
+        live.install(&TierPolicy::CALLS_ONLY);
+        let c = Counters::starting_in(0);
+        let mut promoted_at = alloc::vec::Vec::new();
+        for _ in 0..150 {
+            let calls = c.count_call();
+            if c.due(calls) {
+                if let Some(to) = live.promotion(c.heat()) {
+                    promoted_at.push((c.heat().calls, to));
+                    c.enter_tier(to);
+                }
+                c.arm(live.next_threshold(c.heat().tier));
+            }
+        }
+        assert_eq!(promoted_at, [(10, 1), (100, 2)]);
     }
 }

@@ -369,7 +369,7 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
             }
         }
         // What profiling costs: the rewritten module (slots, names) at the top tier's
-        // level, never promoted, with its profiling hooks against without them.
+        // level, never promoted, with its profiling against without it.
         if runs("profiled") {
             match profile_overhead(app.name, app.bitcode) {
                 Ok(overhead) => {

@@ -13,9 +13,9 @@
 //!   a function makes a new copy and stores its address in the slot, so every later
 //!   call — from any caller, while the app runs — reaches the new code, and frames
 //!   already running finish in the old one;
-//! * every defined function calls `bf_prof_enter(id)` on entry and `bf_prof_exit(id)`
-//!   before each return: call counts and (outermost-activation) cycles per function
-//!   ([`Counters`]), readable while the app runs;
+//! * every defined function runs the profiling fast path in line on entry and before
+//!   each return (`rewrite::ProfilePath`): call counts and (outermost-activation)
+//!   cycles per function ([`Counters`]), readable while the app runs;
 //! * everything gets a unique external name, so a later module can refer to the
 //!   load-time module's globals and slots by name.
 //!
@@ -24,7 +24,8 @@
 //! through their slots. A promotion into a compiled tier below the top re-reads the
 //! bitcode and compiles the promoted function alone (`<name>.<tier>`, instrumented);
 //! into the top tier, the promoted function with uninstrumented copies of everything
-//! else (so LLVM may inline its callees). The policy is checked in `bf_prof_enter`: the
+//! else (so LLVM may inline its callees). The policy is asked in [`bf_prof_check`], which
+//! the fast path calls when a function's counters reach what they were armed with: the
 //! app itself triggers its tier-ups, synchronously, and carries on.
 
 use std::sync::Mutex;
@@ -32,7 +33,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bf_tiers::profile::pause;
-use bf_tiers::{CompileSteps, Counters, FunctionReport, LivePolicy, MAX_TIERS, Producer, TIERS, Tier, TierPolicy};
+use bf_tiers::{
+    Activation, CompileSteps, Counters, FunctionReport, LivePolicy, MAX_TIERS, Producer, TIERS, Tier, TierPolicy,
+};
 
 use bf_snapshot::{FunctionRecord, Key, Object, Snapshot};
 
@@ -116,9 +119,9 @@ struct Engine {
     load_objects: Vec<Object>,
     /// How many boots the profile of `FunctionInfo::past` counts.
     past_boots: u32,
-    /// The profile counters, indexed by function id; the hooks reach them through
-    /// `COUNTERS_PTR`/`COUNTERS_LEN`, which `unload` clears before this is dropped.
-    _counters: Box<[Counters]>,
+    // The profile counters, indexed by function id, are the load-time module's
+    // `bf.counters` in `jit`; the hooks reach them through `COUNTERS_PTR`/`COUNTERS_LEN`,
+    // which `unload` clears before the JIT is dropped.
     bitcode: Vec<u8>,
     functions: Vec<FunctionInfo>,
     tier_ups: u32,
@@ -128,7 +131,7 @@ struct Engine {
     _interp: Option<Interp>,
 }
 
-/// The loaded app's counters (`Engine::_counters`) as a raw pointer and length, for the
+/// The loaded app's counters (its JIT's `bf.counters`) as a raw pointer and length, for the
 /// hooks' fast path; 0 when no app is loaded.
 static COUNTERS_PTR: AtomicU64 = AtomicU64::new(0);
 static COUNTERS_LEN: AtomicU64 = AtomicU64::new(0);
@@ -148,11 +151,16 @@ fn counters() -> &'static [Counters] {
     unsafe { std::slice::from_raw_parts(p as *const Counters, n as usize) }
 }
 
-/// Instrumentation hook: function `id` was entered.
-pub extern "C" fn bf_prof_enter(id: u32) {
+/// The profiling fast path's way out (compiled code calls it from its in-line entry
+/// path, `rewrite::ProfilePath`; the interpreter from [`interp_enter`]): function
+/// `id`'s counters reached what they were armed with. Asks the policy, promotes the
+/// function if it says so, and re-arms the counters for the tier the function is in
+/// now. Kept out of line and cold: calls that promote nothing never get here.
+#[cold]
+#[inline(never)]
+pub extern "C" fn bf_prof_check(id: u32) {
     let Some(c) = counters().get(id as usize) else { return };
-    let heat = c.enter(tsc::rdtsc);
-    if let Some(to) = POLICY.promotion(heat) {
+    if let Some(to) = POLICY.promotion(c.heat()) {
         // Compiling is not the app's time: stop the clock of every running activation
         // meanwhile (otherwise a slow compile, e.g. under TCG, would push the function
         // straight over the next threshold).
@@ -160,12 +168,7 @@ pub extern "C" fn bf_prof_enter(id: u32) {
         promote(id, to);
         pause(counters(), tsc::rdtsc().wrapping_sub(started));
     }
-}
-
-/// Instrumentation hook: function `id` returns.
-pub extern "C" fn bf_prof_exit(id: u32) {
-    let Some(c) = counters().get(id as usize) else { return };
-    c.exit(tsc::rdtsc);
+    c.arm(POLICY.next_threshold(c.tier.load(Ordering::Relaxed)));
 }
 
 /// After a run of the loaded app was left by a jump (`exit`, `abort`, a fault; see
@@ -178,12 +181,22 @@ pub fn recover_from_abandoned_run() {
     super::interp::engine::abandon_activations();
 }
 
-fn interp_enter(id: u32) {
-    bf_prof_enter(id)
+/// The interpreter's entry hook: what compiled code's in-line entry path does
+/// (`bf_tiers::Counters`), in Rust. Returns the activation's [`Activation`].
+fn interp_enter(id: u32) -> u64 {
+    let Some(c) = counters().get(id as usize) else { return Activation::INNER.0 };
+    let calls = c.count_call();
+    if c.due(calls) {
+        bf_prof_check(id);
+    }
+    c.start(calls, tsc::rdtsc).0
 }
 
-fn interp_exit(id: u32) {
-    bf_prof_exit(id)
+/// The interpreter's exit hook (`activation`: what [`interp_enter`] returned).
+fn interp_exit(id: u32, activation: u64) {
+    if let Some(c) = counters().get(id as usize) {
+        c.stop(Activation(activation), tsc::rdtsc);
+    }
 }
 
 /// Moves function `id` up to tier `to`: makes the tier's code ([`produce`]) and stores
@@ -191,8 +204,7 @@ fn interp_exit(id: u32) {
 /// alike, run the new code; activations already running (interpreted or compiled)
 /// finish in the old one. If making the code fails, the function still counts as in
 /// tier `to` (no retry on every call) and its slot keeps the old code. Kept out of line
-/// and cold, so that `bf_prof_enter`'s path without a promotion stays a few loads and
-/// stores with no frame to set up.
+/// and cold, like [`bf_prof_check`] which calls it.
 #[cold]
 #[inline(never)]
 fn promote(id: u32, to: u32) {
@@ -476,8 +488,7 @@ impl TieredApp {
         };
         let interp_prepare_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut all = symbols.to_vec();
-        all.push(HostSymbol { name: "bf_prof_enter", address: bf_prof_enter as *const () as u64 });
-        all.push(HostSymbol { name: "bf_prof_exit", address: bf_prof_exit as *const () as u64 });
+        all.push(HostSymbol { name: "bf_prof_check", address: bf_prof_check as *const () as u64 });
         all.push(HostSymbol {
             name: "bf_interp_call",
             address: super::interp::engine::bf_interp_call as *const () as u64,
@@ -537,11 +548,17 @@ impl TieredApp {
         for o in load_objects.iter().filter(|o| o.name.starts_with("load.")) {
             super::codemap::record_object(&mut jit, &o.bytes, &load_suffix, short_name);
         }
-        let counters: Box<[Counters]> = names.iter().map(|_| Counters::starting_in(load_tier)).collect();
         let counters_global = jit.lookup(COUNTERS_GLOBAL)?;
-        // SAFETY: `bf.counters` is a `ptr` global of the load-time module just linked;
-        // the counters outlive the JIT's code (`unload` drops the engine, JIT first).
-        unsafe { (counters_global as *mut u64).write_volatile(counters.as_ptr() as u64) };
+        // SAFETY: `bf.counters` is the load-time module's zeroed, 8-byte aligned array of
+        // one `Counters` per function id (all-zero `Counters` are valid: atomics), in
+        // the JIT's writable memory, which lives until `unload` drops the engine (after
+        // clearing `COUNTERS_PTR`); compiled code reaches the counters only through
+        // plain loads and stores on this one thread.
+        let counters: &[Counters] =
+            unsafe { std::slice::from_raw_parts(counters_global as *const Counters, names.len()) };
+        for c in counters {
+            c.tier.store(load_tier, Ordering::Relaxed);
+        }
         let mut functions = Vec::new();
         for (id, n) in names.iter().enumerate() {
             let slot = jit.lookup(&format!("bf.slot.{n}"))?;
@@ -641,7 +658,6 @@ impl TieredApp {
             compiler,
             load_objects,
             past_boots: warm.map_or(0, |s| s.profiled_boots),
-            _counters: counters,
             bitcode: bitcode.to_vec(),
             functions,
             tier_ups: 0,

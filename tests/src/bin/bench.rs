@@ -528,7 +528,7 @@ fn main() {
         writeln!(
             apps,
             "\nMedian profiling overhead over the apps (`profile.overhead_pct`; per app: the rewritten module \
-             with its profiling hooks against the same module without them, median of 5 runs each; spread: \
+             with its in-line profiling against the same module without it, median of 5 runs each; spread: \
              (slowest - fastest run) / median of the noisier build): {:.1} %",
             get("profile.overhead_pct".into())
         )
