@@ -53,6 +53,7 @@ fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>, tiers: &[&str])
         if tiers.contains(&"tiered") {
             assert!(metric(&format!("app.{app}.tier_ups")).is_some_and(|n| n >= 2.0), "{app} never tiered up twice");
         }
+        assert_summary(out, &metric, app, tiers);
         if tiers.contains(&"profiled") {
             assert!(metric(&format!("app.{app}.profile_overhead_pct")).is_some(), "{app}: profiling overhead measured");
             assert!(
@@ -73,6 +74,82 @@ fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>, tiers: &[&str])
         let to_t2 = llama.find("tier: matmul -> t2 after ").expect("tinyllama's matmul reaches tier 2");
         assert!(to_t1 < to_t2 && to_t2 < first_tiered_result, "matmul goes 0 -> 1 -> 2 during the first tiered run");
     }
+}
+
+/// Checks app `app`'s console summary (`summary: …` lines, bf_tiers::summary_lines)
+/// against the same run's METRIC lines: one line per run with its cycles, its speed-up
+/// against AOT and against the interpreter (`-` without an interpreted run), and with
+/// `tiered` the tier-ups and time to hot.
+fn assert_summary(out: &str, metric: &impl Fn(&str) -> Option<f64>, app: &str, tiers: &[&str]) {
+    let block: Vec<&str> = out
+        .lines()
+        .skip_while(|l| *l != format!("summary: {app}"))
+        .skip(2)
+        .take_while(|l| l.starts_with("summary:   "))
+        .collect();
+    let runs: Vec<&str> = std::iter::once("aot").chain(tiers.iter().copied().filter(|t| *t != "profiled")).collect();
+    let cycles = |run: &str| metric(&format!("app.{app}.{run}_cycles")).unwrap_or_else(|| panic!("{app}.{run}_cycles"));
+    let speedup = |base: Option<f64>, c: f64| base.map_or("-".to_string(), |b| format!("{:.2}x", b / c));
+    for run in &runs {
+        let label = if *run == "tiered" { "tiered (hot)" } else { run };
+        let line = block
+            .iter()
+            .find(|l| l.strip_prefix("summary:   ").is_some_and(|r| r.starts_with(&format!("{label} "))))
+            .unwrap_or_else(|| panic!("{app}: no summary line for {run}:\n{block:#?}"));
+        let words: Vec<&str> = line.split_whitespace().rev().take(3).collect();
+        let c = cycles(run);
+        let interp = tiers.contains(&"interp").then(|| cycles("interp"));
+        assert_eq!(
+            words[..3],
+            [speedup(interp, c), speedup(Some(cycles("aot")), c), format!("{c}")],
+            "{app}: the summary's {run} line against its METRIC lines: {line}"
+        );
+    }
+    if tiers.contains(&"tiered") {
+        let tier_ups = metric(&format!("app.{app}.tier_ups")).unwrap_or_default();
+        let to_hot = metric(&format!("app.{app}.time_to_hot_ms")).unwrap_or_default();
+        let last = block.last().copied().unwrap_or_default();
+        assert!(
+            last.starts_with(&format!("summary:   {tier_ups} tier-ups; hot after run "))
+                && last.ends_with(&format!("; time to hot {to_hot:.1} ms")),
+            "{app}: the summary's tiered line against its METRIC lines: {last}"
+        );
+    }
+}
+
+/// `make run`'s terminal (bfrun without `--metrics`): the story without the figures —
+/// no METRIC lines (bfrun counts them), an app's repeated result lines folded into a
+/// count, and the app's summary table at the end.
+#[test]
+fn the_terminal_shows_the_summary_without_metric_lines() {
+    let image = build_image(
+        "terminal",
+        &ImageSpec { cmdline: "--no-jit --apps=fib --tiers=t1,tiered".into(), ..Default::default() },
+    );
+    let bfrun = bareflow_tests::workspace_root().join("target/release/bfrun");
+    let run = std::process::Command::new(&bfrun)
+        .args(["--tcg", "--snapshot", "--timeout", "600"])
+        .arg(&image)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run bfrun (make test builds it)");
+    let (terminal, notes) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert_eq!(run.status.code(), Some(0), "{terminal}{notes}");
+    assert!(!terminal.lines().any(|l| l.starts_with("METRIC ")), "METRIC lines reach the terminal:\n{terminal}");
+    assert!(notes.contains(" METRIC lines hidden (--metrics"), "bfrun counts what it hid: {notes}");
+    let results: Vec<&str> = terminal.lines().filter(|l| l.starts_with("fib: ")).collect();
+    assert!(results.len() < 6, "fib's six identical result lines are folded:\n{terminal}");
+    assert!(terminal.contains("\r\n(the line above "), "the fold says how many lines it hides:\n{terminal}");
+    assert_contains_all(
+        &terminal,
+        [
+            "summary: fib\r\n",
+            "summary:   aot ",
+            "summary:   t1 ",
+            "summary:   tiered (hot) ",
+            " tier-ups; hot after run ",
+        ],
+    );
 }
 
 /// Every run of the suite besides AOT (the kernel's `suite::suite_runs()`: the tier

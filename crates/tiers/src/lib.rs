@@ -29,5 +29,5 @@ pub mod table;
 
 pub use policy::{LivePolicy, TierPolicy};
 pub use profile::{Activation, Counters, Heat};
-pub use report::{CompileSteps, FunctionReport, compile_metrics};
+pub use report::{CompileSteps, FunctionReport, TieredFigures, compile_metrics, summary_lines};
 pub use table::{MAX_TIERS, Opt, Producer, TIERS, Table, Threshold, Tier};

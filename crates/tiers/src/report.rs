@@ -137,6 +137,53 @@ pub fn profile_lines(prefix: &str, table: Table, report: &[FunctionReport]) -> V
     lines
 }
 
+/// What the tiered engine's runs of one app came to, for [`summary_lines`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TieredFigures {
+    /// Promotions over all its runs (`METRIC app.<app>.tier_ups`).
+    pub tier_ups: u32,
+    /// The first run after which nothing was promoted any more.
+    pub hot_after_run: u32,
+    /// Milliseconds from loading until the end of that run (`app.<app>.time_to_hot_ms`).
+    pub time_to_hot_ms: f64,
+}
+
+/// The run whose speed-ups the summary's last column is against.
+pub const INTERPRETED_RUN: &str = "interp";
+
+/// One app's summary on the console, at the end of the suite (`summary: …` lines):
+/// per run (`aot`, the tier table's runs, `t2host`, `tiered` for the tiered engine's
+/// hot run) its cycles, its speed-up against AOT (AOT's cycles over the run's: above 1
+/// is faster than rustc's build) and against the interpreter (the interpreted run's
+/// cycles over the run's); then the tiered engine's tier-ups and time to hot. A ratio
+/// whose run is missing is `-`. Every figure is one of the same run's `METRIC` lines or
+/// a quotient of two of them (the tests check that).
+pub fn summary_lines(app: &str, runs: &[(&str, u64)], tiered: Option<TieredFigures>) -> Vec<String> {
+    let cycles_of = |run: &str| runs.iter().find(|r| r.0 == run).map(|r| r.1).filter(|&c| c > 0);
+    let speedup = |base: Option<u64>, c: u64| match base {
+        Some(b) if c > 0 => format!("{:.2}x", b as f64 / c as f64),
+        _ => "-".to_string(),
+    };
+    let mut lines = Vec::new();
+    lines.push(format!("summary: {app}"));
+    lines.push(format!("summary:   {:<14} {:>14} {:>9} {:>10}", "run", "cycles", "vs aot", "vs interp"));
+    for &(run, c) in runs {
+        let label = if run == "tiered" { "tiered (hot)" } else { run };
+        lines.push(format!(
+            "summary:   {label:<14} {c:>14} {:>9} {:>10}",
+            speedup(cycles_of("aot"), c),
+            speedup(cycles_of(INTERPRETED_RUN), c)
+        ));
+    }
+    if let Some(t) = tiered {
+        lines.push(format!(
+            "summary:   {} tier-ups; hot after run {}; time to hot {:.1} ms",
+            t.tier_ups, t.hot_after_run, t.time_to_hot_ms
+        ));
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +260,25 @@ mod tests {
         has("METRIC jit.promote_share_pct.demo.t2.optimise 86.7 %");
         // The interpreter's tier makes no code: no lines for it.
         assert!(!lines.iter().any(|l| l.contains(".t0")), "{lines:#?}");
+    }
+
+    #[test]
+    fn the_summary_gives_each_run_its_speedups() {
+        let tiered = TieredFigures { tier_ups: 7, hot_after_run: 2, time_to_hot_ms: 123.456 };
+        let lines = summary_lines("fib", &[("aot", 100), ("interp", 3_000), ("t2", 50), ("tiered", 80)], Some(tiered));
+        assert_eq!(
+            lines,
+            [
+                "summary: fib",
+                "summary:   run                    cycles    vs aot  vs interp",
+                "summary:   aot                       100     1.00x     30.00x",
+                "summary:   interp                   3000     0.03x      1.00x",
+                "summary:   t2                         50     2.00x     60.00x",
+                "summary:   tiered (hot)               80     1.25x     37.50x",
+                "summary:   7 tier-ups; hot after run 2; time to hot 123.5 ms",
+            ]
+        );
+        let lines = summary_lines("fib", &[("aot", 100), ("t1", 0)], None);
+        assert_eq!(lines[3], "summary:   t1                          0         -          -", "no run, no ratio");
     }
 }

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use bf_tiers::report::profile_lines;
-use bf_tiers::{FunctionReport, Producer, TIERS, Tier, TierPolicy};
+use bf_tiers::{FunctionReport, Producer, TIERS, Tier, TierPolicy, TieredFigures, summary_lines};
 
 use super::codemap;
 use super::host::{AppRun, abi_symbols, engine_log, run_native};
@@ -383,10 +383,16 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                 }
             }
         }
+        let mut tiered = None;
         match runs("tiered").then(|| run_tiered(app.name, app.bitcode, None, &abi_symbols())) {
             None => {}
             Some(Ok(t)) => {
                 ok &= t.all_passed;
+                tiered = Some(TieredFigures {
+                    tier_ups: t.tier_ups,
+                    hot_after_run: t.hot_after_run as u32,
+                    time_to_hot_ms: t.time_to_hot_ms,
+                });
                 cycles.push(("tiered", t.last.section_cycles, t.last.status));
                 println!("METRIC app.{}.tier_ups {} tier-ups", app.name, t.tier_ups);
                 println!("METRIC app.{}.time_to_hot_ms {:.1} ms", app.name, t.time_to_hot_ms);
@@ -419,10 +425,17 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                 ok = false;
             }
         }
-        rows.push((app.name, cycles));
+        rows.push((app.name, cycles, tiered));
     }
     for line in summary(&rows) {
         println!("{line}");
+    }
+    // One summary per app: the story of its runs in a few lines.
+    for (name, cycles, tiered) in &rows {
+        let runs: Vec<(&str, u64)> = cycles.iter().map(|&(run, c, _)| (run, c)).collect();
+        for line in summary_lines(name, &runs, *tiered) {
+            println!("{line}");
+        }
     }
     if !overheads.is_empty() {
         overheads.sort_by(|a, b| a.total_cmp(b));
@@ -436,7 +449,7 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
 /// The suite's summary table: per app, the cycles of AOT, of each tier table row's
 /// run, of the tiered engine's hot run, and the ratios top tier / AOT and bottom tier /
 /// top tier (`t2/aot`, `interp/t2`).
-fn summary(rows: &[(&str, RunCycles)]) -> Vec<String> {
+fn summary(rows: &[(&str, RunCycles, Option<TieredFigures>)]) -> Vec<String> {
     let (bottom, top) = (TIERS.rows()[0].run, TIERS.rows()[TIERS.top() as usize].run);
     // (title, run, width); interpreted cycles take more digits.
     let mut columns = vec![("aot", "aot", 14)];
@@ -454,7 +467,7 @@ fn summary(rows: &[(&str, RunCycles)]) -> Vec<String> {
         header += &format!(" {title:>width$}");
     }
     let mut lines = vec![header];
-    for (name, cycles) in rows {
+    for (name, cycles, _) in rows {
         let get = |t: &str| cycles.iter().find(|c| c.0 == t).map_or(0, |c| c.1);
         let ratio = |a: u64, b: u64| if b > 0 && a > 0 { format!("{:.2}", a as f64 / b as f64) } else { "-".into() };
         let mut line = format!("apps: {name:<10}");

@@ -519,6 +519,101 @@ impl MetricFilter {
     }
 }
 
+/// Folds repeated lines of a stream on its way to a terminal (after [`MetricFilter`]):
+/// a line identical to the one before is not shown again; the next different line (or
+/// [`RepeatFilter::finish`]) is preceded by `(the line above N more times)`. The suite's
+/// self-checked result lines (the same line for every run of an app) become one line
+/// and a count. Like [`MetricFilter`], a line is passed on as soon as it differs from
+/// the one before, so output stays live (the loader's progress dots included).
+#[derive(Debug, Default)]
+pub struct RepeatFilter {
+    /// The last line shown, with its newline.
+    previous: Vec<u8>,
+    /// The current line while it may still repeat `previous`.
+    pending: Vec<u8>,
+    /// The current line as shown so far (it differs from `previous`).
+    current: Vec<u8>,
+    showing: bool,
+    /// How many times `previous` repeated since it was shown.
+    repeats: usize,
+}
+
+impl RepeatFilter {
+    /// The bytes of `input` to show, given everything fed before.
+    pub fn feed(&mut self, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len());
+        for &b in input {
+            if self.showing {
+                out.push(b);
+                self.current.push(b);
+            } else {
+                self.pending.push(b);
+                if !self.previous.starts_with(&self.pending) {
+                    out.extend(self.note());
+                    out.extend_from_slice(&self.pending);
+                    self.current = std::mem::take(&mut self.pending);
+                    self.showing = true;
+                }
+            }
+            if b == b'\n' {
+                if self.showing {
+                    self.previous = std::mem::take(&mut self.current);
+                    self.showing = false;
+                } else {
+                    self.repeats += 1;
+                    self.pending.clear();
+                }
+            }
+        }
+        out
+    }
+
+    /// What is still held back at the end of the stream: the count of repeats, and a
+    /// last line without its newline that so far matched the one before.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = self.note();
+        out.append(&mut self.pending);
+        out
+    }
+
+    /// The repeat count's line, if the previous line repeated (and resets the count).
+    fn note(&mut self) -> Vec<u8> {
+        match std::mem::take(&mut self.repeats) {
+            0 => Vec::new(),
+            n => {
+                // The stream's own line ending (COM1's is CR LF).
+                let end = if self.previous.ends_with(b"\r\n") { "\r\n" } else { "\n" };
+                format!("(the line above {n} more time{}){end}", if n == 1 { "" } else { "s" }).into_bytes()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod repeat_filter_tests {
+    use super::RepeatFilter;
+
+    #[test]
+    fn repeated_lines_become_a_count_and_the_rest_passes_at_once() {
+        let text =
+            "fib: 5 ok\nfib: 5 ok\nfib: 5 ok\ntier: x\nfib: 5 ok\nfib: 5\nLoading ..\nLoading ...\nend\nend\nend";
+        let expected = "fib: 5 ok\n(the line above 2 more times)\ntier: x\nfib: 5 ok\nfib: 5\nLoading ..\nLoading ...\nend\n(the line above 1 more time)\nend";
+        for chunk in [1, 3, text.len()] {
+            let mut f = RepeatFilter::default();
+            let mut out: Vec<u8> = text.as_bytes().chunks(chunk).flat_map(|c| f.feed(c)).collect();
+            out.extend(f.finish());
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "chunks of {chunk}");
+        }
+        let mut crlf = RepeatFilter::default();
+        assert_eq!(crlf.feed(b"a\r\na\r\nb\r\n"), b"a\r\n(the line above 1 more time)\r\nb\r\n", "COM1's CR LF kept");
+        // Live: a line is shown as soon as it differs from the one before.
+        let mut live = RepeatFilter::default();
+        assert_eq!(live.feed(b"Loading ..."), b"Loading ...");
+        assert_eq!(live.feed(b"\nLoad"), b"\n", "held back while it may repeat");
+        assert_eq!(live.feed(b"er"), b"Loader");
+    }
+}
+
 #[cfg(test)]
 mod metric_filter_tests {
     use super::MetricFilter;

@@ -10,7 +10,9 @@
 //! `max` under TCG, `host,-arch-capabilities` under KVM). `--disk ahci` boots `-machine q35` with the disk on its
 //! AHCI controller. The disk is writable (the image keeps what the kernel wrote) unless
 //! `--snapshot` is given. COM1's `METRIC` lines (the figures tests and benches read)
-//! are hidden from the terminal unless `--metrics` is given ([`runner::MetricFilter`]).
+//! are hidden from the terminal, and repeated lines folded into a count, unless
+//! `--metrics` is given, which shows COM1 as it is ([`runner::MetricFilter`],
+//! [`runner::RepeatFilter`]).
 //! `--gdb PORT` opens QEMU's GDB stub on localhost:PORT and starts the machine halted
 //! until a debugger continues it (`make debug`, docs/debugging.md).
 //! The exit status is the kernel's (isa-debug-exit);
@@ -19,7 +21,7 @@
 use std::io::{Read, Write};
 use std::process::Stdio;
 
-use runner::{Accel, DiskInterface, MetricFilter, QemuConfig, kernel_status};
+use runner::{Accel, DiskInterface, MetricFilter, QemuConfig, RepeatFilter, kernel_status};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -127,19 +129,21 @@ fn main() -> ExitCode {
             return ExitCode::from(125);
         }
     };
-    // COM1 to the terminal, METRIC lines held back (QEMU's own stdout is the serial port).
+    // COM1 to the terminal, METRIC lines held back and repeats folded (QEMU's own
+    // stdout is the serial port).
     let relay = child.stdout.take().map(|mut serial| {
         std::thread::spawn(move || {
-            let mut filter = MetricFilter::default();
+            let (mut filter, mut repeats) = (MetricFilter::default(), RepeatFilter::default());
             let mut buf = [0u8; 4096];
             while let Ok(n) = serial.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
                 let mut out = std::io::stdout().lock();
-                let _ = out.write_all(&filter.feed(&buf[..n]));
+                let _ = out.write_all(&repeats.feed(&filter.feed(&buf[..n])));
                 let _ = out.flush();
             }
+            let _ = std::io::stdout().lock().write_all(&repeats.finish());
             filter.hidden
         })
     });
