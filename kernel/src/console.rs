@@ -36,6 +36,42 @@ pub fn write_bytes(bytes: &[u8]) {
     console.vga.write_bytes(bytes);
 }
 
+/// Replaces the VGA console's scrolling text by a status screen of (glyph, attribute)
+/// cells; later output goes to COM1 only (and later screens replace this one).
+pub fn show_screen(cells: &[[(u8, u8); crate::drivers::vga::WIDTH]; crate::drivers::vga::HEIGHT]) {
+    CONSOLE.lock().vga.show(cells);
+}
+
+/// The machine in one line (CPU, memory, disk), for the status screen's header: set
+/// once at boot, before the program starts.
+static MACHINE_LINE: Mutex<([u8; 80], usize)> = Mutex::new(([0; 80], 0));
+
+/// Records the machine line (cut to 80 bytes).
+pub fn set_machine_line(args: fmt::Arguments) {
+    struct Fixed<'a>(&'a mut ([u8; 80], usize));
+    impl Write for Fixed<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            for &b in s.as_bytes() {
+                let (buf, len) = &mut *self.0;
+                if *len < buf.len() {
+                    buf[*len] = b;
+                    *len += 1;
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut line = MACHINE_LINE.lock();
+    line.1 = 0;
+    let _ = Fixed(&mut line).write_fmt(args);
+}
+
+/// The machine line [`set_machine_line`] recorded (empty before).
+pub fn machine_line() -> String {
+    let line = MACHINE_LINE.lock();
+    String::from_utf8_lossy(&line.0[..line.1]).into_owned()
+}
+
 /// Reads console input that has arrived on COM1, without waiting.
 pub fn read_input(buf: &mut [u8]) -> usize {
     CONSOLE.lock().serial.read_available(buf)

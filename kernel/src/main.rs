@@ -172,6 +172,18 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
     let probe_start = tsc::rdtsc();
     drivers::block::boot_disk::probe(header_sector, info.boot_drive, no_bios);
     kprintln!("METRIC disk.probe_ms {:.1} ms", tsc::ticks_to_ms(tsc::rdtsc() - probe_start));
+    // The status screen's header (docs/console.md): the machine in one line.
+    use drivers::block::BlockDevice as _;
+    let disk = drivers::block::boot_disk::boot_disk().map(|d| {
+        let d = d.lock();
+        (d.driver_name(), d.sector_count() >> 11)
+    });
+    let (disk_name, disk_mib) = disk.unwrap_or(("no disk", 0));
+    console::set_machine_line(format_args!(
+        "{} | {} MiB | {disk_name} {disk_mib} MiB",
+        cpu::brand_string(&mut brand),
+        free.total_bytes() >> 20
+    ));
 
     if let Some(kind) = boot::kernel_option(header.cmdline(), "fault") {
         checks::raise_fault(kind);

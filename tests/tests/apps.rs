@@ -152,6 +152,48 @@ fn the_terminal_shows_the_summary_without_metric_lines() {
     );
 }
 
+/// The status screen a machine without a serial console shows: booted without QEMU's
+/// exit device, the kernel halts at its end as on a PC, and the VGA text buffer
+/// (`0xB8000`, read through the monitor's `pmemsave`) holds the header, the end of the
+/// suite, fib's functions with their tier in its colour, and fib's summary with the
+/// same figures as the run's METRIC lines.
+#[test]
+fn the_vga_screen_holds_the_status_and_summary_after_a_run() {
+    let cmdline = "--no-jit --apps=fib --tiers=t1,tiered".to_string();
+    let image = build_image("vga-status", &ImageSpec { cmdline, ..Default::default() });
+    let dir = bareflow_tests::scratch_dir("vga-status-run");
+    let mut config = bareflow_tests::QemuConfig::new(&image);
+    (config.accel, config.debug_exit, config.monitor_socket) = (Accel::Tcg, false, Some(dir.join("monitor.sock")));
+    let mut running = config.spawn().expect("start QEMU");
+    let ended = running.wait_for("bareflow: exit status 0", Duration::from_secs(300));
+    let screen = running.save_memory(0xB8000, 4000, &dir.join("vga.bin"));
+    let outcome = running.finish(None);
+    assert!(ended, "the run did not end:\n{}", outcome.serial);
+    let screen = screen.expect("pmemsave of the text buffer");
+    let rows: Vec<String> = screen
+        .chunks(160)
+        .map(|row| row.chunks(2).map(|c| c[0] as char).collect::<String>().trim_end().into())
+        .collect();
+    let attribute = |row: usize, column: usize| screen[row * 160 + column * 2 + 1];
+    let shown = rows.join("\n");
+    assert!(
+        rows[0].starts_with(" BareFlow | ")
+            && rows[0].contains(" MiB | virtio-blk ")
+            && rows[0].contains(" | LLVM 22."),
+        "header:\n{shown}"
+    );
+    assert_eq!(attribute(0, 79), 0x1F, "the header bar is white on blue");
+    assert_eq!(rows[2], "apps: suite passed", "{shown}");
+    let fib_row =
+        rows.iter().position(|r| r.starts_with(" fib ") && r.ends_with(" t2")).expect("fib in t2 in the table");
+    assert_eq!(attribute(fib_row, 1), 0x0A, "a t2 function is light green");
+    let metric = |name: &str| outcome.metric(name).unwrap_or_else(|| panic!("METRIC {name}"));
+    let aot = rows.iter().find(|r| r.starts_with("  aot ")).expect("fib's summary on the screen");
+    assert!(aot.contains(&format!(" {} ", metric("app.fib.aot_cycles"))), "{aot}");
+    let tier_ups = format!("  {} tier-ups; hot after run ", metric("app.fib.tier_ups"));
+    assert!(rows.iter().any(|r| r.starts_with(&tier_ups)), "{tier_ups:?} on the screen:\n{shown}");
+}
+
 /// Every run of the suite besides AOT (the kernel's `suite::suite_runs()`: the tier
 /// table's runs, then `t2host`, `profiled` and `tiered`).
 const ALL_TIERS: [&str; 6] = ["interp", "t1", "t2", "t2host", "profiled", "tiered"];

@@ -1,6 +1,8 @@
 //! `make debug` (docs/debugging.md): QEMU halted with its GDB stub open, and
 //! `scripts/bareflow.gdb` attaching GDB with the kernel's symbols. A scripted
-//! `gdb -batch` run must stop at a hardware breakpoint in `kernel_start`.
+//! `gdb -batch` run must stop at a hardware breakpoint in `kernel_start`, then at a
+//! breakpoint in a JIT-compiled function of the fib app (GDB's JIT interface,
+//! `kernel/src/jit/debugger.rs`).
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -21,7 +23,17 @@ fn make_debug_halts_qemu_and_the_gdb_script_stops_in_kernel_start() {
     let dry = String::from_utf8_lossy(&dry.stdout);
     assert!(dry.contains("--gdb 1234") && dry.contains("build/bareflow.img"), "make debug runs bfrun --gdb:\n{dry}");
 
-    let image = build_image("debug", &ImageSpec { cmdline: "--no-jit".into(), ..Default::default() });
+    // fib's `fib` function: the same symbol in the kernel's AOT copy and in the code the
+    // JIT compiles at t1 (the app's bitcode names it so).
+    let nm = Command::new("nm").arg(workspace_root().join("build/kernel.elf")).output().expect("nm");
+    let nm = String::from_utf8_lossy(&nm.stdout);
+    let fib = nm
+        .split_whitespace()
+        .find(|w| w.starts_with("_ZN3fib3fib17h") && w.ends_with('E'))
+        .expect("fib::fib in the kernel's AOT copy")
+        .to_string();
+    let cmdline = "--no-jit --apps=fib --tiers=t1".to_string();
+    let image = build_image("debug", &ImageSpec { cmdline, ..Default::default() });
     let port = free_port();
     let mut config = QemuConfig::new(&image);
     config.accel = Accel::Tcg;
@@ -34,7 +46,11 @@ fn make_debug_halts_qemu_and_the_gdb_script_stops_in_kernel_start() {
     let mut gdb = Command::new("gdb")
         .args(["-batch", "-nx", "-x", "scripts/bareflow.gdb"])
         .args(["-ex", &format!("bf-attach {port}"), "-ex", "hbreak kernel_start", "-ex", "continue"])
-        .args(["-ex", "info symbol $pc", "-ex", "kill"])
+        .args(["-ex", "info symbol $pc"])
+        // Past the AOT run, once the JIT has announced fib's t1 code: a breakpoint on
+        // `fib` (its AOT copy and its JIT copy) stops in the JIT's.
+        .args(["-ex", "tbreak kernel::jit::debugger::announce", "-ex", "continue", "-ex", "finish"])
+        .args(["-ex", &format!("break {fib}"), "-ex", "continue", "-ex", "info symbol $pc", "-ex", "kill"])
         .current_dir(workspace_root())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -64,7 +80,12 @@ fn make_debug_halts_qemu_and_the_gdb_script_stops_in_kernel_start() {
         out.lines().any(|l| l.starts_with("kernel_start") && l.ends_with(" in section .text")),
         "stopped in kernel_start:\n{out}"
     );
-    // Stage2 ran (it loaded the kernel); the kernel had not printed yet.
+    // The JIT's code, from an object GDB read out of the guest's memory.
+    assert!(
+        out.lines().any(|l| l.starts_with("fib::fib::h") && l.contains(" in section .text of <in-memory@")),
+        "stopped in fib's JIT-compiled code:\n{out}"
+    );
+    // Stage2 ran (it loaded the kernel); the JIT compiled fib at t1 after the AOT run.
     assert!(serial.contains("FLUD: payload checksum ok"), "{serial}");
-    assert!(!serial.contains("BareFlow kernel"), "stopped before the kernel's first line: {serial}");
+    assert!(serial.contains("apps: fib (") && !serial.contains("apps: suite passed"), "stopped in the suite: {serial}");
 }

@@ -40,7 +40,7 @@ pub use llvm_sys::{
     LLVMOpcode as Opcode, LLVMRealPredicate as RealPredicate, LLVMTypeKind as TypeKind,
 };
 pub use module::Module;
-pub use object::{FunctionSymbol, function_symbols};
+pub use object::{FunctionSymbol, function_symbols, with_section_addresses};
 pub use target::{TargetMachine, host_cpu_features, host_cpu_name, llvm_version};
 pub use types::{Context, DataLayout, FunctionType, Type};
 pub use value::{Attribute, AttributeIndex, BasicBlock, Function, GlobalVariable, Instruction, Value};

@@ -64,3 +64,36 @@ pub fn function_symbols(bytes: &[u8]) -> Result<Vec<FunctionSymbol>, Error> {
     }
     Ok(out)
 }
+
+/// A copy of the ELF64 relocatable object `bytes` whose sections named in `placed` have
+/// their address (`sh_addr`) set to where the JIT put them: the form of an object a
+/// debugger reads through GDB's JIT interface, which places each section at its
+/// `sh_addr`. Sections not in `placed` keep address 0. `None` if `bytes` is not an
+/// ELF64 little-endian object or its section headers lie outside it.
+pub fn with_section_addresses(bytes: &[u8], placed: &[(&str, u64)]) -> Option<Vec<u8>> {
+    let u16_at = |b: &[u8], at: usize| Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |b: &[u8], at: usize| Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?));
+    let u64_at = |b: &[u8], at: usize| Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?));
+    // e_ident: magic, ELFCLASS64, ELFDATA2LSB.
+    if bytes.get(..6)? != b"\x7fELF\x02\x01" {
+        return None;
+    }
+    let shoff = usize::try_from(u64_at(bytes, 0x28)?).ok()?;
+    let (shentsize, shnum, shstrndx) =
+        (u16_at(bytes, 0x3a)? as usize, u16_at(bytes, 0x3c)? as usize, u16_at(bytes, 0x3e)? as usize);
+    if shentsize < 64 {
+        return None;
+    }
+    let header = |i: usize| shoff.checked_add(i.checked_mul(shentsize)?);
+    let strtab = usize::try_from(u64_at(bytes, header(shstrndx)? + 0x18)?).ok()?;
+    let mut copy = bytes.to_vec();
+    for i in 0..shnum {
+        let at = header(i)?;
+        let name_at = strtab.checked_add(u32_at(bytes, at)? as usize)?;
+        let name = bytes.get(name_at..)?.split(|&b| b == 0).next()?;
+        if let Some(&(_, address)) = placed.iter().find(|(n, _)| n.as_bytes() == name) {
+            copy.get_mut(at + 0x10..at + 0x18)?.copy_from_slice(&address.to_le_bytes());
+        }
+    }
+    Some(copy)
+}

@@ -162,3 +162,27 @@ fn an_object_compiled_once_links_into_another_jit() {
     let Err(Error::Jit(msg)) = jit.add_object("garbage.o", b"not an object") else { panic!("added garbage") };
     assert!(!msg.is_empty());
 }
+
+/// The copy of an object for GDB's JIT interface: the placed sections get their JIT
+/// addresses, the rest keeps 0, and the symbols still read back.
+#[test]
+fn an_object_copy_carries_its_sections_jit_addresses() {
+    use object::{Object, ObjectSection};
+    let tm = bf_llvm::TargetMachine::host().unwrap();
+    let ir = "@n = global i32 1\ndefine i32 @one() {\n  %v = load i32, ptr @n\n  ret i32 %v\n}\n";
+    let object = tm.emit_object(Module::parse("one", ir.as_bytes()).unwrap()).unwrap();
+    let symbols = bf_llvm::function_symbols(&object).unwrap();
+    let one = symbols.iter().find(|s| s.name == "one").expect("the function symbol");
+    let copy = bf_llvm::with_section_addresses(&object, &[(&one.section, 0x7f00_1000)]).expect("an ELF64 object");
+    let file = object::File::parse(&*copy).unwrap();
+    for section in file.sections() {
+        let expected = if section.name() == Ok(one.section.as_str()) { 0x7f00_1000 } else { 0 };
+        assert_eq!(section.address(), expected, "{:?}", section.name());
+    }
+    let moved = bf_llvm::function_symbols(&copy).unwrap();
+    let one_moved = moved.iter().find(|s| s.name == "one").unwrap();
+    assert_eq!(one_moved.offset, 0x7f00_1000 + one.offset, "the symbol now reads at its JIT address");
+    assert_eq!((moved.len(), one_moved.size), (symbols.len(), one.size), "the same object otherwise");
+    assert_eq!(bf_llvm::with_section_addresses(b"not an object", &[]), None);
+    assert_eq!(bf_llvm::with_section_addresses(&object[..0x30], &[]), None, "section headers cut off");
+}

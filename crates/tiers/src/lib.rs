@@ -14,7 +14,8 @@
 //!   same thresholds in atomics for the profiling hooks' lock-free fast path);
 //! * [`profile`]: what the hooks count per function ([`Counters`]) and what the
 //!   policy is asked with ([`Heat`]);
-//! * [`report`]: the profile table the suite and the self-test print.
+//! * [`report`]: the profile table the suite and the self-test print;
+//! * [`screen`]: the status screen (80×25 text cells) the kernel shows on VGA.
 //!
 //! No LLVM and no kernel: everything here is unit-tested on the host
 //! (`cargo test -p bf-tiers`).
@@ -25,6 +26,7 @@ extern crate alloc;
 pub mod policy;
 pub mod profile;
 pub mod report;
+pub mod screen;
 pub mod table;
 
 pub use policy::{LivePolicy, TierPolicy};

@@ -3,8 +3,10 @@
 
 use x86_64::instructions::port::Port;
 
-const WIDTH: usize = 80;
-const HEIGHT: usize = 25;
+/// Columns of the text screen.
+pub const WIDTH: usize = 80;
+/// Rows of the text screen.
+pub const HEIGHT: usize = 25;
 const BUFFER: *mut u16 = 0xB8000 as *mut u16;
 /// Light grey on black.
 const ATTRIBUTE: u16 = 0x07 << 8;
@@ -14,12 +16,14 @@ pub struct VgaConsole {
     row: usize,
     column: usize,
     enabled: bool,
+    /// A status screen ([`VgaConsole::show`]) replaced the scrolling text.
+    showing_status: bool,
 }
 
 impl VgaConsole {
     /// A console that ignores output until [`VgaConsole::init`].
     pub const fn new() -> Self {
-        Self { row: 0, column: 0, enabled: false }
+        Self { row: 0, column: 0, enabled: false, showing_status: false }
     }
 
     /// Starts writing at the cursor stage2 left (row in the high byte, column in the low).
@@ -52,6 +56,21 @@ impl VgaConsole {
             self.row += 1;
         } else {
             self.scroll();
+        }
+    }
+
+    /// Shows a whole screen of (glyph, attribute) cells and stops the scrolling console
+    /// from writing over it: from now on the screen is a status display (the text keeps
+    /// going to COM1).
+    pub fn show(&mut self, cells: &[[(u8, u8); WIDTH]; HEIGHT]) {
+        if !self.enabled && !self.showing_status {
+            return;
+        }
+        (self.enabled, self.showing_status) = (false, true);
+        for (row, line) in cells.iter().enumerate() {
+            for (column, &(glyph, attribute)) in line.iter().enumerate() {
+                self.put(row, column, (attribute as u16) << 8 | glyph as u16);
+            }
         }
     }
 

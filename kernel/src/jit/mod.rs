@@ -16,12 +16,14 @@
 pub mod checks;
 pub mod codemap;
 pub mod cxxrt;
+pub mod debugger;
 pub mod export;
 pub mod host;
 pub mod interp;
 pub mod persist;
 pub mod program;
 pub mod rewrite;
+pub mod status;
 pub mod suite;
 pub mod tiered;
 
@@ -259,6 +261,9 @@ pub fn memory_symbols() -> [HostSymbol; 5] {
 
 /// One LLJIT instance with its own context and modules.
 pub struct Jit {
+    /// Its objects as announced to a debugger ([`debugger::announce`]); declared first,
+    /// so they leave the debugger's list before the code is freed.
+    registrations: Vec<debugger::Registration>,
     jit: LlJit,
 }
 
@@ -306,7 +311,7 @@ impl Jit {
     /// A new LLJIT for the host with nothing in it: the host functions come as an
     /// object ([`host_module`] compiled by a [`Compiler`], or kept in a snapshot).
     pub fn bare() -> Result<Jit, JitError> {
-        Ok(Jit { jit: LlJit::new()? })
+        Ok(Jit { registrations: Vec::new(), jit: LlJit::new()? })
     }
 
     /// Hands the relocatable object `bytes` to the JIT (linked at the first lookup of

@@ -72,6 +72,7 @@ impl CompiledApp {
         let entry = jit.lookup("bf_app_main")?;
         let compile_ms = start.elapsed().as_secs_f64() * 1e3;
         super::codemap::record_object(&mut jit, &object, level.name(), |s| s.to_string());
+        super::debugger::announce(&mut jit, &object);
         Ok(CompiledApp { _jit: jit, entry, compile_ms })
     }
 
@@ -179,7 +180,9 @@ fn run_tiered(
     let mut hot_after_run = 0;
     for run in 1..=TIERED_RUNS {
         let before = tiered.tier_ups();
+        super::status::activity(format!("{name}: tiered engine, run {run} of {TIERED_RUNS}"), false);
         last = measure(|| tiered.run());
+        super::status::functions(tiered.report());
         run_ends.push(started.elapsed().as_secs_f64() * 1e3);
         all_passed &= last.status == 0;
         if tiered.tier_ups() > before {
@@ -337,9 +340,11 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
     );
     for app in APPS.iter().filter(|a| selection == "all" || selection.split(',').any(|s| s == a.name)) {
         println!("apps: {} ({} bytes of bitcode)", app.name, app.bitcode.len());
+        super::status::activity(format!("{}: AOT, then each tier", app.name), true);
         let aot = run_native(app.native);
         let mut cycles: RunCycles = vec![("aot", aot.section_cycles, aot.status)];
         for tier in TIERS.rows().iter().filter(|t| runs(t.run)) {
+            super::status::activity(format!("{}: the whole app at {}", app.name, tier.run), false);
             match run_in_tier(app.name, app.bitcode, tier, &abi_symbols()) {
                 Ok((run, compile_ms)) => {
                     if let Some(ms) = compile_ms {
@@ -425,8 +430,11 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                 ok = false;
             }
         }
+        let runs: Vec<(&str, u64)> = cycles.iter().map(|&(run, c, _)| (run, c)).collect();
+        super::status::summary(summary_lines(app.name, &runs, tiered));
         rows.push((app.name, cycles, tiered));
     }
+    super::status::activity(format!("apps: suite {}", if ok { "passed" } else { "FAILED" }), false);
     for line in summary(&rows) {
         println!("{line}");
     }

@@ -232,6 +232,7 @@ fn promote(id: u32, to: u32) {
     f.steps[to as usize] = steps;
     f.install(to, addr, object);
     engine.tier_ups += 1;
+    super::status::functions(report_of(engine));
     if engine.log.tier_ups {
         (engine.log.line)(format!(
             "tier: {} -> {} after {} calls ({ms:.1} ms compile)",
@@ -240,6 +241,24 @@ fn promote(id: u32, to: u32) {
             c.calls.load(Ordering::Relaxed)
         ));
     }
+}
+
+/// `engine`'s profile: per function, its counters, tier and compile times.
+fn report_of(engine: &Engine) -> Vec<FunctionReport> {
+    engine
+        .functions
+        .iter()
+        .zip(counters())
+        .map(|(f, c)| FunctionReport {
+            name: short_name(&f.name),
+            symbol: f.name.clone(),
+            calls: c.calls.load(Ordering::Relaxed),
+            cycles: c.cycles.load(Ordering::Relaxed),
+            tier: c.tier.load(Ordering::Relaxed),
+            compile_ms: f.compile_ms,
+            steps: f.steps,
+        })
+        .collect()
 }
 
 /// Makes tier `to`'s code of function `id` with the tier's producer and returns its
@@ -327,6 +346,7 @@ fn link_object(jit: &mut Jit, object: Vec<u8>, symbol: &str) -> Result<(u64, Vec
     let address = jit.lookup(symbol)?;
     let tier = symbol.rsplit('.').next().unwrap_or_default();
     super::codemap::record_object(jit, &object, tier, |s| short_name(s.rsplit_once('.').map_or(s, |(n, _)| n)));
+    super::debugger::announce(jit, &object);
     Ok((address, object))
 }
 
@@ -547,6 +567,7 @@ impl TieredApp {
         jit.lookup("bf_app_main")?;
         for o in load_objects.iter().filter(|o| o.name.starts_with("load.")) {
             super::codemap::record_object(&mut jit, &o.bytes, &load_suffix, short_name);
+            super::debugger::announce(&mut jit, &o.bytes);
         }
         let counters_global = jit.lookup(COUNTERS_GLOBAL)?;
         // SAFETY: `bf.counters` is the load-time module's zeroed, 8-byte aligned array of
@@ -712,23 +733,8 @@ impl TieredApp {
     /// The profile so far.
     pub fn report(&self) -> Vec<FunctionReport> {
         let guard = ENGINE.lock().unwrap();
-        let Some(engine) = guard.as_ref() else { return Vec::new() };
-        engine
-            .functions
-            .iter()
-            .zip(counters())
-            .map(|(f, c)| FunctionReport {
-                name: short_name(&f.name),
-                symbol: f.name.clone(),
-                calls: c.calls.load(Ordering::Relaxed),
-                cycles: c.cycles.load(Ordering::Relaxed),
-                tier: c.tier.load(Ordering::Relaxed),
-                compile_ms: f.compile_ms,
-                steps: f.steps,
-            })
-            .collect()
+        guard.as_ref().map(report_of).unwrap_or_default()
     }
-
     /// Number of tier-ups so far.
     pub fn tier_ups(&self) -> u32 {
         ENGINE.lock().unwrap().as_ref().map_or(0, |e| e.tier_ups)

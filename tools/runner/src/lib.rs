@@ -163,6 +163,10 @@ pub struct QemuConfig {
     /// BIOS's first instruction (`-gdb tcp:127.0.0.1:PORT -S`): a debugger attaches and
     /// continues (docs/debugging.md).
     pub gdb_port: Option<u16>,
+    /// Attach QEMU's isa-debug-exit device, through which the kernel's exit ends QEMU
+    /// with its status; without it the kernel halts at its end as on a PC, and the
+    /// machine stays up (its screen can be read through the monitor).
+    pub debug_exit: bool,
 }
 
 /// QEMU reports `(status << 1) | 1` for a kernel that wrote `status` to isa-debug-exit.
@@ -185,6 +189,7 @@ impl QemuConfig {
             extra_disks: Vec::new(),
             cpu: None,
             gdb_port: None,
+            debug_exit: true,
         }
     }
 
@@ -197,7 +202,10 @@ impl QemuConfig {
             Accel::Tcg => (["-accel", "tcg"].as_slice(), "max"),
         };
         cmd.args(accel).args(["-cpu", self.cpu.as_deref().unwrap_or(default_cpu)]);
-        cmd.args(["-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        cmd.args(["-serial", "stdio"]);
+        if self.debug_exit {
+            cmd.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        }
         if !self.display {
             cmd.args(["-display", "none"]);
         }
@@ -368,6 +376,27 @@ impl Running {
             thread::sleep(Duration::from_millis(60));
         }
         Ok(())
+    }
+
+    /// Copies `len` bytes of the guest's physical memory at `address` into the file
+    /// `to` through the monitor (`pmemsave`), and waits until the file is complete (the
+    /// VGA text buffer: `0xB8000`, 4000 bytes).
+    pub fn save_memory(&mut self, address: u64, len: u64, to: &Path) -> std::io::Result<Vec<u8>> {
+        let path = self.config.monitor_socket.clone().ok_or(std::io::ErrorKind::NotFound)?;
+        let _ = std::fs::remove_file(to);
+        let mut stream = UnixStream::connect(&path)?;
+        // Quoted: the monitor would read `4000 /path` as a division.
+        writeln!(stream, "pmemsave {address:#x} {len} \"{}\"", to.display())?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(bytes) = std::fs::read(to)
+                && bytes.len() as u64 == len
+            {
+                return Ok(bytes);
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Err(std::io::ErrorKind::TimedOut.into())
     }
 
     /// Kills QEMU if it still runs and collects everything.
