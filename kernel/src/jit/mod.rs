@@ -6,7 +6,8 @@
 //! when the kernel ELF runs as a Linux program.
 //!
 //! Modules, bottom to top (each uses only those below it): [`cxxrt`] (the C++
-//! runtime), this JIT core, [`rewrite`] (module rewriting: slots, names,
+//! runtime), this JIT core with [`codemap`] and [`debugger`] (GDB's JIT interface),
+//! [`status`] (the VGA status screen), [`rewrite`] (module rewriting: slots, names,
 //! instrumentation) and [`interp`] (tier 0), [`tiered`] (the tiered engine; the tiers
 //! themselves are the `bf-tiers` crate's table), [`persist`] (snapshots of the engine's
 //! work on the FAT16 partition), [`host`] (the kernel's host functions for apps),
