@@ -119,7 +119,8 @@ fn assert_summary(out: &str, metric: &impl Fn(&str) -> Option<f64>, app: &str, t
 
 /// `make run`'s terminal (bfrun without `--metrics`): the story without the figures —
 /// no METRIC lines (bfrun counts them), an app's repeated result lines folded into a
-/// count, and the app's summary table at the end.
+/// count, a long (top-tier) compile announced before it starts, and the app's summary
+/// table at the end.
 #[test]
 fn the_terminal_shows_the_summary_without_metric_lines() {
     let image = build_image(
@@ -140,6 +141,9 @@ fn the_terminal_shows_the_summary_without_metric_lines() {
     let results: Vec<&str> = terminal.lines().filter(|l| l.starts_with("fib: ")).collect();
     assert!(results.len() < 6, "fib's six identical result lines are folded:\n{terminal}");
     assert!(terminal.contains("\r\n(the line above "), "the fold says how many lines it hides:\n{terminal}");
+    // A top-tier compile (seconds under TCG) says it has begun.
+    let compiling = terminal.find("tier: compiling fib -> t2 ...").expect("the t2 compile is announced");
+    assert!(compiling < terminal.find("tier: fib -> t2 after ").unwrap_or(0), "before its result:\n{terminal}");
     assert_contains_all(
         &terminal,
         [

@@ -57,3 +57,27 @@ fn second_run_is_a_no_op_once_the_cache_holds_the_build() {
     );
     println!("second run took {:?}", started.elapsed());
 }
+
+/// The build's progress lines carry an estimate of the time left
+/// (`scripts/ninja-eta.awk`, which build-llvm.sh pipes ninja through), with the awk
+/// Debian installs by default (mawk) as with gawk; other lines pass unchanged.
+#[test]
+fn ninja_progress_lines_get_an_estimate_of_the_time_left() {
+    let script = bareflow_tests::workspace_root().join("scripts/ninja-eta.awk");
+    let input = "[1/100 30.000] Building A\ncmake says hi\n[50/100 1500.5] Building B\n[0/10 0.1] X\n";
+    let expected = "[1/100 1%, 0 min, ~50 min left] Building A\ncmake says hi\n\
+                    [50/100 50%, 25 min, ~25 min left] Building B\n[0/10 0%, 0 min] X\n";
+    for awk in ["awk", "mawk", "gawk"].into_iter().filter(|a| Command::new(a).arg("--version").output().is_ok()) {
+        let mut child = Command::new(awk)
+            .arg("-f")
+            .arg(&script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run awk");
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{awk}");
+    }
+}

@@ -20,6 +20,8 @@ use crate::platform::bare_metal;
 struct State {
     llvm: String,
     activity: String,
+    /// The promotion being compiled now, shown after the activity.
+    compiling: Option<String>,
     functions: Vec<FunctionReport>,
     summary: Vec<String>,
 }
@@ -35,10 +37,14 @@ fn update(change: impl FnOnce(&mut State)) {
     let state = guard.get_or_insert_with(|| State { llvm: bf_llvm::llvm_version(), ..Default::default() });
     change(state);
     let machine = crate::console::machine_line();
+    let activity = match &state.compiling {
+        Some(what) => format!("{} | compiling {what} ...", state.activity),
+        None => state.activity.clone(),
+    };
     let status = Status {
         machine: &machine,
         llvm: &state.llvm,
-        activity: &state.activity,
+        activity: &activity,
         functions: &state.functions,
         summary: &state.summary,
     };
@@ -61,6 +67,17 @@ pub fn activity(text: String, new_app: bool) {
             s.functions.clear();
         }
     });
+}
+
+/// A promotion (`matmul -> t2`) is being compiled (`None`: it is done). Compiles of the
+/// top tier take seconds under TCG: the screen says what the machine is doing.
+pub fn compiling(what: Option<String>) {
+    update(|s| s.compiling = what);
+}
+
+/// Whether the status screen is drawn (bare metal).
+pub fn shown() -> bool {
+    bare_metal::ACTIVE.load(Ordering::Relaxed)
 }
 
 /// The running app's profile (after a tier-up or a run).

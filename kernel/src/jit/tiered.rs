@@ -215,11 +215,24 @@ fn promote(id: u32, to: u32) {
     let Some(tier) = TIERS.get(to) else { return };
     let started = Instant::now();
     let name = engine.functions[id as usize].name.clone();
+    // Top-tier compiles take seconds under TCG: say what is being compiled (on the
+    // status screen, and on the console on bare metal; natively they are quick).
+    let label = format!("{} -> {}", short_name(&name), tier.name);
+    let compiles = engine.functions[id as usize].code[to as usize] == 0;
+    if compiles {
+        super::status::compiling(Some(label.clone()));
+        if to == TIERS.top() && engine.log.tier_ups && super::status::shown() {
+            (engine.log.line)(format!("tier: compiling {label} ..."));
+        }
+    }
     let made = match engine.functions[id as usize].code[to as usize] {
         0 => produce(engine, id, to, tier).map(|(addr, object, steps)| (addr, Some(object), Some(steps))),
         code => Ok((code, None, None)),
     };
     let ms = started.elapsed().as_secs_f64() * 1e3;
+    if compiles {
+        super::status::compiling(None);
+    }
     let (addr, object, steps) = match made {
         Ok(made) => made,
         Err(e) => {
