@@ -13,6 +13,7 @@
 
 pub mod arch;
 pub mod boot;
+pub mod boot_menu;
 pub mod checks;
 pub mod console;
 pub mod demo;
@@ -192,7 +193,17 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
         keyboard_echo();
     }
     kprintln!("boot: machine layer ready");
-    start_program(&info, &header, entry_tsc, simd.xsave)
+    // The boot menu may change this boot's command line (docs/console.md).
+    let mut chosen = [0u8; 512];
+    let mut cmdline = header.cmdline();
+    if boot::kernel_option(cmdline, "menu") != Some("off")
+        && let Some(len) = boot_menu::offer(cmdline, &mut chosen)
+        && let Ok(line) = core::str::from_utf8(&chosen[..len])
+    {
+        kprintln!("boot: command line from the menu \"{}\"", line);
+        cmdline = line;
+    }
+    start_program(&info, &header, cmdline, entry_tsc, simd.xsave)
 }
 
 unsafe extern "C" {
@@ -234,16 +245,23 @@ fn kernel_segments(out: &mut [(u64, u64, paging::Access); 16]) -> (usize, u64, u
 
 /// Sets up page tables, SYSCALL and the program's memory, builds the initial process
 /// stack from the command line and jumps to glibc's `_start`.
-fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, entry_tsc: u64, xsave: bool) -> ! {
+/// `cmdline` is the image's command line or the one the boot menu made.
+fn start_program(
+    info: &boot_protocol::bootinfo::BootInfo,
+    header: &FludHeader,
+    cmdline: &str,
+    entry_tsc: u64,
+    xsave: bool,
+) -> ! {
     platform::init_clocks(entry_tsc);
-    if boot::kernel_option(header.cmdline(), "trace") == Some("mm") {
+    if boot::kernel_option(cmdline, "trace") == Some("mm") {
         platform::TRACE_MEMORY.store(true, Ordering::Relaxed);
     }
     platform::bare_metal::STAGE1_TSC.store(info.tsc_stage1, Ordering::Relaxed);
-    if let Some(value) = boot::kernel_option(header.cmdline(), "snapshot") {
+    if let Some(value) = boot::kernel_option(cmdline, "snapshot") {
         platform::bare_metal::set_snapshot_option(value);
     }
-    if let Some(value) = boot::kernel_option(header.cmdline(), "export") {
+    if let Some(value) = boot::kernel_option(cmdline, "export") {
         platform::bare_metal::set_export_option(value);
     }
     // `make disk APP=a.bc,b.bc` names them `app`, `app.2`, … (module names are unique).
@@ -265,7 +283,7 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
     }
     arch::x86_64::syscall::init(xsave, platform::handle_syscall);
     // On the kernel's own page tables, as the file system will use the disk.
-    if boot::kernel_option(header.cmdline(), "disk").is_some_and(|o| o.split(',').any(|o| o == "selftest")) {
+    if boot::kernel_option(cmdline, "disk").is_some_and(|o| o.split(',').any(|o| o == "selftest")) {
         checks::disk_selftest(header);
     }
 
@@ -287,7 +305,6 @@ fn start_program(info: &boot_protocol::bootinfo::BootInfo, header: &FludHeader, 
         stack.start
     );
 
-    let cmdline = header.cmdline();
     let mut argv: [&[u8]; 64] = [&[]; 64];
     let argc =
         process::fill_slots(&mut argv, core::iter::once(process::PROGRAM_NAME).chain(process::arguments(cmdline)));

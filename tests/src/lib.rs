@@ -2,6 +2,7 @@
 //! artifacts, building test images with `mkimage`, and reading an image's MBR.
 
 pub mod layers;
+pub mod plot;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,6 +53,9 @@ pub struct ImageSpec {
     pub pattern_mib: u32,
     /// Extra FLUD modules as (name, file), e.g. `("app", bitcode)` as `make disk APP=`.
     pub modules: Vec<(String, PathBuf)>,
+    /// Offer the boot menu's countdown; `false` (the default) adds `bf.menu=off`, so
+    /// test boots do not wait for a key.
+    pub menu: bool,
 }
 
 static IMAGE_COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -105,7 +109,10 @@ pub fn build_image(label: &str, spec: &ImageSpec) -> PathBuf {
         .arg(&a.stage2)
         .arg("--kernel")
         .arg(&a.kernel)
-        .arg(format!("--cmdline={}", spec.cmdline))
+        .arg(format!(
+            "--cmdline={}",
+            if spec.menu { spec.cmdline.clone() } else { format!("{} bf.menu=off", spec.cmdline) }.trim()
+        ))
         .arg("--output")
         .arg(&out);
     if spec.pattern_mib > 0 {

@@ -198,6 +198,37 @@ fn the_vga_screen_holds_the_status_and_summary_after_a_run() {
     assert!(rows.iter().any(|r| r.starts_with(&tier_ups)), "{tier_ups:?} on the screen:\n{shown}");
 }
 
+/// The boot menu, driven as a user would with the keyboard (QEMU's `sendkey`): during
+/// the countdown a key opens it, `2` picks the list's second app, Enter boots, and the
+/// suite runs that app instead of the image's.
+#[test]
+fn the_boot_menu_picks_another_app_with_the_keyboard() {
+    let cmdline = "--no-jit --apps=fib --tiers=t1".to_string();
+    let image = build_image("menu", &ImageSpec { cmdline, menu: true, ..Default::default() });
+    let dir = bareflow_tests::scratch_dir("menu-run");
+    let mut config = bareflow_tests::QemuConfig::new(&image);
+    (config.accel, config.monitor_socket) = (Accel::Tcg, Some(dir.join("monitor.sock")));
+    let mut running = config.spawn().expect("start QEMU");
+    assert!(running.wait_for("boot menu: press a key within ", Duration::from_secs(120)), "{}", running.serial());
+    running.send_keys(&["spc"]).expect("a key through the monitor");
+    assert!(running.wait_for("boot menu: apps fib (", Duration::from_secs(30)), "{}", running.serial());
+    running.send_keys(&["2", "ret"]).expect("keys through the monitor");
+    let status = running.wait_exit(Duration::from_secs(300));
+    let outcome = running.finish(status);
+    let second = bf_app_list::names()[1];
+    assert_contains_all(
+        &outcome.serial,
+        [
+            format!("boot menu: apps {second} ("),
+            format!("boot: command line from the menu \"--no-jit --tiers=t1 --apps={second}\""),
+            format!("apps: {second} ("),
+            "apps: suite passed".to_string(),
+        ],
+    );
+    assert!(!outcome.serial.contains("apps: fib ("), "the image's app did not run:\n{}", outcome.serial);
+    assert_eq!(outcome.kernel_status, Some(0));
+}
+
 /// Every run of the suite besides AOT (the kernel's `suite::suite_runs()`: the tier
 /// table's runs, then `t2host`, `profiled` and `tiered`).
 const ALL_TIERS: [&str; 6] = ["interp", "t1", "t2", "t2host", "profiled", "tiered"];

@@ -24,6 +24,13 @@ pub fn list_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../apps.list")
 }
 
+/// The names of [`LIST`], in its order, without allocating and without checking them
+/// (for the kernel's boot menu, which runs before the kernel has a heap; [`apps`]
+/// checks the same list).
+pub fn names_in_list() -> impl Iterator<Item = &'static str> {
+    LIST.lines().map(|l| l.split('#').next().unwrap_or_default().trim()).filter(|l| !l.is_empty())
+}
+
 /// One app of the list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct App<'a> {
@@ -106,6 +113,11 @@ pub fn names() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_unchecked_names_are_the_checked_ones() {
+        assert_eq!(names_in_list().collect::<Vec<_>>(), names());
+    }
 
     #[test]
     fn the_real_list_parses() {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use bareflow_tests::plot::{BarChart, Group};
 use bareflow_tests::{Accel, DiskInterface, ImageSpec, QemuConfig, build_image, workspace_root};
 
 /// Runs per configuration; the table reports the median.
@@ -25,7 +26,7 @@ const LINEAGE_BOOTS: usize = 5;
 /// the next ones from the snapshots the previous boot wrote — under each accelerator,
 /// and the same runs of the kernel ELF natively with `--snapshot-dir`. Per app: time to
 /// hot per boot, LLVM compilations in boots 1 and 2, and cold/warm (boot 1 / boot 2).
-fn cold_and_warm() -> String {
+fn cold_and_warm(charts: &std::path::Path) -> String {
     let cmdline = "--no-jit --apps=all --tiers=tiered";
     let image = build_image("bench-persist", &ImageSpec { cmdline: cmdline.into(), ..Default::default() });
     let mut lineages: Vec<(String, Vec<Vec<Metric>>)> = Vec::new();
@@ -64,6 +65,23 @@ fn cold_and_warm() -> String {
         .unwrap();
         writeln!(table, "|---|{}---:|---:|---:|---:|---:|---:|", "---:|".repeat(LINEAGE_BOOTS)).unwrap();
         let slug = where_.replace(' ', "_").to_lowercase();
+        let series: Vec<String> = (1..=LINEAGE_BOOTS).map(|b| format!("boot {b}")).collect();
+        let series: Vec<&str> = series.iter().map(String::as_str).collect();
+        let title = format!("Time to hot per boot, {where_} (boot 1 cold, then from the snapshot)");
+        let chart = BarChart {
+            title: &title,
+            unit: "ms (log scale)",
+            series: &series,
+            groups: bf_app_list::names()
+                .into_iter()
+                .map(|app| Group {
+                    label: app.to_string(),
+                    values: (0..LINEAGE_BOOTS).map(|b| get(b, format!("app.{app}.time_to_hot_ms"))).collect(),
+                })
+                .collect(),
+            log: true,
+        };
+        write_chart(charts, &format!("time-to-hot-{slug}.svg"), &chart);
         for app in bf_app_list::names() {
             let hot: Vec<f64> = (0..LINEAGE_BOOTS).map(|b| get(b, format!("app.{app}.time_to_hot_ms"))).collect();
             let ratio = hot[0] / hot[1];
@@ -82,6 +100,42 @@ fn cold_and_warm() -> String {
         }
     }
     table
+}
+
+/// Writes `chart` as `dir/name` and says so.
+fn write_chart(dir: &std::path::Path, name: &str, chart: &BarChart) {
+    let path = dir.join(name);
+    std::fs::write(&path, chart.svg()).expect("write a chart");
+    println!("bench: wrote {}", path.display());
+}
+
+/// The kernel's loaded bytes by component (each LLVM library, libstdc++, glibc, Rust
+/// std, our crates: `bf_export::deadcode::component_of`), from the linker map of this
+/// build (`build/kernel.map`): the twelve biggest, then the rest together.
+fn kernel_size_chart() -> BarChart<'static> {
+    let map = std::fs::read_to_string(workspace_root().join("build/kernel.map")).unwrap_or_default();
+    let mut by_component: BTreeMap<String, f64> = BTreeMap::new();
+    for section in bf_export::deadcode::parse_linker_map(&map) {
+        *by_component.entry(bf_export::deadcode::component_of(&section.file)).or_default() += section.size as f64;
+    }
+    let mut sizes: Vec<(String, f64)> = by_component.into_iter().collect();
+    sizes.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let rest: f64 = sizes.iter().skip(12).map(|s| s.1).sum();
+    sizes.truncate(12);
+    if rest > 0.0 {
+        sizes.push(("the rest".into(), rest));
+    }
+    let groups = sizes
+        .into_iter()
+        .map(|(name, bytes)| Group { label: name.replace("LLVM ", ""), values: vec![bytes / 1e6] })
+        .collect();
+    BarChart {
+        title: "The kernel's loaded bytes by component (build/kernel.map)",
+        unit: "MB",
+        series: &["MB"],
+        groups,
+        log: false,
+    }
 }
 
 /// "Interpreter work": `scripts/interp-instructions.sh` on `build/kernel.elf`, the
@@ -332,6 +386,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let out = std::env::args().nth(1).unwrap_or_else(|| "docs/benchmarks.md".into());
+    // The charts go beside the tables: docs/charts/*.svg.
+    let charts = std::path::Path::new(&out).parent().unwrap_or(std::path::Path::new(".")).join("charts");
+    std::fs::create_dir_all(&charts).expect("create the charts directory");
     let kvm = bareflow_tests::kvm_status();
     let images = [
         ("default", build_image("bench-default", &ImageSpec::default())),
@@ -496,9 +553,25 @@ fn main() {
         writeln!(apps, "\n{where_} ({}):\n\n| app | aot cycles | interp cycles | t1 cycles | t2 cycles | t2host cycles | tiered (hot) cycles | exported cycles | t2/aot | t2host/t2 | interp/aot | interp→t2 speedup | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % | overhead spread % |", targets[where_]).unwrap();
         writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
             .unwrap();
+        let slug = where_.replace(' ', "_").to_lowercase();
+        let runs = ["aot", "interp", "t1", "t2", "t2host", "tiered"];
+        let title = format!("Cycles per tier, {where_} (lower is faster)");
+        let chart = BarChart {
+            title: &title,
+            unit: "cycles (log scale)",
+            series: &["aot", "interp", "t1", "t2", "t2host", "tiered (hot)"],
+            groups: bf_app_list::names()
+                .into_iter()
+                .map(|app| Group {
+                    label: app.to_string(),
+                    values: runs.iter().map(|t| get(format!("app.{app}.{t}_cycles"))).collect(),
+                })
+                .collect(),
+            log: true,
+        };
+        write_chart(&charts, &format!("apps-{slug}.svg"), &chart);
         for app in bf_app_list::names() {
             let c = |t: &str| get(format!("app.{app}.{t}_cycles"));
-            let slug = where_.replace(' ', "_").to_lowercase();
             for t in ["aot", "interp", "t1", "t2", "t2host", "tiered"] {
                 println!("METRIC app.{app}.{t}_cycles.{slug} {:.0} cycles", c(t));
             }
@@ -569,7 +642,7 @@ fn main() {
         }
     }
 
-    let persistence = cold_and_warm();
+    let persistence = cold_and_warm(&charts);
     let interpreter = interpreter_work();
     let programs = c_programs();
 
@@ -611,6 +684,7 @@ fn main() {
         .find_map(|l| l.strip_prefix(".text").and_then(|r| r.split_whitespace().next().map(str::to_string)))
         .unwrap_or_default();
     println!("METRIC kernel.text_bytes {text_bytes} bytes");
+    write_chart(&charts, "kernel-size.svg", &kernel_size_chart());
     let mut sizes = String::new();
     writeln!(sizes, "| figure | value |\n|---|---:|\n| `kernel.text_bytes` | {text_bytes} |").unwrap();
     for (label, image) in &images {
