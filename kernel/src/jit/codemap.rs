@@ -34,17 +34,7 @@ pub fn record_object(jit: &mut Jit, object: &[u8], tier: &str, display: impl Fn(
         return;
     }
     let Ok(symbols) = bf_llvm::function_symbols(object) else { return };
-    // Where each section was placed, from a symbol of it the JIT can look up (local
-    // functions — `static` ones — cannot be looked up, but share a section with one
-    // that can, unless the object has a section per function).
-    let mut placed: Vec<(&str, u64)> = Vec::new();
-    for s in &symbols {
-        if !placed.iter().any(|(section, _)| *section == s.section)
-            && let Ok(address) = jit.lookup(&s.name)
-        {
-            placed.push((&s.section, address - s.offset));
-        }
-    }
+    let placed = jit.placed_sections(&symbols);
     let mut ranges = RANGES.lock().unwrap();
     for s in &symbols {
         if let Some((_, base)) = placed.iter().find(|(section, _)| *section == s.section) {

@@ -92,19 +92,12 @@ impl Drop for Registration {
     }
 }
 
-/// Announces `object`, just linked into `jit`, to a debugger: where each of its code
-/// sections lies is found from a function the JIT can look up in it (as
-/// `codemap::record_object` does). Does nothing for an object that is not ELF64.
+/// Announces `object`, just linked into `jit`, to a debugger, its code sections where
+/// the JIT placed them ([`Jit::placed_sections`]). Does nothing for an object that is
+/// not ELF64.
 pub fn announce(jit: &mut Jit, object: &[u8]) {
     let Ok(symbols) = bf_llvm::function_symbols(object) else { return };
-    let mut placed: Vec<(&str, u64)> = Vec::new();
-    for s in &symbols {
-        if !placed.iter().any(|(section, _)| *section == s.section)
-            && let Ok(address) = jit.lookup(&s.name)
-        {
-            placed.push((&s.section, address - s.offset));
-        }
-    }
+    let placed = jit.placed_sections(&symbols);
     let Some(image) = bf_llvm::with_section_addresses(object, &placed) else { return };
     let mut entry = Box::new(JitCodeEntry {
         next: null_mut(),

@@ -326,6 +326,23 @@ impl Jit {
         Ok(self.jit.add_module(module.ir)?)
     }
 
+    /// Where the JIT placed each code section of an object it linked, as (section,
+    /// address), found from the first function of `symbols` (the object's,
+    /// `bf_llvm::function_symbols`) in that section it can look up: local (`static`)
+    /// functions cannot be looked up, but share a section with one that can, unless the
+    /// object has a section per function.
+    pub fn placed_sections<'s>(&mut self, symbols: &'s [bf_llvm::FunctionSymbol]) -> Vec<(&'s str, u64)> {
+        let mut placed: Vec<(&str, u64)> = Vec::new();
+        for s in symbols {
+            if !placed.iter().any(|(section, _)| *section == s.section)
+                && let Ok(address) = self.lookup(&s.name)
+            {
+                placed.push((&s.section, address - s.offset));
+            }
+        }
+        placed
+    }
+
     /// Compiles (on first use) and returns the address of `name`.
     pub fn lookup(&mut self, name: &str) -> Result<u64, JitError> {
         Ok(self.jit.lookup(name)?)
