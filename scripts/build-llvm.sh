@@ -377,7 +377,10 @@ stage_end
 
 # 6. build ---------------------------------------------------------------------
 stage_start build
-ninja -C "$BUILD_DIR" -j "$JOBS" llvm-headers "${LIB_TARGETS[@]}"
+# Each progress line says how far the build is and, at this run's pace, how long is
+# left (scripts/ninja-eta.awk); pipefail keeps ninja's status.
+NINJA_STATUS="[%f/%t %e] " ninja -C "$BUILD_DIR" -j "$JOBS" llvm-headers "${LIB_TARGETS[@]}" \
+  | awk -f "$REPO_ROOT/scripts/ninja-eta.awk"
 stage_end
 
 # 7. install -------------------------------------------------------------------
