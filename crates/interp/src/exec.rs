@@ -18,8 +18,9 @@ use crate::op::{Op, OpVisitor, OverflowKind, Reg};
 /// signature and stores its result (one `u64` per field) at `ret`.
 pub type Adapter = unsafe extern "C" fn(function: u64, args: *const u64, ret: *mut u64);
 
-/// Profiling hooks called on every interpreted activation (the tiered engine's
-/// `bf_prof_enter`/`bf_prof_exit`, with the function's profile id).
+/// Profiling hooks called on every interpreted activation with the function's profile
+/// id (the tiered engine's `interp_enter`/`interp_exit`: the same counting as the
+/// compiled code's in-line fast path).
 #[derive(Clone, Copy)]
 pub struct Hooks {
     /// Called on entry; returns a token the activation keeps and gives back to `exit`
