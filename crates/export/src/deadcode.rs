@@ -151,6 +151,8 @@ impl TouchMap {
 /// One input section of a GNU ld map: where it is and which file it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputSection {
+    /// Its name (`.text.foo`, `.rodata.bar`, `.bss.baz`).
+    pub name: String,
     /// Its address in the image.
     pub address: u64,
     /// Its size in bytes.
@@ -189,7 +191,7 @@ pub fn parse_linker_map(text: &str) -> Vec<InputSection> {
             && size > 0
             && address > 0
         {
-            out.push(InputSection { address, size, file: words[3..].join(" ") });
+            out.push(InputSection { name: words[0].to_string(), address, size, file: words[3..].join(" ") });
         }
     }
     out
@@ -311,7 +313,12 @@ mod tests {
         assert_eq!(sections.len(), 4, "{sections:?}");
         assert_eq!(
             sections[1],
-            InputSection { address: 0x101020, size: 0x100, file: "/opt/llvm/lib/libLLVMCore.a(Core.cpp.o)".into() }
+            InputSection {
+                name: ".text._ZN4llvm3fooEv".into(),
+                address: 0x101020,
+                size: 0x100,
+                file: "/opt/llvm/lib/libLLVMCore.a(Core.cpp.o)".into()
+            }
         );
         let names: Vec<String> = sections.iter().map(|s| component_of(&s.file)).collect();
         assert_eq!(names, ["glibc", "LLVM Core", "Rust std", "kernel"]);

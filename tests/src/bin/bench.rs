@@ -109,28 +109,38 @@ fn write_chart(dir: &std::path::Path, name: &str, chart: &BarChart) {
     println!("bench: wrote {}", path.display());
 }
 
-/// The kernel's loaded bytes by component (each LLVM library, libstdc++, glibc, Rust
-/// std, our crates: `bf_export::deadcode::component_of`), from the linker map of this
-/// build (`build/kernel.map`): the twelve biggest, then the rest together.
+/// The kernel's bytes in its file by family of components: all of LLVM's libraries,
+/// libstdc++ (the kernel's no-exceptions build of it too), glibc and the other C
+/// libraries (libgcc, zlib, zstd, libffi), Rust std, the kernel's own code,
+/// the apps' AOT objects, the other crates — from the linker map of this build
+/// (`build/kernel.map`, `bf_export::deadcode`), BSS left out (it takes no file bytes).
 fn kernel_size_chart() -> BarChart<'static> {
     let map = std::fs::read_to_string(workspace_root().join("build/kernel.map")).unwrap_or_default();
-    let mut by_component: BTreeMap<String, f64> = BTreeMap::new();
+    let family = |component: &str| -> &'static str {
+        match component {
+            c if c.starts_with("LLVM ") => "LLVM",
+            c if c.starts_with("libstdc++") => "libstdc++",
+            "glibc" | "libgcc" | "z" | "zstd" | "ffi" => "glibc and C libs",
+            "Rust std" => "Rust std",
+            "kernel" => "the kernel",
+            c if c.ends_with(".aot.o") => "apps (AOT)",
+            c if c.starts_with("crate ") => "other crates",
+            _ => "other",
+        }
+    };
+    let mut by_family: BTreeMap<&str, f64> = BTreeMap::new();
     for section in bf_export::deadcode::parse_linker_map(&map) {
-        *by_component.entry(bf_export::deadcode::component_of(&section.file)).or_default() += section.size as f64;
+        if section.name.starts_with(".bss") || section.name.starts_with(".tbss") {
+            continue;
+        }
+        *by_family.entry(family(&bf_export::deadcode::component_of(&section.file))).or_default() +=
+            section.size as f64 / 1e6;
     }
-    let mut sizes: Vec<(String, f64)> = by_component.into_iter().collect();
+    let mut sizes: Vec<(&str, f64)> = by_family.into_iter().collect();
     sizes.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let rest: f64 = sizes.iter().skip(12).map(|s| s.1).sum();
-    sizes.truncate(12);
-    if rest > 0.0 {
-        sizes.push(("the rest".into(), rest));
-    }
-    let groups = sizes
-        .into_iter()
-        .map(|(name, bytes)| Group { label: name.replace("LLVM ", ""), values: vec![bytes / 1e6] })
-        .collect();
+    let groups = sizes.into_iter().map(|(name, mb)| Group { label: name.to_string(), values: vec![mb] }).collect();
     BarChart {
-        title: "The kernel's loaded bytes by component (build/kernel.map)",
+        title: "The kernel's bytes by component (build/kernel.map, BSS left out)",
         unit: "MB",
         series: &["MB"],
         groups,
@@ -385,10 +395,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "docs/benchmarks.md".into());
+    let out = std::env::args().skip(1).find(|a| !a.starts_with("--")).unwrap_or_else(|| "docs/benchmarks.md".into());
     // The charts go beside the tables: docs/charts/*.svg.
     let charts = std::path::Path::new(&out).parent().unwrap_or(std::path::Path::new(".")).join("charts");
     std::fs::create_dir_all(&charts).expect("create the charts directory");
+    if std::env::args().any(|a| a == "--size-chart") {
+        // Only the size chart, from the current build (no boot).
+        write_chart(&charts, "kernel-size.svg", &kernel_size_chart());
+        return;
+    }
     let kvm = bareflow_tests::kvm_status();
     let images = [
         ("default", build_image("bench-default", &ImageSpec::default())),
