@@ -225,19 +225,25 @@ impl<'m> ProfilePath<'m> {
         };
         let mut b = Builder::new(ctx);
         let field = |b: &mut Builder<'m>, c, offset: usize| b.byte_offset(c, int(offset as u64));
+        // `counter += by` at its offset in the counters `c`, and whether the new value
+        // reached the limit at `limit` (what `Counters::count_call`/`due` and the
+        // cycle check of `Counters::stop` do).
+        let bump_and_check = |b: &mut Builder<'m>, c, (counter, by): (usize, bf_llvm::Value<'m>), limit: usize| {
+            let at = field(b, c, counter);
+            let old = b.load(i64_ty, at);
+            let new = b.add(old, by);
+            b.store(new, at);
+            let limit = field(b, c, limit);
+            let limit = b.load(i64_ty, limit);
+            (new, b.icmp(LLVMIntUGE, new, limit))
+        };
 
         let enter = helper("enter", i64_ty, &[ptr_ty, i32_ty]);
         let (c, id) = (enter.param(0), enter.param(1));
         let [entry, ask, clock_block, start, time, done] =
             ["entry", "ask", "clock", "start", "time", "done"].map(|n| enter.append_basic_block(n));
         b.position_at_end(entry);
-        let calls_at = field(&mut b, c, layout::CALLS);
-        let calls = b.load(i64_ty, calls_at);
-        let calls = b.add(calls, int(1));
-        b.store(calls, calls_at);
-        let check_at = field(&mut b, c, layout::CHECK_AT_CALLS);
-        let check_at = b.load(i64_ty, check_at);
-        let due = b.icmp(LLVMIntUGE, calls, check_at);
+        let (calls, due) = bump_and_check(&mut b, c, (layout::CALLS, int(1)), layout::CHECK_AT_CALLS);
         b.cond_br(due, ask, clock_block);
         b.position_at_end(ask);
         b.call(check_ty, check.as_value(), &[id]);
@@ -287,13 +293,7 @@ impl<'m> ProfilePath<'m> {
         let spent = b.sub(now.as_value(), entered_at);
         let weight = b.lshr(activation, int(1));
         let spent = b.mul(spent, weight);
-        let cycles_at = field(&mut b, c, layout::CYCLES);
-        let cycles = b.load(i64_ty, cycles_at);
-        let cycles = b.add(cycles, spent);
-        b.store(cycles, cycles_at);
-        let check_at = field(&mut b, c, layout::CHECK_AT_CYCLES);
-        let check_at = b.load(i64_ty, check_at);
-        let over = b.icmp(LLVMIntUGE, cycles, check_at);
+        let (_, over) = bump_and_check(&mut b, c, (layout::CYCLES, spent), layout::CHECK_AT_CYCLES);
         b.cond_br(over, flag, done);
         b.position_at_end(flag);
         let check_calls_at = field(&mut b, c, layout::CHECK_AT_CALLS);
