@@ -174,7 +174,8 @@ pub const PROFILE_HELPER_PREFIX: &str = "bf.prof.";
 /// The profiling fast path, emitted in line in every profiled function: two internal
 /// `alwaysinline` helpers the rewritten functions call on entry and before each
 /// return, which do what `bf_tiers::Counters::{count_call, due, start, stop}` do, on
-/// the function's counters (`bf.counters` + id × `layout::SIZE`, a constant address):
+/// the function's counters (`bf.counters` + id × `layout::SIZE`: the symbol, through the
+/// GOT, plus a constant offset):
 ///
 /// * `bf.prof.enter(ptr c, i32 id) -> i64`: counts the call; if the count reached
 ///   `check_at_calls`, calls the kernel's `bf_prof_check(id)` (cold: the policy, a

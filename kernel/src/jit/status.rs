@@ -30,7 +30,7 @@ static STATE: Mutex<Option<State>> = Mutex::new(None);
 
 /// Applies `change` to the state and redraws the screen (on bare metal only).
 fn update(change: impl FnOnce(&mut State)) {
-    if !bare_metal::ACTIVE.load(Ordering::Relaxed) {
+    if !shown() {
         return;
     }
     let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());

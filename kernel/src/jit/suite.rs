@@ -430,20 +430,19 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                 ok = false;
             }
         }
+        // The app's summary: on the status screen now, on the console after the table.
         let runs: Vec<(&str, u64)> = cycles.iter().map(|&(run, c, _)| (run, c)).collect();
-        super::status::summary(summary_lines(app.name, &runs, tiered));
-        rows.push((app.name, cycles, tiered));
+        let app_summary = summary_lines(app.name, &runs, tiered);
+        super::status::summary(app_summary.clone());
+        rows.push((app.name, cycles, app_summary));
     }
     super::status::activity(format!("apps: suite {}", if ok { "passed" } else { "FAILED" }), false);
     for line in summary(&rows) {
         println!("{line}");
     }
     // One summary per app: the story of its runs in a few lines.
-    for (name, cycles, tiered) in &rows {
-        let runs: Vec<(&str, u64)> = cycles.iter().map(|&(run, c, _)| (run, c)).collect();
-        for line in summary_lines(name, &runs, *tiered) {
-            println!("{line}");
-        }
+    for line in rows.iter().flat_map(|(_, _, app_summary)| app_summary) {
+        println!("{line}");
     }
     if !overheads.is_empty() {
         overheads.sort_by(|a, b| a.total_cmp(b));
@@ -457,7 +456,7 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
 /// The suite's summary table: per app, the cycles of AOT, of each tier table row's
 /// run, of the tiered engine's hot run, and the ratios top tier / AOT and bottom tier /
 /// top tier (`t2/aot`, `interp/t2`).
-fn summary(rows: &[(&str, RunCycles, Option<TieredFigures>)]) -> Vec<String> {
+fn summary(rows: &[(&str, RunCycles, Vec<String>)]) -> Vec<String> {
     let (bottom, top) = (TIERS.rows()[0].run, TIERS.rows()[TIERS.top() as usize].run);
     // (title, run, width); interpreted cycles take more digits.
     let mut columns = vec![("aot", "aot", 14)];

@@ -218,14 +218,16 @@ fn promote(id: u32, to: u32) {
     // Top-tier compiles take seconds under TCG: say what is being compiled (on the
     // status screen, and on the console on bare metal; natively they are quick).
     let label = format!("{} -> {}", short_name(&name), tier.name);
-    let compiles = engine.functions[id as usize].code[to as usize] == 0;
+    // Code for this tier already made (a snapshot's) is installed, not compiled.
+    let made_before = engine.functions[id as usize].code[to as usize];
+    let compiles = made_before == 0;
     if compiles {
         super::status::compiling(Some(label.clone()));
         if to == TIERS.top() && engine.log.tier_ups && super::status::shown() {
             (engine.log.line)(format!("tier: compiling {label} ..."));
         }
     }
-    let made = match engine.functions[id as usize].code[to as usize] {
+    let made = match made_before {
         0 => produce(engine, id, to, tier).map(|(addr, object, steps)| (addr, Some(object), Some(steps))),
         code => Ok((code, None, None)),
     };
@@ -748,6 +750,7 @@ impl TieredApp {
         let guard = ENGINE.lock().unwrap();
         guard.as_ref().map(report_of).unwrap_or_default()
     }
+
     /// Number of tier-ups so far.
     pub fn tier_ups(&self) -> u32 {
         ENGINE.lock().unwrap().as_ref().map_or(0, |e| e.tier_ups)

@@ -367,10 +367,14 @@ impl Running {
         }
     }
 
+    /// A connection to QEMU's monitor ([`QemuConfig::monitor_socket`]).
+    fn monitor(&self) -> std::io::Result<UnixStream> {
+        UnixStream::connect(self.config.monitor_socket.as_ref().ok_or(std::io::ErrorKind::NotFound)?)
+    }
+
     /// Types `keys` (QEMU `sendkey` names, e.g. `h`, `ret`) through the monitor socket.
     pub fn send_keys(&mut self, keys: &[&str]) -> std::io::Result<()> {
-        let path = self.config.monitor_socket.clone().ok_or(std::io::ErrorKind::NotFound)?;
-        let mut stream = UnixStream::connect(&path)?;
+        let mut stream = self.monitor()?;
         for key in keys {
             writeln!(stream, "sendkey {key}")?;
             thread::sleep(Duration::from_millis(60));
@@ -382,9 +386,8 @@ impl Running {
     /// `to` through the monitor (`pmemsave`), and waits until the file is complete (the
     /// VGA text buffer: `0xB8000`, 4000 bytes).
     pub fn save_memory(&mut self, address: u64, len: u64, to: &Path) -> std::io::Result<Vec<u8>> {
-        let path = self.config.monitor_socket.clone().ok_or(std::io::ErrorKind::NotFound)?;
         let _ = std::fs::remove_file(to);
-        let mut stream = UnixStream::connect(&path)?;
+        let mut stream = self.monitor()?;
         // Quoted: the monitor would read `4000 /path` as a division.
         writeln!(stream, "pmemsave {address:#x} {len} \"{}\"", to.display())?;
         let deadline = Instant::now() + Duration::from_secs(30);
