@@ -19,13 +19,20 @@ set(CMAKE_BUILD_TYPE MinSizeRel CACHE STRING "")
 #  -fno-stack-protector                 no canary loads from %fs:0x28 and less code.
 #                                       Debian's gcc does not enable it by default;
 #                                       this only makes that explicit.
+#  -fno-asynchronous-unwind-tables -fno-unwind-tables
+#                                       no .eh_frame for LLVM's own code (issue 16):
+#                                       the kernel has no unwinder and LLVM is built
+#                                       without exceptions. JIT code's frames are
+#                                       registered by the JIT, which does not need
+#                                       these. (linker.ld also discards every
+#                                       .eh_frame, so Debian's LLVM gets the same.)
 # No -mno-red-zone: the kernel's SYSCALL entry switches to its own stack before it
 # pushes anything, interrupts stay off, and CPU exceptions run on IST stacks. So the
 # 128-byte red zone below %rsp is never overwritten. glibc, libstdc++ and Rust std
 # use the red zone as well, so turning it off only in LLVM would not make anything
 # safer.
-set(CMAKE_C_FLAGS "-ffunction-sections -fdata-sections -fno-stack-protector" CACHE STRING "")
-set(CMAKE_CXX_FLAGS "-ffunction-sections -fdata-sections -fno-stack-protector" CACHE STRING "")
+set(CMAKE_C_FLAGS "-ffunction-sections -fdata-sections -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables" CACHE STRING "")
+set(CMAKE_CXX_FLAGS "-ffunction-sections -fdata-sections -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables" CACHE STRING "")
 
 # Static, non-PIC archives only.
 set(BUILD_SHARED_LIBS OFF CACHE BOOL "")

@@ -14,6 +14,8 @@
 #   CC / CXX           host compilers (default: gcc / g++); part of the config hash
 #   LLVM_ORIG_TARBALL  use this local copy of the orig tarball instead of apt
 #                      (its SHA-256 must still match llvm-min/source.txt)
+#   BAREFLOW_CCACHE    0 = do not use ccache even when it is installed (default: use
+#                      it when present; its cache is $BAREFLOW_CACHE/llvm-min/ccache)
 #
 # Configuration: llvm-min/bareflow.cmake (CMake cache), llvm-min/components.txt
 # (llvm-config components), llvm-min/source.txt (pinned source and SHA-256).
@@ -130,7 +132,7 @@ size_table() { # $1 = prefix with libs.txt
 report_hit() {
   echo "already built at $PREFIX"
   size_table "$PREFIX"
-  grep -E '^(wall_seconds|cpu_seconds)=' "$PREFIX/build-info.txt" | sed 's/^/recorded /' || true
+  grep -E '^(wall_seconds|cpu_seconds|ccache)=' "$PREFIX/build-info.txt" | sed 's/^/recorded /' || true
   echo "install prefix: $PREFIX"
 }
 
@@ -349,13 +351,26 @@ stage_end
 
 # 4. configure -----------------------------------------------------------------
 stage_start configure
+# ccache, when installed, keeps every object compiled by any configuration. A new
+# configuration hash means a new build directory; CCACHE_BASEDIR makes the paths in
+# the compile commands relative, so files whose flags did not change are not
+# compiled again. It changes nothing in the output, so it is not in the hash.
+LAUNCHER=()
+if [[ "${BAREFLOW_CCACHE:-1}" != 0 ]] && command -v ccache >/dev/null; then
+  export CCACHE_DIR="$LLVM_CACHE/ccache" CCACHE_BASEDIR="$LLVM_CACHE" CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-6G}"
+  ccache --zero-stats >/dev/null
+  LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  log "ccache $(ccache --version | sed -n '1s/.*version //p'): cache $CCACHE_DIR"
+else
+  log "no ccache (install the Debian package ccache to make reconfigurations fast)"
+fi
 if [[ -f "$STAMP_CONFIGURED" && -f "$BUILD_DIR/build.ninja" ]]; then
   log "$BUILD_DIR already configured; ninja resumes where it stopped"
 else
   rm -rf "$BUILD_DIR"
   cmake -G Ninja -S "$SRC_DIR/llvm" -B "$BUILD_DIR" -C "$CMAKE_CACHE_FILE" \
     -DCMAKE_INSTALL_PREFIX="$PREFIX" \
-    -DCMAKE_C_COMPILER="$CC_BIN" -DCMAKE_CXX_COMPILER="$CXX_BIN"
+    -DCMAKE_C_COMPILER="$CC_BIN" -DCMAKE_CXX_COMPILER="$CXX_BIN" "${LAUNCHER[@]}"
   touch "$STAMP_CONFIGURED"
 fi
 stage_end
@@ -425,6 +440,11 @@ total=0; while read -r lib; do total=$((total + $(du -b "$stage/lib/$lib" | cut 
   echo "jobs=$JOBS"
   for s in tools download extract configure resolve build install; do echo "seconds_$s=${STAGE_SECONDS[$s]:-0}"; done
   echo "wall_seconds=$WALL"
+  if ((${#LAUNCHER[@]})); then
+    echo "ccache=$(ccache --print-stats 2>/dev/null | awk -F'\t' '$1 == "direct_cache_hit" || $1 == "preprocessed_cache_hit" { h += $2 } $1 == "cache_miss" { m = $2 } END { printf "%d hits, %d misses", h, m }')"
+  else
+    echo "ccache=not used"
+  fi
   echo "cpu_seconds=$CPU"
   echo "finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } > "$stage/build-info.txt"
@@ -433,5 +453,8 @@ mv "$stage" "$PREFIX"
 
 size_table "$PREFIX"
 log "wall time ${WALL} s ($((WALL / 60)) min), CPU time of children ${CPU} s, JOBS=$JOBS"
+grep '^ccache=' "$PREFIX/build-info.txt" | sed 's/^/recorded /' || true
+echo "METRIC llvm.build_s $WALL s"
+echo "METRIC llvm.build_cpu_s $CPU s"
 echo "installed at $PREFIX"
 echo "install prefix: $PREFIX"

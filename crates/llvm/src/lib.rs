@@ -88,7 +88,6 @@ pub fn initialise_x86_target() {
             llvm_sys::target::LLVMInitializeX86Target();
             llvm_sys::target::LLVMInitializeX86TargetMC();
             llvm_sys::target::LLVMInitializeX86AsmPrinter();
-            llvm_sys::target::LLVMInitializeX86AsmParser();
         }
     });
 }

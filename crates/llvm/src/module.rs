@@ -55,6 +55,20 @@ extern "C" fn diagnostic_handler(info: LLVMDiagnosticInfoRef, sink: *mut c_void)
 }
 
 impl Module {
+    /// A new, empty module `name` in a new context, for code built with a
+    /// [`Builder`](crate::Builder). Diagnostics of the context are dropped, as for a
+    /// parsed module.
+    pub fn new(name: &str) -> Module {
+        let cname = CString::new(name).unwrap_or_default();
+        // SAFETY: both objects are owned by the returned Module; LLVM copies the name.
+        unsafe {
+            let context = LLVMContextCreate();
+            LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
+            let module = LLVMModuleCreateWithNameInContext(cname.as_ptr(), context);
+            Module { context, module }
+        }
+    }
+
     /// Parses LLVM IR text or bitcode (detected by the `BC` magic) into a new context.
     /// The module is not verified ([`Module::verify`]). Diagnostics LLVM reports later
     /// in this context are dropped (without a handler LLVM would `exit(1)`).

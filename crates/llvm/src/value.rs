@@ -550,6 +550,18 @@ impl<'m> Instruction<'m> {
         BasicBlock::from_raw(unsafe { LLVMGetInstructionParent(self.raw) }).expect("an instruction outside a block")
     }
 
+    /// Marks a call `musttail`: code generation must make it a jump, and the caller's
+    /// arguments (variadic ones included) reach the callee as they came.
+    ///
+    /// # Panics
+    /// If it is not a call.
+    pub fn set_musttail(self) {
+        // SAFETY: LLVMIsACallInst only inspects the kind of a live value.
+        assert!(unsafe { !LLVMIsACallInst(self.raw).is_null() }, "musttail on an instruction that is not a call");
+        // SAFETY: a call instruction.
+        unsafe { LLVMSetTailCallKind(self.raw, llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail) }
+    }
+
     /// Replaces operand `i`.
     ///
     /// # Panics

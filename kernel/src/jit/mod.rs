@@ -31,7 +31,7 @@ pub mod tiered;
 use std::fmt;
 use std::time::Instant;
 
-use bf_llvm::{AttributeIndex, LlJit, TargetMachine};
+use bf_llvm::{AttributeIndex, Builder, LlJit, TargetMachine};
 
 /// An optimisation level of the new pass manager (`default<On>`): the tier table's own
 /// type, so a tier's row is what the JIT compiles at.
@@ -102,8 +102,8 @@ fn disable_rtlib_got(module: &bf_llvm::Module) {
     module.set_module_flag_i32("RtLibUseGOT", 0);
 }
 
-/// IR for a module of jump trampolines, one per host function: `movabs $addr, %r11;
-/// jmp *%r11`.
+/// The module of jump trampolines, one per host function: each compiles to
+/// `movabs $addr, %r11; jmp *%r11`.
 ///
 /// Host functions are not given to LLJIT as absolute symbols because JIT code often
 /// reaches them through the GOT (rustc's `nonlazybind` and `RtLibUseGOT` for
@@ -111,22 +111,30 @@ fn disable_rtlib_got(module: &bf_llvm::Module) {
 /// when the target is more than 2 GiB away — true of every host function when the
 /// kernel runs as a Linux process, where JIT memory is mapped near the top of the
 /// address space. The trampolines live in JIT memory, within reach, and jump anywhere.
-fn host_trampolines(symbols: &[HostSymbol]) -> String {
-    // Naked IR functions (not module-level asm: ORC only materializes symbols it sees
-    // as IR globals). The IR signature is irrelevant: callers only need the symbol.
-    let mut ir = String::new();
-    for s in symbols {
-        ir.push_str(&format!(
-            "define void @{}() naked nounwind {{\n  call void asm sideeffect \"movabsq $${:#x}, %r11\\0Ajmpq *%r11\", \"\"()\n  unreachable\n}}\n",
-            s.name, s.address
-        ));
-    }
-    ir
-}
-
-/// The module of jump trampolines to `symbols` (see [`host_trampolines`]).
+///
+/// Each is `define void @name(...) { musttail call void (...) inttoptr (i64 addr to
+/// ptr)(...); ret void }`: a variadic `musttail` call forwards every argument register
+/// (and `%al`) untouched and leaves the return registers to the callee, so the IR
+/// signature does not matter, and no inline assembly (which would need LLVM's X86
+/// assembly parser, not linked: issue 16) is involved. Built with the IR builder: the
+/// kernel has no textual IR parser.
 pub fn host_module(symbols: &[HostSymbol]) -> Result<Module, JitError> {
-    Module::parse("bf.host-trampolines", host_trampolines(symbols).as_bytes())
+    let module = bf_llvm::Module::new("bf.host-trampolines");
+    {
+        let cx = module.context();
+        let forward = cx.function_type(cx.void_type(), &[], true);
+        let nounwind = bf_llvm::attribute_kind("nounwind");
+        let mut builder = Builder::new(cx);
+        for s in symbols {
+            let trampoline = module.add_function(&s.name, forward);
+            trampoline.add_enum_attribute(nounwind);
+            builder.position_at_end(trampoline.append_basic_block("entry"));
+            let target = cx.const_int_to_ptr(cx.const_int(cx.i64_type(), s.address), cx.ptr_type());
+            builder.call(forward, target, &[]).set_musttail();
+            builder.ret_void();
+        }
+    }
+    Module::from_ir(module)
 }
 
 /// The CPU JIT-compiled code is optimised and compiled for.
@@ -276,7 +284,11 @@ pub struct Module {
 impl Module {
     /// Parses LLVM IR text or bitcode (detected by the `BC` magic) and verifies it.
     pub fn parse(name: &str, bytes: &[u8]) -> Result<Module, JitError> {
-        let ir = bf_llvm::Module::parse(name, bytes)?;
+        Module::from_ir(bf_llvm::Module::parse(name, bytes)?)
+    }
+
+    /// Prepares and verifies a module built in memory (or just parsed).
+    pub fn from_ir(ir: bf_llvm::Module) -> Result<Module, JitError> {
         strip_nonlazybind(&ir);
         disable_rtlib_got(&ir);
         ir.verify()?;
