@@ -1,7 +1,7 @@
 //! BareFlow's safe LLVM layer: the only crate that calls LLVM's C API (`llvm-sys`).
 //!
 //! * [`Module`] owns an LLVM context and one module: parse bitcode or IR text, verify,
-//!   print, run a new-pass-manager pipeline ([`Module::run_passes`]);
+//!   print, run a new-pass-manager pipeline ([`Module::run_pipeline`]);
 //! * IR walking and editing through handles borrowed from the module — [`Function`],
 //!   [`GlobalVariable`], [`BasicBlock`], [`Instruction`], [`Value`], [`Type`],
 //!   [`FunctionType`] — and a [`Builder`];
@@ -39,7 +39,7 @@ pub use llvm_sys::{
     LLVMAtomicRMWBinOp as AtomicRmwBinOp, LLVMIntPredicate as IntPredicate, LLVMLinkage as Linkage,
     LLVMOpcode as Opcode, LLVMRealPredicate as RealPredicate, LLVMTypeKind as TypeKind,
 };
-pub use module::Module;
+pub use module::{Module, Pipeline};
 pub use object::{FunctionSymbol, function_symbols, with_section_addresses};
 pub use target::{TargetMachine, host_cpu_features, host_cpu_name, llvm_version};
 pub use types::{Context, DataLayout, FunctionType, Type};
@@ -52,8 +52,6 @@ pub enum Error {
     Parse(String),
     /// The module fails LLVM's verifier (its report).
     Verify(String),
-    /// A pass pipeline failed or does not parse.
-    Passes(String),
     /// LLJIT could not be created, or a module or symbols not added.
     Jit(String),
     /// Compiling or looking up a symbol failed (with the errors the session reported).
@@ -67,7 +65,6 @@ impl fmt::Display for Error {
         match self {
             Error::Parse(m) => write!(f, "cannot parse: {m}"),
             Error::Verify(m) => write!(f, "verification failed: {m}"),
-            Error::Passes(m) => write!(f, "running passes failed: {m}"),
             Error::Jit(m) => write!(f, "LLJIT failed: {m}"),
             Error::Lookup(m) => write!(f, "lookup failed: {m}"),
             Error::Codegen(m) => write!(f, "code generation failed: {m}"),

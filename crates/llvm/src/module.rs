@@ -9,11 +9,37 @@ use llvm_sys::bit_reader::LLVMParseBitcodeInContext2;
 use llvm_sys::core::*;
 use llvm_sys::ir_reader::LLVMParseIRInContext2;
 use llvm_sys::prelude::*;
-use llvm_sys::transforms::pass_builder::*;
+use llvm_sys::target_machine::LLVMTargetMachineRef;
 
 use crate::types::{Context, DataLayout, FunctionType, Type};
 use crate::value::{Function, GlobalVariable, Value};
-use crate::{Error, take_error, take_message};
+use crate::{Error, take_message};
+
+/// An optimisation pipeline: an explicit list of passes (`cpp/pipelines.cpp`, issue
+/// 16) that follows LLVM's `default<On>` pipeline with `LLVMRunPasses`' default
+/// options, without the pipeline-text parser and without the passes that do nothing
+/// for BareFlow's modules (docs/llvm-size.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Pipeline {
+    /// `default<O0>`: only `always_inline` functions are inlined.
+    O0 = 0,
+    /// `default<O1>`.
+    O1 = 1,
+    /// `default<O2>`.
+    O2 = 2,
+    /// `default<O3>`.
+    O3 = 3,
+    /// `function(expand-reductions,scalarizer<load-store>)`: every vector operation
+    /// becomes scalar operations (the interpreter's tier 0 works on scalars).
+    Scalarize = 4,
+}
+
+unsafe extern "C" {
+    /// Runs pipeline `which` ([`Pipeline`]) over `module`, for `machine` when it is not
+    /// null. Returns 0, or 1 for an unknown pipeline (`cpp/pipelines.cpp`).
+    fn bf_run_pipeline(module: LLVMModuleRef, machine: LLVMTargetMachineRef, which: u32) -> i32;
+}
 
 /// An LLVM context and the one module in it, owned together (dropped together, or
 /// handed to an [`LlJit`](crate::LlJit) together).
@@ -128,31 +154,26 @@ impl Module {
         take_message(unsafe { LLVMPrintModuleToString(self.module) })
     }
 
-    /// Runs a new-pass-manager pipeline (`LLVMRunPasses` syntax, e.g. `default<O2>`)
-    /// with no target machine: the passes see LLVM's target-independent cost model.
-    pub fn run_passes(&mut self, pipeline: &str) -> Result<(), Error> {
-        self.run_passes_on(pipeline, None)
+    /// Runs `pipeline` over the module, with no target machine: the passes see LLVM's
+    /// target-independent cost model.
+    pub fn run_pipeline(&mut self, pipeline: Pipeline) {
+        self.run_pipeline_on(pipeline, None)
     }
 
-    /// Runs a pipeline for `machine`'s CPU: the passes see its cost model (vector
+    /// Runs `pipeline` for `machine`'s CPU: the passes see its cost model (vector
     /// widths, instruction costs), as `rustc` and `clang` optimise.
-    pub fn run_passes_for(&mut self, pipeline: &str, machine: &crate::TargetMachine) -> Result<(), Error> {
-        self.run_passes_on(pipeline, Some(machine))
+    pub fn run_pipeline_for(&mut self, pipeline: Pipeline, machine: &crate::TargetMachine) {
+        self.run_pipeline_on(pipeline, Some(machine))
     }
 
     /// Runs `pipeline`, for `machine` when there is one.
-    fn run_passes_on(&mut self, pipeline: &str, machine: Option<&crate::TargetMachine>) -> Result<(), Error> {
-        let pipeline = CString::new(pipeline).map_err(|_| Error::Passes("NUL in the pipeline".into()))?;
+    fn run_pipeline_on(&mut self, pipeline: Pipeline, machine: Option<&crate::TargetMachine>) {
         let machine = machine.map_or(ptr::null_mut(), |m| m.raw);
         // SAFETY: a live module we hold exclusively (no handle survives the passes); a
-        // live target machine (borrowed for the call) or null; the options object is
-        // created and disposed here.
-        unsafe {
-            let options = LLVMCreatePassBuilderOptions();
-            let err = LLVMRunPasses(self.module, pipeline.as_ptr(), machine, options);
-            LLVMDisposePassBuilderOptions(options);
-            take_error(err).map_or(Ok(()), |e| Err(Error::Passes(e)))
-        }
+        // live target machine (borrowed for the call) or null; every `Pipeline` is one
+        // bf_run_pipeline knows, so it returns 0.
+        let status = unsafe { bf_run_pipeline(self.module, machine, pipeline as u32) };
+        debug_assert_eq!(status, 0, "bf_run_pipeline does not know {pipeline:?}");
     }
 
     /// The module as bitcode (what [`Module::parse`] reads back).

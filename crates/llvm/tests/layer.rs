@@ -1,7 +1,9 @@
 //! The safe LLVM layer against Debian's shared libLLVM: parsing, walking, building,
 //! passes and LLJIT.
 
-use bf_llvm::{AttributeIndex, Builder, Error, IntPredicate, Linkage, LlJit, Module, Opcode, TypeKind, attribute_kind};
+use bf_llvm::{
+    AttributeIndex, Builder, Error, IntPredicate, Linkage, LlJit, Module, Opcode, Pipeline, TypeKind, attribute_kind,
+};
 
 const IR: &str = r#"
 @counter = internal global i64 0
@@ -76,8 +78,7 @@ fn reports_parse_verify_and_pass_errors() {
     let Err(Error::Verify(msg)) = m.verify() else { panic!("verified a self-reference") };
     assert!(msg.contains("Only PHI nodes may reference their own value"), "{msg}");
     let mut m = Module::parse("ok", IR.as_bytes()).unwrap();
-    assert!(matches!(m.run_passes("no-such-pass"), Err(Error::Passes(_))));
-    m.run_passes("default<O2>").unwrap();
+    m.run_pipeline(Pipeline::O2);
     m.verify().unwrap();
 }
 

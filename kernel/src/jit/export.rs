@@ -206,7 +206,7 @@ fn export(name: &str, bitcode: &[u8], profile: &[FunctionReport], settings: &Set
     module.ir().verify().map_err(|e| format!("the trimmed module does not verify: {e}"))?;
     // O3 for the CPU the image is compiled for (its cost model), as rustc would.
     let machine = TargetMachine::generic_static().map_err(|e| e.to_string())?;
-    module.ir.run_passes_for(super::OptLevel::O3.pipeline(), &machine).map_err(|e| format!("O3: {e}"))?;
+    module.ir.run_pipeline_for(super::pipeline(super::OptLevel::O3), &machine);
     // One section per function, so the linker can lay them out hot first.
     for f in module.ir().functions().into_iter().filter(|f| !f.is_declaration()) {
         if f.linkage() != Linkage::LLVMAvailableExternallyLinkage {

@@ -31,11 +31,22 @@ pub mod tiered;
 use std::fmt;
 use std::time::Instant;
 
-use bf_llvm::{AttributeIndex, Builder, LlJit, TargetMachine};
+use bf_llvm::{AttributeIndex, Builder, LlJit, Pipeline, TargetMachine};
 
 /// An optimisation level of the new pass manager (`default<On>`): the tier table's own
 /// type, so a tier's row is what the JIT compiles at.
 pub use bf_tiers::Opt as OptLevel;
+
+/// The explicit pass pipeline (`bf_llvm::Pipeline`, issue 16) of an optimisation
+/// level: LLVM's `default<On>`, pass by pass.
+pub fn pipeline(level: OptLevel) -> Pipeline {
+    match level {
+        OptLevel::O0 => Pipeline::O0,
+        OptLevel::O1 => Pipeline::O1,
+        OptLevel::O2 => Pipeline::O2,
+        OptLevel::O3 => Pipeline::O3,
+    }
+}
 
 /// What can go wrong between input bytes and a callable address.
 #[derive(Debug)]
@@ -44,8 +55,6 @@ pub enum JitError {
     Parse(String),
     /// The module fails LLVM's verifier.
     Verify(String),
-    /// The pass pipeline failed.
-    Optimise(String),
     /// LLJIT could not be created, or the module not added.
     Jit(String),
     /// Compiling or looking up the symbol failed.
@@ -59,7 +68,6 @@ impl fmt::Display for JitError {
         match self {
             JitError::Parse(m) => write!(f, "cannot parse the module: {m}"),
             JitError::Verify(m) => write!(f, "the module fails verification: {m}"),
-            JitError::Optimise(m) => write!(f, "optimisation failed: {m}"),
             JitError::Jit(m) => write!(f, "LLJIT failed: {m}"),
             JitError::Lookup(m) => write!(f, "compiling or finding the function failed: {m}"),
             JitError::Codegen(m) => write!(f, "code generation failed: {m}"),
@@ -72,7 +80,6 @@ impl From<bf_llvm::Error> for JitError {
         match e {
             bf_llvm::Error::Parse(m) => JitError::Parse(m),
             bf_llvm::Error::Verify(m) => JitError::Verify(m),
-            bf_llvm::Error::Passes(m) => JitError::Optimise(m),
             bf_llvm::Error::Jit(m) => JitError::Jit(m),
             bf_llvm::Error::Lookup(m) => JitError::Lookup(m),
             bf_llvm::Error::Codegen(m) => JitError::Codegen(m),
@@ -233,10 +240,11 @@ impl Compiler {
         })
     }
 
-    /// Runs `default<On>` over `module` with this CPU's cost model.
+    /// Runs level `level`'s pipeline over `module` with this CPU's cost model.
     pub fn optimise(&mut self, module: &mut Module, level: OptLevel) -> Result<(), JitError> {
         let machine = self.machine()?;
-        Ok(module.ir.run_passes_for(level.pipeline(), machine)?)
+        module.ir.run_pipeline_for(pipeline(level), machine);
+        Ok(())
     }
 
     /// Compiles `module` (already optimised) to an object.
@@ -300,14 +308,15 @@ impl Module {
         &self.ir
     }
 
-    /// Runs `default<On>` over the module.
-    pub fn optimise(&mut self, level: OptLevel) -> Result<(), JitError> {
-        self.run_pipeline(level.pipeline())
+    /// Runs level `level`'s pipeline over the module (LLVM's target-independent cost
+    /// model).
+    pub fn optimise(&mut self, level: OptLevel) {
+        self.run_pipeline(pipeline(level))
     }
 
-    /// Runs a new-pass-manager pipeline (`LLVMRunPasses` syntax) over the module.
-    pub fn run_pipeline(&mut self, pipeline: &str) -> Result<(), JitError> {
-        Ok(self.ir.run_passes(pipeline)?)
+    /// Runs `pipeline` over the module.
+    pub fn run_pipeline(&mut self, pipeline: Pipeline) {
+        self.ir.run_pipeline(pipeline)
     }
 }
 
@@ -372,7 +381,7 @@ pub fn compile(
 ) -> Result<(u64, f64), JitError> {
     let start = Instant::now();
     let mut module = Module::parse(module_name, source)?;
-    module.optimise(level)?;
+    module.optimise(level);
     jit.add(module)?;
     let addr = jit.lookup(name)?;
     Ok((addr, start.elapsed().as_secs_f64() * 1e3))

@@ -18,9 +18,6 @@ use super::lower::{LowerError, LoweredModule, lower_module};
 use crate::jit::rewrite::{defined_functions, name_symbols};
 use crate::jit::{Jit, JitError, Module};
 
-/// The tier-0 pass pipeline: vectors become scalars.
-pub const TIER0_PASSES: &str = "function(expand-reductions,scalarizer<load-store>)";
-
 /// A module lowered for tier 0, before linking.
 pub struct Prepared {
     /// The defined functions' names, in function-id order.
@@ -35,7 +32,8 @@ pub struct Prepared {
 pub fn prepare(bitcode: &[u8]) -> Result<Prepared, JitError> {
     let mut module = Module::parse("tier0", bitcode)?;
     name_symbols(module.ir());
-    module.run_pipeline(TIER0_PASSES)?;
+    // Vectors become scalars.
+    module.run_pipeline(bf_llvm::Pipeline::Scalarize);
     let defs = defined_functions(module.ir());
     let names: Vec<String> = defs.iter().map(|f| f.name()).collect();
     let lowered = lower_module(module.ir(), &defs);

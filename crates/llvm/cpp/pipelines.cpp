@@ -1,0 +1,412 @@
+// BareFlow's optimisation pipelines, built from an explicit list of passes (issue 16).
+//
+// LLVM's C API runs passes only through `LLVMRunPasses`, which parses pipeline text
+// such as `default<O3>`. The parser refers to every pass and analysis LLVM has, so
+// all of them end up in the kernel, as do the passes the default pipelines enable
+// only under command-line options (PGO instrumentation, sample profiles, the
+// Attributor, OpenMP, coroutines, outliners, merge-functions, ...).
+//
+// Here each pipeline is written out pass by pass. The lists follow LLVM 22's
+// `PassBuilder::buildPerModuleDefaultPipeline` (lib/Passes/PassBuilderPipelines.cpp)
+// with its default options, exactly as `LLVMRunPasses` ran them before: the same
+// passes in the same order with the same parameters, minus the passes that do
+// nothing for our modules (no profile data, no coroutines, no OpenMP, no
+// instrumentation attributes, no remarks). docs/llvm-size.md lists what was left
+// out and why. `PassBuilder` is still used for one thing: registering the analyses
+// (`register*Analyses`), so that every analysis a pass may ask for exists. A pass
+// asking for an unregistered analysis would crash in LLVM's release build.
+//
+// Rust calls `bf_run_pipeline` (crates/llvm/src/module.rs, `Module::run_pipeline`).
+
+#include "llvm-c/Core.h"
+#include "llvm-c/TargetMachine.h"
+#include "llvm/Analysis/CGSCCPassManager.h"
+#include "llvm/Analysis/GlobalsModRef.h"
+#include "llvm/Analysis/InlineCost.h"
+#include "llvm/Analysis/ProfileSummaryInfo.h"
+#include "llvm/CodeGen/ExpandReductions.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/PassManager.h"
+#include "llvm/Passes/OptimizationLevel.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Transforms/AggressiveInstCombine/AggressiveInstCombine.h"
+#include "llvm/Transforms/IPO/AlwaysInliner.h"
+#include "llvm/Transforms/IPO/ArgumentPromotion.h"
+#include "llvm/Transforms/IPO/CalledValuePropagation.h"
+#include "llvm/Transforms/IPO/ConstantMerge.h"
+#include "llvm/Transforms/IPO/DeadArgumentElimination.h"
+#include "llvm/Transforms/IPO/ElimAvailExtern.h"
+#include "llvm/Transforms/IPO/FunctionAttrs.h"
+#include "llvm/Transforms/IPO/GlobalDCE.h"
+#include "llvm/Transforms/IPO/GlobalOpt.h"
+#include "llvm/Transforms/IPO/InferFunctionAttrs.h"
+#include "llvm/Transforms/IPO/Inliner.h"
+#include "llvm/Transforms/IPO/SCCP.h"
+#include "llvm/Transforms/InstCombine/InstCombine.h"
+#include "llvm/Transforms/Scalar/ADCE.h"
+#include "llvm/Transforms/Scalar/AlignmentFromAssumptions.h"
+#include "llvm/Transforms/Scalar/BDCE.h"
+#include "llvm/Transforms/Scalar/CallSiteSplitting.h"
+#include "llvm/Transforms/Scalar/ConstraintElimination.h"
+#include "llvm/Transforms/Scalar/CorrelatedValuePropagation.h"
+#include "llvm/Transforms/Scalar/DeadStoreElimination.h"
+#include "llvm/Transforms/Scalar/DivRemPairs.h"
+#include "llvm/Transforms/Scalar/DropUnnecessaryAssumes.h"
+#include "llvm/Transforms/Scalar/EarlyCSE.h"
+#include "llvm/Transforms/Scalar/Float2Int.h"
+#include "llvm/Transforms/Scalar/GVN.h"
+#include "llvm/Transforms/Scalar/IndVarSimplify.h"
+#include "llvm/Transforms/Scalar/InferAlignment.h"
+#include "llvm/Transforms/Scalar/InstSimplifyPass.h"
+#include "llvm/Transforms/Scalar/JumpThreading.h"
+#include "llvm/Transforms/Scalar/LICM.h"
+#include "llvm/Transforms/Scalar/LoopDeletion.h"
+#include "llvm/Transforms/Scalar/LoopDistribute.h"
+#include "llvm/Transforms/Scalar/LoopIdiomRecognize.h"
+#include "llvm/Transforms/Scalar/LoopInstSimplify.h"
+#include "llvm/Transforms/Scalar/LoopLoadElimination.h"
+#include "llvm/Transforms/Scalar/LoopPassManager.h"
+#include "llvm/Transforms/Scalar/LoopRotation.h"
+#include "llvm/Transforms/Scalar/LoopSimplifyCFG.h"
+#include "llvm/Transforms/Scalar/LoopSink.h"
+#include "llvm/Transforms/Scalar/LoopUnrollPass.h"
+#include "llvm/Transforms/Scalar/LowerConstantIntrinsics.h"
+#include "llvm/Transforms/Scalar/LowerExpectIntrinsic.h"
+#include "llvm/Transforms/Scalar/MemCpyOptimizer.h"
+#include "llvm/Transforms/Scalar/MergedLoadStoreMotion.h"
+#include "llvm/Transforms/Scalar/Reassociate.h"
+#include "llvm/Transforms/Scalar/SCCP.h"
+#include "llvm/Transforms/Scalar/SROA.h"
+#include "llvm/Transforms/Scalar/Scalarizer.h"
+#include "llvm/Transforms/Scalar/SimpleLoopUnswitch.h"
+#include "llvm/Transforms/Scalar/SimplifyCFG.h"
+#include "llvm/Transforms/Scalar/SpeculativeExecution.h"
+#include "llvm/Transforms/Scalar/TailRecursionElimination.h"
+#include "llvm/Transforms/Utils/ExtraPassManager.h"
+#include "llvm/Transforms/Utils/InjectTLIMappings.h"
+#include "llvm/Transforms/Utils/LibCallsShrinkWrap.h"
+#include "llvm/Transforms/Utils/Mem2Reg.h"
+#include "llvm/Transforms/Utils/MoveAutoInit.h"
+#include "llvm/Transforms/Utils/RelLookupTableConverter.h"
+#include "llvm/Transforms/Vectorize/LoopVectorize.h"
+#include "llvm/Transforms/Vectorize/VectorCombine.h"
+
+using namespace llvm;
+
+namespace {
+
+// The pipelines Rust can ask for: keep in step with `Pipeline` in module.rs.
+enum BfPipeline : unsigned {
+  BF_PIPELINE_O0 = 0,
+  BF_PIPELINE_O1 = 1,
+  BF_PIPELINE_O2 = 2,
+  BF_PIPELINE_O3 = 3,
+  BF_PIPELINE_SCALARIZE = 4,
+};
+
+SimplifyCFGPass simplifyCFG() {
+  return SimplifyCFGPass(SimplifyCFGOptions().convertSwitchRangeToICmp(true));
+}
+
+LICMPass licm(const PipelineTuningOptions &PTO, bool AllowSpeculation) {
+  return LICMPass(PTO.LicmMssaOptCap, PTO.LicmMssaNoAccForPromotionCap,
+                  AllowSpeculation);
+}
+
+// buildO1FunctionSimplificationPipeline.
+FunctionPassManager functionSimplificationO1(const PipelineTuningOptions &PTO) {
+  FunctionPassManager FPM;
+  FPM.addPass(SROAPass(SROAOptions::ModifyCFG));
+  FPM.addPass(EarlyCSEPass(/*UseMemorySSA=*/true));
+  FPM.addPass(simplifyCFG());
+  FPM.addPass(InstCombinePass());
+  FPM.addPass(LibCallsShrinkWrapPass());
+  FPM.addPass(simplifyCFG());
+  FPM.addPass(ReassociatePass());
+
+  LoopPassManager LPM1, LPM2;
+  LPM1.addPass(LoopInstSimplifyPass());
+  LPM1.addPass(LoopSimplifyCFGPass());
+  LPM1.addPass(licm(PTO, /*AllowSpeculation=*/false));
+  LPM1.addPass(LoopRotatePass(/*EnableHeaderDuplication=*/true,
+                              /*PrepareForLTO=*/false));
+  LPM1.addPass(licm(PTO, /*AllowSpeculation=*/true));
+  LPM1.addPass(SimpleLoopUnswitchPass());
+  LPM2.addPass(LoopIdiomRecognizePass());
+  LPM2.addPass(IndVarSimplifyPass());
+  LPM2.addPass(LoopDeletionPass());
+  LPM2.addPass(LoopFullUnrollPass(/*OptLevel=*/1,
+                                  /*OnlyWhenForced=*/!PTO.LoopUnrolling,
+                                  PTO.ForgetAllSCEVInLoopUnroll));
+
+  FPM.addPass(createFunctionToLoopPassAdaptor(std::move(LPM1),
+                                              /*UseMemorySSA=*/true));
+  FPM.addPass(simplifyCFG());
+  FPM.addPass(InstCombinePass());
+  FPM.addPass(createFunctionToLoopPassAdaptor(std::move(LPM2),
+                                              /*UseMemorySSA=*/false));
+  FPM.addPass(SROAPass(SROAOptions::ModifyCFG));
+  FPM.addPass(MemCpyOptPass());
+  FPM.addPass(SCCPPass());
+  FPM.addPass(BDCEPass());
+  FPM.addPass(InstCombinePass());
+  FPM.addPass(ADCEPass());
+  FPM.addPass(simplifyCFG());
+  FPM.addPass(InstCombinePass());
+  return FPM;
+}
+
+// buildFunctionSimplificationPipeline for O2 and O3.
+FunctionPassManager functionSimplification(OptimizationLevel Level,
+                                           const PipelineTuningOptions &PTO) {
+  const bool O3 = Level == OptimizationLevel::O3;
+  FunctionPassManager FPM;
+  FPM.addPass(SROAPass(SROAOptions::ModifyCFG));
+  FPM.addPass(EarlyCSEPass(/*UseMemorySSA=*/true));
+  FPM.addPass(SpeculativeExecutionPass(/*OnlyIfDivergentTarget=*/true));
+  FPM.addPass(JumpThreadingPass());
+  FPM.addPass(CorrelatedValuePropagationPass());
+  FPM.addPass(simplifyCFG());
+  FPM.addPass(InstCombinePass());
+  FPM.addPass(AggressiveInstCombinePass());
+  FPM.addPass(LibCallsShrinkWrapPass());
+  FPM.addPass(TailCallElimPass(/*UpdateFunctionEntryCount=*/false));
+  FPM.addPass(simplifyCFG());
+  FPM.addPass(ReassociatePass());
+  FPM.addPass(ConstraintEliminationPass());
+
+  LoopPassManager LPM1, LPM2;
+  LPM1.addPass(LoopInstSimplifyPass());
+  LPM1.addPass(LoopSimplifyCFGPass());
+  LPM1.addPass(licm(PTO, /*AllowSpeculation=*/false));
+  LPM1.addPass(LoopRotatePass(/*EnableHeaderDuplication=*/true,
+                              /*PrepareForLTO=*/false));
+  LPM1.addPass(licm(PTO, /*AllowSpeculation=*/true));
+  LPM1.addPass(SimpleLoopUnswitchPass(/*NonTrivial=*/O3));
+  LPM2.addPass(LoopIdiomRecognizePass());
+  LPM2.addPass(IndVarSimplifyPass());
+  {
+    ExtraLoopPassManager<ShouldRunExtraSimpleLoopUnswitch> ExtraPasses;
+    ExtraPasses.addPass(SimpleLoopUnswitchPass(/*NonTrivial=*/O3));
+    LPM2.addPass(std::move(ExtraPasses));
+  }
+  LPM2.addPass(LoopDeletionPass());
+  LPM2.addPass(LoopFullUnrollPass(Level.getSpeedupLevel(),
+                                  /*OnlyWhenForced=*/!PTO.LoopUnrolling,
+                                  PTO.ForgetAllSCEVInLoopUnroll));
+
+  FPM.addPass(createFunctionToLoopPassAdaptor(std::move(LPM1),
+                                              /*UseMemorySSA=*/true));
+  FPM.addPass(simplifyCFG());
+  FPM.addPass(InstCombinePass());
+  FPM.addPass(createFunctionToLoopPassAdaptor(std::move(LPM2),
+                                              /*UseMemorySSA=*/false));
+  FPM.addPass(SROAPass(SROAOptions::ModifyCFG));
+  FPM.addPass(VectorCombinePass(/*TryEarlyFoldsOnly=*/true));
+  FPM.addPass(MergedLoadStoreMotionPass());
+  FPM.addPass(GVNPass());
+  FPM.addPass(SCCPPass());
+  FPM.addPass(BDCEPass());
+  FPM.addPass(InstCombinePass());
+  FPM.addPass(JumpThreadingPass());
+  FPM.addPass(CorrelatedValuePropagationPass());
+  FPM.addPass(ADCEPass());
+  FPM.addPass(MemCpyOptPass());
+  FPM.addPass(DSEPass());
+  FPM.addPass(MoveAutoInitPass());
+  FPM.addPass(createFunctionToLoopPassAdaptor(
+      licm(PTO, /*AllowSpeculation=*/true), /*UseMemorySSA=*/true));
+  FPM.addPass(SimplifyCFGPass(SimplifyCFGOptions()
+                                  .convertSwitchRangeToICmp(true)
+                                  .convertSwitchToArithmetic(true)
+                                  .hoistCommonInsts(true)
+                                  .sinkCommonInsts(true)));
+  FPM.addPass(InstCombinePass());
+  return FPM;
+}
+
+// buildInlinerPipeline: the CGSCC walk that inlines and simplifies each function.
+ModuleInlinerWrapperPass inliner(OptimizationLevel Level,
+                                 const PipelineTuningOptions &PTO) {
+  ModuleInlinerWrapperPass MIWP(
+      getInlineParams(Level.getSpeedupLevel(), Level.getSizeLevel()),
+      /*MandatoryFirst=*/false,
+      InlineContext{ThinOrFullLTOPhase::None, InlinePass::CGSCCInliner},
+      InliningAdvisorMode::Default, /*MaxDevirtIterations=*/4);
+  MIWP.addModulePass(RequireAnalysisPass<GlobalsAA, Module>());
+  MIWP.addModulePass(
+      createModuleToFunctionPassAdaptor(InvalidateAnalysisPass<AAManager>()));
+  MIWP.addModulePass(RequireAnalysisPass<ProfileSummaryAnalysis, Module>());
+
+  CGSCCPassManager &CGPM = MIWP.getPM();
+  CGPM.addPass(PostOrderFunctionAttrsPass(/*SkipNonRecursive=*/true));
+  if (Level == OptimizationLevel::O3)
+    CGPM.addPass(ArgumentPromotionPass());
+  FunctionPassManager Simplify = Level.getSpeedupLevel() == 1
+                                     ? functionSimplificationO1(PTO)
+                                     : functionSimplification(Level, PTO);
+  CGPM.addPass(createCGSCCToFunctionPassAdaptor(std::move(Simplify),
+                                                PTO.EagerlyInvalidateAnalyses,
+                                                /*NoRerun=*/true));
+  CGPM.addPass(PostOrderFunctionAttrsPass());
+  CGPM.addPass(createCGSCCToFunctionPassAdaptor(
+      RequireAnalysisPass<ShouldNotRunFunctionPassesAnalysis, Function>()));
+  MIWP.addLateModulePass(createModuleToFunctionPassAdaptor(
+      InvalidateAnalysisPass<ShouldNotRunFunctionPassesAnalysis>()));
+  return MIWP;
+}
+
+// buildModuleSimplificationPipeline.
+void moduleSimplification(ModulePassManager &MPM, OptimizationLevel Level,
+                          const PipelineTuningOptions &PTO) {
+  MPM.addPass(InferFunctionAttrsPass());
+  FunctionPassManager EarlyFPM;
+  EarlyFPM.addPass(LowerExpectIntrinsicPass());
+  EarlyFPM.addPass(SimplifyCFGPass());
+  EarlyFPM.addPass(SROAPass(SROAOptions::ModifyCFG));
+  EarlyFPM.addPass(EarlyCSEPass());
+  if (Level == OptimizationLevel::O3)
+    EarlyFPM.addPass(CallSiteSplittingPass());
+  MPM.addPass(createModuleToFunctionPassAdaptor(std::move(EarlyFPM),
+                                                PTO.EagerlyInvalidateAnalyses));
+  MPM.addPass(IPSCCPPass(IPSCCPOptions(/*AllowFuncSpec=*/true)));
+  MPM.addPass(CalledValuePropagationPass());
+  MPM.addPass(GlobalOptPass());
+  FunctionPassManager GlobalCleanup;
+  GlobalCleanup.addPass(PromotePass());
+  GlobalCleanup.addPass(InstCombinePass());
+  GlobalCleanup.addPass(simplifyCFG());
+  MPM.addPass(createModuleToFunctionPassAdaptor(std::move(GlobalCleanup),
+                                                PTO.EagerlyInvalidateAnalyses));
+  MPM.addPass(AlwaysInlinerPass(/*InsertLifetimeIntrinsics=*/true));
+  MPM.addPass(inliner(Level, PTO));
+  MPM.addPass(DeadArgumentEliminationPass());
+  MPM.addPass(GlobalOptPass());
+  MPM.addPass(GlobalDCEPass());
+}
+
+// addVectorPasses (not full LTO, no extra vectorizer passes; SLP vectorization is
+// off in PipelineTuningOptions' defaults, as it was under LLVMRunPasses).
+void vectorPasses(FunctionPassManager &FPM, OptimizationLevel Level,
+                  const PipelineTuningOptions &PTO) {
+  FPM.addPass(LoopVectorizePass(LoopVectorizeOptions(
+      !PTO.LoopInterleaving, !PTO.LoopVectorization)));
+  FPM.addPass(DropUnnecessaryAssumesPass(/*DropDereferenceable=*/true));
+  FPM.addPass(InferAlignmentPass());
+  FPM.addPass(LoopLoadEliminationPass());
+  FPM.addPass(InstCombinePass());
+  FPM.addPass(SimplifyCFGPass(SimplifyCFGOptions()
+                                  .forwardSwitchCondToPhi(true)
+                                  .convertSwitchRangeToICmp(true)
+                                  .convertSwitchToArithmetic(true)
+                                  .convertSwitchToLookupTable(true)
+                                  .needCanonicalLoops(false)
+                                  .hoistCommonInsts(true)
+                                  .sinkCommonInsts(true)));
+  FPM.addPass(VectorCombinePass());
+  FPM.addPass(InstCombinePass());
+  FPM.addPass(LoopUnrollPass(LoopUnrollOptions(
+      Level.getSpeedupLevel(), /*OnlyWhenForced=*/!PTO.LoopUnrolling,
+      PTO.ForgetAllSCEVInLoopUnroll)));
+  FPM.addPass(SROAPass(SROAOptions::PreserveCFG));
+  FPM.addPass(InferAlignmentPass());
+  FPM.addPass(InstCombinePass());
+  FPM.addPass(createFunctionToLoopPassAdaptor(
+      licm(PTO, /*AllowSpeculation=*/true), /*UseMemorySSA=*/true));
+  FPM.addPass(AlignmentFromAssumptionsPass());
+}
+
+// buildModuleOptimizationPipeline.
+void moduleOptimization(ModulePassManager &MPM, OptimizationLevel Level,
+                        const PipelineTuningOptions &PTO) {
+  MPM.addPass(EliminateAvailableExternallyPass());
+  MPM.addPass(ReversePostOrderFunctionAttrsPass());
+  MPM.addPass(RecomputeGlobalsAAPass());
+
+  FunctionPassManager OptimizePM;
+  OptimizePM.addPass(DropUnnecessaryAssumesPass());
+  OptimizePM.addPass(Float2IntPass());
+  OptimizePM.addPass(LowerConstantIntrinsicsPass());
+  LoopPassManager LPM;
+  LPM.addPass(LoopRotatePass(/*EnableHeaderDuplication=*/true,
+                             /*PrepareForLTO=*/false));
+  LPM.addPass(LoopDeletionPass());
+  OptimizePM.addPass(
+      createFunctionToLoopPassAdaptor(std::move(LPM), /*UseMemorySSA=*/false));
+  OptimizePM.addPass(LoopDistributePass());
+  OptimizePM.addPass(InjectTLIMappings());
+  vectorPasses(OptimizePM, Level, PTO);
+  OptimizePM.addPass(LoopSinkPass());
+  OptimizePM.addPass(InstSimplifyPass());
+  OptimizePM.addPass(DivRemPairsPass());
+  OptimizePM.addPass(TailCallElimPass(/*UpdateFunctionEntryCount=*/false));
+  OptimizePM.addPass(
+      SimplifyCFGPass(SimplifyCFGOptions()
+                          .convertSwitchRangeToICmp(true)
+                          .convertSwitchToArithmetic(true)
+                          .speculateUnpredictables(true)
+                          .hoistLoadsStoresWithCondFaulting(true)));
+  MPM.addPass(createModuleToFunctionPassAdaptor(std::move(OptimizePM),
+                                                PTO.EagerlyInvalidateAnalyses));
+  MPM.addPass(GlobalDCEPass());
+  MPM.addPass(ConstantMergePass());
+  MPM.addPass(RelLookupTableConverterPass());
+}
+
+ModulePassManager build(unsigned Which, const PipelineTuningOptions &PTO) {
+  ModulePassManager MPM;
+  switch (Which) {
+  case BF_PIPELINE_O0:
+    MPM.addPass(AlwaysInlinerPass(/*InsertLifetimeIntrinsics=*/false));
+    break;
+  case BF_PIPELINE_O1:
+  case BF_PIPELINE_O2:
+  case BF_PIPELINE_O3: {
+    OptimizationLevel Level = Which == BF_PIPELINE_O1   ? OptimizationLevel::O1
+                              : Which == BF_PIPELINE_O2 ? OptimizationLevel::O2
+                                                        : OptimizationLevel::O3;
+    moduleSimplification(MPM, Level, PTO);
+    moduleOptimization(MPM, Level, PTO);
+    break;
+  }
+  case BF_PIPELINE_SCALARIZE: {
+    // The interpreter's tier 0 works on scalars: vector reductions are expanded
+    // and every vector operation, loads and stores included, is split.
+    FunctionPassManager FPM;
+    FPM.addPass(ExpandReductionsPass());
+    ScalarizerPassOptions Options;
+    Options.ScalarizeLoadStore = true;
+    FPM.addPass(ScalarizerPass(Options));
+    MPM.addPass(createModuleToFunctionPassAdaptor(std::move(FPM)));
+    break;
+  }
+  }
+  return MPM;
+}
+
+} // namespace
+
+// Runs pipeline `Which` (a `BfPipeline`) over `M`, for `T`'s CPU when `T` is not null
+// (its cost model; without one, LLVM's target-independent one). Returns 0, or 1 if
+// `Which` is not a pipeline.
+extern "C" int bf_run_pipeline(LLVMModuleRef M, LLVMTargetMachineRef T,
+                               unsigned Which) {
+  if (Which > BF_PIPELINE_SCALARIZE)
+    return 1;
+  TargetMachine *TM = reinterpret_cast<TargetMachine *>(T);
+  PipelineTuningOptions PTO;
+  PassBuilder PB(TM, PTO);
+  LoopAnalysisManager LAM;
+  FunctionAnalysisManager FAM;
+  CGSCCAnalysisManager CGAM;
+  ModuleAnalysisManager MAM;
+  PB.registerLoopAnalyses(LAM);
+  PB.registerFunctionAnalyses(FAM);
+  PB.registerCGSCCAnalyses(CGAM);
+  PB.registerModuleAnalyses(MAM);
+  PB.crossRegisterProxies(LAM, FAM, CGAM, MAM);
+  ModulePassManager MPM = build(Which, PTO);
+  MPM.run(*unwrap(M), MAM);
+  return 0;
+}
