@@ -8,7 +8,9 @@
 //
 // Here each pipeline is written out pass by pass. The lists follow LLVM 22's
 // `PassBuilder::buildPerModuleDefaultPipeline` (lib/Passes/PassBuilderPipelines.cpp)
-// with its default options, exactly as `LLVMRunPasses` ran them before: the same
+// with the options `LLVMRunPasses("default<On>")` used before (PipelineTuningOptions'
+// defaults, with loop and SLP vectorization on from O2, as PassBuilder sets them for
+// the `default<On>` alias), exactly as `LLVMRunPasses` ran them: the same
 // passes in the same order with the same parameters, minus the passes that do
 // nothing for our modules (no profile data, no coroutines, no OpenMP, no
 // instrumentation attributes, no remarks). docs/llvm-size.md lists what was left
@@ -90,6 +92,7 @@
 #include "llvm/Transforms/Utils/MoveAutoInit.h"
 #include "llvm/Transforms/Utils/RelLookupTableConverter.h"
 #include "llvm/Transforms/Vectorize/LoopVectorize.h"
+#include "llvm/Transforms/Vectorize/SLPVectorizer.h"
 #include "llvm/Transforms/Vectorize/VectorCombine.h"
 
 using namespace llvm;
@@ -286,8 +289,7 @@ void moduleSimplification(ModulePassManager &MPM, OptimizationLevel Level,
   MPM.addPass(GlobalDCEPass());
 }
 
-// addVectorPasses (not full LTO, no extra vectorizer passes; SLP vectorization is
-// off in PipelineTuningOptions' defaults, as it was under LLVMRunPasses).
+// addVectorPasses (not full LTO, no extra vectorizer passes).
 void vectorPasses(FunctionPassManager &FPM, OptimizationLevel Level,
                   const PipelineTuningOptions &PTO) {
   FPM.addPass(LoopVectorizePass(LoopVectorizeOptions(
@@ -304,6 +306,8 @@ void vectorPasses(FunctionPassManager &FPM, OptimizationLevel Level,
                                   .needCanonicalLoops(false)
                                   .hoistCommonInsts(true)
                                   .sinkCommonInsts(true)));
+  if (PTO.SLPVectorization)
+    FPM.addPass(SLPVectorizerPass());
   FPM.addPass(VectorCombinePass());
   FPM.addPass(InstCombinePass());
   FPM.addPass(LoopUnrollPass(LoopUnrollOptions(
@@ -396,6 +400,10 @@ extern "C" int bf_run_pipeline(LLVMModuleRef M, LLVMTargetMachineRef T,
     return 1;
   TargetMachine *TM = reinterpret_cast<TargetMachine *>(T);
   PipelineTuningOptions PTO;
+  // What PassBuilder's setupOptionsForPipelineAlias does for `default<On>`.
+  const bool Vectorize = Which == BF_PIPELINE_O2 || Which == BF_PIPELINE_O3;
+  PTO.LoopVectorization = Vectorize;
+  PTO.SLPVectorization = Vectorize;
   PassBuilder PB(TM, PTO);
   LoopAnalysisManager LAM;
   FunctionAnalysisManager FAM;

@@ -154,6 +154,12 @@ impl Module {
         take_message(unsafe { LLVMPrintModuleToString(self.module) })
     }
 
+    /// The raw module handle, for an llvm-sys call this layer does not wrap (tests
+    /// compare with LLVM's own C API through it). It stays owned by `self`.
+    pub fn as_raw(&self) -> LLVMModuleRef {
+        self.module
+    }
+
     /// Runs `pipeline` over the module, with no target machine: the passes see LLVM's
     /// target-independent cost model.
     pub fn run_pipeline(&mut self, pipeline: Pipeline) {

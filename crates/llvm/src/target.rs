@@ -74,6 +74,12 @@ impl TargetMachine {
         TargetMachine::create("x86-64", "", LLVMRelocMode::LLVMRelocPIC)
     }
 
+    /// The raw handle, for an llvm-sys call this layer does not wrap (tests compare
+    /// with LLVM's own C API through it). It stays owned by `self`.
+    pub fn as_raw(&self) -> LLVMTargetMachineRef {
+        self.raw
+    }
+
     /// A target machine for any x86-64 (CPU `x86-64`: SSE2, no later extensions) that
     /// makes position-dependent code (static relocation model, small code model: every
     /// address below 2 GiB) — what a fixed-address image such as an exported app needs.
