@@ -14,15 +14,61 @@
 // passes in the same order with the same parameters, minus the passes that do
 // nothing for our modules (no profile data, no coroutines, no OpenMP, no
 // instrumentation attributes, no remarks). docs/llvm-size.md lists what was left
-// out and why. `PassBuilder` is still used for one thing: registering the analyses
-// (`register*Analyses`), so that every analysis a pass may ask for exists. A pass
-// asking for an unregistered analysis would crash in LLVM's release build.
+// out and why.
+//
+// The analyses are registered here too (`registerAnalyses`), not by PassBuilder's
+// `register*Analyses`: those register every analysis LLVM has, and each registration
+// links the analysis's code. The list below is PassRegistry.def's, minus the analyses
+// only passes we never run ask for (listed there, with those passes). A pass asking
+// for an unregistered analysis would crash in LLVM's release build, so the list errs
+// on the side of keeping.
 //
 // Rust calls `bf_run_pipeline` (crates/llvm/src/module.rs, `Module::run_pipeline`).
 
 #include "llvm-c/Core.h"
 #include "llvm-c/TargetMachine.h"
+#include "llvm/Analysis/AssumptionCache.h"
+#include "llvm/Analysis/BasicAliasAnalysis.h"
+#include "llvm/Analysis/BlockFrequencyInfo.h"
+#include "llvm/Analysis/BranchProbabilityInfo.h"
 #include "llvm/Analysis/CGSCCPassManager.h"
+#include "llvm/Analysis/CallGraph.h"
+#include "llvm/Analysis/CtxProfAnalysis.h"
+#include "llvm/Analysis/CycleAnalysis.h"
+#include "llvm/Analysis/DemandedBits.h"
+#include "llvm/Analysis/DominanceFrontier.h"
+#include "llvm/Analysis/EphemeralValuesCache.h"
+#include "llvm/Analysis/FunctionPropertiesAnalysis.h"
+#include "llvm/Analysis/IVUsers.h"
+#include "llvm/Analysis/InlineAdvisor.h"
+#include "llvm/Analysis/LastRunTrackingAnalysis.h"
+#include "llvm/Analysis/LazyCallGraph.h"
+#include "llvm/Analysis/LazyValueInfo.h"
+#include "llvm/Analysis/LoopAccessAnalysis.h"
+#include "llvm/Analysis/LoopInfo.h"
+#include "llvm/Analysis/MemoryDependenceAnalysis.h"
+#include "llvm/Analysis/MemorySSA.h"
+#include "llvm/Analysis/OptimizationRemarkEmitter.h"
+#include "llvm/Analysis/PhiValues.h"
+#include "llvm/Analysis/PostDominators.h"
+#include "llvm/Analysis/RuntimeLibcallInfo.h"
+#include "llvm/Analysis/ScalarEvolution.h"
+#include "llvm/Analysis/ScalarEvolutionAliasAnalysis.h"
+#include "llvm/Analysis/ScopedNoAliasAA.h"
+#include "llvm/Analysis/TargetLibraryInfo.h"
+#include "llvm/Analysis/TargetTransformInfo.h"
+#include "llvm/Analysis/TypeBasedAliasAnalysis.h"
+#include "llvm/Analysis/UniformityAnalysis.h"
+#include "llvm/CodeGen/AssignmentTrackingAnalysis.h"
+#include "llvm/CodeGen/BasicBlockSectionsProfileReader.h"
+#include "llvm/CodeGen/GCMetadata.h"
+#include "llvm/CodeGen/LibcallLoweringInfo.h"
+#include "llvm/CodeGen/MachineFunctionAnalysis.h"
+#include "llvm/CodeGen/RegisterUsageInfo.h"
+#include "llvm/CodeGen/StackProtector.h"
+#include "llvm/IR/Dominators.h"
+#include "llvm/IR/PassInstrumentation.h"
+#include "llvm/IR/Verifier.h"
 #include "llvm/Analysis/GlobalsModRef.h"
 #include "llvm/Analysis/InlineCost.h"
 #include "llvm/Analysis/ProfileSummaryInfo.h"
@@ -389,6 +435,84 @@ ModulePassManager build(unsigned Which, const PipelineTuningOptions &PTO) {
   return MPM;
 }
 
+// The analyses of PassRegistry.def (LLVM 22), in its order, with the same
+// constructors. Left out, because only passes BareFlow never runs ask for them:
+//   module-summary      ThinLTO's bitcode writer
+//   ir-similarity       the IR outliner
+//   stack-safety(-local) the sanitizers (and module-summary)
+//   da, ddg             loop fusion, interchange, unroll-and-jam
+//   regions             StructurizeCFG (GPU targets), control-height reduction
+//   ir2vec-vocab        the ML inliner's embeddings (a cached lookup elsewhere)
+//   dxil-*              the DirectX back end
+//   objc-arc-aa         Objective-C ARC
+//   no-op-*             pipeline tests
+// `aa` is PassBuilder's default alias-analysis stack, as registerFunctionAnalyses
+// registers it.
+void registerAnalyses(PassBuilder &PB, TargetMachine *TM,
+                      LoopAnalysisManager &LAM, FunctionAnalysisManager &FAM,
+                      CGSCCAnalysisManager &CGAM, ModuleAnalysisManager &MAM) {
+  MAM.registerPass([&] { return CallGraphAnalysis(); });
+  MAM.registerPass([&] { return CollectorMetadataAnalysis(); });
+  MAM.registerPass([&] { return CtxProfAnalysis(); });
+  MAM.registerPass([&] { return InlineAdvisorAnalysis(); });
+  MAM.registerPass([&] { return LastRunTrackingAnalysis(); });
+  MAM.registerPass([&] { return LazyCallGraphAnalysis(); });
+  MAM.registerPass([&] { return LibcallLoweringModuleAnalysis(); });
+  MAM.registerPass([&] { return PassInstrumentationAnalysis(); });
+  MAM.registerPass([&] { return ProfileSummaryAnalysis(); });
+  MAM.registerPass([&] { return PhysicalRegisterUsageAnalysis(); });
+  MAM.registerPass([&] { return RuntimeLibraryAnalysis(); });
+  MAM.registerPass([&] { return VerifierAnalysis(); });
+  MAM.registerPass([&] { return GlobalsAA(); });
+
+  CGAM.registerPass([&] { return FunctionAnalysisManagerCGSCCProxy(); });
+  CGAM.registerPass([&] { return PassInstrumentationAnalysis(); });
+
+  FAM.registerPass([&] { return PB.buildDefaultAAPipeline(); });
+  FAM.registerPass([&] { return LoopAccessAnalysis(); });
+  FAM.registerPass([&] { return AssumptionAnalysis(); });
+  if (TM)
+    FAM.registerPass([&] { return BasicBlockSectionsProfileReaderAnalysis(*TM); });
+  FAM.registerPass([&] { return BlockFrequencyAnalysis(); });
+  FAM.registerPass([&] { return BranchProbabilityAnalysis(); });
+  FAM.registerPass([&] { return CycleAnalysis(); });
+  FAM.registerPass([&] { return DebugAssignmentTrackingAnalysis(); });
+  FAM.registerPass([&] { return DemandedBitsAnalysis(); });
+  FAM.registerPass([&] { return DominanceFrontierAnalysis(); });
+  FAM.registerPass([&] { return DominatorTreeAnalysis(); });
+  FAM.registerPass([&] { return EphemeralValuesAnalysis(); });
+  FAM.registerPass([&] { return FunctionPropertiesAnalysis(); });
+  if (TM)
+    FAM.registerPass([&] { return MachineFunctionAnalysis(*TM); });
+  FAM.registerPass([&] { return GCFunctionAnalysis(); });
+  FAM.registerPass([&] { return LastRunTrackingAnalysis(); });
+  FAM.registerPass([&] { return LazyValueAnalysis(); });
+  FAM.registerPass([&] { return LoopAnalysis(); });
+  FAM.registerPass([&] { return MemoryDependenceAnalysis(); });
+  FAM.registerPass([&] { return MemorySSAAnalysis(); });
+  FAM.registerPass([&] { return OptimizationRemarkEmitterAnalysis(); });
+  FAM.registerPass([&] { return PassInstrumentationAnalysis(); });
+  FAM.registerPass([&] { return PhiValuesAnalysis(); });
+  FAM.registerPass([&] { return PostDominatorTreeAnalysis(); });
+  FAM.registerPass([&] { return ScalarEvolutionAnalysis(); });
+  FAM.registerPass([&] { return ShouldNotRunFunctionPassesAnalysis(); });
+  FAM.registerPass([&] { return ShouldRunExtraVectorPasses(); });
+  FAM.registerPass([&] { return SSPLayoutAnalysis(); });
+  FAM.registerPass(
+      [&] { return TM ? TM->getTargetIRAnalysis() : TargetIRAnalysis(); });
+  FAM.registerPass([&] { return TargetLibraryAnalysis(); });
+  FAM.registerPass([&] { return UniformityInfoAnalysis(); });
+  FAM.registerPass([&] { return VerifierAnalysis(); });
+  FAM.registerPass([&] { return BasicAA(); });
+  FAM.registerPass([&] { return SCEVAA(); });
+  FAM.registerPass([&] { return ScopedNoAliasAA(); });
+  FAM.registerPass([&] { return TypeBasedAA(); });
+
+  LAM.registerPass([&] { return IVUsersAnalysis(); });
+  LAM.registerPass([&] { return PassInstrumentationAnalysis(); });
+  LAM.registerPass([&] { return ShouldRunExtraSimpleLoopUnswitch(); });
+}
+
 } // namespace
 
 // Runs pipeline `Which` (a `BfPipeline`) over `M`, for `T`'s CPU when `T` is not null
@@ -409,10 +533,7 @@ extern "C" int bf_run_pipeline(LLVMModuleRef M, LLVMTargetMachineRef T,
   FunctionAnalysisManager FAM;
   CGSCCAnalysisManager CGAM;
   ModuleAnalysisManager MAM;
-  PB.registerLoopAnalyses(LAM);
-  PB.registerFunctionAnalyses(FAM);
-  PB.registerCGSCCAnalyses(CGAM);
-  PB.registerModuleAnalyses(MAM);
+  registerAnalyses(PB, TM, LAM, FAM, CGAM, MAM);
   PB.crossRegisterProxies(LAM, FAM, CGAM, MAM);
   ModulePassManager MPM = build(Which, PTO);
   MPM.run(*unwrap(M), MAM);
