@@ -18,7 +18,9 @@
 #                      it when present; its cache is $BAREFLOW_CACHE/llvm-min/ccache)
 #
 # Configuration: llvm-min/bareflow.cmake (CMake cache), llvm-min/components.txt
-# (llvm-config components), llvm-min/source.txt (pinned source and SHA-256).
+# (llvm-config components), llvm-min/source.txt (pinned source and SHA-256) and
+# llvm-min/patches/*.patch (applied in name order with patch -p1 to the extracted
+# source; each says what it removes and why).
 # The install goes to $BAREFLOW_CACHE/llvm-min/<llvm version>-<hash12>/. hash12 is
 # built from those files and from this script's options (see config_fingerprint).
 # Long build: run it in the background, e.g.
@@ -33,6 +35,7 @@ CFG_DIR="$REPO_ROOT/llvm-min"
 CMAKE_CACHE_FILE="$CFG_DIR/bareflow.cmake"
 COMPONENTS_FILE="$CFG_DIR/components.txt"
 SOURCE_FILE="$CFG_DIR/source.txt"
+PATCH_DIR="$CFG_DIR/patches"
 
 CACHE_ROOT="${BAREFLOW_CACHE:-$HOME/.cache/bareflow}"
 LLVM_CACHE="$CACHE_ROOT/llvm-min"
@@ -88,6 +91,11 @@ ORIG_SHA256=$(src_kv sha256)
 ORIG_TOP="${ORIG_NAME%.orig.tar.xz}"     # llvm-toolchain-22_22.1.8
 mapfile -t COMPONENTS < <(sed 's/#.*//' "$COMPONENTS_FILE" | tr -s ' \t' '\n\n' | sed '/^$/d')
 ((${#COMPONENTS[@]})) || die "$COMPONENTS_FILE lists no components"
+PATCHES=()
+if [[ -d "$PATCH_DIR" ]]; then mapfile -t PATCHES < <(find "$PATCH_DIR" -maxdepth 1 -name '*.patch' | LC_ALL=C sort); fi
+# Name and SHA-256 of each patch: part of the configuration hash and of the
+# extraction stamp (a changed patch means a fresh extraction).
+patch_list() { local p; for p in "${PATCHES[@]}"; do printf '%s %s\n' "$(basename "$p")" "$(sha256sum "$p" | cut -d' ' -f1)"; done; }
 
 config_fingerprint() {
   echo "bareflow llvm-min fingerprint v1"
@@ -97,6 +105,7 @@ config_fingerprint() {
   echo "install=libs-of-components+llvm-headers+llvm-config"
   echo "--- bareflow.cmake"; strip_comments "$CMAKE_CACHE_FILE"
   echo "--- components"; printf '%s\n' "${COMPONENTS[@]}"
+  if ((${#PATCHES[@]})); then echo "--- patches"; patch_list; fi
 }
 CONFIG_HASH=$(config_fingerprint | sha256sum | cut -c1-12)
 PREFIX="$LLVM_CACHE/$LLVM_VERSION-$CONFIG_HASH"
@@ -106,6 +115,7 @@ DL_DIR="$LLVM_CACHE/downloads"
 TARBALL="$DL_DIR/$ORIG_NAME"
 STAMP_EXTRACT="$SRC_DIR/.bareflow-extracted"
 EXTRACT_STAMP_TEXT="sha256=$ORIG_SHA256 paths=${EXTRACT_PATHS[*]} exclude=${EXTRACT_EXCLUDES[*]}"
+((${#PATCHES[@]} == 0)) || EXTRACT_STAMP_TEXT+=" patches=$(patch_list | tr '\n' ' ')"
 STAMP_CONFIGURED="$BUILD_DIR/.bareflow-configured"
 
 is_built() { [[ -f "$PREFIX/build-info.txt" && -x "$PREFIX/bin/llvm-config" ]]; }
@@ -204,6 +214,7 @@ need_tools() { # prints the missing Debian packages
   command -v "$CC_BIN" >/dev/null || missing+=(gcc)
   command -v python3 >/dev/null || missing+=(python3)
   command -v xz >/dev/null || missing+=(xz-utils)
+  ((${#PATCHES[@]} == 0)) || command -v patch >/dev/null || missing+=(patch)
   for t in flock sha256sum tar; do command -v $t >/dev/null || missing+=("$t") ; done
   echo "${missing[*]}"
 }
@@ -235,6 +246,7 @@ if [[ $MODE == dry-run ]]; then
   else
     echo "extract: ${EXTRACT_PATHS[*]} (minus ${EXTRACT_EXCLUDES[*]}) -> $SRC_DIR"
   fi
+  if ((${#PATCHES[@]})); then echo "patches: $(patch_list | cut -d' ' -f1 | tr '\n' ' ')"; else echo "patches: none"; fi
   if [[ -f "$STAMP_CONFIGURED" ]]; then
     echo "configure: $BUILD_DIR already configured (ninja resumes)"
   else
@@ -343,6 +355,12 @@ else
   excl=(); for e in "${EXTRACT_EXCLUDES[@]}"; do excl+=("--exclude=$ORIG_TOP/$e"); done
   memb=(); for m in "${EXTRACT_PATHS[@]}"; do memb+=("$ORIG_TOP/$m"); done
   tar -xJf "$TARBALL" -C "$SRC_DIR.partial" --strip-components=1 "${excl[@]}" "${memb[@]}"
+  for p in "${PATCHES[@]}"; do
+    log "applying $(basename "$p")"
+    patch -p1 --batch --forward -d "$SRC_DIR.partial" < "$p" > "$SRC_DIR.partial/.patch.log" 2>&1 \
+      || { cat "$SRC_DIR.partial/.patch.log" >&2; die "$(basename "$p") does not apply to LLVM $LLVM_VERSION"; }
+  done
+  rm -f "$SRC_DIR.partial/.patch.log"
   printf '%s\n' "$EXTRACT_STAMP_TEXT" > "$SRC_DIR.partial/.bareflow-extracted"
   mv "$SRC_DIR.partial" "$SRC_DIR"
   log "extracted ${EXTRACT_PATHS[*]} to $SRC_DIR ($(du -sb "$SRC_DIR" | cut -f1) bytes)"
@@ -433,6 +451,7 @@ total=0; while read -r lib; do total=$((total + $(du -b "$stage/lib/$lib" | cut 
   echo "orig_sha256=$ORIG_SHA256"
   echo "config_hash=$CONFIG_HASH"
   echo "components=${COMPONENTS[*]}"
+  echo "patches=$(patch_list | cut -d' ' -f1 | tr '\n' ' ')"
   echo "libraries=$(grep -c . "$stage/libs.txt")"
   echo "lib_bytes=$total"
   echo "system_libs=$("$stage/bin/llvm-config" --link-static --system-libs "${COMPONENTS[@]}")"
