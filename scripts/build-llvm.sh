@@ -143,6 +143,8 @@ report_hit() {
   echo "already built at $PREFIX"
   size_table "$PREFIX"
   grep -E '^(wall_seconds|cpu_seconds|ccache)=' "$PREFIX/build-info.txt" | sed 's/^/recorded /' || true
+  # The recorded build's times (what make bench reports).
+  sed -n 's/^wall_seconds=\([0-9]*\)$/METRIC llvm.build_s \1 s/p; s/^cpu_seconds=\([0-9]*\)$/METRIC llvm.build_cpu_s \1 s/p' "$PREFIX/build-info.txt"
   echo "install prefix: $PREFIX"
 }
 

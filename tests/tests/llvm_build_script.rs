@@ -33,6 +33,16 @@ fn second_run_is_a_no_op_once_the_cache_holds_the_build() {
         dry.contains("configure: cmake") && dry.contains("build: ninja"),
         "a dry run on an empty cache plans a build"
     );
+    // Every patch of llvm-min/patches is applied, in name order.
+    let mut patches: Vec<String> = std::fs::read_dir(workspace_root().join("llvm-min/patches"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".patch"))
+        .collect();
+    patches.sort();
+    assert!(!patches.is_empty());
+    assert!(dry.contains(&format!("patches: {} ", patches.join(" "))), "the dry run lists the patches {patches:?}");
 
     // What a finished build leaves behind.
     std::fs::create_dir_all(prefix.join("bin")).unwrap();
@@ -51,6 +61,7 @@ fn second_run_is_a_no_op_once_the_cache_holds_the_build() {
     assert_eq!(code, 0);
     assert!(again.contains("already built at"), "second run reports the hit:\n{again}");
     assert!(again.contains("METRIC llvm.min_lib_bytes 1234 bytes"), "and the size table:\n{again}");
+    assert!(again.contains("METRIC llvm.build_s 1 s"), "and the recorded build time:\n{again}");
     assert!(
         !cache.join("llvm-min/downloads").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false),
         "nothing downloaded"
