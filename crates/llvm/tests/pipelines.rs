@@ -8,7 +8,6 @@
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::ptr;
 
 use bf_llvm::{Module, Pipeline, TargetMachine};
 use llvm_sys::transforms::pass_builder::{LLVMCreatePassBuilderOptions, LLVMDisposePassBuilderOptions, LLVMRunPasses};

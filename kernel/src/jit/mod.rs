@@ -133,7 +133,7 @@ pub fn host_module(symbols: &[HostSymbol]) -> Result<Module, JitError> {
         let nounwind = bf_llvm::attribute_kind("nounwind");
         let mut builder = Builder::new(cx);
         for s in symbols {
-            let trampoline = module.add_function(&s.name, forward);
+            let trampoline = module.add_function(s.name, forward);
             trampoline.add_enum_attribute(nounwind);
             builder.position_at_end(trampoline.append_basic_block("entry"));
             let target = cx.const_int_to_ptr(cx.const_int(cx.i64_type(), s.address), cx.ptr_type());
