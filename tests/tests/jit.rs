@@ -60,7 +60,7 @@ fn jit_compiles_fib_floats_and_callbacks_at_o0_and_o3() {
                 "jit: corrupt bitcode rejected: cannot parse the module:",
                 "jit: truncated bitcode rejected: cannot parse the module:",
                 "jit: IR that fails the verifier rejected: the module fails verification: Only PHI nodes may reference their own value",
-                "jit: IR that does not parse rejected: cannot parse the module: garbage:1:",
+                "jit: IR text instead of bitcode rejected: cannot parse the module: not LLVM bitcode (no `BC` magic)",
                 "jit: an app without bf_app_main rejected: compiling or finding the function failed: Symbols not found: [ bf_app_main ]",
                 "jit: an app calling an unknown symbol rejected: compiling or finding the function failed: Symbols not found: [ bf_does_not_exist ]",
                 "jit: self-test passed",
@@ -231,6 +231,95 @@ fn the_kernel_has_our_operator_new_and_no_exception_machinery() {
         let found: Vec<_> = symbols.iter().filter(|(_, n)| n == forbidden).collect();
         assert!(found.is_empty(), "the kernel links {forbidden}: {found:?}");
     }
+}
+
+/// Issue 16: what was cut from LLVM stays out of the kernel (docs/llvm-size.md). Each
+/// entry is a symbol that only the removed part defines: if something needs that part
+/// again, its code comes back and this test names it.
+#[test]
+fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
+    if !kernel_has_llvm() {
+        panic!("build/kernel.elf has no LLVM: it was built with LLVM=none");
+    }
+    let symbols = kernel_symbols();
+    // An object the link needs for one symbol keeps its static constructor (named
+    // `_GLOBAL__sub_I_<its first symbol>`, which sets up its command-line options) even
+    // when --gc-sections drops all its code: libLLVMObject's `createBinary` refers to the
+    // offload-binary reader, which refers to the IR reader, so LLParser.cpp's 470-byte
+    // constructor stays. Such constructors are not the parts this test is about.
+    let present = |needle: &str| -> Vec<&str> {
+        symbols
+            .iter()
+            .filter(|(_, n)| n.contains(needle) && !n.starts_with("_GLOBAL__sub_I_"))
+            .map(|(_, n)| n.as_str())
+            .take(3)
+            .collect()
+    };
+    // The explicit pipelines are what runs passes.
+    assert!(!present("bf_run_pipeline").is_empty(), "the kernel lacks bf_run_pipeline");
+    for (part, needle) in [
+        ("the pass-pipeline text parser (PassBuilder::parsePassPipeline)", "11PassBuilder17parsePassPipeline"),
+        ("LLVMRunPasses (parses pipeline text)", "LLVMRunPasses"),
+        ("PassBuilder (refers to every pass LLVM has)", "_ZN4llvm11PassBuilderC"),
+        ("PassBuilder's default pipelines", "_ZN4llvm11PassBuilder29buildPerModuleDefaultPipeline"),
+        ("the textual IR parser (LLParser)", "_ZN4llvm8LLParser"),
+        ("MCJIT", "_ZN4llvm5MCJIT"),
+        ("LLVM's IR interpreter", "_ZN4llvm11Interpreter"),
+        ("the X86 assembly parser", "LLVMInitializeX86AsmParser"),
+        ("the X86 disassembler", "LLVMInitializeX86Disassembler"),
+        ("the instrumentation passes (e.g. AddressSanitizer)", "AddressSanitizerPass"),
+        ("the coroutine passes", "CoroSplitPass"),
+        ("the OpenMP optimiser", "OpenMPOptPass"),
+        ("the module summary analysis", "ModuleSummaryIndexAnalysis3run"),
+    ] {
+        let found = present(needle);
+        assert!(found.is_empty(), "the kernel links {part}: {found:?}");
+    }
+}
+
+/// `mkimage size-report` (`make size-report`, docs/llvm-size.md) on the kernel and its
+/// linker map: the components add up to the kernel's `.text`, LLVM's libraries are
+/// there with their object files, and LLVM's share is the difference of two ELFs' loaded
+/// bytes (here the kernel against itself: zero).
+#[test]
+fn the_size_report_accounts_for_the_kernels_text_by_component() {
+    if !kernel_has_llvm() {
+        panic!("build/kernel.elf has no LLVM: it was built with LLVM=none");
+    }
+    let a = Artifacts::locate();
+    let out = std::process::Command::new(&a.mkimage)
+        .arg("size-report")
+        .arg(&a.kernel)
+        .arg("--without")
+        .arg(&a.kernel)
+        .args(["--libraries", "2", "--objects", "3"])
+        .output()
+        .expect("run mkimage size-report");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}{}", String::from_utf8_lossy(&out.stderr));
+    // The ELF's own .text, independently of the report (binutils' size).
+    let size = std::process::Command::new("size").arg("-A").arg(&a.kernel).output().expect("run size");
+    let text: u64 = String::from_utf8_lossy(&size.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(".text ").and_then(|r| r.split_whitespace().next()?.parse().ok()))
+        .expect(".text in size -A");
+    // The component table's sum row: | **sum** | **text** | …
+    let sum_text: u64 = report
+        .lines()
+        .find_map(|l| l.strip_prefix("| **sum** | **"))
+        .and_then(|r| r.split("**").next()?.parse().ok())
+        .expect("a sum row");
+    assert!(
+        sum_text * 100 >= text * 98 && sum_text * 100 <= text * 101,
+        "the components' code ({sum_text} bytes) should be .text ({text} bytes) within 2 %:\n{report}"
+    );
+    for row in
+        ["| LLVM X86CodeGen | ", "| LLVM Core | ", "| libstdc++ | ", "| glibc | ", "| Rust std | ", "| kernel | "]
+    {
+        assert!(report.contains(row), "no row {row:?}:\n{report}");
+    }
+    assert!(report.contains("## LLVM ") && report.contains(".cpp.o | "), "per-object tables:\n{report}");
+    assert!(report.contains("METRIC llvm.image_bytes 0 bytes") && report.contains("METRIC llvm.text_bytes 0 bytes"));
 }
 
 #[test]

@@ -168,19 +168,24 @@ fn c_programs_match_their_native_builds_in_every_tier_natively() {
     // bitcode and bitcode without an entry, and the kernel goes on to the next program.
     let junk = dir.join("junk.bc");
     std::fs::write(&junk, b"BC\xC0\xDE and then nothing a bitcode reader can use").unwrap();
-    let no_entry = dir.join("no_entry.ll");
-    std::fs::write(&no_entry, "define i32 @helper(i32 %x) {\n  ret i32 %x\n}\n").unwrap();
+    let no_entry_ll = dir.join("no_entry.ll");
+    std::fs::write(&no_entry_ll, "define i32 @helper(i32 %x) {\n  ret i32 %x\n}\n").unwrap();
+    let no_entry = dir.join("no_entry.bc");
+    let assembled = Command::new("/usr/lib/llvm-22/bin/llvm-as").arg(&no_entry_ll).arg("-o").arg(&no_entry).status();
+    assert!(assembled.expect("run llvm-as (llvm-22)").success());
     let unknown = format!("--program={}", dir.join("unknown_symbol.bc").display());
     let junk = format!("--program={}", junk.display());
     let no_entry = format!("--program={}", no_entry.display());
     let leaky = format!("--program={}", dir.join("leaky.bc").display());
-    let (log, status) = run_kernel_natively(&["--no-jit", &junk, &no_entry, &unknown, &leaky]);
+    let text = format!("--program={}", no_entry_ll.display());
+    let (log, status) = run_kernel_natively(&["--no-jit", &junk, &text, &no_entry, &unknown, &leaky]);
     println!("{log}");
     assert_contains_all(
         &log,
         [
             "program: app: cannot parse the module: ",
-            "program: app: defines neither `main` nor `bf_app_main`",
+            "program: no_entry: defines neither `main` nor `bf_app_main`",
+            "program: app: cannot parse the module: not LLVM bitcode (no `BC` magic): IR text is not read here",
             "program: unknown_symbol: refused: it calls fork, which the kernel's C library table (642 functions) lacks",
             "program: leaky passed",
         ],

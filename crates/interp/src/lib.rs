@@ -2,8 +2,8 @@
 //! mixed freely with the JIT-compiled tiers (docs/engine.md, "Tier 0").
 //!
 //! This crate is the interpreter's core and knows neither LLVM nor the kernel: the
-//! kernel's `jit::interp` lowers LLVM IR to [`Function`]s, compiles the [`abi`] glue
-//! and hands the [`Machine`] its profiling [`Hooks`].
+//! kernel's `jit::interp` lowers LLVM IR to [`Function`]s, builds and compiles the glue
+//! for the [`abi`] signatures and hands the [`Machine`] its profiling [`Hooks`].
 //!
 //! * [`for_each_op!`]: the one list of operations, from which [`Op`], the operand walk
 //!   ([`Op::operands`], [`Op::regs_mut`], [`Op::targets_mut`]) and the dispatch
@@ -11,8 +11,8 @@
 //! * [`function`]: a lowered function and its validation;
 //! * [`exec`]: the [`Machine`] and its execution loop (one handler per op);
 //! * [`mem`]: the program's memory, read and written as plain-old-data only;
-//! * [`abi`]: signatures and the IR text of the entry stubs (native → interpreter) and
-//!   adapters (interpreter → native).
+//! * [`abi`]: the signatures of the entry stubs (native → interpreter) and adapters
+//!   (interpreter → native).
 //!
 //! # The lowered form
 //!

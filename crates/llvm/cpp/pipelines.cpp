@@ -76,7 +76,6 @@
 #include "llvm/IR/Module.h"
 #include "llvm/IR/PassManager.h"
 #include "llvm/Passes/OptimizationLevel.h"
-#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Transforms/AggressiveInstCombine/AggressiveInstCombine.h"
 #include "llvm/Transforms/IPO/AlwaysInliner.h"
@@ -154,17 +153,35 @@ enum BfPipeline : unsigned {
   BF_PIPELINE_SCALARIZE = 4,
 };
 
+// PipelineTuningOptions as its constructor sets them (PassBuilderPipelines.cpp), with
+// the command-line options it reads at their defaults. Our own struct, and our own
+// alias-analysis stack and proxies below, so that neither PassBuilder.cpp nor
+// PassBuilderPipelines.cpp is linked: each refers to every pass LLVM has, and an
+// object, once linked, keeps its static constructors (and what they reach) even where
+// --gc-sections drops its code.
+struct Tuning {
+  bool LoopInterleaving = true;
+  bool LoopVectorization = true;
+  bool SLPVectorization = false;
+  bool LoopUnrolling = true;
+  bool ForgetAllSCEVInLoopUnroll = ForgetSCEVInLoopUnroll;
+  unsigned LicmMssaOptCap = SetLicmMssaOptCap;
+  unsigned LicmMssaNoAccForPromotionCap = SetLicmMssaNoAccForPromotionCap;
+  // -eagerly-invalidate-analyses (PassBuilderPipelines.cpp), default true.
+  bool EagerlyInvalidateAnalyses = true;
+};
+
 SimplifyCFGPass simplifyCFG() {
   return SimplifyCFGPass(SimplifyCFGOptions().convertSwitchRangeToICmp(true));
 }
 
-LICMPass licm(const PipelineTuningOptions &PTO, bool AllowSpeculation) {
+LICMPass licm(const Tuning &PTO, bool AllowSpeculation) {
   return LICMPass(PTO.LicmMssaOptCap, PTO.LicmMssaNoAccForPromotionCap,
                   AllowSpeculation);
 }
 
 // buildO1FunctionSimplificationPipeline.
-FunctionPassManager functionSimplificationO1(const PipelineTuningOptions &PTO) {
+FunctionPassManager functionSimplificationO1(const Tuning &PTO) {
   FunctionPassManager FPM;
   FPM.addPass(SROAPass(SROAOptions::ModifyCFG));
   FPM.addPass(EarlyCSEPass(/*UseMemorySSA=*/true));
@@ -208,7 +225,7 @@ FunctionPassManager functionSimplificationO1(const PipelineTuningOptions &PTO) {
 
 // buildFunctionSimplificationPipeline for O2 and O3.
 FunctionPassManager functionSimplification(OptimizationLevel Level,
-                                           const PipelineTuningOptions &PTO) {
+                                           const Tuning &PTO) {
   const bool O3 = Level == OptimizationLevel::O3;
   FunctionPassManager FPM;
   FPM.addPass(SROAPass(SROAOptions::ModifyCFG));
@@ -277,7 +294,7 @@ FunctionPassManager functionSimplification(OptimizationLevel Level,
 
 // buildInlinerPipeline: the CGSCC walk that inlines and simplifies each function.
 ModuleInlinerWrapperPass inliner(OptimizationLevel Level,
-                                 const PipelineTuningOptions &PTO) {
+                                 const Tuning &PTO) {
   ModuleInlinerWrapperPass MIWP(
       getInlineParams(Level.getSpeedupLevel(), Level.getSizeLevel()),
       /*MandatoryFirst=*/false,
@@ -308,7 +325,7 @@ ModuleInlinerWrapperPass inliner(OptimizationLevel Level,
 
 // buildModuleSimplificationPipeline.
 void moduleSimplification(ModulePassManager &MPM, OptimizationLevel Level,
-                          const PipelineTuningOptions &PTO) {
+                          const Tuning &PTO) {
   MPM.addPass(InferFunctionAttrsPass());
   FunctionPassManager EarlyFPM;
   EarlyFPM.addPass(LowerExpectIntrinsicPass());
@@ -337,7 +354,7 @@ void moduleSimplification(ModulePassManager &MPM, OptimizationLevel Level,
 
 // addVectorPasses (not full LTO, no extra vectorizer passes).
 void vectorPasses(FunctionPassManager &FPM, OptimizationLevel Level,
-                  const PipelineTuningOptions &PTO) {
+                  const Tuning &PTO) {
   FPM.addPass(LoopVectorizePass(LoopVectorizeOptions(
       !PTO.LoopInterleaving, !PTO.LoopVectorization)));
   FPM.addPass(DropUnnecessaryAssumesPass(/*DropDereferenceable=*/true));
@@ -369,7 +386,7 @@ void vectorPasses(FunctionPassManager &FPM, OptimizationLevel Level,
 
 // buildModuleOptimizationPipeline.
 void moduleOptimization(ModulePassManager &MPM, OptimizationLevel Level,
-                        const PipelineTuningOptions &PTO) {
+                        const Tuning &PTO) {
   MPM.addPass(EliminateAvailableExternallyPass());
   MPM.addPass(ReversePostOrderFunctionAttrsPass());
   MPM.addPass(RecomputeGlobalsAAPass());
@@ -404,7 +421,7 @@ void moduleOptimization(ModulePassManager &MPM, OptimizationLevel Level,
   MPM.addPass(RelLookupTableConverterPass());
 }
 
-ModulePassManager build(unsigned Which, const PipelineTuningOptions &PTO) {
+ModulePassManager build(unsigned Which, const Tuning &PTO) {
   ModulePassManager MPM;
   switch (Which) {
   case BF_PIPELINE_O0:
@@ -448,7 +465,35 @@ ModulePassManager build(unsigned Which, const PipelineTuningOptions &PTO) {
 //   no-op-*             pipeline tests
 // `aa` is PassBuilder's default alias-analysis stack, as registerFunctionAnalyses
 // registers it.
-void registerAnalyses(PassBuilder &PB, TargetMachine *TM,
+// PassBuilder::buildDefaultAAPipeline (-enable-global-analyses at its default, on).
+AAManager defaultAAPipeline(TargetMachine *TM) {
+  AAManager AA;
+  if (TM)
+    TM->registerEarlyDefaultAliasAnalyses(AA);
+  AA.registerFunctionAnalysis<BasicAA>();
+  AA.registerFunctionAnalysis<ScopedNoAliasAA>();
+  AA.registerFunctionAnalysis<TypeBasedAA>();
+  AA.registerModuleAnalysis<GlobalsAA>();
+  if (TM)
+    TM->registerDefaultAliasAnalyses(AA);
+  return AA;
+}
+
+// PassBuilder::crossRegisterProxies (without machine-function analyses).
+void crossRegisterProxies(LoopAnalysisManager &LAM,
+                          FunctionAnalysisManager &FAM,
+                          CGSCCAnalysisManager &CGAM,
+                          ModuleAnalysisManager &MAM) {
+  MAM.registerPass([&] { return FunctionAnalysisManagerModuleProxy(FAM); });
+  MAM.registerPass([&] { return CGSCCAnalysisManagerModuleProxy(CGAM); });
+  CGAM.registerPass([&] { return ModuleAnalysisManagerCGSCCProxy(MAM); });
+  FAM.registerPass([&] { return CGSCCAnalysisManagerFunctionProxy(CGAM); });
+  FAM.registerPass([&] { return ModuleAnalysisManagerFunctionProxy(MAM); });
+  FAM.registerPass([&] { return LoopAnalysisManagerFunctionProxy(LAM); });
+  LAM.registerPass([&] { return FunctionAnalysisManagerLoopProxy(FAM); });
+}
+
+void registerAnalyses(TargetMachine *TM,
                       LoopAnalysisManager &LAM, FunctionAnalysisManager &FAM,
                       CGSCCAnalysisManager &CGAM, ModuleAnalysisManager &MAM) {
   MAM.registerPass([&] { return CallGraphAnalysis(); });
@@ -468,7 +513,7 @@ void registerAnalyses(PassBuilder &PB, TargetMachine *TM,
   CGAM.registerPass([&] { return FunctionAnalysisManagerCGSCCProxy(); });
   CGAM.registerPass([&] { return PassInstrumentationAnalysis(); });
 
-  FAM.registerPass([&] { return PB.buildDefaultAAPipeline(); });
+  FAM.registerPass([&] { return defaultAAPipeline(TM); });
   FAM.registerPass([&] { return LoopAccessAnalysis(); });
   FAM.registerPass([&] { return AssumptionAnalysis(); });
   if (TM)
@@ -523,18 +568,17 @@ extern "C" int bf_run_pipeline(LLVMModuleRef M, LLVMTargetMachineRef T,
   if (Which > BF_PIPELINE_SCALARIZE)
     return 1;
   TargetMachine *TM = reinterpret_cast<TargetMachine *>(T);
-  PipelineTuningOptions PTO;
+  Tuning PTO;
   // What PassBuilder's setupOptionsForPipelineAlias does for `default<On>`.
   const bool Vectorize = Which == BF_PIPELINE_O2 || Which == BF_PIPELINE_O3;
   PTO.LoopVectorization = Vectorize;
   PTO.SLPVectorization = Vectorize;
-  PassBuilder PB(TM, PTO);
   LoopAnalysisManager LAM;
   FunctionAnalysisManager FAM;
   CGSCCAnalysisManager CGAM;
   ModuleAnalysisManager MAM;
-  registerAnalyses(PB, TM, LAM, FAM, CGAM, MAM);
-  PB.crossRegisterProxies(LAM, FAM, CGAM, MAM);
+  registerAnalyses(TM, LAM, FAM, CGAM, MAM);
+  crossRegisterProxies(LAM, FAM, CGAM, MAM);
   ModulePassManager MPM = build(Which, PTO);
   MPM.run(*unwrap(M), MAM);
   return 0;

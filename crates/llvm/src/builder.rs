@@ -5,10 +5,10 @@ use std::marker::PhantomData;
 use llvm_sys::core::*;
 use llvm_sys::prelude::*;
 
-use crate::IntPredicate;
 use crate::module::Module;
 use crate::types::{Context, FunctionType, Type};
 use crate::value::{BasicBlock, Instruction, Value};
+use crate::{IntPredicate, Opcode};
 
 /// An instruction builder for one module's context. Values it is given must belong to
 /// that context (checked: mixing contexts would corrupt LLVM).
@@ -219,6 +219,74 @@ impl<'m> Builder<'m> {
             LLVMBuildCall2(self.raw, fty.as_type().raw, callee, raw.as_mut_ptr(), raw.len() as u32, c"".as_ptr())
         };
         Instruction(Value::from_raw(call).unwrap())
+    }
+
+    /// `alloca ty` in the current block (the ABI alignment of `ty`).
+    pub fn alloca(&mut self, ty: Type<'m>) -> Value<'m> {
+        self.ready();
+        self.context.check_type(ty);
+        // SAFETY: a positioned builder and a type of its context.
+        Value::from_raw(unsafe { LLVMBuildAlloca(self.raw, ty.raw, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `getelementptr element, ptr p, i64 index`: the address of element `index` of an
+    /// array of `element`s at `p`.
+    pub fn element_ptr(&mut self, element: Type<'m>, p: Value<'m>, index: u64) -> Value<'m> {
+        self.ready();
+        self.context.check_type(element);
+        let p = self.check(p);
+        let mut index = self.context.const_int(self.context.i64_type(), index).raw;
+        // SAFETY: a positioned builder, a type and values of its context; one index.
+        Value::from_raw(unsafe { LLVMBuildGEP2(self.raw, element.raw, p, &mut index, 1, c"".as_ptr()) }).unwrap()
+    }
+
+    /// The cast `op v to ty` (`trunc`, `zext`, `bitcast`, `inttoptr`, `ptrtoint`, …).
+    ///
+    /// # Panics
+    /// If `op` is not a cast opcode.
+    pub fn cast(&mut self, op: Opcode, v: Value<'m>, ty: Type<'m>) -> Value<'m> {
+        self.ready();
+        use Opcode::*;
+        assert!(
+            matches!(
+                op,
+                LLVMTrunc
+                    | LLVMZExt
+                    | LLVMSExt
+                    | LLVMFPToUI
+                    | LLVMFPToSI
+                    | LLVMUIToFP
+                    | LLVMSIToFP
+                    | LLVMFPTrunc
+                    | LLVMFPExt
+                    | LLVMPtrToInt
+                    | LLVMIntToPtr
+                    | LLVMBitCast
+                    | LLVMAddrSpaceCast
+            ),
+            "{op:?} is not a cast"
+        );
+        self.context.check_type(ty);
+        let v = self.check(v);
+        // SAFETY: a positioned builder, a cast opcode (checked), a value and a type of
+        // its context.
+        Value::from_raw(unsafe { LLVMBuildCast(self.raw, op, v, ty.raw, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `extractvalue agg, index`.
+    pub fn extract_value(&mut self, agg: Value<'m>, index: u32) -> Value<'m> {
+        self.ready();
+        let agg = self.check(agg);
+        // SAFETY: a positioned builder and a value of its context.
+        Value::from_raw(unsafe { LLVMBuildExtractValue(self.raw, agg, index, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `insertvalue agg, v, index`.
+    pub fn insert_value(&mut self, agg: Value<'m>, v: Value<'m>, index: u32) -> Value<'m> {
+        self.ready();
+        let (agg, v) = (self.check(agg), self.check(v));
+        // SAFETY: a positioned builder and values of its context.
+        Value::from_raw(unsafe { LLVMBuildInsertValue(self.raw, agg, v, index, c"".as_ptr()) }).unwrap()
     }
 
     /// `ret v`.

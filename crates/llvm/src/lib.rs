@@ -39,7 +39,7 @@ pub use llvm_sys::{
     LLVMAtomicRMWBinOp as AtomicRmwBinOp, LLVMIntPredicate as IntPredicate, LLVMLinkage as Linkage,
     LLVMOpcode as Opcode, LLVMRealPredicate as RealPredicate, LLVMTypeKind as TypeKind,
 };
-pub use module::{Module, Pipeline};
+pub use module::{Module, NOT_BITCODE, Pipeline};
 pub use object::{FunctionSymbol, function_symbols, with_section_addresses};
 pub use target::{TargetMachine, host_cpu_features, host_cpu_name, llvm_version};
 pub use types::{Context, DataLayout, FunctionType, Type};

@@ -7,6 +7,7 @@ use std::ptr;
 use llvm_sys::analysis::{LLVMVerifierFailureAction, LLVMVerifyModule};
 use llvm_sys::bit_reader::LLVMParseBitcodeInContext2;
 use llvm_sys::core::*;
+#[cfg(feature = "text-ir")]
 use llvm_sys::ir_reader::LLVMParseIRInContext2;
 use llvm_sys::prelude::*;
 use llvm_sys::target_machine::LLVMTargetMachineRef;
@@ -80,6 +81,45 @@ extern "C" fn diagnostic_handler(info: LLVMDiagnosticInfoRef, sink: *mut c_void)
     }
 }
 
+/// Why bytes without the bitcode magic are refused when the `text-ir` feature is off.
+pub const NOT_BITCODE: &str =
+    "not LLVM bitcode (no `BC` magic): IR text is not read here; assemble it with `llvm-as` first";
+
+/// Parses IR text into `context` (the `text-ir` feature: LLVM's IR parser, `LLParser`,
+/// is linked only with it).
+///
+/// # Safety
+/// `context` is a live context.
+#[cfg(feature = "text-ir")]
+unsafe fn parse_text(context: LLVMContextRef, bytes: &[u8], name: &CString) -> Result<LLVMModuleRef, Error> {
+    // The IR parser needs a NUL-terminated buffer (LLVMParseIRInContext2 does not take
+    // ownership of it).
+    let mut text = bytes.to_vec();
+    text.push(0);
+    let mut module = ptr::null_mut();
+    let mut msg = ptr::null_mut();
+    // SAFETY: a live context (the caller's); the buffer is a copy LLVM owns until it is
+    // disposed here; the message, if any, is ours to take.
+    unsafe {
+        let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(text.as_ptr().cast(), bytes.len(), name.as_ptr());
+        let failed = LLVMParseIRInContext2(context, buf, &mut module, &mut msg);
+        LLVMDisposeMemoryBuffer(buf);
+        if failed != 0 {
+            return Err(Error::Parse(take_message(msg)));
+        }
+    }
+    Ok(module)
+}
+
+/// Without the `text-ir` feature: every non-bitcode input is refused.
+///
+/// # Safety
+/// None needed (the signature is the `text-ir` variant's).
+#[cfg(not(feature = "text-ir"))]
+unsafe fn parse_text(_context: LLVMContextRef, _bytes: &[u8], _name: &CString) -> Result<LLVMModuleRef, Error> {
+    Err(Error::Parse(NOT_BITCODE.into()))
+}
+
 impl Module {
     /// A new, empty module `name` in a new context, for code built with a
     /// [`Builder`](crate::Builder). Diagnostics of the context are dropped, as for a
@@ -95,9 +135,11 @@ impl Module {
         }
     }
 
-    /// Parses LLVM IR text or bitcode (detected by the `BC` magic) into a new context.
-    /// The module is not verified ([`Module::verify`]). Diagnostics LLVM reports later
-    /// in this context are dropped (without a handler LLVM would `exit(1)`).
+    /// Parses LLVM bitcode — or, with the `text-ir` feature, IR text (told apart by the
+    /// `BC` magic) — into a new context. Without `text-ir` (the kernel), anything but
+    /// bitcode is refused with [`NOT_BITCODE`]. The module is not verified
+    /// ([`Module::verify`]). Diagnostics LLVM reports later in this context are dropped
+    /// (without a handler LLVM would `exit(1)`).
     pub fn parse(name: &str, bytes: &[u8]) -> Result<Module, Error> {
         let cname = CString::new(name).unwrap_or_default();
         // SAFETY: every object created here is owned by the returned Module (the
@@ -120,18 +162,8 @@ impl Module {
                     return Err(Error::Parse(why));
                 }
             } else {
-                // The IR parser needs a NUL-terminated buffer (LLVMParseIRInContext2 does
-                // not take ownership of it).
-                let mut text = bytes.to_vec();
-                text.push(0);
-                let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(text.as_ptr().cast(), bytes.len(), cname.as_ptr());
-                let mut msg = ptr::null_mut();
-                let failed = LLVMParseIRInContext2(context, buf, &mut module, &mut msg);
-                LLVMDisposeMemoryBuffer(buf);
                 LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
-                if failed != 0 {
-                    return Err(Error::Parse(take_message(msg)));
-                }
+                module = parse_text(context, bytes, &cname)?;
             }
             m.module = module;
             Ok(m)

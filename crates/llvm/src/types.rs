@@ -8,7 +8,7 @@ use llvm_sys::target::{LLVMABISizeOfType, LLVMOffsetOfElement, LLVMStoreSizeOfTy
 
 use crate::TypeKind;
 use crate::module::Module;
-use crate::value::Value;
+use crate::value::{Attribute, Value};
 
 /// A type of a module's context.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,6 +162,54 @@ impl<'m> Context<'m> {
     pub fn i64_type(self) -> Type<'m> {
         // SAFETY: a live context.
         Type::from_raw(unsafe { LLVMInt64TypeInContext(self.raw) }).unwrap()
+    }
+
+    /// `iN`.
+    pub fn int_type(self, bits: u32) -> Type<'m> {
+        // SAFETY: a live context.
+        Type::from_raw(unsafe { LLVMIntTypeInContext(self.raw, bits) }).unwrap()
+    }
+
+    /// `float`.
+    pub fn f32_type(self) -> Type<'m> {
+        // SAFETY: a live context.
+        Type::from_raw(unsafe { LLVMFloatTypeInContext(self.raw) }).unwrap()
+    }
+
+    /// `double`.
+    pub fn f64_type(self) -> Type<'m> {
+        // SAFETY: a live context.
+        Type::from_raw(unsafe { LLVMDoubleTypeInContext(self.raw) }).unwrap()
+    }
+
+    /// The literal struct type `{ fields… }` (not packed).
+    ///
+    /// # Panics
+    /// If a field type belongs to another context.
+    pub fn struct_type(self, fields: &[Type<'m>]) -> Type<'m> {
+        let mut raw: Vec<LLVMTypeRef> = fields
+            .iter()
+            .map(|&t| {
+                self.check_type(t);
+                t.raw
+            })
+            .collect();
+        // SAFETY: types of this context; LLVM copies the field array.
+        Type::from_raw(unsafe { LLVMStructTypeInContext(self.raw, raw.as_mut_ptr(), raw.len() as u32, 0) }).unwrap()
+    }
+
+    /// The `poison` value of `ty`.
+    pub fn poison(self, ty: Type<'m>) -> Value<'m> {
+        self.check_type(ty);
+        // SAFETY: a type of this context.
+        Value::from_raw(unsafe { LLVMGetPoison(ty.raw) }).unwrap()
+    }
+
+    /// The enum attribute of kind `kind` ([`crate::attribute_kind`], e.g. `zeroext`)
+    /// without an argument, for a function's or a call site's parameter or return.
+    pub fn enum_attribute(self, kind: u32) -> Attribute<'m> {
+        // SAFETY: a live context; attributes are owned by it.
+        Attribute::from_raw(unsafe { LLVMCreateEnumAttribute(self.raw, kind, 0) })
     }
 
     /// `[len x element]`.

@@ -276,6 +276,12 @@ pub struct Attribute<'m> {
     _m: PhantomData<&'m Module>,
 }
 
+impl<'m> Attribute<'m> {
+    pub(crate) fn from_raw(raw: LLVMAttributeRef) -> Attribute<'m> {
+        Attribute { raw, _m: PhantomData }
+    }
+}
+
 impl<'m> Function<'m> {
     /// As a plain value.
     pub fn as_value(self) -> Value<'m> {

@@ -13,8 +13,16 @@ use super::suite::{CompiledApp, print_profile, print_profile_as};
 use super::tiered::TieredApp;
 use super::{HostSymbol, Jit, JitError, Module, OptLevel, compile, cxxrt};
 
+/// The bitcode of `kernel/jit-tests/<name>.ll`, assembled by `build.rs` (the kernel
+/// reads bitcode only).
+macro_rules! jit_test_bitcode {
+    ($name:literal) => {
+        include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".bc"))
+    };
+}
+
 /// `kernel/jit-tests/selftest.ll`, assembled to bitcode by `build.rs`.
-pub static SELFTEST_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/selftest.bc"));
+pub static SELFTEST_BITCODE: &[u8] = jit_test_bitcode!("selftest");
 
 /// Printed by JIT code through [`bf_print_i64`].
 extern "C" fn bf_print_i64(message: *const c_char, value: i64) {
@@ -64,9 +72,9 @@ pub fn run(mut on_first_result: impl FnMut()) -> bool {
     report_rejection("corrupt bitcode", Module::parse("corrupt", &corrupt).err());
     let truncated = &SELFTEST_BITCODE[..SELFTEST_BITCODE.len() / 3];
     report_rejection("truncated bitcode", Module::parse("truncated", truncated).err());
-    let unverifiable = b"define i32 @bad(i32 %x) {\nentry:\n  %y = add i32 %y, 1\n  ret i32 %y\n}\n";
+    let unverifiable = jit_test_bitcode!("unverifiable");
     report_rejection("IR that fails the verifier", Module::parse("unverifiable", unverifiable).err());
-    report_rejection("IR that does not parse", Module::parse("garbage", b"define i32 @f( {").err());
+    report_rejection("IR text instead of bitcode", Module::parse("text", b"define i32 @f() {\n  ret i32 0\n}\n").err());
     ok &= bad_apps();
     println!("jit: self-test {}", if ok { "passed" } else { "FAILED" });
     ok
@@ -130,7 +138,7 @@ pub fn write_to_code_page() {
 }
 
 /// `kernel/jit-tests/tiered.ll`, assembled to bitcode by `build.rs`.
-pub static TIERED_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tiered.bc"));
+pub static TIERED_BITCODE: &[u8] = jit_test_bitcode!("tiered");
 
 /// Loads `tiered.ll` into the tiered engine, runs it twice (tier-ups happen during the
 /// first run) and prints the profile; returns whether both runs returned 0. The policy
@@ -184,17 +192,13 @@ pub fn run_tiered() -> bool {
 /// Apps (IR following the app ABI) that must be refused with a message naming the
 /// problem; returns true if each one was.
 pub fn bad_apps() -> bool {
-    let cases: [(&str, &str, &str); 2] = [
-        ("an app without bf_app_main", "define i32 @main() {\n  ret i32 0\n}\n", "bf_app_main"),
-        (
-            "an app calling an unknown symbol",
-            "declare void @bf_does_not_exist()\ndefine i32 @bf_app_main() {\n  call void @bf_does_not_exist()\n  ret i32 0\n}\n",
-            "bf_does_not_exist",
-        ),
+    let cases: [(&str, &[u8], &str); 2] = [
+        ("an app without bf_app_main", jit_test_bitcode!("no-entry"), "bf_app_main"),
+        ("an app calling an unknown symbol", jit_test_bitcode!("unknown-symbol"), "bf_does_not_exist"),
     ];
     let mut ok = true;
-    for (what, ir, must_name) in cases {
-        match CompiledApp::new("bad-app", ir.as_bytes(), OptLevel::O1) {
+    for (what, bitcode, must_name) in cases {
+        match CompiledApp::new("bad-app", bitcode, OptLevel::O1) {
             Ok(_) => {
                 println!("jit: {what} was ACCEPTED");
                 ok = false;
@@ -210,7 +214,7 @@ pub fn bad_apps() -> bool {
 }
 
 /// `kernel/jit-tests/interp.ll`, assembled to bitcode by `build.rs`.
-pub static INTERP_BITCODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/interp.bc"));
+pub static INTERP_BITCODE: &[u8] = jit_test_bitcode!("interp");
 
 /// Runs `interp.ll` compiled (t1) and wholly interpreted (t0); each run prints its
 /// line of results after `conformance <tier>: ` (the test compares them). Returns
@@ -253,10 +257,8 @@ pub fn interp_conformance() -> bool {
 /// named in a message, start in tier 1 and still give the right answer. Returns
 /// whether it did.
 pub fn uninterpretable_function() -> bool {
-    let ir = "define internal i64 @wide(i64 %x) {\n  %a = zext i64 %x to i128\n  %b = mul i128 %a, %a\n  %c = lshr i128 %b, 64\n  %d = trunc i128 %c to i64\n  ret i64 %d\n}\n\
-              define i32 @bf_app_main() {\n  %r = call i64 @wide(i64 4294967296)\n  %ok = icmp eq i64 %r, 1\n  %s = select i1 %ok, i32 0, i32 1\n  ret i32 %s\n}\n";
-    match TieredApp::load("uninterpretable", ir.as_bytes(), &abi_symbols(), TierPolicy::INTERP_ONLY, engine_log(false))
-    {
+    let bitcode = jit_test_bitcode!("wide");
+    match TieredApp::load("uninterpretable", bitcode, &abi_symbols(), TierPolicy::INTERP_ONLY, engine_log(false)) {
         Ok(mut app) => {
             let run = measure(|| app.run());
             let tiers: Vec<String> =
@@ -278,13 +280,8 @@ pub fn uninterpretable_function() -> bool {
 /// With `recursion`, the app recurses without end instead: the interpreter stops it at
 /// its depth limit with a message (compiled code would overflow the stack).
 pub fn interpreted_trap(recursion: bool) {
-    let ir = if recursion {
-        "define internal i32 @down(i32 %n) {\n  %m = add i32 %n, 1\n  %r = call i32 @down(i32 %m)\n  ret i32 %r\n}\n\
-         define i32 @bf_app_main() {\n  %r = call i32 @down(i32 0)\n  ret i32 %r\n}\n"
-    } else {
-        "define i32 @bf_app_main() {\n  unreachable\n}\n"
-    };
-    match TieredApp::load("interp-trap", ir.as_bytes(), &abi_symbols(), TierPolicy::INTERP_ONLY, engine_log(false)) {
+    let bitcode: &[u8] = if recursion { jit_test_bitcode!("recursion") } else { jit_test_bitcode!("unreachable") };
+    match TieredApp::load("interp-trap", bitcode, &abi_symbols(), TierPolicy::INTERP_ONLY, engine_log(false)) {
         Ok(mut app) => {
             println!(
                 "interp: running an interpreted app that {}",
@@ -300,8 +297,7 @@ pub fn interpreted_trap(recursion: bool) {
 /// Runs an app whose code traps (`llvm.trap`, i.e. `ud2`): on bare metal the kernel's
 /// exception handler reports `#UD` with the JIT code's RIP and stops the machine.
 pub fn trapping_app() {
-    let ir = "declare void @llvm.trap()\ndefine i32 @bf_app_main() {\n  call void @llvm.trap()\n  unreachable\n}\n";
-    match CompiledApp::new("trap", ir.as_bytes(), OptLevel::O1) {
+    match CompiledApp::new("trap", jit_test_bitcode!("trap"), OptLevel::O1) {
         Ok(mut app) => {
             println!("jit: running an app that traps at run time");
             let run = app.run();

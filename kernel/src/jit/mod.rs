@@ -290,7 +290,8 @@ pub struct Module {
 }
 
 impl Module {
-    /// Parses LLVM IR text or bitcode (detected by the `BC` magic) and verifies it.
+    /// Parses LLVM bitcode (the kernel reads no IR text: [`bf_llvm::NOT_BITCODE`]) and
+    /// verifies it.
     pub fn parse(name: &str, bytes: &[u8]) -> Result<Module, JitError> {
         Module::from_ir(bf_llvm::Module::parse(name, bytes)?)
     }

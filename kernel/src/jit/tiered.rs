@@ -552,7 +552,7 @@ impl TieredApp {
                     Object { name: format!("load.{load_suffix}"), bytes: compiler.compile(module)? },
                 ];
                 if let Some(p) = &prepared {
-                    let glue = compiler.compile(Module::parse("bf.tier0-glue", p.glue.as_bytes())?)?;
+                    let glue = compiler.compile(p.glue()?)?;
                     objects.push(Object { name: "glue".into(), bytes: glue });
                 }
                 (names, starts_interpreted, objects)

@@ -4,16 +4,16 @@
 //! names the tiered engine gives the tier-1 module, runs `expand-reductions` and
 //! `scalarizer<load-store>` on it (so the interpreter sees scalar code only: the apps'
 //! O2 output has `<2 x i64>`, `<4 x float>` and `vector.reduce.*`), lowers every
-//! function and generates the glue module (entry stubs and adapters). The caller adds
+//! function and lists the glue module's entry stubs ([`Prepared::glue`] builds it). The caller adds
 //! the glue to the JIT beside the tier-1 module; [`link`] then resolves the lowered
 //! code's global addresses in the JIT — the interpreter uses the compiled tiers' data,
 //! so a function changes tier without copying state — and builds the [`Machine`].
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use bf_interp::abi::glue_module;
 use bf_interp::{Adapter, Hooks, Linkage, Machine};
 
+use super::glue::{StubSpec, glue_module};
 use super::lower::{LowerError, LoweredModule, lower_module};
 use crate::jit::rewrite::{defined_functions, name_symbols};
 use crate::jit::{Jit, JitError, Module};
@@ -24,8 +24,15 @@ pub struct Prepared {
     pub names: Vec<String>,
     /// The lowered functions.
     pub lowered: LoweredModule,
-    /// IR text of the stubs and adapters, to add to the JIT.
-    pub glue: String,
+    /// The entry stubs the glue module defines (the adapters are `lowered.adapters`).
+    pub stubs: Vec<StubSpec>,
+}
+
+impl Prepared {
+    /// The glue module (entry stubs and adapters), to compile and add to the JIT.
+    pub fn glue(&self) -> Result<Module, JitError> {
+        Module::from_ir(glue_module(&self.stubs, &self.lowered.adapters))
+    }
 }
 
 /// Parses and lowers `bitcode` for tier 0.
@@ -45,8 +52,7 @@ pub fn prepare(bitcode: &[u8]) -> Result<Prepared, JitError> {
             _ => None,
         })
         .collect();
-    let glue = glue_module(&stubs, &lowered.adapters);
-    Ok(Prepared { names, lowered, glue })
+    Ok(Prepared { names, lowered, stubs })
 }
 
 /// The machine `bf_interp_call` runs (null: none loaded).
