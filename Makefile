@@ -83,7 +83,7 @@ FRESH ?=
 KEEP_FAT := $(if $(filter-out 0,$(FRESH)),,--keep-fat)
 IMAGE_FLAGS := --fat-mib $(FAT_MIB) $(if $(filter-out 0,$(PATTERN_MIB)),--pattern-mib $(PATTERN_MIB)) $(APP_MODULES)
 
-.PHONY: all disk run debug test bench lint kernel tools boot-stages apps-bitcode export-runtime shrink clean
+.PHONY: all disk run debug test bench size-report lint kernel tools boot-stages apps-bitcode export-runtime shrink clean
 
 all: disk
 
@@ -152,6 +152,11 @@ lint: apps-bitcode export-runtime
 $(BUILD)/kernel-nollvm.elf: kernel
 	RUSTFLAGS="$(KERNEL_RUSTFLAGS)" cargo build --release -p kernel --target $(TARGET) --target-dir target/kernel-nollvm
 	cp target/kernel-nollvm/$(TARGET)/release/kernel $@
+
+# Where the kernel's bytes are (docs/llvm-size.md): per component, per object file of
+# the largest LLVM libraries, and LLVM's share against the kernel built with LLVM=none.
+size-report: kernel tools $(BUILD)/kernel-nollvm.elf
+	$(MKIMAGE) size-report $(BUILD)/kernel.elf --without $(BUILD)/kernel-nollvm.elf | tee $(BUILD)/size-report.md
 
 bench: disk $(BUILD)/kernel-nollvm.elf
 	BAREFLOW_LLVM_KIND=$(LLVM_KIND) cargo run --release -p bareflow-tests --bin bench -- docs/benchmarks.md

@@ -206,7 +206,8 @@ pub fn component_of(file: &str) -> String {
         return format!("LLVM {lib}");
     }
     match archive {
-        "libstdc++.a" | "libsupc++.a" => return "libstdc++".into(),
+        // (The kernel links a copy without the exception machinery, libstdc++-nothrow.a.)
+        "libstdc++.a" | "libstdc++-nothrow.a" | "libsupc++.a" => return "libstdc++".into(),
         "libc.a" | "libm.a" | "libm-2.36.a" | "libmvec.a" | "libpthread.a" => return "glibc".into(),
         "libgcc.a" | "libgcc_eh.a" => return "libgcc".into(),
         "libz.a" | "libzstd.a" | "libffi.a" => return archive.trim_end_matches(".a").trim_start_matches("lib").into(),

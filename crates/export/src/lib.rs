@@ -8,9 +8,12 @@
 //!   kernel's boot disk), a FLUD header built with `boot-protocol`, the payload;
 //! * [`inspect`] — decodes and checks an exported image;
 //! * [`deadcode`] — the format of the kernel's dead-code page map and its mapping back
-//!   to the linker map's components.
+//!   to the linker map's components;
+//! * [`sizes`] — the kernel's bytes per component and object file, from the linker map
+//!   (`make size-report`).
 
 pub mod deadcode;
+pub mod sizes;
 
 use std::collections::HashMap;
 

@@ -531,6 +531,43 @@ fn main() {
          LLVM and the C++ library it pulls in are {share:.1} % of the kernel's text."
     )
     .unwrap();
+    // LLVM's share of the loaded image (`mkimage size-report`, docs/llvm-size.md) and
+    // what the minimal LLVM's build took (its build-info.txt).
+    let report = std::process::Command::new(workspace_root().join("target/release/mkimage"))
+        .arg("size-report")
+        .arg(workspace_root().join("build/kernel.elf"))
+        .arg("--without")
+        .arg(workspace_root().join("build/kernel-nollvm.elf"))
+        .output()
+        .expect("run mkimage size-report");
+    let sizes = runner::parse_metrics(&String::from_utf8_lossy(&report.stdout));
+    let size = |name: &str| sizes.iter().find(|m| m.0 == name).map(|m| m.1);
+    let mut build_s = None;
+    if kind == "min" {
+        let prefix = std::process::Command::new(workspace_root().join("scripts/build-llvm.sh"))
+            .arg("--print-prefix")
+            .output()
+            .expect("run scripts/build-llvm.sh --print-prefix");
+        let info = std::path::Path::new(String::from_utf8_lossy(&prefix.stdout).trim()).join("build-info.txt");
+        build_s = std::fs::read_to_string(info)
+            .ok()
+            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("wall_seconds=")?.trim().parse::<f64>().ok()));
+    }
+    if let (Some(image), Some(text)) = (size("llvm.image_bytes"), size("llvm.text_bytes")) {
+        println!("METRIC llvm.image_bytes {image} bytes");
+        println!("METRIC llvm.text_bytes {text} bytes");
+        if let Some(s) = build_s {
+            println!("METRIC llvm.build_s {s} s");
+        }
+        writeln!(
+            llvm,
+            "\nLLVM's share of the kernel ({kind}; `make size-report` breaks it down): \
+             `llvm.image_bytes` {image} loaded bytes (PT_LOAD file sizes, with LLVM minus `LLVM=none`), \
+             `llvm.text_bytes` {text} bytes of `.text`{}.",
+            build_s.map_or(String::new(), |s| format!("; the minimal LLVM's build took `llvm.build_s` {s} s"))
+        )
+        .unwrap();
+    }
 
     // The grow pipeline: every app in every tier, in QEMU (one boot) and natively.
     // The same boot exports every app (docs/shrink.md): the images go to /EXPORT.

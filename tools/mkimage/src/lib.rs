@@ -14,7 +14,9 @@
 //! * [`keep_fat`] — carrying the previous image's FAT16 partition over (`--keep-fat`);
 //! * [`inspect`] — decoding and checking an image (`mkimage info`);
 //! * [`deadcode`] — the kernel's dead-code map mapped back to components and symbols
-//!   (`mkimage deadcode`).
+//!   (`mkimage deadcode`);
+//! * [`size_report`] — the kernel's bytes per component and object file, and LLVM's
+//!   share (`mkimage size-report`, `make size-report`).
 
 pub mod deadcode;
 pub mod fat;
@@ -25,4 +27,5 @@ pub mod keep_fat;
 pub mod kernel_elf;
 pub mod mbr;
 pub mod payload;
+pub mod size_report;
 pub mod snapshots;

@@ -61,6 +61,25 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         symbols: Vec<String>,
     },
+    /// Where the kernel's bytes are: per component and, within the largest LLVM
+    /// libraries, per object file (docs/llvm-size.md), as Markdown and METRIC lines.
+    SizeReport {
+        /// The kernel ELF (`build/kernel.elf`).
+        kernel: PathBuf,
+        /// Its linker map (default: the ELF's path with `.map`).
+        #[arg(long)]
+        map: Option<PathBuf>,
+        /// The same kernel built with `LLVM=none` (`build/kernel-nollvm.elf`): adds
+        /// `llvm.image_bytes` and `llvm.text_bytes`.
+        #[arg(long)]
+        without: Option<PathBuf>,
+        /// How many of the largest LLVM libraries to break down by object file.
+        #[arg(long, default_value_t = 4)]
+        libraries: usize,
+        /// How many object files to list per library.
+        #[arg(long, default_value_t = 12)]
+        objects: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -241,6 +260,13 @@ fn main() -> ExitCode {
                 for line in lines {
                     println!("{line}");
                 }
+                true
+            })
+        }
+        Command::SizeReport { kernel, map, without, libraries, objects } => {
+            let map = map.clone().unwrap_or_else(|| kernel.with_extension("map"));
+            mkimage::size_report::report(kernel, &map, without.as_deref(), *libraries, *objects).map(|text| {
+                print!("{text}");
                 true
             })
         }
