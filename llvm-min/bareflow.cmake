@@ -33,6 +33,9 @@ set(CMAKE_BUILD_TYPE MinSizeRel CACHE STRING "")
 # safer.
 set(CMAKE_C_FLAGS "-ffunction-sections -fdata-sections -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables" CACHE STRING "")
 set(CMAKE_CXX_FLAGS "-ffunction-sections -fdata-sections -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables" CACHE STRING "")
+# Without this, HandleLLVMOptions appends -funwind-tables after the flags above (its
+# default is ON), and every LLVM object still carries an .eh_frame.
+set(LLVM_ENABLE_UNWIND_TABLES OFF CACHE BOOL "")
 
 # Static, non-PIC archives only.
 set(BUILD_SHARED_LIBS OFF CACHE BOOL "")
