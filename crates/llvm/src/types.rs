@@ -140,6 +140,17 @@ impl<'m> Context<'m> {
         self.check_type(v.type_of());
     }
 
+    /// The raw handles of `types`, each checked to belong to this context.
+    fn raw_types(self, types: &[Type<'m>]) -> Vec<LLVMTypeRef> {
+        types
+            .iter()
+            .map(|&t| {
+                self.check_type(t);
+                t.raw
+            })
+            .collect()
+    }
+
     /// `i1` (a condition).
     pub fn i1_type(self) -> Type<'m> {
         // SAFETY: a live context.
@@ -187,13 +198,7 @@ impl<'m> Context<'m> {
     /// # Panics
     /// If a field type belongs to another context.
     pub fn struct_type(self, fields: &[Type<'m>]) -> Type<'m> {
-        let mut raw: Vec<LLVMTypeRef> = fields
-            .iter()
-            .map(|&t| {
-                self.check_type(t);
-                t.raw
-            })
-            .collect();
+        let mut raw = self.raw_types(fields);
         // SAFETY: types of this context; LLVM copies the field array.
         Type::from_raw(unsafe { LLVMStructTypeInContext(self.raw, raw.as_mut_ptr(), raw.len() as u32, 0) }).unwrap()
     }
@@ -240,13 +245,7 @@ impl<'m> Context<'m> {
     /// If a type belongs to another context.
     pub fn function_type(self, ret: Type<'m>, params: &[Type<'m>], var_arg: bool) -> FunctionType<'m> {
         self.check_type(ret);
-        let mut raw: Vec<LLVMTypeRef> = params
-            .iter()
-            .map(|&t| {
-                self.check_type(t);
-                t.raw
-            })
-            .collect();
+        let mut raw = self.raw_types(params);
         // SAFETY: types of this context; LLVM copies the parameter array.
         let t = unsafe { LLVMFunctionType(ret.raw, raw.as_mut_ptr(), raw.len() as u32, var_arg as i32) };
         FunctionType(Type::from_raw(t).unwrap())

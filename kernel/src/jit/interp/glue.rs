@@ -74,6 +74,15 @@ fn ext_kind(e: Ext) -> Option<u32> {
     }
 }
 
+/// Where `sig` puts an extension attribute, and its kind: on the return value, then on
+/// each parameter that has one. The same for a function and for a call through it.
+fn ext_attributes(sig: &Signature) -> impl Iterator<Item = (AttributeIndex, u32)> + '_ {
+    let ret = ext_kind(sig.ret_ext).map(|kind| (AttributeIndex::Return, kind));
+    let params =
+        sig.params.iter().enumerate().filter_map(|(i, &(_, e))| Some((AttributeIndex::Param(i as u32), ext_kind(e)?)));
+    ret.into_iter().chain(params)
+}
+
 /// The interpreter's `u64` `w` as scalar `s`.
 fn narrow<'m>(b: &mut Builder<'m>, cx: Context<'m>, w: Value<'m>, s: Scalar) -> Value<'m> {
     match s {
@@ -143,13 +152,8 @@ fn build_adapter<'m>(module: &'m Module, b: &mut Builder<'m>, index: usize, sig:
 /// The calling convention and the extension attributes of `sig` on `call`.
 fn set_call_attributes<'m>(cx: Context<'m>, call: Instruction<'m>, sig: &Signature) {
     call.set_call_conv(sig.cc);
-    if let Some(kind) = ext_kind(sig.ret_ext) {
-        call.add_call_site_attribute(AttributeIndex::Return, cx.enum_attribute(kind));
-    }
-    for (i, &(_, e)) in sig.params.iter().enumerate() {
-        if let Some(kind) = ext_kind(e) {
-            call.add_call_site_attribute(AttributeIndex::Param(i as u32), cx.enum_attribute(kind));
-        }
+    for (index, kind) in ext_attributes(sig) {
+        call.add_call_site_attribute(index, cx.enum_attribute(kind));
     }
 }
 
@@ -168,13 +172,8 @@ fn build_stub<'m>(
     let ret_ty = return_type(cx, sig);
     let f = module.add_function(&format!("{name}.t0"), cx.function_type(ret_ty, &params, false));
     f.set_call_conv(sig.cc);
-    if let Some(kind) = ext_kind(sig.ret_ext) {
-        f.add_attribute(AttributeIndex::Return, cx.enum_attribute(kind));
-    }
-    for (i, &(_, e)) in sig.params.iter().enumerate() {
-        if let Some(kind) = ext_kind(e) {
-            f.add_attribute(AttributeIndex::Param(i as u32), cx.enum_attribute(kind));
-        }
+    for (index, kind) in ext_attributes(sig) {
+        f.add_attribute(index, cx.enum_attribute(kind));
     }
     b.position_at_end(f.append_basic_block("entry"));
     let args = b.alloca(cx.array_type(i64t, sig.params.len().max(1) as u64));
