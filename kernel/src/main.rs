@@ -288,21 +288,17 @@ fn start_program(
     }
 
     let (free, _) = mm::frames::stats();
-    // The brk heap: a quarter of free memory, as a power of two (one buddy block),
-    // between 16 MiB and 1 GiB.
-    let quarter = free / 4;
-    let heap =
-        if quarter.is_power_of_two() { quarter } else { quarter.next_power_of_two() / 2 }.clamp(16 << 20, 1 << 30);
+    let stack_bytes = platform::stack_bytes_for(free);
     let image_end = &raw const _end as u64;
-    let Some(stack) = mm::vmem::init(heap, platform::STACK_BYTES, header.load_addr..image_end) else {
-        kprintln!("program: not enough memory for the heap and stack");
+    let Some(stack) = mm::vmem::init(stack_bytes, header.load_addr..image_end) else {
+        kprintln!("program: not enough memory for the stack ({} MiB free)", free >> 20);
         qemu_exit::exit(EXIT_FATAL);
     };
     kprintln!(
-        "program: page tables with W^X loaded; SYSCALL at CPL 0; brk heap {} MiB, stack {} MiB at {:#x}",
-        heap >> 20,
-        platform::STACK_BYTES >> 20,
-        stack.start
+        "program: page tables with W^X loaded; SYSCALL at CPL 0; stack {} MiB at {:#x}; heap and mappings from {} MiB free",
+        stack_bytes >> 20,
+        stack.start,
+        free >> 20
     );
 
     let mut argv: [&[u8]; 64] = [&[]; 64];

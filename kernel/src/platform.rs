@@ -10,8 +10,19 @@ use crate::mm::{paging, vmem};
 use crate::syscall::{self, Platform, ProcessState, fd};
 use crate::{console, kprintln};
 
-/// The program's main stack size (reported as RLIMIT_STACK).
-pub const STACK_BYTES: u64 = 8 << 20;
+/// The program's main stack size (reported as RLIMIT_STACK), set by [`stack_bytes_for`].
+static STACK_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// The main stack for `free` bytes of memory: 8 MiB (Linux's default) when memory is
+/// plentiful, an eighth of it (a power of two, at least 1 MiB) when it is not — its
+/// frames are committed at start, and a 64 MiB machine has about 25 MiB to spare.
+pub fn stack_bytes_for(free: u64) -> u64 {
+    let eighth = free / 8;
+    let bytes = if eighth.is_power_of_two() { eighth } else { eighth.next_power_of_two() / 2 };
+    let bytes = bytes.clamp(1 << 20, 8 << 20);
+    STACK_BYTES.store(bytes, Ordering::Relaxed);
+    bytes
+}
 
 /// TSC value that is monotonic time zero.
 static CLOCK_BASE_TSC: AtomicU64 = AtomicU64::new(0);
@@ -258,7 +269,7 @@ impl Platform for BareMetal {
         (total, total - used)
     }
     fn stack_size(&self) -> u64 {
-        STACK_BYTES
+        STACK_BYTES.load(Ordering::Relaxed)
     }
     fn brk(&mut self, addr: u64) -> u64 {
         vmem::brk(addr)
@@ -330,6 +341,7 @@ pub fn report_and_exit(status: u8) -> ! {
     let (mapped, heap) = vmem::usage();
     kprintln!("METRIC program.mmap_bytes {} bytes", mapped);
     kprintln!("METRIC program.brk_bytes {} bytes", heap);
+    kprintln!("METRIC program.mem_peak_bytes {} bytes", vmem::peak_bytes());
     qemu_exit::exit(status as u32)
 }
 

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use bareflow_tests::{Accel, DiskInterface, ImageSpec, assert_contains_all, boot, build_image};
+use bareflow_tests::{
+    Accel, DiskInterface, ImageSpec, assert_contains_all, boot_with_memory, build_image, small_memory_mib,
+};
 
 /// Result lines each run of the suite prints (`--tiers=` names the runs besides AOT).
 fn result_lines(tier: &str) -> usize {
@@ -246,12 +248,51 @@ fn every_app_interpreted_gives_the_aot_answer_in_qemu() {
     suite_in_qemu("apps-interp", &["interp", "t2"]);
 }
 
-/// Boots `--apps=all --tiers=<tiers>` under TCG and checks the whole suite's output.
+/// Boots `--apps=all --tiers=<tiers>` under TCG on a small machine (64 MiB with the
+/// minimal LLVM, `small_memory_mib`) and checks the whole suite's output and that the
+/// program's memory peak was reported and fit.
 fn suite_in_qemu(label: &str, tiers: &[&str]) {
     let cmdline = format!("--no-jit --apps=all --tiers={}", tiers.join(","));
     let image = build_image(label, &ImageSpec { cmdline, ..Default::default() });
-    let outcome = boot(&image, Accel::Tcg, DiskInterface::Virtio, Duration::from_secs(600));
+    let mib = small_memory_mib();
+    let outcome = boot_with_memory(&image, Accel::Tcg, DiskInterface::Virtio, Duration::from_secs(600), mib);
     assert_suite(&outcome.serial, |name| outcome.metric(name), tiers);
+    assert_memory_fits(&outcome, mib);
+    assert_eq!(outcome.kernel_status, Some(0));
+}
+
+/// The program's memory on a small machine: the stack shrank to fit
+/// (`platform::stack_bytes_for`), and the peak of the frames it held (heap, stack,
+/// mappings: `program.mem_peak_bytes`) was reported and is below the guest's RAM.
+fn assert_memory_fits(outcome: &bareflow_tests::Outcome, mib: u32) {
+    let s = &outcome.serial;
+    assert!(s.contains("program: page tables with W^X loaded; SYSCALL at CPL 0; stack 2 MiB at "), "{s}");
+    let peak = outcome.metric("program.mem_peak_bytes").expect("program.mem_peak_bytes reported");
+    assert!(peak > (4 << 20) as f64 && peak < (u64::from(mib) << 20) as f64, "program peak {peak} bytes");
+    // LLVM's C++ heap is part of what the program held.
+    let llvm = outcome.metric("llvm.suite_mem_peak_bytes").expect("llvm.suite_mem_peak_bytes reported");
+    assert!(llvm > 0.0 && llvm < peak, "LLVM's peak {llvm} within the program's {peak}");
+}
+
+/// `make run`'s default demo (the Makefile's `CMDLINE`: the JIT self-test, then
+/// tinyllama in every run) boots and passes on a small machine (64 MiB with the
+/// minimal LLVM).
+#[test]
+fn the_default_demo_runs_on_a_small_machine() {
+    let makefile = std::fs::read_to_string(bareflow_tests::workspace_root().join("Makefile")).expect("Makefile");
+    let cmdline = makefile
+        .lines()
+        .find_map(|l| l.strip_prefix("CMDLINE ?= "))
+        .expect("the Makefile's default CMDLINE")
+        .to_string();
+    let image = build_image("small-demo", &ImageSpec { cmdline, ..Default::default() });
+    let mib = small_memory_mib();
+    let outcome = boot_with_memory(&image, Accel::Tcg, DiskInterface::Virtio, Duration::from_secs(600), mib);
+    assert_contains_all(
+        &outcome.serial,
+        ["jit: self-test passed", "apps: suite passed", "main: exiting with status 0"],
+    );
+    assert_memory_fits(&outcome, mib);
     assert_eq!(outcome.kernel_status, Some(0));
 }
 

@@ -1,6 +1,7 @@
 //! The kernel's own page tables: the first 4 GiB identity-mapped, 2 MiB pages split to
 //! 4 KiB on demand, real permissions (NX via EFER.NXE, read-only enforced at CPL 0 via
-//! CR0.WP).
+//! CR0.WP), and the program's memory: 4 KiB pages at [`PROGRAM_BASE`]..[`PROGRAM_END`],
+//! each backed by any free frame, so a mapping needs no contiguous physical memory.
 //!
 //! Stage2's tables map everything read-write-execute. These replace them: the null
 //! page is unmapped, kernel text is read+execute, kernel read-only data is read-only,
@@ -19,8 +20,12 @@ use super::frames;
 pub const PAGE_SIZE: u64 = 4096;
 /// Bytes per large (PD-level) page.
 pub const LARGE_PAGE_SIZE: u64 = 2 << 20;
-/// Everything mapped: the first 4 GiB (stage2's identity map covers the same).
+/// Everything identity-mapped: the first 4 GiB (stage2's identity map covers the same).
 pub const MAPPED_LIMIT: u64 = 4 << 30;
+/// Start of the program's memory (brk heap, stack, `mmap`): PML4 entry 1, 512 GiB.
+pub const PROGRAM_BASE: u64 = 1 << 39;
+/// End of the program's memory (exclusive): 1 TiB.
+pub const PROGRAM_END: u64 = 2 << 39;
 
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;
@@ -79,9 +84,18 @@ fn table(addr: u64) -> &'static mut [u64; 512] {
 }
 
 fn new_table() -> u64 {
-    let page = frames::alloc_pages(1).expect("memory for page tables");
+    try_new_table().expect("memory for page tables")
+}
+
+fn try_new_table() -> Option<u64> {
+    let page = frames::alloc_pages(1)?;
     table(page).fill(0);
-    page
+    Some(page)
+}
+
+/// Index of `addr` in the table of the level that translates bits `shift..shift+9`.
+fn index(addr: u64, shift: u32) -> usize {
+    ((addr >> shift) & 511) as usize
 }
 
 /// Builds the page tables, enables NXE and WP, and loads CR3.
@@ -198,27 +212,107 @@ pub fn accessed_pages(start: u64, end: u64) -> Vec<bool> {
     (start..end).step_by(PAGE_SIZE as usize).map(|addr| *small_pte(pml4, addr) & ACCESSED != 0).collect()
 }
 
-/// The access of the page holding `addr` (`Access::None` above 4 GiB).
+/// The leaf entry (a 2 MiB PDE or a 4 KiB PTE) that maps `addr`, if the tables down to
+/// it exist: identity-mapped memory and the program's memory alike.
+fn leaf_entry(pml4: u64, addr: u64) -> Option<u64> {
+    if addr >= 1 << 47 {
+        return None;
+    }
+    let mut t = pml4;
+    for shift in [39, 30] {
+        let e = table(t)[index(addr, shift)];
+        if e & PRESENT == 0 {
+            return None;
+        }
+        t = e & ADDRESS_MASK;
+    }
+    let pde = table(t)[index(addr, 21)];
+    if pde & PRESENT == 0 || pde & HUGE != 0 {
+        return Some(pde);
+    }
+    Some(table(pde & ADDRESS_MASK)[index(addr, 12)])
+}
+
+/// The access of the page holding `addr` (`Access::None` where nothing is mapped).
 pub fn access_of(addr: u64) -> Access {
     let Some(pml4) = *PML4.lock() else { return Access::ReadWriteExecute };
-    if addr >= MAPPED_LIMIT {
-        return Access::None;
+    match leaf_entry(pml4, addr) {
+        Some(leaf) if leaf & PRESENT != 0 => {
+            let writable = if leaf & WRITABLE != 0 { PROT_WRITE } else { 0 };
+            let executable = if leaf & NO_EXECUTE == 0 { PROT_EXEC } else { 0 };
+            Access::from_prot(PROT_READ | writable | executable)
+        }
+        _ => Access::None,
     }
-    let pd = table(table(table(pml4)[0] & ADDRESS_MASK)[(addr >> 30) as usize] & ADDRESS_MASK);
-    let pde = pd[((addr >> 21) & 511) as usize];
-    let leaf = if pde & HUGE != 0 { pde } else { table(pde & ADDRESS_MASK)[((addr >> 12) & 511) as usize] };
-    if leaf & PRESENT == 0 {
-        return Access::None;
+}
+
+/// The PTE of the program-memory page at `addr`, creating the tables down to it when
+/// `create` (`None` if they are missing and not created, or no frame is left for them).
+fn program_pte(pml4: u64, addr: u64, create: bool) -> Option<&'static mut u64> {
+    assert!((PROGRAM_BASE..PROGRAM_END).contains(&addr) && addr.is_multiple_of(PAGE_SIZE), "bad page {addr:#x}");
+    let mut t = pml4;
+    for shift in [39, 30, 21] {
+        let e = &mut table(t)[index(addr, shift)];
+        if *e & PRESENT == 0 {
+            if !create {
+                return None;
+            }
+            // Upper levels allow everything; the leaf decides.
+            *e = try_new_table()? | PRESENT | WRITABLE;
+        }
+        t = *e & ADDRESS_MASK;
     }
-    let writable = if leaf & WRITABLE != 0 { PROT_WRITE } else { 0 };
-    let executable = if leaf & NO_EXECUTE == 0 { PROT_EXEC } else { 0 };
-    Access::from_prot(PROT_READ | writable | executable)
+    Some(&mut table(t)[index(addr, 12)])
+}
+
+/// Maps the program-memory page at `addr` to `frame` with `access`; false if no frame
+/// was left for a page table. The caller flushes the TLB ([`flush`]) when done.
+pub fn map_program_page(addr: u64, frame: u64, access: Access) -> bool {
+    let pml4 = PML4.lock().expect("paging::init ran");
+    match program_pte(pml4, addr, true) {
+        Some(pte) => {
+            *pte = frame | access.bits();
+            true
+        }
+        None => false,
+    }
+}
+
+/// Unmaps the program-memory page at `addr`; returns the frame it mapped, if any
+/// (`Access::None` pages keep their frame until then). The caller flushes the TLB.
+pub fn unmap_program_page(addr: u64) -> Option<u64> {
+    let pml4 = PML4.lock().expect("paging::init ran");
+    let pte = program_pte(pml4, addr, false)?;
+    let frame = *pte & ADDRESS_MASK;
+    *pte = 0;
+    (frame != 0).then_some(frame)
+}
+
+/// The frame behind the program-memory page at `addr`, if one is mapped.
+pub fn program_frame(addr: u64) -> Option<u64> {
+    let pml4 = PML4.lock().expect("paging::init ran");
+    let frame = *program_pte(pml4, addr, false)? & ADDRESS_MASK;
+    (frame != 0).then_some(frame)
+}
+
+/// Gives the program-memory page at `addr`, which has a frame, the access `access`
+/// (an `Access::None` page keeps its frame). The caller flushes the TLB.
+pub fn protect_program_page(addr: u64, access: Access) {
+    let pml4 = PML4.lock().expect("paging::init ran");
+    if let Some(pte) = program_pte(pml4, addr, false) {
+        *pte = (*pte & ADDRESS_MASK) | access.bits();
+    }
+}
+
+/// Makes changes to the program's page tables visible (reloads CR3).
+pub fn flush() {
+    flush_tlb();
 }
 
 /// Whether every byte of `[addr, addr+len)` is mapped, and writable if `write`.
 pub fn accessible(addr: u64, len: u64, write: bool) -> bool {
     let Some(end) = addr.checked_add(len) else { return false };
-    if len == 0 || end > MAPPED_LIMIT {
+    if len == 0 {
         return false;
     }
     let mut page = addr & !(PAGE_SIZE - 1);
@@ -238,7 +332,7 @@ pub fn readable_prefix(addr: u64, max: u64) -> u64 {
     let mut n = 0;
     while n < max {
         let at = addr.saturating_add(n);
-        if at >= MAPPED_LIMIT || access_of(at) == Access::None {
+        if access_of(at) == Access::None {
             break;
         }
         n += PAGE_SIZE - at % PAGE_SIZE;

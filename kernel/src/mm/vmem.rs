@@ -1,12 +1,21 @@
 //! The program's memory on bare metal: the brk heap, anonymous mappings and the main
-//! stack, all identity-mapped frames from the buddy allocator with permissions in the
-//! kernel's page tables.
+//! stack, in the program region of the address space ([`paging::PROGRAM_BASE`]..
+//! [`paging::PROGRAM_END`]), each 4 KiB page backed by its own frame from the buddy
+//! allocator, with permissions in the kernel's page tables.
 //!
-//! Memory is identity-mapped, so a mapping's address is its frames' physical address.
-//! A mapping of n pages takes a 2^k-page buddy block and returns the unused tail at
-//! once; unmapping frees page runs as naturally aligned power-of-two chunks, so any
-//! page-aligned part of a mapping can be unmapped. Free frames stay mapped read-write
-//! (the buddy allocator keeps its free lists inside them).
+//! Pages are mapped to whatever frames are free, so a mapping of any size needs only
+//! that many free frames, not a contiguous run of them: a long-running program that
+//! maps and unmaps a lot (the JIT) cannot fragment itself out of memory. The layout:
+//!
+//! | region | addresses | grows |
+//! | --- | --- | --- |
+//! | brk heap | 512 GiB .. 576 GiB | up, page by page with the break |
+//! | main stack | below 640 GiB, a guard page under it | fixed at start |
+//! | `mmap` | 640 GiB .. 1 TiB | first fit; freed ranges are reused |
+//!
+//! The kernel image stays in the identity-mapped first 4 GiB (glibc write-protects its
+//! RELRO part with `mprotect`). Every frame the program holds is counted, and the
+//! highest count is its memory peak ([`peak_bytes`]).
 
 use core::ops::Range;
 use spin::Mutex;
@@ -15,99 +24,169 @@ use super::frames;
 use super::rangeset::RangeSet;
 use linux_abi::errno::{EINVAL, ENOMEM, Errno};
 
-use super::paging::{self, Access, PAGE_SIZE};
+use super::paging::{self, Access, PAGE_SIZE, PROGRAM_BASE, PROGRAM_END};
 
 /// How many separate mappings can exist at once.
 const MAX_MAPPINGS: usize = 4096;
+/// Where the brk heap starts.
+const HEAP_BASE: u64 = PROGRAM_BASE;
+/// How far the break may move.
+const HEAP_LIMIT: u64 = PROGRAM_BASE + (64 << 30);
+/// The main stack's top (it grows down from here).
+const STACK_TOP: u64 = PROGRAM_BASE + (128 << 30);
+/// Where anonymous mappings are placed.
+const MAP_AREA: Range<u64> = STACK_TOP..PROGRAM_END;
 
 struct AddressSpace {
-    /// Anonymous mappings.
+    /// Anonymous mappings (inside `MAP_AREA`).
     maps: RangeSet<MAX_MAPPINGS>,
-    /// The region reserved for brk, and the current break within it.
-    heap: Range<u64>,
+    /// The current break.
     brk: u64,
+    /// End of the heap's mapped pages: `brk` rounded up to a page.
+    heap_end: u64,
     /// The main stack (guard page excluded).
     stack: Range<u64>,
     /// The kernel image (glibc write-protects its RELRO part with mprotect).
     image: Range<u64>,
+    /// Frames the program holds now, and the most it has held.
+    held_pages: u64,
+    peak_pages: u64,
 }
 
-static SPACE: Mutex<AddressSpace> =
-    Mutex::new(AddressSpace { maps: RangeSet::new(), heap: 0..0, brk: 0, stack: 0..0, image: 0..0 });
-
-fn pages(bytes: u64) -> usize {
-    bytes.div_ceil(PAGE_SIZE) as usize
-}
-
-/// Frees the page-aligned run `r` as naturally aligned power-of-two chunks.
-fn free_run(r: Range<u64>) {
-    let mut at = r.start;
-    while at < r.end {
-        let mut chunk = PAGE_SIZE << at.trailing_zeros().saturating_sub(12).min(40);
-        while at + chunk > r.end {
-            chunk >>= 1;
+impl AddressSpace {
+    /// The lowest address in the mapping area with `len` free bytes after it.
+    fn find_gap(&self, len: u64) -> Option<u64> {
+        let mut cursor = MAP_AREA.start;
+        for m in self.maps.as_slice() {
+            if m.start.saturating_sub(cursor) >= len {
+                return Some(cursor);
+            }
+            cursor = cursor.max(m.end);
         }
-        // SAFETY: `[at, at+chunk)` is an aligned power-of-two run of frames that was
-        // handed out by the buddy allocator (inside one block) and is no longer used.
-        unsafe { frames::free_pages(at, (chunk / PAGE_SIZE) as usize) };
-        at += chunk;
+        (MAP_AREA.end.saturating_sub(cursor) >= len).then_some(cursor)
+    }
+
+    fn gained(&mut self, pages: u64) {
+        self.held_pages += pages;
+        self.peak_pages = self.peak_pages.max(self.held_pages);
     }
 }
 
-/// Allocates `bytes` (page multiple) of contiguous frames, returning the unused tail of
-/// the power-of-two block to the allocator.
-fn alloc_run(bytes: u64) -> Option<u64> {
-    let n = pages(bytes);
-    let block = frames::alloc_pages(n)?;
-    let block_bytes = n.next_power_of_two() as u64 * PAGE_SIZE;
-    free_run(block + bytes..block + block_bytes);
-    Some(block)
+static SPACE: Mutex<AddressSpace> = Mutex::new(AddressSpace {
+    maps: RangeSet::new(),
+    brk: HEAP_BASE,
+    heap_end: HEAP_BASE,
+    stack: 0..0,
+    image: 0..0,
+    held_pages: 0,
+    peak_pages: 0,
+});
+
+fn page_starts(r: Range<u64>) -> impl Iterator<Item = u64> {
+    r.step_by(PAGE_SIZE as usize)
 }
 
-fn zero(r: Range<u64>) {
-    // SAFETY: the range is frames this module owns, mapped read-write at this point.
-    unsafe { core::ptr::write_bytes(r.start as *mut u8, 0, (r.end - r.start) as usize) };
+/// Backs every page of `r` (program memory, page-aligned, unmapped) with a zeroed frame
+/// and `access`; returns the page count, or `None` (and nothing mapped) when frames
+/// run out.
+fn map_pages(r: Range<u64>, access: Access) -> Option<u64> {
+    let mut done = r.start;
+    for page in page_starts(r.clone()) {
+        let Some(frame) = frames::alloc_pages(1) else { break };
+        // SAFETY: the allocator just handed out this identity-mapped, writable frame.
+        unsafe { core::ptr::write_bytes(frame as *mut u8, 0, PAGE_SIZE as usize) };
+        if !paging::map_program_page(page, frame, access) {
+            // SAFETY: the frame was allocated above and is not mapped anywhere.
+            unsafe { frames::free_pages(frame, 1) };
+            break;
+        }
+        done = page + PAGE_SIZE;
+    }
+    if done < r.end {
+        unmap_pages(r.start..done);
+        return None;
+    }
+    paging::flush();
+    Some((r.end - r.start) / PAGE_SIZE)
 }
 
-/// Sets up the program's memory: a brk heap of `heap_bytes` and a stack of
-/// `stack_bytes` (below it a guard page). Returns the stack range.
-pub fn init(heap_bytes: u64, stack_bytes: u64, image: Range<u64>) -> Option<Range<u64>> {
+/// Unmaps every page of `r` (program memory) and frees its frame; returns how many
+/// frames were freed.
+fn unmap_pages(r: Range<u64>) -> u64 {
+    let mut freed = 0;
+    for page in page_starts(r) {
+        if let Some(frame) = paging::unmap_program_page(page) {
+            // SAFETY: the frame backed this page alone, and the page is unmapped now.
+            unsafe { frames::free_pages(frame, 1) };
+            freed += 1;
+        }
+    }
+    paging::flush();
+    freed
+}
+
+/// Sets the access of every page of `r` (program memory that has frames).
+fn protect_pages(r: Range<u64>, access: Access) {
+    for page in page_starts(r) {
+        paging::protect_program_page(page, access);
+    }
+    paging::flush();
+}
+
+/// Sets up the program's memory: an empty brk heap and a main stack of `stack_bytes`
+/// whose lowest page is the guard page. Returns the stack range, or `None` if there are
+/// not enough frames for it.
+pub fn init(stack_bytes: u64, image: Range<u64>) -> Option<Range<u64>> {
     let mut s = SPACE.lock();
-    let heap = frames::alloc_pages(pages(heap_bytes))?;
-    let stack_block = alloc_run(stack_bytes + PAGE_SIZE)?;
-    paging::set_range(stack_block, stack_block + PAGE_SIZE, Access::None);
-    s.heap = heap..heap + heap_bytes;
-    s.brk = heap;
-    s.stack = stack_block + PAGE_SIZE..stack_block + PAGE_SIZE + stack_bytes;
+    let stack = STACK_TOP - stack_bytes + PAGE_SIZE..STACK_TOP;
+    let pages = map_pages(stack.clone(), Access::ReadWrite)?;
+    s.gained(pages);
+    s.stack = stack.clone();
     s.image = image;
-    Some(s.stack.clone())
+    Some(stack)
 }
 
-/// `brk`: moves the break inside the heap region, zeroing memory it hands out again.
+/// `brk`: moves the break inside the heap region, mapping or freeing the pages between
+/// the old and the new break, and zeroing memory it hands out again. Returns the new
+/// break, or the old one if there are no frames for the pages it needs.
 pub fn brk(addr: u64) -> u64 {
     let mut s = SPACE.lock();
-    if addr >= s.heap.start && addr <= s.heap.end {
-        if addr > s.brk {
-            zero(s.brk..addr);
-        }
-        s.brk = addr;
+    if !(HEAP_BASE..=HEAP_LIMIT).contains(&addr) {
+        return s.brk;
     }
+    let end = addr.next_multiple_of(PAGE_SIZE);
+    let old_end = s.heap_end;
+    if end > old_end {
+        let Some(pages) = map_pages(old_end..end, Access::ReadWrite) else { return s.brk };
+        s.gained(pages);
+    } else if end < old_end {
+        s.held_pages -= unmap_pages(end..old_end);
+    }
+    s.heap_end = end;
+    if addr > s.brk {
+        // Pages kept across a shrink and a grow may hold old bytes; new ones are zero.
+        let dirty_end = addr.min(old_end);
+        if dirty_end > s.brk {
+            // SAFETY: `[brk, dirty_end)` is mapped read-write heap that the program
+            // does not own at this point (it is above the old break).
+            unsafe { core::ptr::write_bytes(s.brk as *mut u8, 0, (dirty_end - s.brk) as usize) };
+        }
+    }
+    s.brk = addr;
     s.brk
 }
 
 /// An anonymous mapping of `len` bytes (page multiple), zeroed, with `prot`.
 pub fn map(len: u64, prot: u64) -> Result<u64, Errno> {
     let mut s = SPACE.lock();
-    let addr = alloc_run(len).ok_or(ENOMEM)?;
+    let addr = s.find_gap(len).ok_or(ENOMEM)?;
     let r = addr..addr + len;
+    let pages = map_pages(r.clone(), Access::from_prot(prot)).ok_or(ENOMEM)?;
     if s.maps.insert(r.clone()).is_err() {
-        free_run(r);
+        unmap_pages(r);
         return Err(ENOMEM);
     }
-    zero(r.clone());
-    if Access::from_prot(prot) != Access::ReadWrite {
-        paging::set_range(r.start, r.end, Access::from_prot(prot));
-    }
+    s.gained(pages);
     Ok(addr)
 }
 
@@ -117,21 +196,22 @@ pub fn map_fixed(addr: u64, len: u64, prot: u64) -> Result<u64, Errno> {
     if !s.maps.covers(addr..addr + len) {
         return Err(ENOMEM);
     }
-    paging::set_range(addr, addr + len, Access::ReadWrite);
-    zero(addr..addr + len);
-    paging::set_range(addr, addr + len, Access::from_prot(prot));
+    for page in page_starts(addr..addr + len) {
+        let frame = paging::program_frame(page).expect("a mapped page has a frame");
+        // SAFETY: the frame backs this mapping alone and is identity-mapped writable.
+        unsafe { core::ptr::write_bytes(frame as *mut u8, 0, PAGE_SIZE as usize) };
+    }
+    protect_pages(addr..addr + len, Access::from_prot(prot));
     Ok(addr)
 }
 
 /// Unmaps the mapped pages of `[addr, addr+len)`; pages not mapped are ignored.
 pub fn unmap(addr: u64, len: u64) -> Result<(), Errno> {
     let mut s = SPACE.lock();
-    s.maps
-        .remove(addr..addr + len, |piece| {
-            paging::set_range(piece.start, piece.end, Access::ReadWrite);
-            free_run(piece);
-        })
-        .map_err(|_| ENOMEM)
+    let mut freed = 0;
+    s.maps.remove(addr..addr + len, |piece| freed += unmap_pages(piece)).map_err(|_| ENOMEM)?;
+    s.held_pages -= freed;
+    Ok(())
 }
 
 /// Changes the protection of `[addr, addr+len)`: mappings, the brk heap, the stack or
@@ -140,7 +220,11 @@ pub fn protect(addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
     let s = SPACE.lock();
     let r = addr..addr + len;
     let inside = |x: &Range<u64>| x.start <= r.start && r.end <= x.end;
-    if !(s.maps.covers(r.clone()) || inside(&s.heap) || inside(&s.stack) || inside(&s.image)) {
+    if s.maps.covers(r.clone()) || inside(&(HEAP_BASE..s.heap_end)) || inside(&s.stack) {
+        protect_pages(r, Access::from_prot(prot));
+        return Ok(());
+    }
+    if !inside(&s.image) {
         return Err(ENOMEM);
     }
     if r.end > paging::MAPPED_LIMIT {
@@ -153,5 +237,11 @@ pub fn protect(addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
 /// (bytes mapped, bytes of brk heap in use) for the exit report.
 pub fn usage() -> (u64, u64) {
     let s = SPACE.lock();
-    (s.maps.total(), s.brk - s.heap.start)
+    (s.maps.total(), s.brk - HEAP_BASE)
+}
+
+/// The most memory the program has held at once: its heap, stack and mappings, in
+/// bytes of frames (page tables not included).
+pub fn peak_bytes() -> u64 {
+    SPACE.lock().peak_pages * PAGE_SIZE
 }
