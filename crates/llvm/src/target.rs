@@ -17,12 +17,42 @@ use crate::{Error, initialise_x86_target, take_message};
 /// A target machine for the CPU this code runs on, set up as ORC's LLJIT sets up its
 /// own on x86-64 (`JITTargetMachineBuilder::detectHost`, then JITLink's requirements):
 /// the host's triple, CPU name and features, position-independent code, the small code
-/// model, the default (O2) code generator level.
+/// model, the default (O2) code generator level unless [`TargetMachine::at_level`]
+/// makes one for another.
 pub struct TargetMachine {
     pub(crate) raw: LLVMTargetMachineRef,
     triple: String,
     cpu: String,
     features: String,
+    reloc: LLVMRelocMode,
+    level: CodegenLevel,
+}
+
+/// How hard the code generator works (LLVM's `CodeGenOptLevel`): `None` selects
+/// instructions with FastISel and allocates registers with the fast allocator — the
+/// quickest compile, what clang's `-O0` uses; `Less` (clang's `-O1`), `Default`
+/// (`-O2`) and `Aggressive` (`-O3`) use SelectionDAG and the greedy allocator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodegenLevel {
+    /// FastISel, fast register allocation.
+    None,
+    /// `-O1`'s code generator.
+    Less,
+    /// `-O2`'s code generator.
+    Default,
+    /// `-O3`'s code generator.
+    Aggressive,
+}
+
+impl CodegenLevel {
+    fn raw(self) -> LLVMCodeGenOptLevel {
+        match self {
+            CodegenLevel::None => LLVMCodeGenOptLevel::LLVMCodeGenLevelNone,
+            CodegenLevel::Less => LLVMCodeGenOptLevel::LLVMCodeGenLevelLess,
+            CodegenLevel::Default => LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
+            CodegenLevel::Aggressive => LLVMCodeGenOptLevel::LLVMCodeGenLevelAggressive,
+        }
+    }
 }
 
 // SAFETY: a TargetMachine is only used through `&self` for one module at a time and
@@ -64,14 +94,19 @@ pub fn llvm_version() -> String {
 impl TargetMachine {
     /// The target machine for this host (initialises the X86 target first).
     pub fn host() -> Result<TargetMachine, Error> {
-        TargetMachine::create(&host_cpu_name(), &host_cpu_features(), LLVMRelocMode::LLVMRelocPIC)
+        TargetMachine::create(
+            &host_cpu_name(),
+            &host_cpu_features(),
+            LLVMRelocMode::LLVMRelocPIC,
+            CodegenLevel::Default,
+        )
     }
 
     /// A target machine for any x86-64 (CPU `x86-64`: SSE2, no later extensions), set
     /// up like [`TargetMachine::host`] otherwise: what rustc and `clang` build for by
     /// default, so JIT code compiled with it is comparable with an AOT build.
     pub fn generic() -> Result<TargetMachine, Error> {
-        TargetMachine::create("x86-64", "", LLVMRelocMode::LLVMRelocPIC)
+        TargetMachine::create("x86-64", "", LLVMRelocMode::LLVMRelocPIC, CodegenLevel::Default)
     }
 
     /// The raw handle, for an llvm-sys call this layer does not wrap (tests compare
@@ -84,11 +119,23 @@ impl TargetMachine {
     /// makes position-dependent code (static relocation model, small code model: every
     /// address below 2 GiB) — what a fixed-address image such as an exported app needs.
     pub fn generic_static() -> Result<TargetMachine, Error> {
-        TargetMachine::create("x86-64", "", LLVMRelocMode::LLVMRelocStatic)
+        TargetMachine::create("x86-64", "", LLVMRelocMode::LLVMRelocStatic, CodegenLevel::Default)
     }
 
-    /// A target machine for the host's triple with `cpu`, `features` and `reloc`.
-    fn create(cpu: &str, features: &str, reloc: LLVMRelocMode) -> Result<TargetMachine, Error> {
+    /// The same machine (triple, CPU, features, relocation model) with the code
+    /// generator at `level`.
+    pub fn at_level(&self, level: CodegenLevel) -> Result<TargetMachine, Error> {
+        TargetMachine::create(&self.cpu, &self.features, self.reloc, level)
+    }
+
+    /// Its code generator's level.
+    pub fn level(&self) -> CodegenLevel {
+        self.level
+    }
+
+    /// A target machine for the host's triple with `cpu`, `features`, `reloc` and
+    /// `level`.
+    fn create(cpu: &str, features: &str, reloc: LLVMRelocMode, level: CodegenLevel) -> Result<TargetMachine, Error> {
         initialise_x86_target();
         // SAFETY: LLVM returns messages we own.
         let triple = take_message(unsafe { LLVMNormalizeTargetTriple(LLVMGetDefaultTargetTriple()) });
@@ -110,7 +157,7 @@ impl TargetMachine {
                 ctriple.as_ptr(),
                 ccpu.as_ptr(),
                 cfeatures.as_ptr(),
-                LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
+                level.raw(),
                 reloc,
                 LLVMCodeModel::LLVMCodeModelSmall,
             )
@@ -118,7 +165,7 @@ impl TargetMachine {
         if raw.is_null() {
             return Err(Error::Codegen(format!("cannot create a target machine for {triple} ({cpu})")));
         }
-        Ok(TargetMachine { raw, triple, cpu, features })
+        Ok(TargetMachine { raw, triple, cpu, features, reloc, level })
     }
 
     /// The target triple.

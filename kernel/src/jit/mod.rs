@@ -31,7 +31,7 @@ pub mod tiered;
 use std::fmt;
 use std::time::Instant;
 
-use bf_llvm::{AttributeIndex, Builder, LlJit, Pipeline, TargetMachine};
+use bf_llvm::{AttributeIndex, Builder, CodegenLevel, LlJit, Pipeline, TargetMachine};
 
 /// An optimisation level of the new pass manager (`default<On>`): the tier table's own
 /// type, so a tier's row is what the JIT compiles at.
@@ -45,6 +45,19 @@ pub fn pipeline(level: OptLevel) -> Pipeline {
         OptLevel::O1 => Pipeline::O1,
         OptLevel::O2 => Pipeline::O2,
         OptLevel::O3 => Pipeline::O3,
+    }
+}
+
+/// The code generator's level for code optimised at `level` (issue 14, compile
+/// latency): O0 code is generated with FastISel and the fast register allocator, as
+/// clang's `-O0` does — its point is to be made quickly. Every other level keeps
+/// `-O2`'s code generator, which every tier used before: `-O1`'s (`Less`) made t1's
+/// promotions no faster, and FastISel for t1 made its code 1.2–2.6× slower
+/// (docs/engine.md, "Compile latency").
+pub fn codegen_level(level: OptLevel) -> CodegenLevel {
+    match level {
+        OptLevel::O0 => CodegenLevel::None,
+        OptLevel::O1 | OptLevel::O2 | OptLevel::O3 => CodegenLevel::Default,
     }
 }
 
@@ -200,10 +213,13 @@ impl CpuTarget {
 /// would compile them itself (same target machine settings but the CPU), so the tiered
 /// engine keeps the bytes (snapshots) and links them with [`Jit::add_object`]. The
 /// target machine is made at the first compilation: a warm load, which compiles
-/// nothing, never makes one.
+/// nothing, never makes one. One machine per code-generator level ([`codegen_level`]).
 pub struct Compiler {
     cpu: CpuTarget,
+    /// The machine for the optimiser's cost model (`-O2`'s code generator).
     machine: Option<TargetMachine>,
+    /// The machines that generate code, per [`CodegenLevel`] used so far.
+    generators: Vec<TargetMachine>,
     /// How many modules it compiled.
     pub compiles: u32,
 }
@@ -229,7 +245,7 @@ impl Compiler {
 
     /// A compiler for `cpu`.
     pub fn for_cpu(cpu: CpuTarget) -> Compiler {
-        Compiler { cpu, machine: None, compiles: 0 }
+        Compiler { cpu, machine: None, generators: Vec::new(), compiles: 0 }
     }
 
     /// Its target machine, made on first use.
@@ -247,9 +263,42 @@ impl Compiler {
         Ok(())
     }
 
-    /// Compiles `module` (already optimised) to an object.
-    pub fn compile(&mut self, module: Module) -> Result<Vec<u8>, JitError> {
-        let object = self.machine()?.emit_object(module.ir)?;
+    /// The machine that generates code optimised at `level`, made on first use.
+    fn generator(&mut self, level: OptLevel) -> Result<&TargetMachine, JitError> {
+        let wanted = codegen_level(level);
+        let index = match self.generators.iter().position(|m| m.level() == wanted) {
+            Some(i) => i,
+            None => {
+                let machine = self.machine()?.at_level(wanted)?;
+                self.generators.push(machine);
+                self.generators.len() - 1
+            }
+        };
+        Ok(&self.generators[index])
+    }
+
+    /// Makes the target machines for `level` now and warms the code generator up with
+    /// an empty function (its first use builds the subtarget's tables: about 1 ms
+    /// natively), so that timing a compilation at that level measures the compilation,
+    /// not the per-boot set-up.
+    pub fn prepare(&mut self, level: OptLevel) -> Result<(), JitError> {
+        self.machine()?;
+        let warm = bf_llvm::Module::new("bf.warm-up");
+        {
+            let cx = warm.context();
+            let f = warm.add_function("bf.warm_up", cx.function_type(cx.void_type(), &[], false));
+            let mut builder = Builder::new(cx);
+            builder.position_at_end(f.append_basic_block("entry"));
+            builder.ret_void();
+        }
+        self.generator(level)?.emit_object(warm)?;
+        Ok(())
+    }
+
+    /// Compiles `module`, already optimised at `level`, to an object with that level's
+    /// code generator ([`codegen_level`]).
+    pub fn compile(&mut self, module: Module, level: OptLevel) -> Result<Vec<u8>, JitError> {
+        let object = self.generator(level)?.emit_object(module.ir)?;
         self.compiles += 1;
         Ok(object)
     }
@@ -322,11 +371,15 @@ impl Module {
 }
 
 impl Jit {
-    /// A new LLJIT for the host, with `symbols` defined for JIT code to call.
+    /// A new LLJIT for the host, with `symbols` defined for JIT code to call: their
+    /// trampolines ([`host_module`]) are compiled here, with the quickest code
+    /// generator, not by LLJIT at the first lookup — that lookup would otherwise pay
+    /// for them, which was most of fib's O0 compile time (issue 14).
     pub fn new(symbols: &[HostSymbol]) -> Result<Jit, JitError> {
         let mut this = Jit::bare()?;
         if !symbols.is_empty() {
-            this.add(host_module(symbols)?)?;
+            let object = Compiler::new().compile(host_module(symbols)?, OptLevel::O0)?;
+            this.add_object("host", &object)?;
         }
         Ok(this)
     }
@@ -380,10 +433,17 @@ pub fn compile(
     level: OptLevel,
     name: &str,
 ) -> Result<(u64, f64), JitError> {
+    // One compiler for the whole boot: its target machines are made once, as a JIT
+    // that compiles many functions makes them once.
+    static HOST_COMPILER: std::sync::Mutex<Option<Compiler>> = std::sync::Mutex::new(None);
+    let mut compiler = HOST_COMPILER.lock().unwrap_or_else(|e| e.into_inner());
+    let compiler = compiler.get_or_insert_with(|| Compiler::for_cpu(CpuTarget::Host));
+    compiler.prepare(level)?;
     let start = Instant::now();
     let mut module = Module::parse(module_name, source)?;
-    module.optimise(level);
-    jit.add(module)?;
+    compiler.optimise(&mut module, level)?;
+    let object = compiler.compile(module, level)?;
+    jit.add_object(name, &object)?;
     let addr = jit.lookup(name)?;
     Ok((addr, start.elapsed().as_secs_f64() * 1e3))
 }

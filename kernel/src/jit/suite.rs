@@ -67,7 +67,7 @@ impl CompiledApp {
         let mut module = Module::parse(name, bitcode)?;
         let mut compiler = Compiler::for_cpu(cpu);
         compiler.optimise(&mut module, level)?;
-        let object = compiler.compile(module)?;
+        let object = compiler.compile(module, level)?;
         jit.add_object(name, &object)?;
         let entry = jit.lookup("bf_app_main")?;
         let compile_ms = start.elapsed().as_secs_f64() * 1e3;

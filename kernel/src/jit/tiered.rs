@@ -328,7 +328,7 @@ fn compile_function(
     let shape = lap();
     compiler.optimise(&mut module, level)?;
     let optimise = lap();
-    let object = compiler.compile(module)?;
+    let object = compiler.compile(module, level)?;
     let codegen = lap();
     let (address, object) = link_object(jit, object, &code_symbol(name, suffix))?;
     let link = lap();
@@ -531,7 +531,7 @@ impl TieredApp {
         let mut compiler = Compiler::new();
         let (names, starts_interpreted, load_objects) = match warm {
             None => {
-                let host = compiler.compile(host_module(&all)?)?;
+                let host = compiler.compile(host_module(&all)?, OptLevel::O2)?;
                 let mut module = Module::parse(name, bitcode)?;
                 let names = rewrite_with(module.ir(), None, hooks);
                 // Whether function `id` starts interpreted: a trampoline through its slot
@@ -549,11 +549,18 @@ impl TieredApp {
                 compiler.optimise(&mut module, level)?;
                 let mut objects = vec![
                     Object { name: "host".into(), bytes: host },
-                    Object { name: format!("load.{load_suffix}"), bytes: compiler.compile(module)? },
+                    Object { name: format!("load.{load_suffix}"), bytes: compiler.compile(module, level)? },
                 ];
                 if let Some(p) = &prepared {
-                    let glue = compiler.compile(p.glue()?)?;
+                    let glue = compiler.compile(p.glue()?, OptLevel::O2)?;
                     objects.push(Object { name: "glue".into(), bytes: glue });
+                }
+                // The machines every compiled tier needs, made and warmed up now (part of
+                // the load), so that a promotion's time is its compilation's (issue 14).
+                for tier in TIERS.rows() {
+                    if let Producer::Compiled(opt) = tier.producer {
+                        compiler.prepare(opt)?;
+                    }
                 }
                 (names, starts_interpreted, objects)
             }

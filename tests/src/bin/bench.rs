@@ -658,6 +658,20 @@ fn main() {
             get("profile.overhead_pct".into())
         )
         .unwrap();
+        let program_peak = get("program.mem_peak_bytes".into());
+        writeln!(
+            apps,
+            "\nMemory: LLVM's C++ heap (every `operator new`) at its highest during the suite, \
+             `llvm.suite_mem_peak_bytes` {:.0} bytes; everything the program held at once (heap, stack, \
+             every mapping: `program.mem_peak_bytes`, bare metal only) {}.",
+            get("llvm.suite_mem_peak_bytes".into()),
+            if program_peak.is_nan() {
+                "— (not measured natively)".to_string()
+            } else {
+                format!("{program_peak:.0} bytes")
+            }
+        )
+        .unwrap();
     }
 
     // The images on the partition are the last QEMU boot's (the suite before `native`).
@@ -692,6 +706,34 @@ fn main() {
             }
             writeln!(latency, "| {app} | {} |", cells.join(" | ")).unwrap();
         }
+        // Every promotion of every app: the figures issue's goals are about these medians.
+        let all = |tier: &str| -> Vec<f64> {
+            metrics
+                .iter()
+                .filter(|m| {
+                    m.0.starts_with("jit.compile_ms.")
+                        && m.0.split('.').count() == 5
+                        && m.0.ends_with(&format!(".{tier}"))
+                })
+                .map(|m| m.1)
+                .collect()
+        };
+        let (t1, t2) = (all("t1"), all("t2"));
+        if t1.is_empty() || t2.is_empty() {
+            continue;
+        }
+        writeln!(
+            latency,
+            "| all apps | {} | {:.1} | | | {} | {:.1} | | |",
+            t1.len(),
+            median(t1.clone()),
+            t2.len(),
+            median(t2.clone())
+        )
+        .unwrap();
+        let slug = where_.replace(' ', "_").to_lowercase();
+        println!("METRIC jit.promote_ms_median.all.t1.{slug} {:.2} ms", median(t1));
+        println!("METRIC jit.promote_ms_median.all.t2.{slug} {:.2} ms", median(t2));
     }
 
     let persistence = cold_and_warm(&charts);
