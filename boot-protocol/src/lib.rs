@@ -40,3 +40,12 @@ pub const fn scratch_byte(sector: u64, byte: usize) -> u8 {
 
 /// Physical address the payload is loaded to (and the kernel ELF is linked at).
 pub const LOAD_ADDR: u64 = 0x10_0000;
+
+/// Where the kernel links the AOT apps' zero-initialised statics (`linker.ld`'s
+/// `.aot_bss`): a window the kernel maps to frames only while an AOT app runs, so the
+/// ~11 MB of the apps' arrays cost no memory the rest of the time. It is a `PT_LOAD`
+/// segment without file bytes: the image tool leaves it out of the flat image and its
+/// memory size, and stage2 never touches it. Below 2 GiB (the AOT code reaches it
+/// RIP-relative from the kernel's text), above the RAM of a small machine; on a machine
+/// with RAM here, the kernel keeps the window's frames out of use.
+pub const AOT_WINDOW: core::ops::Range<u64> = 0x7000_0000..0x7400_0000;

@@ -129,7 +129,10 @@ pub extern "C" fn kernel_start(boot_info_addr: u64, entry_tsc: u64) -> ! {
     }
     let kernel_end = &raw const _end as u64;
     let image_end = kernel_end.max(header.load_addr + header.payload_size);
-    let free = free_regions(map, &[0..0x10_0000, header.load_addr..image_end], ADDRESSABLE_LIMIT);
+    // RAM under the AOT window (only a machine with over 1.75 GiB has any) stays unused:
+    // the window's pages are mapped to other frames while an AOT app runs.
+    let free =
+        free_regions(map, &[0..0x10_0000, header.load_addr..image_end, boot_protocol::AOT_WINDOW], ADDRESSABLE_LIMIT);
     // SAFETY: the regions are usable RAM below the 4 GiB stage2 identity-mapped, outside
     // low memory and the kernel image; nothing else owns them. Called once.
     let managed = unsafe { mm::frames::init(&free) };
@@ -231,7 +234,8 @@ fn kernel_segments(out: &mut [(u64, u64, paging::Access); 16]) -> (usize, u64, u
         let flags = u32::from_le_bytes(ph[4..8].try_into().unwrap());
         let vaddr = u64::from_le_bytes(ph[16..24].try_into().unwrap());
         let memsz = u64::from_le_bytes(ph[40..48].try_into().unwrap());
-        if kind != 1 || n == out.len() {
+        // The AOT window is mapped on demand (mm::vmem::map_aot_statics), not here.
+        if kind != 1 || n == out.len() || boot_protocol::AOT_WINDOW.contains(&vaddr) {
             continue;
         }
         // ELF p_flags: PF_X = 1, PF_W = 2; loaded segments are always readable.
@@ -273,6 +277,11 @@ fn start_program(
     let mut segments = [(0, 0, paging::Access::None); 16];
     let (count, phdr, phnum) = kernel_segments(&mut segments);
     paging::init(&segments[..count]);
+    // The AOT apps' statics have no frames until an AOT app runs.
+    let statics = mm::vmem::aot_statics();
+    if !statics.is_empty() {
+        paging::set_range(statics.start, statics.end, paging::Access::None);
+    }
     // The dead-code map covers the kernel's code and read-only data (docs/shrink.md).
     let read_only =
         segments[..count].iter().filter(|s| matches!(s.2, paging::Access::ReadExecute | paging::Access::Read));

@@ -207,28 +207,11 @@ pub fn boot_with_memory(
     outcome
 }
 
-/// Where the kernel's memory image ends (the `_end` symbol: code, data and BSS from
-/// 1 MiB up), read with `nm` from `build/kernel.elf`.
-pub fn kernel_image_end() -> u64 {
-    let nm = Command::new("nm").arg(&Artifacts::locate().kernel).output().expect("run nm");
-    String::from_utf8_lossy(&nm.stdout)
-        .lines()
-        .find_map(|l| l.strip_suffix(" B _end").or_else(|| l.strip_suffix(" b _end")))
-        .and_then(|a| u64::from_str_radix(a, 16).ok())
-        .expect("the kernel ELF defines _end")
-}
-
-/// The guest RAM of the small-machine tests (issue 14): 64 MiB for a kernel that ends
-/// below 40 MiB (the minimal LLVM's, about 38 MiB), which leaves it about 25 MiB for the
-/// program. Debian's `llvm-22-dev` makes a kernel of about 50 MiB, which 64 MiB cannot
-/// hold with the suite beside it; that kernel gets 80 MiB, the same ~25 MiB to spare,
-/// so CI runs the same small-memory paths (a 2 MiB stack, no memory to waste).
-pub fn small_memory_mib() -> u32 {
-    let end = kernel_image_end();
-    let mib = if end <= 40 << 20 { 64 } else { 80 };
-    println!("small machine: the kernel ends at {} MiB, so the guest gets {mib} MiB", end >> 20);
-    mib
-}
+/// The guest RAM of the small-machine tests (issue 14): 64 MiB. The kernel image ends
+/// at about 26 MiB with the minimal LLVM and 38 MiB with Debian's `llvm-22-dev` (the
+/// AOT apps' statics are mapped only while they run), leaving 38 or 26 MiB for the
+/// program.
+pub const SMALL_MACHINE_MIB: u32 = 64;
 
 /// Asserts that `text` (COM1 or a program's output) contains every needle; on failure
 /// the message names the missing one and shows the whole text.

@@ -130,3 +130,24 @@ pub fn measure(run: impl FnOnce() -> i32) -> AppRun {
 pub fn run_native(entry: fn() -> i32) -> AppRun {
     measure(entry)
 }
+
+/// Runs `entry`, an AOT app's entry, with its zero-initialised statics (`statics`, its
+/// part of the on-demand window: `linker.ld`'s `.aot_bss`) backed by zeroed frames on
+/// bare metal for the call, and freed after it (`mm::vmem::map_aot_statics`). Natively
+/// Linux maps them. If memory is short the app does not run: status 127, and a line
+/// that says why.
+pub fn with_aot_statics(statics: std::ops::Range<u64>, entry: impl FnOnce() -> i32) -> i32 {
+    if !crate::platform::bare_metal::ACTIVE.load(Ordering::Relaxed) {
+        return entry();
+    }
+    if !crate::mm::vmem::map_aot_statics(statics.clone()) {
+        println!(
+            "aot: not enough memory for the app's statics ({} KiB): the AOT run is skipped",
+            (statics.end - statics.start) >> 10
+        );
+        return 127;
+    }
+    let status = entry();
+    crate::mm::vmem::unmap_aot_statics(statics);
+    status
+}

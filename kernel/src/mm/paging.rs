@@ -304,6 +304,26 @@ pub fn protect_program_page(addr: u64, access: Access) {
     }
 }
 
+/// Maps the identity-mapped page at `addr` (below 4 GiB) to `frame` instead, with
+/// `access`: the on-demand AOT window ([`boot_protocol::AOT_WINDOW`]). The caller
+/// flushes the TLB.
+pub fn remap_identity_page(addr: u64, frame: u64, access: Access) {
+    assert!(addr < MAPPED_LIMIT && addr.is_multiple_of(PAGE_SIZE), "bad page {addr:#x}");
+    let pml4 = PML4.lock().expect("paging::init ran");
+    *small_pte(pml4, addr) = frame | access.bits();
+}
+
+/// Undoes [`remap_identity_page`]: the page at `addr` is unmapped again (its identity
+/// entry, not present); returns the frame it mapped, if it was mapped. The caller
+/// flushes the TLB.
+pub fn unmap_identity_page(addr: u64) -> Option<u64> {
+    let pml4 = PML4.lock().expect("paging::init ran");
+    let pte = small_pte(pml4, addr);
+    let frame = (*pte & PRESENT != 0).then_some(*pte & ADDRESS_MASK);
+    *pte = addr;
+    frame
+}
+
 /// Makes changes to the program's page tables visible (reloads CR3).
 pub fn flush() {
     flush_tlb();

@@ -14,8 +14,10 @@
 //! | `mmap` | 640 GiB .. 1 TiB | first fit; freed ranges are reused |
 //!
 //! The kernel image stays in the identity-mapped first 4 GiB (glibc write-protects its
-//! RELRO part with `mprotect`). Every frame the program holds is counted, and the
-//! highest count is its memory peak ([`peak_bytes`]).
+//! RELRO part with `mprotect`). The AOT apps' statics, linked into a window of their
+//! own ([`boot_protocol::AOT_WINDOW`]), get frames only while an AOT app runs
+//! ([`map_aot_statics`]). Every frame the program holds is counted, and the highest
+//! count is its memory peak ([`peak_bytes`]).
 
 use core::ops::Range;
 use spin::Mutex;
@@ -144,6 +146,59 @@ pub fn init(stack_bytes: u64, image: Range<u64>) -> Option<Range<u64>> {
     s.stack = stack.clone();
     s.image = image;
     Some(stack)
+}
+
+unsafe extern "C" {
+    /// Start of the AOT apps' statics (`linker.ld`'s `.aot_bss`).
+    static __bf_aot_bss_start: u8;
+    /// End of the AOT apps' statics, page-aligned.
+    static __bf_aot_bss_end: u8;
+}
+
+/// All AOT apps' statics: where the linker put them, inside the on-demand window.
+pub fn aot_statics() -> Range<u64> {
+    (&raw const __bf_aot_bss_start as u64)..(&raw const __bf_aot_bss_end as u64)
+}
+
+/// Backs `range` (one app's statics: page-aligned, inside [`aot_statics`]) with zeroed
+/// frames, read-write, for one AOT run; false (nothing mapped) if it is not such a
+/// range or there are not enough free frames.
+pub fn map_aot_statics(range: Range<u64>) -> bool {
+    let window = aot_statics();
+    if range.start < window.start || range.end > window.end || !range.start.is_multiple_of(PAGE_SIZE) {
+        return false;
+    }
+    let mut s = SPACE.lock();
+    let mut done = range.start;
+    for page in page_starts(range.clone()) {
+        let Some(frame) = frames::alloc_pages(1) else { break };
+        // SAFETY: the allocator just handed out this identity-mapped, writable frame.
+        unsafe { core::ptr::write_bytes(frame as *mut u8, 0, PAGE_SIZE as usize) };
+        paging::remap_identity_page(page, frame, Access::ReadWrite);
+        done = page + PAGE_SIZE;
+    }
+    s.gained((done - range.start) / PAGE_SIZE);
+    paging::flush();
+    if done < range.end {
+        drop(s);
+        unmap_aot_statics(range);
+        return false;
+    }
+    true
+}
+
+/// Frees the frames of `range` (mapped by [`map_aot_statics`]) after a run: its pages
+/// are unmapped again.
+pub fn unmap_aot_statics(range: Range<u64>) {
+    let mut s = SPACE.lock();
+    for page in page_starts(range) {
+        if let Some(frame) = paging::unmap_identity_page(page) {
+            // SAFETY: the frame backed this page alone, and the page is unmapped now.
+            unsafe { frames::free_pages(frame, 1) };
+            s.held_pages -= 1;
+        }
+    }
+    paging::flush();
 }
 
 /// `brk`: moves the break inside the heap region, mapping or freeing the pages between

@@ -4,10 +4,12 @@
 //! `PT_LOAD` segment holds the ELF and program headers there. The flat image holds every
 //! segment's file bytes at `p_vaddr - LOAD_ADDR`, gaps zero-filled. The BSS tail past
 //! the last file byte is not stored, but counts toward the memory size (the FLUD
-//! header's kernel image size), which the kernel zeroes itself.
+//! header's kernel image size), which the kernel zeroes itself. A segment without file
+//! bytes inside [`AOT_WINDOW`] (the AOT apps' statics, which the kernel maps on demand)
+//! is neither in the image nor in its memory size.
 
 use anyhow::{Context, Result, bail, ensure};
-use boot_protocol::LOAD_ADDR;
+use boot_protocol::{AOT_WINDOW, LOAD_ADDR};
 use object::elf::{self, FileHeader64, ProgramHeader64};
 use object::read::elf::{FileHeader as _, ProgramHeader as _};
 use object::{Endianness, FileKind};
@@ -42,6 +44,14 @@ impl LoadSegment {
     /// End of the segment in memory (exclusive), BSS included.
     fn mem_end(&self) -> u64 {
         self.vaddr + self.mem_size
+    }
+
+    /// Whether this is the AOT apps' statics: no file bytes, wholly inside
+    /// [`AOT_WINDOW`], which the kernel maps itself when an AOT app runs.
+    pub fn is_mapped_on_demand(&self) -> bool {
+        self.file_size == 0
+            && AOT_WINDOW.contains(&self.vaddr)
+            && self.vaddr.checked_add(self.mem_size).is_some_and(|end| end <= AOT_WINDOW.end)
     }
 }
 
@@ -208,9 +218,11 @@ pub fn flatten_segments(segments: &[LoadSegment], elf_bytes: &[u8], layout: Kern
     Ok(image)
 }
 
-/// The segments that occupy memory, sorted by address.
+/// The segments that occupy memory in the flat image, sorted by address (the on-demand
+/// window left out).
 fn sorted_nonempty(segments: &[LoadSegment]) -> Vec<LoadSegment> {
-    let mut sorted: Vec<LoadSegment> = segments.iter().copied().filter(|s| s.mem_size > 0).collect();
+    let mut sorted: Vec<LoadSegment> =
+        segments.iter().copied().filter(|s| s.mem_size > 0 && !s.is_mapped_on_demand()).collect();
     sorted.sort_by_key(|s| s.vaddr);
     sorted
 }
@@ -241,6 +253,19 @@ pub(crate) mod tests {
     fn layout_counts_bss_in_memory_size_only() {
         let layout = plan_kernel_layout(&typical(), LOAD_ADDR + 0x1010).unwrap();
         assert_eq!(layout, KernelLayout { file_image_size: 0x3010, memory_size: 0x8000 });
+    }
+
+    #[test]
+    fn the_aot_window_is_left_out_of_the_image_and_its_memory_size() {
+        let mut segments = typical();
+        segments.push(segment(AOT_WINDOW.start, 0x2010, 0, 0xb0_0000, false));
+        let layout = plan_kernel_layout(&segments, LOAD_ADDR + 0x1010).unwrap();
+        assert_eq!(layout, KernelLayout { file_image_size: 0x3010, memory_size: 0x8000 });
+        // A segment with file bytes there, or one that runs past the window, is not the
+        // window: it counts, and here makes the kernel absurdly large.
+        let past = segment(AOT_WINDOW.start, 0x2010, 0, AOT_WINDOW.end - AOT_WINDOW.start + 1, false);
+        assert!(!past.is_mapped_on_demand());
+        assert!(!segment(AOT_WINDOW.start, 0x2010, 0x10, 0x1000, false).is_mapped_on_demand());
     }
 
     #[test]
