@@ -687,7 +687,7 @@ fn main() {
     );
     for (where_, metrics) in &suites {
         let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
-        writeln!(latency, "\n{where_}:\n\n| app | t1 promotions | t1 median ms | t1 max ms | t1 steps % | t2 promotions | t2 median ms | t2 max ms | t2 steps % |---:|").unwrap();
+        writeln!(latency, "\n{where_}:\n\n| app | t1 promotions | t1 median ms | t1 max ms | t1 steps % | t2 promotions | t2 median ms | t2 max ms | t2 steps % |").unwrap();
         writeln!(latency, "|---|---:|---:|---:|---|---:|---:|---:|---|").unwrap();
         for app in bf_app_list::names() {
             let mut cells = Vec::new();
