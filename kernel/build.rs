@@ -86,6 +86,11 @@ fn link_llvm(root: &Path) {
         println!("cargo:rustc-link-arg-bins={}", path.display());
     }
     println!("cargo:rustc-link-arg-bins=-Wl,--end-group");
+    // Every call of these goes through jit::llvm_memory's `__wrap_*`, which counts
+    // LLVM's own (by their return address) and does the real call.
+    println!(
+        "cargo:rustc-link-arg-bins=-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=mmap,--wrap=munmap"
+    );
     // `BAREFLOW_LINK_MAP=path` writes GNU ld's map: which archive member each symbol
     // came from (docs/llvm.md uses it to show what pulls what).
     println!("cargo:rerun-if-env-changed=BAREFLOW_LINK_MAP");

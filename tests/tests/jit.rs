@@ -42,12 +42,15 @@ fn jit_compiles_fib_floats_and_callbacks_at_o0_and_o3() {
             assert!(outcome.metric(&format!("jit.compile_ms.fib.{tier}")).is_some_and(|ms| ms > 0.0));
         }
         assert_eq!(s.matches("jit-callback: hello from JIT code: 21").count(), 2, "the callback ran once per tier");
-        // Memory accounting through our operator new/delete.
-        let baseline = number_after(s, "C++ heap baseline ");
+        // LLVM's memory through every path: our operator new/delete, and the malloc
+        // family and mmap its own code calls (`--wrap`, jit::llvm_memory).
+        let baseline = number_after(s, "llvm: memory baseline ");
         let peak = number_after(s, "bytes, peak ");
         let after = number_after(s, "after the JITs were destroyed ");
         let calls = number_after(s, "bytes (");
+        let malloc_calls = number_after(s, "operator new calls, ");
         assert!(peak > 0 && calls > 1000, "peak {peak}, {calls} operator new calls:\n{s}");
+        assert!(malloc_calls > 10, "LLVM's own malloc calls are counted ({malloc_calls}):\n{s}");
         assert!(
             after < peak && after - baseline < (peak - baseline) / 2,
             "use returns toward the baseline: {baseline} -> {peak} -> {after}"

@@ -11,7 +11,7 @@ use bf_tiers::{TIERS, TierPolicy};
 use super::host::{abi_symbols, engine_log, measure};
 use super::suite::{CompiledApp, print_profile, print_profile_as};
 use super::tiered::TieredApp;
-use super::{HostSymbol, Jit, JitError, Module, OptLevel, compile, cxxrt};
+use super::{HostSymbol, Jit, JitError, Module, OptLevel, compile, cxxrt, llvm_memory};
 
 /// The bitcode of `kernel/jit-tests/<name>.ll`, assembled by `build.rs` (the kernel
 /// reads bitcode only).
@@ -43,8 +43,8 @@ pub fn host_symbols() -> Vec<HostSymbol> {
 pub fn run(mut on_first_result: impl FnMut()) -> bool {
     println!("llvm: linked {}", env!("BAREFLOW_LLVM_DESCRIPTION"));
     let mut ok = true;
-    let baseline = cxxrt::bytes_in_use();
-    cxxrt::reset_peak();
+    let baseline = llvm_memory::bytes_in_use();
+    llvm_memory::reset_peak();
     for level in [OptLevel::O0, OptLevel::O3] {
         match run_level(level, &mut on_first_result) {
             Ok(good) => ok &= good,
@@ -54,13 +54,19 @@ pub fn run(mut on_first_result: impl FnMut()) -> bool {
             }
         }
     }
-    let peak = cxxrt::peak_bytes();
+    let peak = llvm_memory::peak_bytes();
+    let (malloc_bytes, mapped_bytes, malloc_calls, untracked) = llvm_memory::other_paths();
     println!(
-        "llvm: C++ heap baseline {} bytes, peak {} bytes, after the JITs were destroyed {} bytes ({} operator new calls)",
+        "llvm: memory baseline {} bytes, peak {} bytes, after the JITs were destroyed {} bytes ({} operator new calls, \
+         {} malloc-family calls from LLVM holding {} bytes, {} bytes mapped{})",
         baseline,
         peak,
-        cxxrt::bytes_in_use(),
-        cxxrt::allocations()
+        llvm_memory::bytes_in_use(),
+        cxxrt::allocations(),
+        malloc_calls,
+        malloc_bytes,
+        mapped_bytes,
+        if untracked > 0 { format!(", {untracked} blocks not tracked") } else { String::new() }
     );
     println!("METRIC llvm.mem_peak_bytes {} bytes", peak);
 

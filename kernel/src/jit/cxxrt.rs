@@ -1,5 +1,5 @@
 //! The C++ runtime LLVM needs, as ours: every `operator new`/`delete` variant, with
-//! accounting of LLVM's bytes in use and peak, and no exceptions — the `std::__throw_*`
+//! LLVM's bytes counted ([`super::llvm_memory`], with its other allocation paths), and no exceptions — the `std::__throw_*`
 //! family, `__cxa_pure_virtual` and `__cxa_deleted_virtual` print a diagnostic and stop
 //! the program, so libstdc++'s throwing versions are not linked from
 //! `functexcept.o`/`pure.o`.
@@ -17,46 +17,27 @@
 //! through `brk`/`mmap` (the syscall layer).
 
 use std::ffi::{CStr, c_char, c_void};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Bytes currently held through `operator new`.
-static IN_USE: AtomicI64 = AtomicI64::new(0);
-/// Highest value of `IN_USE` since the last [`reset_peak`].
-static PEAK: AtomicI64 = AtomicI64::new(0);
 /// Number of `operator new` calls.
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-/// Bytes LLVM holds through `operator new` right now.
-pub fn bytes_in_use() -> i64 {
-    IN_USE.load(Ordering::Relaxed)
-}
-
-/// Peak of [`bytes_in_use`] since the last [`reset_peak`].
-pub fn peak_bytes() -> i64 {
-    PEAK.load(Ordering::Relaxed)
-}
 
 /// Number of `operator new` calls so far.
 pub fn allocations() -> u64 {
     ALLOCATIONS.load(Ordering::Relaxed)
 }
 
-/// Starts a new peak measurement from the current use.
-pub fn reset_peak() {
-    PEAK.store(IN_USE.load(Ordering::Relaxed), Ordering::Relaxed);
-}
-
+/// Counts `ptr`'s usable size into LLVM's memory ([`super::llvm_memory`]).
 fn account(ptr: *mut c_void, sign: i64) {
     if ptr.is_null() {
         return;
     }
     // SAFETY: `ptr` came from malloc/aligned_alloc and is still allocated.
     let size = unsafe { libc::malloc_usable_size(ptr) } as i64;
-    let now = IN_USE.fetch_add(sign * size, Ordering::Relaxed) + sign * size;
     if sign > 0 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        PEAK.fetch_max(now, Ordering::Relaxed);
     }
+    super::llvm_memory::account(sign * size);
 }
 
 fn fatal(what: &str, detail: *const c_char) -> ! {

@@ -5,8 +5,8 @@
 //! LLVM's C API): the same code runs on bare metal (through the syscall layer) and
 //! when the kernel ELF runs as a Linux program.
 //!
-//! Modules, bottom to top (each uses only those below it): [`cxxrt`] (the C++
-//! runtime), this JIT core with [`codemap`] and [`debugger`] (GDB's JIT interface),
+//! Modules, bottom to top (each uses only those below it): [`llvm_memory`] (LLVM's
+//! bytes through every allocation path), [`cxxrt`] (the C++ runtime), this JIT core with [`codemap`] and [`debugger`] (GDB's JIT interface),
 //! [`status`] (the VGA status screen), [`rewrite`] (module rewriting: slots, names,
 //! instrumentation) and [`interp`] (tier 0), [`tiered`] (the tiered engine; the tiers
 //! themselves are the `bf-tiers` crate's table), [`persist`] (snapshots of the engine's
@@ -21,6 +21,7 @@ pub mod debugger;
 pub mod export;
 pub mod host;
 pub mod interp;
+pub mod llvm_memory;
 pub mod persist;
 pub mod program;
 pub mod rewrite;
@@ -216,9 +217,10 @@ impl CpuTarget {
 /// nothing, never makes one. One machine per code-generator level ([`codegen_level`]).
 pub struct Compiler {
     cpu: CpuTarget,
-    /// The machine for the optimiser's cost model (`-O2`'s code generator).
+    /// The machine for the optimiser's cost model, which also generates code at
+    /// `CodegenLevel::Default`.
     machine: Option<TargetMachine>,
-    /// The machines that generate code, per [`CodegenLevel`] used so far.
+    /// The machines that generate code at the other levels used so far.
     generators: Vec<TargetMachine>,
     /// How many modules it compiled.
     pub compiles: u32,
@@ -266,6 +268,10 @@ impl Compiler {
     /// The machine that generates code optimised at `level`, made on first use.
     fn generator(&mut self, level: OptLevel) -> Result<&TargetMachine, JitError> {
         let wanted = codegen_level(level);
+        if wanted == CodegenLevel::Default {
+            // The cost model's machine generates at this level already.
+            return self.machine();
+        }
         let index = match self.generators.iter().position(|m| m.level() == wanted) {
             Some(i) => i,
             None => {
@@ -277,13 +283,13 @@ impl Compiler {
         Ok(&self.generators[index])
     }
 
-    /// Makes the target machines for `level` now and warms the code generator up with
-    /// an empty function (its first use builds the subtarget's tables: about 1 ms
+    /// Makes the target machines for `level` now and warms them up with an empty
+    /// function, optimised and compiled (its first use builds the subtarget's tables: about 1 ms
     /// natively), so that timing a compilation at that level measures the compilation,
     /// not the per-boot set-up.
     pub fn prepare(&mut self, level: OptLevel) -> Result<(), JitError> {
         self.machine()?;
-        let warm = bf_llvm::Module::new("bf.warm-up");
+        let mut warm = bf_llvm::Module::new("bf.warm-up");
         {
             let cx = warm.context();
             let f = warm.add_function("bf.warm_up", cx.function_type(cx.void_type(), &[], false));
@@ -291,6 +297,9 @@ impl Compiler {
             builder.position_at_end(f.append_basic_block("entry"));
             builder.ret_void();
         }
+        // The pipeline builds the cost model's subtarget, code generation the
+        // generator's: both for functions without target attributes, like the apps'.
+        warm.run_pipeline_for(pipeline(level), self.machine()?);
         self.generator(level)?.emit_object(warm)?;
         Ok(())
     }
@@ -433,11 +442,10 @@ pub fn compile(
     level: OptLevel,
     name: &str,
 ) -> Result<(u64, f64), JitError> {
-    // One compiler for the whole boot: its target machines are made once, as a JIT
-    // that compiles many functions makes them once.
-    static HOST_COMPILER: std::sync::Mutex<Option<Compiler>> = std::sync::Mutex::new(None);
-    let mut compiler = HOST_COMPILER.lock().unwrap_or_else(|e| e.into_inner());
-    let compiler = compiler.get_or_insert_with(|| Compiler::for_cpu(CpuTarget::Host));
+    // The compiler's machines are made and warmed up before the clock starts: per-boot
+    // set-up, not this compilation. It is dropped at the end, so a destroyed JIT leaves
+    // no LLVM state behind (the self-test checks that LLVM's memory goes back down).
+    let mut compiler = Compiler::for_cpu(CpuTarget::Host);
     compiler.prepare(level)?;
     let start = Instant::now();
     let mut module = Module::parse(module_name, source)?;

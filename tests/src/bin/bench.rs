@@ -661,7 +661,8 @@ fn main() {
         let program_peak = get("program.mem_peak_bytes".into());
         writeln!(
             apps,
-            "\nMemory: LLVM's C++ heap (every `operator new`) at its highest during the suite, \
+            "\nMemory: LLVM's bytes (`operator new`, its own `malloc`-family calls and its JIT mappings: \
+             `jit::llvm_memory`) at their highest during the suite, \
              `llvm.suite_mem_peak_bytes` {:.0} bytes; everything the program held at once (heap, stack, \
              every mapping: `program.mem_peak_bytes`, bare metal only) {}.",
             get("llvm.suite_mem_peak_bytes".into()),
