@@ -222,6 +222,8 @@ pub struct Compiler {
     machine: Option<TargetMachine>,
     /// The machines that generate code at the other levels used so far.
     generators: Vec<TargetMachine>,
+    /// The code-generator levels [`Compiler::prepare`] has warmed up.
+    warmed: Vec<CodegenLevel>,
     /// How many modules it compiled.
     pub compiles: u32,
 }
@@ -247,7 +249,7 @@ impl Compiler {
 
     /// A compiler for `cpu`.
     pub fn for_cpu(cpu: CpuTarget) -> Compiler {
-        Compiler { cpu, machine: None, generators: Vec::new(), compiles: 0 }
+        Compiler { cpu, machine: None, generators: Vec::new(), warmed: Vec::new(), compiles: 0 }
     }
 
     /// Its target machine, made on first use.
@@ -289,6 +291,10 @@ impl Compiler {
     /// not the per-boot set-up.
     pub fn prepare(&mut self, level: OptLevel) -> Result<(), JitError> {
         self.machine()?;
+        if self.warmed.contains(&codegen_level(level)) {
+            // Another level with the same code generator warmed both machines already.
+            return Ok(());
+        }
         let mut warm = bf_llvm::Module::new("bf.warm-up");
         {
             let cx = warm.context();
@@ -301,6 +307,7 @@ impl Compiler {
         // generator's: both for functions without target attributes, like the apps'.
         warm.run_pipeline_for(pipeline(level), self.machine()?);
         self.generator(level)?.emit_object(warm)?;
+        self.warmed.push(codegen_level(level));
         Ok(())
     }
 

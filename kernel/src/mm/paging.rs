@@ -140,7 +140,9 @@ pub fn set_range(start: u64, end: u64, access: Access) {
     flush_tlb();
 }
 
-fn flush_tlb() {
+/// Makes page-table changes visible: reloads CR3, which flushes the TLB's non-global
+/// entries (the `*_page` functions leave this to their caller, once per run of pages).
+pub fn flush_tlb() {
     let (frame, flags) = Cr3::read();
     // SAFETY: reloading the current CR3 only flushes non-global TLB entries.
     unsafe { Cr3::write(frame, flags) };
@@ -266,7 +268,7 @@ fn program_pte(pml4: u64, addr: u64, create: bool) -> Option<&'static mut u64> {
 }
 
 /// Maps the program-memory page at `addr` to `frame` with `access`; false if no frame
-/// was left for a page table. The caller flushes the TLB ([`flush`]) when done.
+/// was left for a page table. The caller flushes the TLB ([`flush_tlb`]) when done.
 pub fn map_program_page(addr: u64, frame: u64, access: Access) -> bool {
     let pml4 = PML4.lock().expect("paging::init ran");
     match program_pte(pml4, addr, true) {
@@ -322,11 +324,6 @@ pub fn unmap_identity_page(addr: u64) -> Option<u64> {
     let frame = (*pte & PRESENT != 0).then_some(*pte & ADDRESS_MASK);
     *pte = addr;
     frame
-}
-
-/// Makes changes to the program's page tables visible (reloads CR3).
-pub fn flush() {
-    flush_tlb();
 }
 
 /// Whether every byte of `[addr, addr+len)` is mapped, and writable if `write`.

@@ -88,16 +88,45 @@ fn page_starts(r: Range<u64>) -> impl Iterator<Item = u64> {
     r.step_by(PAGE_SIZE as usize)
 }
 
-/// Backs every page of `r` (program memory, page-aligned, unmapped) with a zeroed frame
-/// and `access`; returns the page count, or `None` (and nothing mapped) when frames
-/// run out.
-fn map_pages(r: Range<u64>, access: Access) -> Option<u64> {
+/// Which page tables a run of pages is mapped in.
+#[derive(Clone, Copy)]
+enum Place {
+    /// The program region ([`paging::PROGRAM_BASE`]..).
+    Program,
+    /// The AOT apps' statics' window inside the identity map.
+    AotWindow,
+}
+
+impl Place {
+    /// Maps `page` to `frame`; false if no frame was left for a page table.
+    fn map(self, page: u64, frame: u64, access: Access) -> bool {
+        match self {
+            Place::Program => paging::map_program_page(page, frame, access),
+            Place::AotWindow => {
+                paging::remap_identity_page(page, frame, access);
+                true
+            }
+        }
+    }
+
+    /// Unmaps `page`, returning the frame it mapped, if any.
+    fn unmap(self, page: u64) -> Option<u64> {
+        match self {
+            Place::Program => paging::unmap_program_page(page),
+            Place::AotWindow => paging::unmap_identity_page(page),
+        }
+    }
+}
+
+/// Backs every page of `r` (page-aligned, unmapped, in `place`) with a zeroed frame and
+/// `access`; returns the page count, or `None` (and nothing mapped) when frames run out.
+fn map_pages(place: Place, r: Range<u64>, access: Access) -> Option<u64> {
     let mut done = r.start;
     for page in page_starts(r.clone()) {
         let Some(frame) = frames::alloc_pages(1) else { break };
         // SAFETY: the allocator just handed out this identity-mapped, writable frame.
         unsafe { core::ptr::write_bytes(frame as *mut u8, 0, PAGE_SIZE as usize) };
-        if !paging::map_program_page(page, frame, access) {
+        if !place.map(page, frame, access) {
             // SAFETY: the frame was allocated above and is not mapped anywhere.
             unsafe { frames::free_pages(frame, 1) };
             break;
@@ -105,25 +134,25 @@ fn map_pages(r: Range<u64>, access: Access) -> Option<u64> {
         done = page + PAGE_SIZE;
     }
     if done < r.end {
-        unmap_pages(r.start..done);
+        unmap_pages(place, r.start..done);
         return None;
     }
-    paging::flush();
+    paging::flush_tlb();
     Some((r.end - r.start) / PAGE_SIZE)
 }
 
-/// Unmaps every page of `r` (program memory) and frees its frame; returns how many
-/// frames were freed.
-fn unmap_pages(r: Range<u64>) -> u64 {
+/// Unmaps every page of `r` (in `place`) and frees its frame; returns how many frames
+/// were freed.
+fn unmap_pages(place: Place, r: Range<u64>) -> u64 {
     let mut freed = 0;
     for page in page_starts(r) {
-        if let Some(frame) = paging::unmap_program_page(page) {
+        if let Some(frame) = place.unmap(page) {
             // SAFETY: the frame backed this page alone, and the page is unmapped now.
             unsafe { frames::free_pages(frame, 1) };
             freed += 1;
         }
     }
-    paging::flush();
+    paging::flush_tlb();
     freed
 }
 
@@ -132,7 +161,7 @@ fn protect_pages(r: Range<u64>, access: Access) {
     for page in page_starts(r) {
         paging::protect_program_page(page, access);
     }
-    paging::flush();
+    paging::flush_tlb();
 }
 
 /// Sets up the program's memory: an empty brk heap and a main stack of `stack_bytes`
@@ -141,7 +170,7 @@ fn protect_pages(r: Range<u64>, access: Access) {
 pub fn init(stack_bytes: u64, image: Range<u64>) -> Option<Range<u64>> {
     let mut s = SPACE.lock();
     let stack = STACK_TOP - stack_bytes + PAGE_SIZE..STACK_TOP;
-    let pages = map_pages(stack.clone(), Access::ReadWrite)?;
+    let pages = map_pages(Place::Program, stack.clone(), Access::ReadWrite)?;
     s.gained(pages);
     s.stack = stack.clone();
     s.image = image;
@@ -169,21 +198,8 @@ pub fn map_aot_statics(range: Range<u64>) -> bool {
         return false;
     }
     let mut s = SPACE.lock();
-    let mut done = range.start;
-    for page in page_starts(range.clone()) {
-        let Some(frame) = frames::alloc_pages(1) else { break };
-        // SAFETY: the allocator just handed out this identity-mapped, writable frame.
-        unsafe { core::ptr::write_bytes(frame as *mut u8, 0, PAGE_SIZE as usize) };
-        paging::remap_identity_page(page, frame, Access::ReadWrite);
-        done = page + PAGE_SIZE;
-    }
-    s.gained((done - range.start) / PAGE_SIZE);
-    paging::flush();
-    if done < range.end {
-        drop(s);
-        unmap_aot_statics(range);
-        return false;
-    }
+    let Some(pages) = map_pages(Place::AotWindow, range, Access::ReadWrite) else { return false };
+    s.gained(pages);
     true
 }
 
@@ -191,14 +207,7 @@ pub fn map_aot_statics(range: Range<u64>) -> bool {
 /// are unmapped again.
 pub fn unmap_aot_statics(range: Range<u64>) {
     let mut s = SPACE.lock();
-    for page in page_starts(range) {
-        if let Some(frame) = paging::unmap_identity_page(page) {
-            // SAFETY: the frame backed this page alone, and the page is unmapped now.
-            unsafe { frames::free_pages(frame, 1) };
-            s.held_pages -= 1;
-        }
-    }
-    paging::flush();
+    s.held_pages -= unmap_pages(Place::AotWindow, range);
 }
 
 /// `brk`: moves the break inside the heap region, mapping or freeing the pages between
@@ -212,10 +221,10 @@ pub fn brk(addr: u64) -> u64 {
     let end = addr.next_multiple_of(PAGE_SIZE);
     let old_end = s.heap_end;
     if end > old_end {
-        let Some(pages) = map_pages(old_end..end, Access::ReadWrite) else { return s.brk };
+        let Some(pages) = map_pages(Place::Program, old_end..end, Access::ReadWrite) else { return s.brk };
         s.gained(pages);
     } else if end < old_end {
-        s.held_pages -= unmap_pages(end..old_end);
+        s.held_pages -= unmap_pages(Place::Program, end..old_end);
     }
     s.heap_end = end;
     if addr > s.brk {
@@ -236,9 +245,9 @@ pub fn map(len: u64, prot: u64) -> Result<u64, Errno> {
     let mut s = SPACE.lock();
     let addr = s.find_gap(len).ok_or(ENOMEM)?;
     let r = addr..addr + len;
-    let pages = map_pages(r.clone(), Access::from_prot(prot)).ok_or(ENOMEM)?;
+    let pages = map_pages(Place::Program, r.clone(), Access::from_prot(prot)).ok_or(ENOMEM)?;
     if s.maps.insert(r.clone()).is_err() {
-        unmap_pages(r);
+        unmap_pages(Place::Program, r);
         return Err(ENOMEM);
     }
     s.gained(pages);
@@ -264,7 +273,7 @@ pub fn map_fixed(addr: u64, len: u64, prot: u64) -> Result<u64, Errno> {
 pub fn unmap(addr: u64, len: u64) -> Result<(), Errno> {
     let mut s = SPACE.lock();
     let mut freed = 0;
-    s.maps.remove(addr..addr + len, |piece| freed += unmap_pages(piece)).map_err(|_| ENOMEM)?;
+    s.maps.remove(addr..addr + len, |piece| freed += unmap_pages(Place::Program, piece)).map_err(|_| ENOMEM)?;
     s.held_pages -= freed;
     Ok(())
 }
