@@ -37,12 +37,16 @@ fi
 #   emulation does not report as ring 3, so the copy starts at glibc's `_start`
 #   directly (what the entry does on Linux anyway);
 # - valgrind 3.19 cannot read the DWARF 5 debug info of Debian's LLVM libraries, so
-#   the copy has none (the symbol table stays: `Machine::call` is found by name).
+#   the copy has none (the symbol table stays: `Machine::call` is found by name);
+# - valgrind reads no symbols at all from an ELF with a file-less PT_LOAD segment (the
+#   AOT apps' statics window, `.aot_bss`: docs/boot-protocol.md), so in the copy that
+#   section has contents (zeros), which puts its segment in the file.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 start=$(nm "$kernel" | awk '$3 == "_start" { print $1 }')
 [[ -n $start ]] || { echo "interp-instructions: $kernel has no _start symbol" >&2; exit 1; }
-objcopy --strip-debug --set-start="0x$start" "$kernel" "$work/kernel"
+objcopy --strip-debug --set-start="0x$start" --set-section-flags .aot_bss=alloc,load,contents,data \
+  "$kernel" "$work/kernel"
 
 for app in "${apps[@]}"; do
   # `env -i`: the same empty environment as every native run of the kernel.

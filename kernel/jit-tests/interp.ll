@@ -57,6 +57,83 @@ done:
   ret i64 %a
 }
 
+; What the lowering fuses: a variable-index load and store of each width (AddScaled
+; into the access), a multiply used once by an add (double and float), and a rotation
+; of phis (d <- c <- b <- a <- s: a chain, sequenced without temporaries) beside a
+; swap (e, f <- f, e: a cycle, through a temporary).
+define internal i64 @indexed(i64 %n) {
+entry:
+  %b8 = alloca [8 x i8], align 8
+  %b16 = alloca [8 x i16], align 8
+  %b32 = alloca [8 x i32], align 8
+  %b64 = alloca [8 x i64], align 8
+  br label %fill
+fill:
+  %i = phi i64 [ 0, %entry ], [ %i1, %fill ]
+  %t8 = trunc i64 %i to i8
+  %v8 = mul i8 %t8, 37
+  %p8 = getelementptr i8, ptr %b8, i64 %i
+  store i8 %v8, ptr %p8
+  %t16 = trunc i64 %i to i16
+  %v16 = mul i16 %t16, 4099
+  %p16 = getelementptr i16, ptr %b16, i64 %i
+  store i16 %v16, ptr %p16
+  %t32 = trunc i64 %i to i32
+  %v32 = mul i32 %t32, 100003
+  %p32 = getelementptr i32, ptr %b32, i64 %i
+  store i32 %v32, ptr %p32
+  %v64 = mul i64 %i, 1000000007
+  %p64 = getelementptr i64, ptr %b64, i64 %i
+  store i64 %v64, ptr %p64
+  %i1 = add i64 %i, 1
+  %filled = icmp eq i64 %i1, 8
+  br i1 %filled, label %sum, label %fill
+sum:
+  %j = phi i64 [ 0, %fill ], [ %j1, %sum ]
+  %a = phi i64 [ 1, %fill ], [ %s, %sum ]
+  %b = phi i64 [ 2, %fill ], [ %a, %sum ]
+  %c = phi i64 [ 3, %fill ], [ %b, %sum ]
+  %d = phi i64 [ 4, %fill ], [ %c, %sum ]
+  %e = phi i64 [ 5, %fill ], [ %f, %sum ]
+  %f = phi i64 [ 60, %fill ], [ %e, %sum ]
+  %acc = phi double [ 0.5, %fill ], [ %accd, %sum ]
+  %accf = phi float [ 0.25, %fill ], [ %accs, %sum ]
+  %k = and i64 %j, 7
+  %q8 = getelementptr i8, ptr %b8, i64 %k
+  %x8 = load i8, ptr %q8
+  %q16 = getelementptr i16, ptr %b16, i64 %k
+  %x16 = load i16, ptr %q16
+  %q32 = getelementptr i32, ptr %b32, i64 %k
+  %x32 = load i32, ptr %q32
+  %q64 = getelementptr i64, ptr %b64, i64 %k
+  %x64 = load i64, ptr %q64
+  %y8 = zext i8 %x8 to i64
+  %y16 = zext i16 %x16 to i64
+  %y32 = zext i32 %x32 to i64
+  %s1 = add i64 %y8, %y16
+  %s2 = add i64 %s1, %y32
+  %s3 = add i64 %s2, %x64
+  %se = add i64 %s3, %e
+  %s = add i64 %se, %d
+  %fd = uitofp i64 %y16 to double
+  %m = fmul double %fd, 1.25
+  %accd = fadd double %acc, %m
+  %ff = uitofp i64 %y8 to float
+  %mf = fmul float %ff, 0.5
+  %accs = fadd float %mf, %accf
+  %j1 = add i64 %j, 1
+  %again = icmp ult i64 %j1, %n
+  br i1 %again, label %sum, label %done
+done:
+  %ai = fptoui double %accd to i64
+  %af = fptoui float %accs to i64
+  %r1 = mul i64 %s, 1000003
+  %r2 = add i64 %r1, %ai
+  %r3 = mul i64 %r2, 31
+  %r = add i64 %r3, %af
+  ret i64 %r
+}
+
 define internal i64 @switcher(i32 %x) {
 entry:
   switch i32 %x, label %other [ i32 0, label %zero
@@ -284,6 +361,8 @@ define i32 @bf_app_main() {
   call void @bf_section_begin()
   %r0 = call i64 @swap_loop(i64 50)
   call void @out(i64 %r0)
+  %rx = call i64 @indexed(i64 20)
+  call void @out(i64 %rx)
   %r1 = call i64 @switcher(i32 0)
   call void @out(i64 %r1)
   %r2 = call i64 @switcher(i32 7)

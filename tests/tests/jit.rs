@@ -131,13 +131,13 @@ fn assert_tiered_selftest(s: &str) {
             "tiered: tier 0 only: 3 functions interpreted, run status 0",
             "interp: starts in tier 1: wide: cannot interpret `%a = zext i64 %x to i128`: integers wider than 64 bits",
             "interp: app with an uninterpretable function: status 0, tiers wide t1, bf_app_main t0",
-            "conformance: 13 of 13 functions interpreted",
+            "conformance: 14 of 14 functions interpreted",
             "conformance: status t1 0, t0 0",
         ],
     );
     // jit-tests/interp.ll: the interpreter computes exactly what compiled code does.
     let line = |tier: &str| s.lines().find_map(|l| l.strip_prefix(&format!("conformance {tier}: "))).map(str::trim);
-    assert!(line("t1").is_some_and(|l| l.split(' ').count() == 11), "conformance t1 line: {:?}", line("t1"));
+    assert!(line("t1").is_some_and(|l| l.split(' ').count() == 12), "conformance t1 line: {:?}", line("t1"));
     assert_eq!(line("t0"), line("t1"), "interpreted and compiled results differ");
 }
 
@@ -186,6 +186,40 @@ fn tiering_and_exact_call_counts_natively() {
     println!("{s}");
     assert_tiered_selftest(&s);
     assert_eq!(status, Some(0));
+}
+
+/// The lowering's fusions happen where they should: the conformance module's `indexed`
+/// (its loads and stores at a variable index, its multiply-adds, its rotation of phis
+/// beside a swap) is lowered to the fused ops, as `BF_INTERP_DUMP` shows; that its
+/// results equal compiled code's is `assert_tiered_selftest`'s check.
+#[test]
+fn the_interpreter_fuses_indexed_accesses_multiply_adds_and_edge_moves_natively() {
+    let out = std::process::Command::new(Artifacts::locate().kernel)
+        .args(["--no-jit", "--tiered-selftest"])
+        .env_clear()
+        .env("BF_INTERP_DUMP", "indexed")
+        .output()
+        .expect("run build/kernel.elf");
+    let dump = String::from_utf8_lossy(&out.stderr);
+    println!("{dump}");
+    assert_eq!(out.status.code(), Some(0));
+    let ops: Vec<&str> = dump
+        .lines()
+        .skip_while(|l| !l.starts_with("== indexed"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("=="))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    for op in ["Store8Idx", "Store16Idx", "Store32Idx", "Store64Idx", "Load8Idx", "Load16Idx", "Load32Idx", "Load64Idx"]
+    {
+        assert!(ops.contains(&op), "no {op} in indexed: {ops:?}");
+    }
+    for op in ["FMulAddD", "FMulAddS", "Move2Jump"] {
+        assert!(ops.contains(&op), "no {op} in indexed: {ops:?}");
+    }
+    for op in ["AddScaled", "FMulD", "FMulS", "FAddD", "FAddS", "Jump"] {
+        assert!(!ops.contains(&op), "{op} left unfused in indexed: {ops:?}");
+    }
 }
 
 /// Every symbol `nm` lists for the kernel ELF, as (type letter, name); read once.

@@ -484,18 +484,37 @@ impl<'a> Exec<'a> {
     /// `d = zext(*(a + off) as T)`.
     #[inline(always)]
     fn load<T: bytemuck::Pod + Into<u64>>(&mut self, d: Reg, a: Reg, off: i32) -> Flow {
+        self.load_at::<T>(d, self.addr(a, off))
+    }
+
+    /// The address `a + sext(b) * scale + off`.
+    #[inline(always)]
+    fn indexed(&self, a: Reg, b: Reg, scale: i32, sh: u8, off: i32) -> u64 {
+        let index = sext(self.r(b), sh).wrapping_mul(scale as i64);
+        self.r(a).wrapping_add(index as u64).wrapping_add(off as i64 as u64)
+    }
+
+    /// `d = zext(*address as T)`.
+    #[inline(always)]
+    fn load_at<T: bytemuck::Pod + Into<u64>>(&mut self, d: Reg, address: u64) -> Flow {
         // SAFETY: the program's own load, as valid as in compiled code (`Exec`).
-        let v = unsafe { mem::load::<T>(self.addr(a, off)) };
+        let v = unsafe { mem::load::<T>(address) };
         self.set(d, v.into())
+    }
+
+    /// `*address = v as T`.
+    #[inline(always)]
+    fn store_at<T: bytemuck::Pod>(&mut self, v: Reg, address: u64, narrow: impl FnOnce(u64) -> T) -> Flow {
+        let value = narrow(self.r(v));
+        // SAFETY: the program's own store, as valid as in compiled code (`Exec`).
+        unsafe { mem::store::<T>(address, value) };
+        NEXT
     }
 
     /// `*(a + off) = v as T`.
     #[inline(always)]
     fn store<T: bytemuck::Pod>(&mut self, v: Reg, a: Reg, off: i32, narrow: impl FnOnce(u64) -> T) -> Flow {
-        let value = narrow(self.r(v));
-        // SAFETY: the program's own store, as valid as in compiled code (`Exec`).
-        unsafe { mem::store::<T>(self.addr(a, off), value) };
-        NEXT
+        self.store_at(v, self.addr(a, off), narrow)
     }
 
     /// `atomicrmw` of `size` bytes (one thread: a load and a store): `d = old`,
@@ -567,6 +586,10 @@ impl OpVisitor for Exec<'_> {
 
     fn mov(&mut self, d: Reg, a: Reg) -> Flow {
         self.un(d, a, |x| x)
+    }
+    fn mov2(&mut self, d: Reg, a: Reg, d2: Reg, a2: Reg) -> Flow {
+        self.regs.set(d, self.r(a));
+        self.un(d2, a2, |x| x)
     }
     fn add(&mut self, d: Reg, a: Reg, b: Reg, mask: u64) -> Flow {
         self.bin(d, a, b, |x, y| x.wrapping_add(y) & mask)
@@ -654,6 +677,10 @@ impl OpVisitor for Exec<'_> {
     fn fmul_d(&mut self, d: Reg, a: Reg, b: Reg) -> Flow {
         self.bin_d(d, a, b, |x, y| x * y)
     }
+    fn fmul_add_d(&mut self, d: Reg, a: Reg, b: Reg, c: Reg) -> Flow {
+        let product = f64_of(self.r(a)) * f64_of(self.r(b));
+        self.un(d, c, |x| (product + f64_of(x)).to_bits())
+    }
     fn fdiv_d(&mut self, d: Reg, a: Reg, b: Reg) -> Flow {
         self.bin_d(d, a, b, |x, y| x / y)
     }
@@ -671,6 +698,10 @@ impl OpVisitor for Exec<'_> {
     }
     fn fmul_s(&mut self, d: Reg, a: Reg, b: Reg) -> Flow {
         self.bin_s(d, a, b, |x, y| x * y)
+    }
+    fn fmul_add_s(&mut self, d: Reg, a: Reg, b: Reg, c: Reg) -> Flow {
+        let product = f32_of(self.r(a)) * f32_of(self.r(b));
+        self.un(d, c, |x| of_f32(product + f32_of(x)))
     }
     fn fdiv_s(&mut self, d: Reg, a: Reg, b: Reg) -> Flow {
         self.bin_s(d, a, b, |x, y| x / y)
@@ -747,6 +778,30 @@ impl OpVisitor for Exec<'_> {
     fn store64(&mut self, v: Reg, a: Reg, off: i32) -> Flow {
         self.store(v, a, off, |x| x)
     }
+    fn load8_idx(&mut self, d: Reg, a: Reg, b: Reg, scale: i32, sh: u8, off: i32) -> Flow {
+        self.load_at::<u8>(d, self.indexed(a, b, scale, sh, off))
+    }
+    fn load16_idx(&mut self, d: Reg, a: Reg, b: Reg, scale: i32, sh: u8, off: i32) -> Flow {
+        self.load_at::<u16>(d, self.indexed(a, b, scale, sh, off))
+    }
+    fn load32_idx(&mut self, d: Reg, a: Reg, b: Reg, scale: i32, sh: u8, off: i32) -> Flow {
+        self.load_at::<u32>(d, self.indexed(a, b, scale, sh, off))
+    }
+    fn load64_idx(&mut self, d: Reg, a: Reg, b: Reg, scale: i32, sh: u8, off: i32) -> Flow {
+        self.load_at::<u64>(d, self.indexed(a, b, scale, sh, off))
+    }
+    fn store8_idx(&mut self, v: Reg, a: Reg, b: Reg, scale: i32, sh: u8, off: i32) -> Flow {
+        self.store_at(v, self.indexed(a, b, scale, sh, off), |x| x as u8)
+    }
+    fn store16_idx(&mut self, v: Reg, a: Reg, b: Reg, scale: i32, sh: u8, off: i32) -> Flow {
+        self.store_at(v, self.indexed(a, b, scale, sh, off), |x| x as u16)
+    }
+    fn store32_idx(&mut self, v: Reg, a: Reg, b: Reg, scale: i32, sh: u8, off: i32) -> Flow {
+        self.store_at(v, self.indexed(a, b, scale, sh, off), |x| x as u32)
+    }
+    fn store64_idx(&mut self, v: Reg, a: Reg, b: Reg, scale: i32, sh: u8, off: i32) -> Flow {
+        self.store_at(v, self.indexed(a, b, scale, sh, off), |x| x)
+    }
     fn atomic_xchg(&mut self, d: Reg, a: Reg, v: Reg, size: u8) -> Flow {
         self.rmw(d, a, v, size, |_, new| new)
     }
@@ -810,6 +865,15 @@ impl OpVisitor for Exec<'_> {
     fn jump(&mut self, t: u32) -> Flow {
         self.pc = t as usize;
         NEXT
+    }
+    fn move_jump(&mut self, d: Reg, a: Reg, t: u32) -> Flow {
+        self.regs.set(d, self.r(a));
+        self.jump(t)
+    }
+    fn move2_jump(&mut self, d: Reg, a: Reg, d2: Reg, a2: Reg, t: u32) -> Flow {
+        self.regs.set(d, self.r(a));
+        self.regs.set(d2, self.r(a2));
+        self.jump(t)
     }
     fn branch(&mut self, c: Reg, t: u32, f: u32) -> Flow {
         self.branch_if(self.r(c) & 1 != 0, t, f)
@@ -1014,6 +1078,19 @@ mod tests {
             switches: vec![SwitchTable { cases: vec![(1, 9)], default: 11 }],
             ..Default::default()
         };
+        // The same function with its AddScaled fused into the load: the jump back to
+        // 0 and the switch's targets after it are renumbered.
+        let mut fused = f.clone();
+        fused.fuse_single_uses();
+        assert_eq!(fused.code.len(), f.code.len() - 1);
+        assert!(matches!(fused.code[2], Op::Load32Idx { .. }));
+        assert_eq!(fused.switches[0], SwitchTable { cases: vec![(1, 8)], default: 10 });
+        for f in [f, fused] {
+            sum_loop_and_switch(f);
+        }
+    }
+
+    fn sum_loop_and_switch(f: Function) {
         let data: [u32; 5] = [1, 2, 3, 4, 0xffff_fff6];
         let slot = 0u64;
         let m = machine(vec![Some(f)], &slot, 1);
@@ -1028,6 +1105,40 @@ mod tests {
         // SAFETY: as above.
         unsafe { m.call(0, [data.as_ptr() as u64, 1].as_ptr(), ret.as_mut_ptr()) };
         assert_eq!(ret[0], 101, "1 is odd: the case adds 100");
+    }
+
+    #[test]
+    fn fused_edge_moves_and_threaded_jumps_run_a_loop() {
+        // a, b = 0, 1; for i in 0..n { a, b = b, a + b }; return a. The loop's latch
+        // jumps to the edge block, whose two phi moves and jump are one op, which
+        // jump threading copies into the latch.
+        // r0 = n, r1 = a, r2 = b, r3 = i, r4 = a + b, r5 = 1
+        let latch = 4;
+        let mut code = vec![
+            Op::BrUlt { a: Reg(3), b: Reg(0), t: 2, f: 1 },              // 0
+            Op::Ret { a: Reg(1), n: 1 },                                 // 1
+            Op::Add { d: Reg(4), a: Reg(1), b: Reg(2), mask: u64::MAX }, // 2
+            Op::Add { d: Reg(3), a: Reg(3), b: Reg(5), mask: u64::MAX }, // 3
+            Op::Jump { t: 5 },                                           // 4: to the edge
+        ];
+        code.extend(crate::edge_ops(&[(Reg(1), Reg(2)), (Reg(2), Reg(4))], 0)); // 5
+        let mut f = Function {
+            name: "fib_iter".into(),
+            code,
+            template: vec![0, 0, 1, 0, 0, 1],
+            nparams: 1,
+            ..Default::default()
+        };
+        f.thread_jumps();
+        assert_eq!(f.code[latch], Op::Move2Jump { d: Reg(1), a: Reg(2), d2: Reg(2), a2: Reg(4), t: 0 });
+        let slot = 0u64;
+        let m = machine(vec![Some(f)], &slot, 1);
+        let mut ret = [0u64; MAX_RET];
+        for (n, fib) in [(0, 0), (1, 1), (10, 55), (50, 12_586_269_025)] {
+            // SAFETY: a validated function without memory accesses.
+            unsafe { m.call(0, [n].as_ptr(), ret.as_mut_ptr()) };
+            assert_eq!(ret[0], fib, "fib({n})");
+        }
     }
 
     #[test]

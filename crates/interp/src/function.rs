@@ -108,30 +108,220 @@ impl Function {
     }
 }
 
-/// Orders the parallel moves of a control-flow edge (phi `dst ← src`, all at once)
-/// into sequential `(dst, src)` moves, going through `temp` registers (from
-/// `next_temp`, counting up) where a destination is also a source of a later move.
-pub fn sequence_moves(moves: &[(Reg, Reg)], next_temp: &mut Reg) -> Vec<(Reg, Reg)> {
-    let moves: Vec<(Reg, Reg)> = moves.iter().copied().filter(|(d, s)| d != s).collect();
-    let conflict = moves.iter().enumerate().any(|(i, (d, _))| moves.iter().skip(i + 1).any(|(_, s)| s == d));
-    if !conflict {
-        return moves;
-    }
-    // Read every source into a fresh temporary first, then write the destinations.
-    let mut out = Vec::new();
-    let temps: Vec<Reg> = moves
-        .iter()
-        .map(|_| {
-            let t = *next_temp;
-            *next_temp = t + 1;
+impl Function {
+    /// Jump threading, in place (op indices do not change): a `Jump` to an op that
+    /// ends a block becomes a copy of that op (an edge block of one `MoveJump`, a
+    /// `Ret`: one dispatch instead of two), and a jump target that is a `Jump` becomes
+    /// that jump's target. Run after labels are resolved, before [`Function::validate`].
+    pub fn thread_jumps(&mut self) {
+        // A chain of jumps is followed at most `code.len()` steps (a loop of jumps
+        // stays a loop).
+        let code = self.code.clone();
+        let last = |mut t: u32| {
+            for _ in 0..code.len() {
+                match code.get(t as usize) {
+                    Some(&Op::Jump { t: next }) if next != t => t = next,
+                    _ => break,
+                }
+            }
             t
-        })
-        .collect();
-    for (&(_, s), &t) in moves.iter().zip(&temps) {
-        out.push((t, s));
+        };
+        for op in self.code.iter_mut() {
+            op.targets_mut(|t| *t = last(*t));
+            if let Op::Jump { t } = *op
+                && let Some(&target) = code.get(t as usize)
+                && target.ends_block()
+                && !matches!(target, Op::Jump { .. })
+            {
+                *op = target;
+                op.targets_mut(|t| *t = last(*t));
+            }
+        }
+        for s in self.switches.iter_mut() {
+            for c in s.cases.iter_mut() {
+                c.1 = last(c.1);
+            }
+            s.default = last(s.default);
+        }
     }
-    for (&(d, _), &t) in moves.iter().zip(&temps) {
-        out.push((d, t));
+}
+
+impl Function {
+    /// Fuses an op whose result is used exactly once, later in the same block, into
+    /// that use, and drops it (one dispatch instead of two):
+    ///
+    /// * an `AddScaled` (a GEP's variable index) used as a load's or store's address
+    ///   becomes that access's `LoadNIdx`/`StoreNIdx`;
+    /// * an `FMulD`/`FMulS` used by an `FAddD`/`FAddS` becomes `FMulAddD`/`FMulAddS`
+    ///   (still two roundings).
+    ///
+    /// The use must come before anything redefines the first op's inputs, so it reads
+    /// the same values. Run after labels are resolved, before [`Function::validate`];
+    /// op indices change (targets are renumbered).
+    pub fn fuse_single_uses(&mut self) {
+        let nregs = self.template.len();
+        let (mut uses, mut defs) = (vec![0u32; nregs], vec![0u32; nregs]);
+        let mut block_start = vec![false; self.code.len() + 1];
+        block_start[0] = true;
+        for (i, op) in self.code.iter().enumerate() {
+            op.operands(|operand| match operand {
+                Operand::Use(r, n) => (r.0..r.0 + n).for_each(|r| uses[r as usize] += 1),
+                Operand::Def(r, n) => (r.0..r.0 + n).for_each(|r| defs[r as usize] += 1),
+                Operand::Args { start, n } => {
+                    for r in &self.call_args[start as usize..(start + n) as usize] {
+                        uses[r.index()] += 1;
+                    }
+                }
+                Operand::Target(t) => block_start[t as usize] = true,
+                Operand::Table(t) => {
+                    let table = &self.switches[t as usize];
+                    for t in table.cases.iter().map(|c| c.1).chain([table.default]) {
+                        block_start[t as usize] = true;
+                    }
+                }
+                _ => {}
+            });
+            block_start[i + 1] |= op.ends_block();
+        }
+        let mut removed = vec![false; self.code.len()];
+        for (i, gone) in removed.iter_mut().enumerate() {
+            let Some((t, inputs)) = fusable_result(self.code[i]) else { continue };
+            if uses[t.index()] != 1 || defs[t.index()] != 1 || inputs.contains(&t) {
+                continue;
+            }
+            if let Some((j, fused)) = self.fusion_site(i, t, inputs, &block_start) {
+                self.code[j] = fused;
+                *gone = true;
+            }
+        }
+        // Renumber: a removed op's index becomes its next kept op's.
+        let mut new_index = Vec::with_capacity(self.code.len() + 1);
+        let mut kept = 0u32;
+        for &r in &removed {
+            new_index.push(kept);
+            kept += u32::from(!r);
+        }
+        let code = std::mem::take(&mut self.code);
+        self.code = code.into_iter().zip(&removed).filter(|(_, r)| !**r).map(|(op, _)| op).collect();
+        for op in self.code.iter_mut() {
+            op.targets_mut(|t| *t = new_index[*t as usize]);
+        }
+        for s in self.switches.iter_mut() {
+            for c in s.cases.iter_mut() {
+                c.1 = new_index[c.1 as usize];
+            }
+            s.default = new_index[s.default as usize];
+        }
+    }
+}
+
+impl Function {
+    /// Where op `i` (result `t`, read from `inputs`) fuses, for
+    /// [`Function::fuse_single_uses`]: the index of its use later in the same block
+    /// and the fused op, if that use is one it fuses into and comes before anything
+    /// redefines an input.
+    fn fusion_site(&self, i: usize, t: Reg, inputs: [Reg; 2], block_start: &[bool]) -> Option<(usize, Op)> {
+        for (j, &op) in self.code.iter().enumerate().skip(i + 1) {
+            if block_start[j] {
+                return None;
+            }
+            if let Some(fused) = fuse(self.code[i], op) {
+                return Some((j, fused));
+            }
+            // Not the use it fuses into: stop at any use of `t`, at a redefinition of
+            // an input and at the end of the block.
+            let mut blocked = op.ends_block();
+            op.operands(|operand| match operand {
+                Operand::Use(r, n) => blocked |= (r.0..r.0 + n).contains(&t.0),
+                Operand::Def(r, n) => blocked |= inputs.iter().any(|x| (r.0..r.0 + n).contains(&x.0)),
+                _ => {}
+            });
+            if blocked {
+                return None;
+            }
+        }
+        None
+    }
+}
+
+/// For an op [`Function::fuse_single_uses`] can fuse into a later use: its result
+/// register and its inputs.
+fn fusable_result(op: Op) -> Option<(Reg, [Reg; 2])> {
+    match op {
+        Op::AddScaled { d, a, b, scale, .. } if i32::try_from(scale).is_ok() => Some((d, [a, b])),
+        Op::FMulD { d, a, b } | Op::FMulS { d, a, b } => Some((d, [a, b])),
+        _ => None,
+    }
+}
+
+/// `first` (a [`fusable_result`] op) fused into `then`, if `then` is the use it fuses
+/// into: reads `first`'s result once, as the operand the fused op replaces.
+fn fuse(first: Op, then: Op) -> Option<Op> {
+    match (first, then) {
+        (Op::AddScaled { d: t, a, b, scale, sh }, access) => {
+            let scale = i32::try_from(scale).ok()?;
+            match access {
+                Op::Load8 { d, a: p, off } if p == t => Some(Op::Load8Idx { d, a, b, scale, sh, off }),
+                Op::Load16 { d, a: p, off } if p == t => Some(Op::Load16Idx { d, a, b, scale, sh, off }),
+                Op::Load32 { d, a: p, off } if p == t => Some(Op::Load32Idx { d, a, b, scale, sh, off }),
+                Op::Load64 { d, a: p, off } if p == t => Some(Op::Load64Idx { d, a, b, scale, sh, off }),
+                Op::Store8 { v, a: p, off } if p == t && v != t => Some(Op::Store8Idx { v, a, b, scale, sh, off }),
+                Op::Store16 { v, a: p, off } if p == t && v != t => Some(Op::Store16Idx { v, a, b, scale, sh, off }),
+                Op::Store32 { v, a: p, off } if p == t && v != t => Some(Op::Store32Idx { v, a, b, scale, sh, off }),
+                Op::Store64 { v, a: p, off } if p == t && v != t => Some(Op::Store64Idx { v, a, b, scale, sh, off }),
+                _ => None,
+            }
+        }
+        (Op::FMulD { d: t, a, b }, Op::FAddD { d, a: x, b: y }) if (x == t) != (y == t) => {
+            Some(Op::FMulAddD { d, a, b, c: if x == t { y } else { x } })
+        }
+        (Op::FMulS { d: t, a, b }, Op::FAddS { d, a: x, b: y }) if (x == t) != (y == t) => {
+            Some(Op::FMulAddS { d, a, b, c: if x == t { y } else { x } })
+        }
+        _ => None,
+    }
+}
+
+/// The ops of a control-flow edge: its sequenced moves (from [`sequence_moves`]) two
+/// at a time, the last one or two fused with the jump to `target`.
+pub fn edge_ops(moves: &[(Reg, Reg)], target: u32) -> Vec<Op> {
+    let tail_len = if moves.len() % 2 == 1 { 1 } else { moves.len().min(2) };
+    let (pairs, tail) = moves.split_at(moves.len() - tail_len);
+    let mut ops: Vec<Op> =
+        pairs.chunks(2).map(|p| Op::Move2 { d: p[0].0, a: p[0].1, d2: p[1].0, a2: p[1].1 }).collect();
+    ops.push(match *tail {
+        [] => Op::Jump { t: target },
+        [(d, a)] => Op::MoveJump { d, a, t: target },
+        [(d, a), (d2, a2)] => Op::Move2Jump { d, a, d2, a2, t: target },
+        _ => unreachable!("the tail is at most two moves"),
+    });
+    ops
+}
+
+/// Orders the parallel moves of a control-flow edge (phi `dst ← src`, all at once;
+/// destinations distinct) into sequential `(dst, src)` moves.
+///
+/// A move goes as soon as no move still to come reads its destination, so chains (a
+/// rotation of registers, `d ← c ← b ← a`) need no temporary; only a cycle (a swap)
+/// does: one of its destinations is saved in a `temp` register (from `next_temp`,
+/// counting up) and read from there.
+pub fn sequence_moves(moves: &[(Reg, Reg)], next_temp: &mut Reg) -> Vec<(Reg, Reg)> {
+    let mut pending: Vec<(Reg, Reg)> = moves.iter().copied().filter(|(d, s)| d != s).collect();
+    let mut out = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let free = |d: Reg, pending: &[(Reg, Reg)]| !pending.iter().any(|&(_, s)| s == d);
+        if let Some(i) = pending.iter().position(|&(d, _)| free(d, &pending)) {
+            out.push(pending.remove(i));
+            continue;
+        }
+        // Every destination left is still to be read: they form cycles. Save one.
+        let (d, _) = pending[0];
+        let t = *next_temp;
+        *next_temp = t + 1;
+        out.push((t, d));
+        for (_, s) in pending.iter_mut().filter(|(_, s)| *s == d) {
+            *s = t;
+        }
     }
     out
 }
@@ -159,6 +349,164 @@ mod tests {
             vec![(Reg(1), Reg(5)), (Reg(2), Reg(6))]
         );
         assert_eq!(t, Reg(100));
+        // A chain (a rotation of registers with a new value at one end: 2 <- 1 <- 0,
+        // 3 <- 2) needs no temporary, in any order given.
+        let mut t = Reg(100);
+        let seq = sequence_moves(&[(Reg(1), Reg(0)), (Reg(2), Reg(1)), (Reg(3), Reg(2))], &mut t);
+        assert_eq!(seq, vec![(Reg(3), Reg(2)), (Reg(2), Reg(1)), (Reg(1), Reg(0))]);
+        assert_eq!(t, Reg(100));
+        // A three-cycle takes one temporary and one move more.
+        let mut t = Reg(100);
+        let seq = sequence_moves(&[(Reg(1), Reg(2)), (Reg(2), Reg(3)), (Reg(3), Reg(1)), (Reg(4), Reg(1))], &mut t);
+        assert_eq!((seq.len(), t), (5, Reg(101)));
+        let mut regs: Vec<u64> = (0..110).collect();
+        for (d, s) in &seq {
+            regs[d.index()] = regs[s.index()];
+        }
+        assert_eq!(regs[1..5], [2, 3, 1, 1]);
+    }
+
+    /// Runs straight-line ops of the move kinds over `regs`; returns the final jump's
+    /// target, if any.
+    fn run_moves(ops: &[Op], regs: &mut [u64]) -> Option<u32> {
+        let mut target = None;
+        for op in ops {
+            match *op {
+                Op::Move2 { d, a, d2, a2 } => {
+                    regs[d.index()] = regs[a.index()];
+                    regs[d2.index()] = regs[a2.index()];
+                }
+                Op::MoveJump { d, a, t } => {
+                    regs[d.index()] = regs[a.index()];
+                    target = Some(t);
+                }
+                Op::Move2Jump { d, a, d2, a2, t } => {
+                    regs[d.index()] = regs[a.index()];
+                    regs[d2.index()] = regs[a2.index()];
+                    target = Some(t);
+                }
+                Op::Jump { t } => target = Some(t),
+                other => panic!("not an edge op: {other:?}"),
+            }
+        }
+        target
+    }
+
+    #[test]
+    fn edge_ops_pair_the_moves_and_fuse_the_last_with_the_jump() {
+        for n in 0..7u32 {
+            // A rotation of n registers (d_i <- s_{i+1}), sequenced through temps.
+            let moves: Vec<(Reg, Reg)> = (0..n).map(|i| (Reg(i), Reg((i + 1) % n))).collect();
+            let mut next_temp = Reg(50);
+            let seq = sequence_moves(&moves, &mut next_temp);
+            let ops = edge_ops(&seq, 7);
+            assert_eq!(ops.len(), seq.len().div_ceil(2).max(1), "{n} moves: {ops:?}");
+            assert!(ops.last().unwrap().ends_block() && ops[..ops.len() - 1].iter().all(|op| !op.ends_block()));
+            let mut regs: Vec<u64> = (0..60).map(|i| i * 10).collect();
+            assert_eq!(run_moves(&ops, &mut regs), Some(7));
+            for (i, &value) in regs.iter().enumerate().take(n as usize) {
+                let from = if n == 1 { i } else { (i + 1) % n as usize };
+                assert_eq!(value, from as u64 * 10, "{n} moves: register {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn jump_threading_copies_block_enders_and_skips_jump_chains() {
+        let mut f = Function {
+            code: vec![
+                Op::Branch { c: Reg(0), t: 3, f: 1 }, // 0: both targets end at the Ret
+                Op::Jump { t: 5 },                    // 1: to a Ret: copied
+                Op::Jump { t: 6 },                    // 2: to a plain op: kept
+                Op::Jump { t: 4 },                    // 3
+                Op::Jump { t: 5 },                    // 4
+                Op::Ret { a: Reg(1), n: 1 },          // 5
+                Op::Move { d: Reg(1), a: Reg(0) },    // 6
+                Op::Jump { t: 7 },                    // 7: a loop of one jump stays
+                Op::Switch { a: Reg(0), table: 0 },   // 8
+            ],
+            template: vec![0, 0],
+            switches: vec![SwitchTable { cases: vec![(1, 4)], default: 3 }],
+            ..Default::default()
+        };
+        f.thread_jumps();
+        assert_eq!(f.code[0], Op::Branch { c: Reg(0), t: 5, f: 5 });
+        assert_eq!(f.code[1], Op::Ret { a: Reg(1), n: 1 });
+        assert_eq!(f.code[2], Op::Jump { t: 6 });
+        assert_eq!(f.code[7], Op::Jump { t: 7 });
+        assert_eq!(f.switches[0], SwitchTable { cases: vec![(1, 5)], default: 5 });
+        f.validate().unwrap();
+    }
+
+    #[test]
+    fn single_uses_are_fused_only_where_they_read_the_same_values() {
+        let scaled = |d: u32, b: u32| Op::AddScaled { d: Reg(d), a: Reg(0), b: Reg(b), scale: 4, sh: 0 };
+        let mut f = Function {
+            code: vec![
+                scaled(10, 1),                                                // 0: fused into 2
+                Op::Add { d: Reg(20), a: Reg(1), b: Reg(1), mask: u64::MAX }, // 1
+                Op::Load32 { d: Reg(21), a: Reg(10), off: -4 },               // 2
+                scaled(11, 1),                                                // 3: used twice
+                Op::Load32 { d: Reg(22), a: Reg(11), off: 0 },                // 4
+                Op::Store32 { v: Reg(22), a: Reg(11), off: 0 },               // 5
+                scaled(12, 2),                                                // 6: input redefined first
+                Op::Move { d: Reg(2), a: Reg(1) },                            // 7
+                Op::Store64 { v: Reg(1), a: Reg(12), off: 0 },                // 8
+                scaled(13, 1),                                                // 9: access in the next block
+                Op::Jump { t: 11 },                                           // 10
+                Op::Load8 { d: Reg(23), a: Reg(13), off: 0 },                 // 11
+                scaled(14, 1),                                                // 12: fused into 13
+                Op::Store8 { v: Reg(23), a: Reg(14), off: 1 },                // 13
+                Op::Branch { c: Reg(23), t: 12, f: 15 },                      // 14: 12 is removed
+                Op::Ret { a: Reg(0), n: 0 },                                  // 15
+            ],
+            template: vec![0; 30],
+            ..Default::default()
+        };
+        f.fuse_single_uses();
+        f.validate().unwrap();
+        let idx = |b: u32, off: i32| (Reg(0), Reg(b), 4, 0, off);
+        // Ops 0 and 12 are gone: everything after them moves up.
+        assert!(matches!(f.code[0], Op::Add { .. }));
+        assert_eq!(f.code[1], {
+            let (a, b, scale, sh, off) = idx(1, -4);
+            Op::Load32Idx { d: Reg(21), a, b, scale, sh, off }
+        });
+        assert_eq!(f.code[2], scaled(11, 1));
+        assert_eq!(f.code[5], scaled(12, 2));
+        assert_eq!(f.code[8], scaled(13, 1));
+        assert_eq!(f.code[9], Op::Jump { t: 10 });
+        assert_eq!(f.code[11], {
+            let (a, b, scale, sh, off) = idx(1, 1);
+            Op::Store8Idx { v: Reg(23), a, b, scale, sh, off }
+        });
+        assert_eq!(f.code[12], Op::Branch { c: Reg(23), t: 11, f: 13 });
+        assert_eq!(f.code.len(), 14);
+    }
+
+    #[test]
+    fn a_multiply_used_once_by_an_add_becomes_one_op() {
+        let mut f = Function {
+            code: vec![
+                Op::FMulD { d: Reg(5), a: Reg(1), b: Reg(2) },
+                Op::FMulS { d: Reg(6), a: Reg(1), b: Reg(2) }, // used twice: kept
+                Op::FAddD { d: Reg(7), a: Reg(3), b: Reg(5) },
+                Op::FAddS { d: Reg(8), a: Reg(6), b: Reg(6) },
+                Op::Ret { a: Reg(7), n: 1 },
+            ],
+            template: vec![0; 10],
+            ..Default::default()
+        };
+        f.fuse_single_uses();
+        assert_eq!(
+            f.code,
+            [
+                Op::FMulS { d: Reg(6), a: Reg(1), b: Reg(2) },
+                Op::FMulAddD { d: Reg(7), a: Reg(1), b: Reg(2), c: Reg(3) },
+                Op::FAddS { d: Reg(8), a: Reg(6), b: Reg(6) },
+                Op::Ret { a: Reg(7), n: 1 },
+            ]
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub mod mem;
 pub mod op;
 
 pub use exec::{Adapter, Hooks, Linkage, MAX_DEPTH, Machine};
-pub use function::{Function, MAX_ARGS, MAX_RET, SwitchTable, sequence_moves};
+pub use function::{Function, MAX_ARGS, MAX_RET, SwitchTable, edge_ops, sequence_moves};
 pub use op::{Op, OpVisitor, Operand, OverflowKind, Reg};
 
 /// Calls `$m!` with the list of every operation of the lowered form: one entry per op,
@@ -70,6 +70,8 @@ macro_rules! for_each_op {
         $m! {
             /// `d = a`.
             mov = Move { d: Def, a: Use };
+            /// `d = a`, then `d2 = a2` (two of an edge's sequenced phi moves).
+            mov2 = Move2 { d: Def, a: Use, d2: Def, a2: Use };
             /// `d = (a + b) & mask`.
             add = Add { d: Def, a: Use, b: Use, mask: u64 };
             /// `d = (a - b) & mask`.
@@ -124,6 +126,10 @@ macro_rules! for_each_op {
             fsub_d = FSubD { d: Def, a: Use, b: Use };
             /// `double` `d = a * b`.
             fmul_d = FMulD { d: Def, a: Use, b: Use };
+            /// `double` `d = a * b + c`, rounded after the multiply and after the add
+            /// (an `FMulD` fused into the one `FAddD` that uses it, not an FMA:
+            /// [`Function::fuse_single_uses`]).
+            fmul_add_d = FMulAddD { d: Def, a: Use, b: Use, c: Use };
             /// `double` `d = a / b`.
             fdiv_d = FDivD { d: Def, a: Use, b: Use };
             /// `double` `d = a % b`.
@@ -136,6 +142,8 @@ macro_rules! for_each_op {
             fsub_s = FSubS { d: Def, a: Use, b: Use };
             /// `float` `d = a * b`.
             fmul_s = FMulS { d: Def, a: Use, b: Use };
+            /// `float` `d = a * b + c`, rounded twice (as `FMulAddD`).
+            fmul_add_s = FMulAddS { d: Def, a: Use, b: Use, c: Use };
             /// `float` `d = a / b`.
             fdiv_s = FDivS { d: Def, a: Use, b: Use };
             /// `float` `d = a % b`.
@@ -184,6 +192,24 @@ macro_rules! for_each_op {
             store32 = Store32 { v: Use, a: Use, off: i32 };
             /// Store of register `v` at `a + off`.
             store64 = Store64 { v: Use, a: Use, off: i32 };
+            /// Load of 1 byte from `a + sext(b) * scale + off` (zero-extended): an
+            /// `AddScaled` fused into the one load that uses it
+            /// ([`Function::fuse_single_uses`]).
+            load8_idx = Load8Idx { d: Def, a: Use, b: Use, scale: i32, sh: u8, off: i32 };
+            /// Load of 2 bytes from `a + sext(b) * scale + off` (zero-extended).
+            load16_idx = Load16Idx { d: Def, a: Use, b: Use, scale: i32, sh: u8, off: i32 };
+            /// Load of 4 bytes from `a + sext(b) * scale + off` (zero-extended).
+            load32_idx = Load32Idx { d: Def, a: Use, b: Use, scale: i32, sh: u8, off: i32 };
+            /// Load of 8 bytes from `a + sext(b) * scale + off`.
+            load64_idx = Load64Idx { d: Def, a: Use, b: Use, scale: i32, sh: u8, off: i32 };
+            /// Store of register `v`'s low byte at `a + sext(b) * scale + off`.
+            store8_idx = Store8Idx { v: Use, a: Use, b: Use, scale: i32, sh: u8, off: i32 };
+            /// Store of register `v`'s low 2 bytes at `a + sext(b) * scale + off`.
+            store16_idx = Store16Idx { v: Use, a: Use, b: Use, scale: i32, sh: u8, off: i32 };
+            /// Store of register `v`'s low 4 bytes at `a + sext(b) * scale + off`.
+            store32_idx = Store32Idx { v: Use, a: Use, b: Use, scale: i32, sh: u8, off: i32 };
+            /// Store of register `v` at `a + sext(b) * scale + off`.
+            store64_idx = Store64Idx { v: Use, a: Use, b: Use, scale: i32, sh: u8, off: i32 };
             /// `atomicrmw xchg` of `size` bytes (one thread: a load and a store).
             atomic_xchg = AtomicXchg { d: Def, a: Use, v: Use, size: u8 };
             /// `atomicrmw add` of `size` bytes.
@@ -218,6 +244,11 @@ macro_rules! for_each_op {
             overflow = Overflow { d: Defs(2), a: Use, b: Use, kind: OverflowKind, bits: u8 };
             /// Unconditional jump to op index `t`.
             jump = Jump { t: Target } ends;
+            /// `d = a`, then a jump to `t` (an edge's last phi move and its jump).
+            move_jump = MoveJump { d: Def, a: Use, t: Target } ends;
+            /// `d = a`, `d2 = a2`, then a jump to `t` (an edge's last two phi moves and
+            /// its jump).
+            move2_jump = Move2Jump { d: Def, a: Use, d2: Def, a2: Use, t: Target } ends;
             /// `if c & 1 { goto t } else { goto f }`.
             branch = Branch { c: Use, t: Target, f: Target } ends;
             /// Fused `icmp eq` + `br`.

@@ -19,7 +19,7 @@ use bf_llvm::{
 
 use crate::jit::JitError;
 use bf_interp::abi::{Ext, Scalar, Signature};
-use bf_interp::{Function, MAX_ARGS, MAX_RET, Op, OverflowKind, Reg, SwitchTable, sequence_moves};
+use bf_interp::{Function, MAX_ARGS, MAX_RET, Op, OverflowKind, Reg, SwitchTable, edge_ops, sequence_moves};
 
 /// Why a function has no tier 0 (it starts in tier 1). Displayed as the message the
 /// engine prints after `interp: starts in tier 1: `.
@@ -73,6 +73,27 @@ impl fmt::Display for LowerError {
             LowerError::Unresolved { function, error } => write!(f, "{function}: {error}"),
         }
     }
+}
+
+/// The value a cast takes over unchanged in the lowered form, if `inst` is such a cast
+/// of an argument or of another instruction's result: `zext` (integers are kept
+/// zero-extended), `bitcast`, `inttoptr`, `addrspacecast` and `freeze`, with a result
+/// of one register (at most 64 bits) or a struct (`freeze`). Its result then shares
+/// the source's registers. A constant source, and a GEP (which may have been folded
+/// into its uses and have no register), keep a `Move`.
+fn no_op_cast_source(inst: Instruction<'_>) -> Option<Value<'_>> {
+    use Opcode::*;
+    if !matches!(inst.opcode(), LLVMZExt | LLVMBitCast | LLVMIntToPtr | LLVMAddrSpaceCast | LLVMFreeze) {
+        return None;
+    }
+    // An `i128` result takes two registers (and lowering says why it cannot be had).
+    if inst.type_of().int_width().is_some_and(|w| w > 64) {
+        return None;
+    }
+    let source = inst.operand(0);
+    let register_of_its_own =
+        source.is_argument() || source.as_instruction().is_some_and(|i| i.opcode() != LLVMGetElementPtr);
+    register_of_its_own.then_some(source)
 }
 
 /// The error for `function`'s instruction `inst`.
@@ -584,9 +605,28 @@ impl<'m> Lowerer<'_, 'm> {
             self.blocks.insert(bb, bi as u32);
             for inst in bb.instructions() {
                 let n = fields(inst.type_of()).map_err(|e| instruction_error(&fname, *inst, e))?.len() as u32;
-                if n > 0 {
+                if n > 0 && no_op_cast_source(inst).is_none() {
                     let r = self.fresh(n);
                     self.values.insert(*inst, r);
+                }
+            }
+        }
+        // A cast that changes no bits of the lowered value shares its source's
+        // registers: no move, no dispatch (SSA: the source's registers hold its value
+        // wherever the cast's value is live, phi registers included, since the moves
+        // on an edge into the phi's block never reach a use of this cast without
+        // passing the cast again).
+        for &bb in &blocks {
+            for inst in bb.instructions() {
+                let mut chain = vec![*inst];
+                while let Some(source) = chain.last().and_then(|v| v.as_instruction()).and_then(no_op_cast_source) {
+                    chain.push(source);
+                }
+                let source = chain.pop().expect("the chain starts with the instruction");
+                if let Some(&r) = self.values.get(&source) {
+                    for v in chain {
+                        self.values.insert(v, r);
+                    }
                 }
             }
         }
@@ -642,11 +682,11 @@ impl<'m> Lowerer<'_, 'm> {
                 }
             }
             let mut next_temp = TEMP_BASE;
-            for (d, s) in sequence_moves(&moves, &mut next_temp) {
-                self.emit(Op::Move { d, a: s });
-            }
+            let moves = sequence_moves(&moves, &mut next_temp);
             temps_needed = temps_needed.max(next_temp - TEMP_BASE);
-            self.emit(Op::Jump { t: encode(Label::Block(self.blocks[&to])) });
+            for op in edge_ops(&moves, encode(Label::Block(self.blocks[&to]))) {
+                self.emit(op);
+            }
         }
         if temps_needed > 0 {
             let first = self.fresh(temps_needed);
@@ -669,7 +709,7 @@ impl<'m> Lowerer<'_, 'm> {
             }
             s.default = resolve(s.default);
         }
-        let func = Function {
+        let mut func = Function {
             name: fname,
             code: std::mem::take(&mut self.code),
             template: std::mem::take(&mut self.template),
@@ -679,6 +719,11 @@ impl<'m> Lowerer<'_, 'm> {
             switches: std::mem::take(&mut self.switches),
             traps: std::mem::take(&mut self.traps),
         };
+        // Validated before the two passes (they index registers and targets) and after
+        // (they must keep it valid).
+        func.validate().map_err(LowerError::Interpreter)?;
+        func.fuse_single_uses();
+        func.thread_jumps();
         func.validate().map_err(LowerError::Interpreter)?;
         if std::env::var("BF_INTERP_DUMP").is_ok_and(|v| func.name.contains(&v)) {
             eprintln!("== {} ({} regs)", func.name, func.template.len());
@@ -720,6 +765,9 @@ impl<'m> Lowerer<'_, 'm> {
 
     fn instruction(&mut self, inst: Instruction<'m>, entry: bool) -> Result<(), String> {
         use Opcode::*;
+        if no_op_cast_source(inst).is_some() {
+            return Ok(()); // shares its source's registers
+        }
         let op = inst.opcode();
         let d = self.values.get(&*inst).copied().unwrap_or(Reg(0));
         let opnd = |i: u32| inst.operand(i);
@@ -905,6 +953,7 @@ impl<'m> Lowerer<'_, 'm> {
                 let mask = mask(self.int_width(*inst)?);
                 self.emit(Op::Trunc { d, a, mask });
             }
+            // Only where the source is a constant (else `no_op_cast_source`).
             LLVMZExt | LLVMBitCast | LLVMIntToPtr | LLVMAddrSpaceCast => {
                 let a = self.operand(opnd(0))?;
                 self.emit(Op::Move { d, a });
@@ -914,6 +963,7 @@ impl<'m> Lowerer<'_, 'm> {
                 let mask = mask(self.int_width(*inst)?);
                 self.emit(Op::Trunc { d, a, mask });
             }
+            // Only where the source is a constant (else `no_op_cast_source`).
             LLVMFreeze => {
                 let n = fields(inst.type_of())?.len() as u32;
                 let a = self.operand(opnd(0))?;
