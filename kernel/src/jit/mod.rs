@@ -34,15 +34,17 @@ use std::time::Instant;
 
 use bf_llvm::{AttributeIndex, Builder, CodegenLevel, LlJit, Pipeline, TargetMachine};
 
-/// An optimisation level of the new pass manager (`default<On>`): the tier table's own
-/// type, so a tier's row is what the JIT compiles at.
+/// An optimisation level (`default<On>`, or the bitcode as compiled): the tier table's
+/// own type, so a tier's row is what the JIT compiles at.
 pub use bf_tiers::Opt as OptLevel;
 
 /// The explicit pass pipeline (`bf_llvm::Pipeline`, issue 16) of an optimisation
-/// level: LLVM's `default<On>`, pass by pass.
+/// level: LLVM's `default<On>`, pass by pass; for the bitcode as compiled, the
+/// always-inliner alone.
 pub fn pipeline(level: OptLevel) -> Pipeline {
     match level {
-        OptLevel::O0 => Pipeline::O0,
+        // The always-inliner alone, which is what `Pipeline::O0` runs.
+        OptLevel::O0 | OptLevel::AsCompiled => Pipeline::O0,
         OptLevel::O1 => Pipeline::O1,
         OptLevel::O2 => Pipeline::O2,
         OptLevel::O3 => Pipeline::O3,
@@ -58,7 +60,7 @@ pub fn pipeline(level: OptLevel) -> Pipeline {
 pub fn codegen_level(level: OptLevel) -> CodegenLevel {
     match level {
         OptLevel::O0 => CodegenLevel::None,
-        OptLevel::O1 | OptLevel::O2 | OptLevel::O3 => CodegenLevel::Default,
+        OptLevel::AsCompiled | OptLevel::O1 | OptLevel::O2 | OptLevel::O3 => CodegenLevel::Default,
     }
 }
 

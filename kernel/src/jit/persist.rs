@@ -112,7 +112,7 @@ pub fn configure(settings: Settings) {
     *SETTINGS.lock().unwrap() = settings;
 }
 
-/// The tier table as the key records it: `name=how` per row (`t0=interp;t1=default<O1>;…`).
+/// The tier table as the key records it: `name=how` per row (`t0=interp;t1=always-inline;…`).
 fn tiers_key() -> String {
     TIERS
         .rows()

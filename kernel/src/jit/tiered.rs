@@ -20,7 +20,7 @@
 //!   load-time module's globals and slots by name.
 //!
 //! The load-time module is the whole app compiled for the first compiled tier (tier 1,
-//! `default<O1>`), with the functions that start interpreted reduced to trampolines
+//! the bitcode as compiled: `Opt::AsCompiled`), with the functions that start interpreted reduced to trampolines
 //! through their slots. A promotion into a compiled tier below the top re-reads the
 //! bitcode and compiles the promoted function alone (`<name>.<tier>`, instrumented);
 //! into the top tier, the promoted function with uninstrumented copies of everything
