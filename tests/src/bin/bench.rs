@@ -802,7 +802,8 @@ fn main() {
          CPU time; the same ELF run natively on Linux prints the hardware figure.\n\n{llvm}\n## Apps in every tier\n\n\
          `--apps=all`: each app's timed section (`bf_section_begin`..`end`, TSC cycles) as rustc's object \
          code of the bitcode's own LTO module linked into the kernel (aot), wholly interpreted (interp, \
-         tier 0), JIT-compiled whole at O1 (t1) and O3 (t2) for generic x86-64 like aot, at O3 for this \
+         tier 0), JIT-compiled whole as rustc optimised the bitcode (t1: no pipeline but the \
+         always-inliner) and at O3 (t2) for generic x86-64 like aot, at O3 for this \
          machine's CPU (t2host), and in the fourth run through the tiered engine, which starts in the \
          interpreter (docs/engine.md, \"The AOT baseline\"); each table's heading says which CPU each column \
          was compiled for. The exported column is the image `bf.export` wrote in the same boot, booted under \
