@@ -2,12 +2,12 @@
 //! object's bytes can be kept (snapshots, docs/persistence.md) and handed to an
 //! [`LlJit`](crate::LlJit) again later with [`LlJit::add_object`](crate::LlJit::add_object).
 
-use std::ffi::{CStr, CString};
+use std::cell::Cell;
+use std::ffi::{CStr, CString, c_void};
 use std::ptr;
 
-use llvm_sys::core::{
-    LLVMDisposeMemoryBuffer, LLVMGetBufferSize, LLVMGetBufferStart, LLVMGetDataLayoutStr, LLVMGetTarget, LLVMSetTarget,
-};
+use llvm_sys::core::{LLVMGetDataLayoutStr, LLVMGetTarget, LLVMSetTarget};
+use llvm_sys::prelude::LLVMModuleRef;
 use llvm_sys::target::{LLVMDisposeTargetData, LLVMSetModuleDataLayout};
 use llvm_sys::target_machine::*;
 
@@ -26,6 +26,19 @@ pub struct TargetMachine {
     features: String,
     reloc: LLVMRelocMode,
     level: CodegenLevel,
+    /// The code generator's pass pipeline, built at the first object and kept
+    /// (`cpp/emitter.cpp`); null until then.
+    emitter: Cell<*mut c_void>,
+}
+
+unsafe extern "C" {
+    /// A new emitter for `machine` (null if it cannot emit objects); `cpp/emitter.cpp`.
+    fn bf_emitter_new(machine: LLVMTargetMachineRef) -> *mut c_void;
+    /// Compiles `module` to an ELF object: its bytes, valid until the next call, and
+    /// their number in `size`.
+    fn bf_emitter_run(emitter: *mut c_void, module: LLVMModuleRef, size: *mut usize) -> *const u8;
+    /// Frees an emitter.
+    fn bf_emitter_dispose(emitter: *mut c_void);
 }
 
 /// How hard the code generator works (LLVM's `CodeGenOptLevel`): `None` selects
@@ -61,8 +74,14 @@ unsafe impl Send for TargetMachine {}
 
 impl Drop for TargetMachine {
     fn drop(&mut self) {
-        // SAFETY: we own the target machine.
-        unsafe { LLVMDisposeTargetMachine(self.raw) }
+        // SAFETY: we own the emitter (if any) and the target machine; the emitter uses
+        // the machine, so it goes first.
+        unsafe {
+            if !self.emitter.get().is_null() {
+                bf_emitter_dispose(self.emitter.get());
+            }
+            LLVMDisposeTargetMachine(self.raw)
+        }
     }
 }
 
@@ -165,7 +184,7 @@ impl TargetMachine {
         if raw.is_null() {
             return Err(Error::Codegen(format!("cannot create a target machine for {triple} ({cpu})")));
         }
-        Ok(TargetMachine { raw, triple, cpu, features, reloc, level })
+        Ok(TargetMachine { raw, triple, cpu, features, reloc, level, emitter: Cell::new(ptr::null_mut()) })
     }
 
     /// The target triple.
@@ -185,10 +204,13 @@ impl TargetMachine {
 
     /// Compiles `module` to an ELF relocatable object. A module without a target triple
     /// or data layout (IR text written by hand) gets this machine's, as LLJIT gives
-    /// them.
+    /// them. The code generator's pass pipeline is built at the first object and
+    /// reused for the next ones (`cpp/emitter.cpp`): the same objects, without
+    /// scheduling about a hundred passes per module.
     pub fn emit_object(&self, module: Module) -> Result<Vec<u8>, Error> {
         // SAFETY: the module is live (owned by `module`) and this machine is live; the
-        // emitted buffer is ours, copied and disposed here.
+        // emitter is this machine's (made for it here, freed before it in `drop`), and
+        // the bytes it returns stay valid until its next run, after our copy.
         unsafe {
             if CStr::from_ptr(LLVMGetTarget(module.module)).is_empty() {
                 let triple = CString::new(self.triple.as_str()).expect("checked at creation");
@@ -199,21 +221,16 @@ impl TargetMachine {
                 LLVMSetModuleDataLayout(module.module, layout);
                 LLVMDisposeTargetData(layout);
             }
-            let mut message = ptr::null_mut();
-            let mut buffer = ptr::null_mut();
-            if LLVMTargetMachineEmitToMemoryBuffer(
-                self.raw,
-                module.module,
-                LLVMCodeGenFileType::LLVMObjectFile,
-                &mut message,
-                &mut buffer,
-            ) != 0
-            {
-                return Err(Error::Codegen(take_message(message)));
+            if self.emitter.get().is_null() {
+                let emitter = bf_emitter_new(self.raw);
+                if emitter.is_null() {
+                    return Err(Error::Codegen("this target machine cannot emit objects".into()));
+                }
+                self.emitter.set(emitter);
             }
-            let bytes =
-                std::slice::from_raw_parts(LLVMGetBufferStart(buffer) as *const u8, LLVMGetBufferSize(buffer)).to_vec();
-            LLVMDisposeMemoryBuffer(buffer);
+            let mut size = 0;
+            let start = bf_emitter_run(self.emitter.get(), module.module, &mut size);
+            let bytes = std::slice::from_raw_parts(start, size).to_vec();
             Ok(bytes)
         }
     }

@@ -164,6 +164,41 @@ fn an_object_compiled_once_links_into_another_jit() {
     assert!(!msg.is_empty());
 }
 
+/// A machine keeps its code generator's pipeline from one object to the next
+/// (`cpp/emitter.cpp`): each object is what a fresh pipeline makes of the module, byte
+/// for byte, whatever the machine compiled before, and it links and runs.
+#[test]
+fn a_reused_code_generator_makes_the_same_objects_as_a_fresh_one() {
+    let answer = "@base = global i32 40\ndefine i32 @answer() {\n  %b = load i32, ptr @base\n  %r = add i32 %b, 2\n  ret i32 %r\n}\n";
+    let other = "define double @half(double %x) {\n  %r = fmul double %x, 0.5\n  ret double %r\n}\n\
+                 define i64 @sum(ptr %p, i64 %n) {\nentry:\n  br label %loop\nloop:\n  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]\n  %s = phi i64 [ 0, %entry ], [ %s1, %loop ]\n  %q = getelementptr i64, ptr %p, i64 %i\n  %v = load i64, ptr %q\n  %s1 = add i64 %s, %v\n  %i1 = add i64 %i, 1\n  %c = icmp ult i64 %i1, %n\n  br i1 %c, label %loop, label %done\ndone:\n  ret i64 %s1\n}\n";
+    let parse = |name: &str, ir: &str| Module::parse(name, ir.as_bytes()).unwrap();
+    let tm = bf_llvm::TargetMachine::host().unwrap();
+    let first = tm.emit_object(parse("answer", answer)).unwrap();
+    let between = tm.emit_object(parse("other", other)).unwrap();
+    let again = tm.emit_object(parse("answer", answer)).unwrap();
+    assert_eq!(first, again, "the same module gives the same object after another one");
+    assert_ne!(first, between);
+    let fresh = bf_llvm::TargetMachine::host().unwrap().emit_object(parse("answer", answer)).unwrap();
+    assert_eq!(first, fresh, "a machine's first object and a reused pipeline's agree");
+    let other_fresh = bf_llvm::TargetMachine::host().unwrap().emit_object(parse("other", other)).unwrap();
+    assert_eq!(between, other_fresh);
+    let mut jit = LlJit::new().unwrap();
+    jit.add_object("answer.o", &again).unwrap();
+    jit.add_object("other.o", &between).unwrap();
+    type Answer = extern "C" fn() -> i32;
+    type Sum = extern "C" fn(*const i64, i64) -> i64;
+    // SAFETY: the signatures of the functions just linked; the JIT lives on.
+    let (answer, sum) = unsafe {
+        (
+            std::mem::transmute::<usize, Answer>(jit.lookup("answer").unwrap() as usize),
+            std::mem::transmute::<usize, Sum>(jit.lookup("sum").unwrap() as usize),
+        )
+    };
+    assert_eq!(answer(), 42);
+    assert_eq!(sum([1i64, 2, 3, 4].as_ptr(), 4), 10);
+}
+
 /// The copy of an object for GDB's JIT interface: the placed sections get their JIT
 /// addresses, the rest keeps 0, and the symbols still read back.
 #[test]
