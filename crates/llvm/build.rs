@@ -1,6 +1,7 @@
 //! Builds `cpp/pipelines.cpp` (the optimisation pipelines as explicit pass lists,
-//! issue 16) and `cpp/emitter.cpp` (the code generator's pipeline, kept per target
-//! machine) against the headers of the LLVM being linked: `BAREFLOW_LLVM_CONFIG`
+//! issue 16), `cpp/emitter.cpp` (the code generator's pipeline, kept per target
+//! machine) and `cpp/materialize.cpp` (one function of a lazily read module) against
+//! the headers of the LLVM being linked: `BAREFLOW_LLVM_CONFIG`
 //! names its `llvm-config` (the Makefile sets it for the kernel, to the minimal LLVM
 //! or Debian's), Debian's `llvm-22-dev` otherwise. The archive goes on the link line
 //! of whatever links this crate; it needs LLVM and libstdc++, which the kernel's
@@ -21,6 +22,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=BAREFLOW_LLVM_CONFIG");
     println!("cargo:rerun-if-changed=cpp/pipelines.cpp");
     println!("cargo:rerun-if-changed=cpp/emitter.cpp");
+    println!("cargo:rerun-if-changed=cpp/materialize.cpp");
     let config = std::env::var("BAREFLOW_LLVM_CONFIG").unwrap_or_else(|_| DEBIAN_CONFIG.into());
     println!("cargo:rerun-if-changed={config}");
     let Some(cxxflags) = llvm_config(&config, "--cxxflags") else {
@@ -28,7 +30,13 @@ fn main() {
         return;
     };
     let mut build = cc::Build::new();
-    build.cpp(true).file("cpp/pipelines.cpp").file("cpp/emitter.cpp").cpp_link_stdlib(None).warnings(false);
+    build
+        .cpp(true)
+        .file("cpp/pipelines.cpp")
+        .file("cpp/emitter.cpp")
+        .file("cpp/materialize.cpp")
+        .cpp_link_stdlib(None)
+        .warnings(false);
     // llvm-config's flags: the include directory, the C++ standard, and whether LLVM
     // was built with exceptions and RTTI (both off in the minimal build).
     for flag in cxxflags.split_whitespace() {

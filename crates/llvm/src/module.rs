@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::ptr;
 
 use llvm_sys::analysis::{LLVMVerifierFailureAction, LLVMVerifyModule};
-use llvm_sys::bit_reader::LLVMParseBitcodeInContext2;
+use llvm_sys::bit_reader::{LLVMGetBitcodeModuleInContext2, LLVMParseBitcodeInContext2};
 use llvm_sys::core::*;
 #[cfg(feature = "text-ir")]
 use llvm_sys::ir_reader::LLVMParseIRInContext2;
@@ -40,6 +40,9 @@ unsafe extern "C" {
     /// Runs pipeline `which` ([`Pipeline`]) over `module`, for `machine` when it is not
     /// null. Returns 0, or 1 for an unknown pipeline (`cpp/pipelines.cpp`).
     fn bf_run_pipeline(module: LLVMModuleRef, machine: LLVMTargetMachineRef, which: u32) -> i32;
+    /// Reads the body of `function` of a lazily read module; 0, or 1 with a message
+    /// (`cpp/materialize.cpp`).
+    pub(crate) fn bf_materialize_function(function: LLVMValueRef, message: *mut *mut std::ffi::c_char) -> i32;
 }
 
 /// An LLVM context and the one module in it, owned together (dropped together, or
@@ -164,6 +167,38 @@ impl Module {
             } else {
                 LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
                 module = parse_text(context, bytes, &cname)?;
+            }
+            m.module = module;
+            Ok(m)
+        }
+    }
+
+    /// Reads bitcode `bytes` lazily into a fresh context: the module's globals and
+    /// declarations now, each function's body only when
+    /// [`Function::materialize`] asks for it (or code generation needs it). A tier-1
+    /// compile of one function reads one body instead of the whole app. Bitcode only.
+    pub fn parse_lazy(name: &str, bytes: &[u8]) -> Result<Module, Error> {
+        if !bytes.starts_with(b"BC\xC0\xDE") {
+            return Err(Error::Parse("not LLVM bitcode (no `BC` magic)".into()));
+        }
+        let cname = CString::new(name).unwrap_or_default();
+        // SAFETY: the context is owned by the returned Module (disposed by it on the
+        // error path too); the lazily read module takes the memory buffer, which it
+        // reads bodies from until it is disposed; the diagnostics sink outlives the
+        // call, after which the handler is re-registered without it.
+        unsafe {
+            let context = LLVMContextCreate();
+            let mut diagnostics = String::new();
+            LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), (&raw mut diagnostics).cast());
+            let mut m = Module { context, module: ptr::null_mut() };
+            let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), cname.as_ptr());
+            let mut module = ptr::null_mut();
+            let failed = LLVMGetBitcodeModuleInContext2(context, buf, &mut module);
+            LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
+            if failed != 0 {
+                LLVMDisposeMemoryBuffer(buf);
+                let why = if diagnostics.is_empty() { "invalid bitcode".into() } else { diagnostics };
+                return Err(Error::Parse(why));
             }
             m.module = module;
             Ok(m)

@@ -283,6 +283,18 @@ impl<'m> Attribute<'m> {
 }
 
 impl<'m> Function<'m> {
+    /// Reads its body from the bitcode, if its module was read with
+    /// [`Module::parse_lazy`](crate::Module::parse_lazy) and the body is not read yet
+    /// (otherwise nothing happens). A broken body is the error.
+    pub fn materialize(self) -> Result<(), crate::Error> {
+        let mut message = std::ptr::null_mut();
+        // SAFETY: a function of a live module; the message is ours to free.
+        if unsafe { crate::module::bf_materialize_function(self.0.raw, &mut message) } != 0 {
+            return Err(crate::Error::Parse(crate::take_message(message)));
+        }
+        Ok(())
+    }
+
     /// As a plain value.
     pub fn as_value(self) -> Value<'m> {
         self.0

@@ -164,6 +164,25 @@ fn an_object_compiled_once_links_into_another_jit() {
     assert!(!msg.is_empty());
 }
 
+/// A lazily read module has every function, and reads a body only when asked.
+#[test]
+fn a_lazily_read_module_reads_only_the_bodies_it_is_asked_for() {
+    let bitcode = Module::parse("m", IR.as_bytes()).unwrap().write_bitcode();
+    let m = Module::parse_lazy("m", &bitcode).unwrap();
+    let (pick, twice) = (m.function("pick").unwrap(), m.function("twice").unwrap());
+    for f in [pick, twice] {
+        assert!(!f.is_declaration(), "a body not read yet is still a definition");
+        assert!(f.basic_blocks().is_empty(), "no body read yet");
+    }
+    pick.materialize().unwrap();
+    assert_eq!(pick.basic_blocks().len(), 3);
+    assert!(twice.basic_blocks().is_empty(), "the other body stays in the bitcode");
+    pick.materialize().unwrap();
+    assert_eq!(pick.basic_blocks().len(), 3, "materializing again reads nothing");
+    let Err(Error::Parse(_)) = Module::parse_lazy("bad", b"BC\xC0\xDEnot really") else { panic!("broken bitcode") };
+    let Err(Error::Parse(_)) = Module::parse_lazy("text", IR.as_bytes()) else { panic!("IR text is not bitcode") };
+}
+
 /// A machine keeps its code generator's pipeline from one object to the next
 /// (`cpp/emitter.cpp`): each object is what a fresh pipeline makes of the module, byte
 /// for byte, whatever the machine compiled before, and it links and runs.

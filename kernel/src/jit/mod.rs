@@ -363,6 +363,16 @@ impl Module {
         Module::from_ir(bf_llvm::Module::parse(name, bytes)?)
     }
 
+    /// Reads bitcode `bytes` with the body of function `function` alone: every other
+    /// function's body stays in the bitcode, unread (`bf_llvm::Module::parse_lazy`),
+    /// for a module that keeps only that function's (a tier-1 compile).
+    pub fn parse_one_body(name: &str, bytes: &[u8], function: &str) -> Result<Module, JitError> {
+        let ir = bf_llvm::Module::parse_lazy(name, bytes)?;
+        let f = ir.function(function).ok_or_else(|| JitError::Jit(format!("no function {function} in {name}")))?;
+        f.materialize()?;
+        Module::from_ir(ir)
+    }
+
     /// Prepares and verifies a module built in memory (or just parsed).
     pub fn from_ir(ir: bf_llvm::Module) -> Result<Module, JitError> {
         strip_nonlazybind(&ir);

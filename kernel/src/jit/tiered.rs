@@ -286,10 +286,12 @@ fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<(u64, V
     match tier.producer {
         Producer::Compiled(opt) if to == TIERS.top() => {
             let calls = (id as usize * size_of::<Counters>() + std::mem::offset_of!(Counters, calls)) as u64;
-            compile_function(jit, compiler, &engine.bitcode, (name, tier.name), opt, top_tier(name, tier.name, calls))
+            let shape = top_tier(name, tier.name, calls);
+            compile_function(jit, compiler, &engine.bitcode, (name, tier.name), opt, Bodies::All, shape)
         }
         Producer::Compiled(opt) => {
-            compile_function(jit, compiler, &engine.bitcode, (name, tier.name), opt, alone(name, tier.name))
+            let shape = alone(name, tier.name);
+            compile_function(jit, compiler, &engine.bitcode, (name, tier.name), opt, Bodies::OnlyItsOwn, shape)
         }
         Producer::Interpreted => {
             Err(JitError::Jit(format!("tier {} interprets: there is no code to promote to", tier.name)))
@@ -303,9 +305,9 @@ fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<(u64, V
 }
 
 /// Compiles function `name` at `level` with `compiler` and links it into `jit` under
-/// the name `<name>.<suffix>`: the bitcode re-read, shaped for its tier by `shape`
-/// ([`isolate`] for a middle tier, [`rewrite`] of the top tier), optimised, compiled to
-/// an object and linked. Returns the code's address, the object and each step's
+/// the name `<name>.<suffix>`: the bitcode re-read (`bodies`: every function's, or
+/// `name`'s alone), shaped for its tier by `shape` ([`isolate`] for a middle tier,
+/// [`rewrite`] of the top tier), optimised, compiled to an object and linked. Returns the code's address, the object and each step's
 /// milliseconds.
 fn compile_function(
     jit: &mut Jit,
@@ -313,6 +315,7 @@ fn compile_function(
     bitcode: &[u8],
     (name, suffix): (&str, &str),
     level: OptLevel,
+    bodies: Bodies,
     shape: impl FnOnce(&bf_llvm::Module),
 ) -> Result<(u64, Vec<u8>, CompileSteps), JitError> {
     let mut clock = Instant::now();
@@ -322,7 +325,11 @@ fn compile_function(
         clock = now;
         ms
     };
-    let mut module = Module::parse(&format!("tier.{suffix}"), bitcode)?;
+    let module_name = format!("tier.{suffix}");
+    let mut module = match bodies {
+        Bodies::All => Module::parse(&module_name, bitcode)?,
+        Bodies::OnlyItsOwn => Module::parse_one_body(&module_name, bitcode, name)?,
+    };
     let parse = lap();
     shape(module.ir());
     let shape = lap();
@@ -333,6 +340,16 @@ fn compile_function(
     let (address, object) = link_object(jit, object, &code_symbol(name, suffix))?;
     let link = lap();
     Ok((address, object, CompileSteps { parse, shape, optimise, codegen, link }))
+}
+
+/// Which function bodies a promotion reads from the bitcode.
+#[derive(Clone, Copy)]
+enum Bodies {
+    /// All of them: the top tier keeps copies of every function to inline.
+    All,
+    /// The promoted function's alone: a middle tier keeps only that body ([`alone`]),
+    /// so the others are never read (a tenth of a tier-1 promotion was reading them).
+    OnlyItsOwn,
 }
 
 /// The module of function `name` for the top tier: renamed `<name>.<suffix>` and
@@ -661,6 +678,7 @@ impl TieredApp {
                                 bitcode,
                                 (name, suffix),
                                 level,
+                                Bodies::OnlyItsOwn,
                                 alone(name, suffix),
                             )
                             .map(|(addr, object, _)| (addr, object))?
