@@ -588,8 +588,8 @@ impl OpVisitor for Exec<'_> {
         self.un(d, a, |x| x)
     }
     fn mov2(&mut self, d: Reg, a: Reg, d2: Reg, a2: Reg) -> Flow {
-        self.regs.set(d, self.r(a));
-        self.un(d2, a2, |x| x)
+        let _ = self.mov(d, a);
+        self.mov(d2, a2)
     }
     fn add(&mut self, d: Reg, a: Reg, b: Reg, mask: u64) -> Flow {
         self.bin(d, a, b, |x, y| x.wrapping_add(y) & mask)
@@ -867,12 +867,11 @@ impl OpVisitor for Exec<'_> {
         NEXT
     }
     fn move_jump(&mut self, d: Reg, a: Reg, t: u32) -> Flow {
-        self.regs.set(d, self.r(a));
+        let _ = self.mov(d, a);
         self.jump(t)
     }
     fn move2_jump(&mut self, d: Reg, a: Reg, d2: Reg, a2: Reg, t: u32) -> Flow {
-        self.regs.set(d, self.r(a));
-        self.regs.set(d2, self.r(a2));
+        let _ = self.mov2(d, a, d2, a2);
         self.jump(t)
     }
     fn branch(&mut self, c: Reg, t: u32, f: u32) -> Flow {

@@ -127,21 +127,27 @@ impl Function {
             t
         };
         for op in self.code.iter_mut() {
-            op.targets_mut(|t| *t = last(*t));
             if let Op::Jump { t } = *op
-                && let Some(&target) = code.get(t as usize)
+                && let Some(&target) = code.get(last(t) as usize)
                 && target.ends_block()
                 && !matches!(target, Op::Jump { .. })
             {
                 *op = target;
-                op.targets_mut(|t| *t = last(*t));
             }
+        }
+        self.retarget(last);
+    }
+
+    /// Applies `f` to every jump target: the ops' and the switch tables'.
+    pub fn retarget(&mut self, mut f: impl FnMut(u32) -> u32) {
+        for op in self.code.iter_mut() {
+            op.targets_mut(|t| *t = f(*t));
         }
         for s in self.switches.iter_mut() {
             for c in s.cases.iter_mut() {
-                c.1 = last(c.1);
+                c.1 = f(c.1);
             }
-            s.default = last(s.default);
+            s.default = f(s.default);
         }
     }
 }
@@ -203,15 +209,7 @@ impl Function {
         }
         let code = std::mem::take(&mut self.code);
         self.code = code.into_iter().zip(&removed).filter(|(_, r)| !**r).map(|(op, _)| op).collect();
-        for op in self.code.iter_mut() {
-            op.targets_mut(|t| *t = new_index[*t as usize]);
-        }
-        for s in self.switches.iter_mut() {
-            for c in s.cases.iter_mut() {
-                c.1 = new_index[c.1 as usize];
-            }
-            s.default = new_index[s.default as usize];
-        }
+        self.retarget(|t| new_index[t as usize]);
     }
 }
 
@@ -248,7 +246,7 @@ impl Function {
 /// register and its inputs.
 fn fusable_result(op: Op) -> Option<(Reg, [Reg; 2])> {
     match op {
-        Op::AddScaled { d, a, b, scale, .. } if i32::try_from(scale).is_ok() => Some((d, [a, b])),
+        Op::AddScaled { d, a, b, .. } => Some((d, [a, b])),
         Op::FMulD { d, a, b } | Op::FMulS { d, a, b } => Some((d, [a, b])),
         _ => None,
     }

@@ -84,7 +84,11 @@ extern "C" fn diagnostic_handler(info: LLVMDiagnosticInfoRef, sink: *mut c_void)
     }
 }
 
-/// Why bytes without the bitcode magic are refused when the `text-ir` feature is off.
+/// The first bytes of LLVM bitcode.
+const BITCODE_MAGIC: &[u8] = b"BC\xC0\xDE";
+
+/// Why bytes without the bitcode magic are refused when the `text-ir` feature is off
+/// (and by [`Module::parse_lazy`] always).
 pub const NOT_BITCODE: &str =
     "not LLVM bitcode (no `BC` magic): IR text is not read here; assemble it with `llvm-as` first";
 
@@ -144,31 +148,17 @@ impl Module {
     /// ([`Module::verify`]). Diagnostics LLVM reports later in this context are dropped
     /// (without a handler LLVM would `exit(1)`).
     pub fn parse(name: &str, bytes: &[u8]) -> Result<Module, Error> {
+        if bytes.starts_with(BITCODE_MAGIC) {
+            return Module::read_bitcode(name, bytes, false);
+        }
         let cname = CString::new(name).unwrap_or_default();
-        // SAFETY: every object created here is owned by the returned Module (the
-        // context at once, so the error paths dispose it) or disposed here; the
-        // diagnostics sink outlives the parse call, after which the handler is
-        // re-registered without it.
+        // SAFETY: the context is owned by the returned Module at once, so the error
+        // path disposes it.
         unsafe {
             let context = LLVMContextCreate();
-            let mut diagnostics = String::new();
-            LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), (&raw mut diagnostics).cast());
+            LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
             let mut m = Module { context, module: ptr::null_mut() };
-            let mut module = ptr::null_mut();
-            if bytes.starts_with(b"BC\xC0\xDE") {
-                let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), cname.as_ptr());
-                let failed = LLVMParseBitcodeInContext2(context, buf, &mut module);
-                LLVMDisposeMemoryBuffer(buf);
-                LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
-                if failed != 0 {
-                    let why = if diagnostics.is_empty() { "invalid bitcode".into() } else { diagnostics };
-                    return Err(Error::Parse(why));
-                }
-            } else {
-                LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
-                module = parse_text(context, bytes, &cname)?;
-            }
-            m.module = module;
+            m.module = parse_text(context, bytes, &cname)?;
             Ok(m)
         }
     }
@@ -178,14 +168,21 @@ impl Module {
     /// [`Function::materialize`] asks for it (or code generation needs it). A tier-1
     /// compile of one function reads one body instead of the whole app. Bitcode only.
     pub fn parse_lazy(name: &str, bytes: &[u8]) -> Result<Module, Error> {
-        if !bytes.starts_with(b"BC\xC0\xDE") {
-            return Err(Error::Parse("not LLVM bitcode (no `BC` magic)".into()));
+        if !bytes.starts_with(BITCODE_MAGIC) {
+            return Err(Error::Parse(NOT_BITCODE.into()));
         }
+        Module::read_bitcode(name, bytes, true)
+    }
+
+    /// Reads bitcode `bytes` into a fresh context, whole or (`lazy`) leaving the
+    /// function bodies in the bitcode; what LLVM reports while reading is the error.
+    fn read_bitcode(name: &str, bytes: &[u8], lazy: bool) -> Result<Module, Error> {
         let cname = CString::new(name).unwrap_or_default();
-        // SAFETY: the context is owned by the returned Module (disposed by it on the
-        // error path too); the lazily read module takes the memory buffer, which it
-        // reads bodies from until it is disposed; the diagnostics sink outlives the
-        // call, after which the handler is re-registered without it.
+        // SAFETY: the context is owned by the returned Module at once (so the error
+        // path disposes it); the memory buffer is disposed here, except when the lazy
+        // reader made a module, which then owns it and reads bodies from it until it
+        // is disposed; the diagnostics sink outlives the read, after which the
+        // handler is re-registered without it.
         unsafe {
             let context = LLVMContextCreate();
             let mut diagnostics = String::new();
@@ -193,10 +190,16 @@ impl Module {
             let mut m = Module { context, module: ptr::null_mut() };
             let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.as_ptr().cast(), bytes.len(), cname.as_ptr());
             let mut module = ptr::null_mut();
-            let failed = LLVMGetBitcodeModuleInContext2(context, buf, &mut module);
+            let failed = if lazy {
+                LLVMGetBitcodeModuleInContext2(context, buf, &mut module)
+            } else {
+                LLVMParseBitcodeInContext2(context, buf, &mut module)
+            };
+            if failed != 0 || !lazy {
+                LLVMDisposeMemoryBuffer(buf);
+            }
             LLVMContextSetDiagnosticHandler(context, Some(diagnostic_handler), ptr::null_mut());
             if failed != 0 {
-                LLVMDisposeMemoryBuffer(buf);
                 let why = if diagnostics.is_empty() { "invalid bitcode".into() } else { diagnostics };
                 return Err(Error::Parse(why));
             }

@@ -6,9 +6,8 @@ use std::cell::Cell;
 use std::ffi::{CStr, CString, c_void};
 use std::ptr;
 
-use llvm_sys::core::{LLVMGetDataLayoutStr, LLVMGetTarget, LLVMSetTarget};
+use llvm_sys::core::{LLVMGetTarget, LLVMSetTarget};
 use llvm_sys::prelude::LLVMModuleRef;
-use llvm_sys::target::{LLVMDisposeTargetData, LLVMSetModuleDataLayout};
 use llvm_sys::target_machine::*;
 
 use crate::module::Module;
@@ -203,8 +202,8 @@ impl TargetMachine {
     }
 
     /// Compiles `module` to an ELF relocatable object. A module without a target triple
-    /// or data layout (IR text written by hand) gets this machine's, as LLJIT gives
-    /// them. The code generator's pass pipeline is built at the first object and
+    /// (IR text written by hand) gets this machine's, as LLJIT gives it; every module
+    /// gets this machine's data layout, as `LLVMTargetMachineEmit` gave it. The code generator's pass pipeline is built at the first object and
     /// reused for the next ones (`cpp/emitter.cpp`): the same objects, without
     /// scheduling about a hundred passes per module.
     pub fn emit_object(&self, module: Module) -> Result<Vec<u8>, Error> {
@@ -215,11 +214,6 @@ impl TargetMachine {
             if CStr::from_ptr(LLVMGetTarget(module.module)).is_empty() {
                 let triple = CString::new(self.triple.as_str()).expect("checked at creation");
                 LLVMSetTarget(module.module, triple.as_ptr());
-            }
-            if CStr::from_ptr(LLVMGetDataLayoutStr(module.module)).is_empty() {
-                let layout = LLVMCreateTargetDataLayout(self.raw);
-                LLVMSetModuleDataLayout(module.module, layout);
-                LLVMDisposeTargetData(layout);
             }
             if self.emitter.get().is_null() {
                 let emitter = bf_emitter_new(self.raw);

@@ -698,17 +698,6 @@ impl<'m> Lowerer<'_, 'm> {
                 });
             }
         }
-        // Resolve labels.
-        let resolve = |t: u32| if t & EDGE_BIT != 0 { edge_pc[(t & !EDGE_BIT) as usize] } else { block_pc[t as usize] };
-        for op in self.code.iter_mut() {
-            op.targets_mut(|t| *t = resolve(*t));
-        }
-        for s in self.switches.iter_mut() {
-            for c in s.cases.iter_mut() {
-                c.1 = resolve(c.1);
-            }
-            s.default = resolve(s.default);
-        }
         let mut func = Function {
             name: fname,
             code: std::mem::take(&mut self.code),
@@ -719,6 +708,8 @@ impl<'m> Lowerer<'_, 'm> {
             switches: std::mem::take(&mut self.switches),
             traps: std::mem::take(&mut self.traps),
         };
+        // Resolve labels.
+        func.retarget(|t| if t & EDGE_BIT != 0 { edge_pc[(t & !EDGE_BIT) as usize] } else { block_pc[t as usize] });
         // Validated before the two passes (they index registers and targets) and after
         // (they must keep it valid).
         func.validate().map_err(LowerError::Interpreter)?;
