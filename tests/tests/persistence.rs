@@ -129,6 +129,46 @@ fn the_second_run_is_hot_and_compiles_nothing_natively() {
     }
     assert!(metric(&warm, "snapshot.functions_loaded").is_some_and(|n| n > 0.0));
     assert!(metric(&warm, "snapshot.bytes").is_some_and(|n| n > 10_000.0));
+    top_tier_objects_leave_the_panic_paths_to_the_load_time_module(&dir);
+}
+
+/// A top-tier object holds the promoted function and copies of what it calls, but not
+/// of the functions marked `cold` or `noreturn` (Rust's panic paths): it calls the
+/// load-time module's (docs/engine.md, "Compile latency"). Checked with `nm` on
+/// tinyllama's top-tier objects in the snapshot under `dir`: `panic_bounds_check` is
+/// referred to and never defined, and neither is the integer formatting only the panic
+/// message reached.
+fn top_tier_objects_leave_the_panic_paths_to_the_load_time_module(dir: &Path) {
+    let snapshot = Snapshot::decode(&std::fs::read(snapshot_path(dir, "tinyllama", 1)).unwrap()).unwrap();
+    let top = format!(".{}", bf_tiers::TIERS.name(bf_tiers::TIERS.top()));
+    let objects: Vec<_> = snapshot.objects.iter().filter(|o| o.name.ends_with(&top)).collect();
+    assert!(
+        objects.len() >= 3,
+        "tinyllama's top-tier objects: {:?}",
+        snapshot.objects.iter().map(|o| &o.name).collect::<Vec<_>>()
+    );
+    let mut calls_a_panic_path = 0;
+    for object in objects {
+        let path = dir.join("object.o");
+        std::fs::write(&path, &object.bytes).unwrap();
+        let nm = std::process::Command::new("nm").arg(&path).output().expect("run nm");
+        let symbols = String::from_utf8_lossy(&nm.stdout).into_owned();
+        let (mut defined, mut needed) = (Vec::new(), Vec::new());
+        for line in symbols.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields[..] {
+                ["U", name] => needed.push(name),
+                [_, "t" | "T", name] => defined.push(name),
+                _ => {}
+            }
+        }
+        assert!(defined.iter().any(|d| d.ends_with(&top)), "{}: defines its function:\n{symbols}", object.name);
+        for cold in ["panic_bounds_check", "panic_fmt", "rust_begin_unwind", "Display3fmt"] {
+            assert!(!defined.iter().any(|d| d.contains(cold)), "{}: a copy of {cold}:\n{symbols}", object.name);
+        }
+        calls_a_panic_path += needed.iter().filter(|n| n.contains("panic_bounds_check")).count();
+    }
+    assert!(calls_a_panic_path > 0, "some top-tier code has a bounds check, and calls the load-time panic path");
 }
 
 /// One cold run of fib in a fresh directory: the directory and fib's first snapshot.

@@ -103,10 +103,22 @@ pub fn rewrite_with(m: &Module, keep: Option<(&str, &str, u64)>, hooks: bool) ->
     if let Some((keep, suffix, offset)) = keep {
         // The top tier: the promoted function under a new name, counting its calls in
         // place; every other function an internal, uninstrumented copy that O3
-        // may inline (the profile said this code is hot: give it everything).
+        // may inline (the profile said this code is hot: give it everything) —
+        // except those marked `cold` or `noreturn` (the panic paths): a call to one
+        // is rare by its own declaration, so it is a declaration of the load-time
+        // module's function instead, with the same attributes, and neither it nor
+        // what only it reaches (the formatting code behind a bounds check) is
+        // optimised and compiled again. That code was most of a small function's
+        // promotion.
         let i64_ty = ctx.i64_type();
         let counters = m.add_global(ptr_ty, COUNTERS_GLOBAL);
+        let rare = [bf_llvm::attribute_kind("cold"), bf_llvm::attribute_kind("noreturn")];
         for (&f, name) in defs.iter().zip(&names) {
+            if name != keep && rare.iter().any(|&kind| f.has_enum_attribute(AttributeIndex::Function, kind)) {
+                // SAFETY: `f` is not used after this (`defs` is not read again).
+                unsafe { replace_function(m, f, true) };
+                continue;
+            }
             if name == keep {
                 f.set_name(&format!("{name}.{suffix}"));
                 let first = f.entry_block().and_then(|b| b.first_instruction()).expect("a defined function's entry");

@@ -356,7 +356,8 @@ enum Bodies {
 /// counting its calls in place, at byte `calls` of the counters [`COUNTERS_GLOBAL`]
 /// points at (no hooks: there is no tier above), every other function an internal,
 /// uninstrumented copy it may inline (the profile said this code is hot: give it
-/// everything), every global a reference to the load-time module's.
+/// everything) but the `cold` and `noreturn` ones (the panic paths), which stay the
+/// load-time module's, every global a reference to the load-time module's.
 fn top_tier(name: &str, suffix: &str, calls: u64) -> impl FnOnce(&bf_llvm::Module) {
     move |m| {
         rewrite(m, Some((name, suffix, calls)));
