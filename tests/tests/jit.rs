@@ -312,6 +312,28 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         let found = present(needle);
         assert!(found.is_empty(), "the kernel links {part}: {found:?}");
     }
+    // What llvm-min/patches remove from LLVM's sources is absent when the kernel links
+    // the minimal LLVM (its archives' paths in the linker map); Debian's llvm-22-dev,
+    // unpatched, still links it.
+    let map =
+        std::fs::read_to_string(Artifacts::locate().kernel.with_file_name("kernel.map")).expect("build/kernel.map");
+    if !map.contains("/llvm-min/") {
+        println!("the kernel links Debian's LLVM: the patched-out parts are not checked");
+        return;
+    }
+    for (part, needle) in [
+        ("the X86 AT&T instruction printer (patch 0003)", "X86ATTInstPrinter9printInst"),
+        ("the X86 Intel instruction printer (patch 0003)", "X86IntelInstPrinter9printInst"),
+        ("the machine pipeliner (patch 0003)", "_ZN4llvm16MachinePipeliner"),
+        ("the modulo scheduler (patch 0003)", "ModuloSchedule"),
+        ("the vector-library tables (patch 0003)", "VecFuncs_"),
+        ("the legacy MIR printing pass (patch 0003)", "createPrintMIRPass"),
+        ("X86's GlobalISel (patch 0001)", "X86InstructionSelector"),
+        ("CodeView debug information (patch 0002)", "_ZN4llvm13CodeViewDebug"),
+    ] {
+        let found = present(needle);
+        assert!(found.is_empty(), "the kernel links {part}: {found:?}");
+    }
 }
 
 /// `mkimage size-report` (`make size-report`, docs/llvm-size.md) on the kernel and its

@@ -543,15 +543,18 @@ fn main() {
     let sizes = runner::parse_metrics(&String::from_utf8_lossy(&report.stdout));
     let size = |name: &str| sizes.iter().find(|m| m.0 == name).map(|m| m.1);
     let mut build_s = None;
+    let mut ccache = None;
     if kind == "min" {
         let prefix = std::process::Command::new(workspace_root().join("scripts/build-llvm.sh"))
             .arg("--print-prefix")
             .output()
             .expect("run scripts/build-llvm.sh --print-prefix");
         let info = std::path::Path::new(String::from_utf8_lossy(&prefix.stdout).trim()).join("build-info.txt");
-        build_s = std::fs::read_to_string(info)
-            .ok()
-            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("wall_seconds=")?.trim().parse::<f64>().ok()));
+        let info = std::fs::read_to_string(info).unwrap_or_default();
+        build_s = info.lines().find_map(|l| l.strip_prefix("wall_seconds=")?.trim().parse::<f64>().ok());
+        // A build that took most objects from ccache (a reconfiguration) is not a
+        // build from scratch: say so beside the time.
+        ccache = info.lines().find_map(|l| l.strip_prefix("ccache=")).map(|c| c.trim().to_string());
     }
     if let (Some(image), Some(text)) = (size("llvm.image_bytes"), size("llvm.text_bytes")) {
         println!("METRIC llvm.image_bytes {image} bytes");
@@ -564,7 +567,10 @@ fn main() {
             "\nLLVM's share of the kernel ({kind}; `make size-report` breaks it down): \
              `llvm.image_bytes` {image} loaded bytes (PT_LOAD file sizes, with LLVM minus `LLVM=none`), \
              `llvm.text_bytes` {text} bytes of `.text`{}.",
-            build_s.map_or(String::new(), |s| format!("; the minimal LLVM's build took `llvm.build_s` {s} s"))
+            build_s.map_or(String::new(), |s| format!(
+                "; the minimal LLVM's build took `llvm.build_s` {s} s (ccache: {})",
+                ccache.as_deref().unwrap_or("not recorded")
+            ))
         )
         .unwrap();
     }
