@@ -330,6 +330,12 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("the legacy MIR printing pass (patch 0003)", "createPrintMIRPass"),
         ("X86's GlobalISel (patch 0001)", "X86InstructionSelector"),
         ("CodeView debug information (patch 0002)", "_ZN4llvm13CodeViewDebug"),
+        ("RuntimeDyld (patch 0004)", "_ZN4llvm14RuntimeDyldELF"),
+        ("JITLink's MachO linker (patch 0004)", "_ZN4llvm7jitlink10link_MachO"),
+        ("JITLink's AArch64 ELF linker (patch 0004)", "_ZN4llvm7jitlink16link_ELF_aarch64"),
+        ("the MachO object reader (patch 0004)", "_ZN4llvm6object15MachOObjectFile"),
+        ("the COFF object reader (patch 0004)", "_ZN4llvm6object14COFFObjectFile"),
+        ("the Wasm object reader (patch 0004)", "_ZN4llvm6object14WasmObjectFile"),
     ] {
         let found = present(needle);
         assert!(found.is_empty(), "the kernel links {part}: {found:?}");
