@@ -336,6 +336,11 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("the MachO object reader (patch 0004)", "_ZN4llvm6object15MachOObjectFile"),
         ("the COFF object reader (patch 0004)", "_ZN4llvm6object14COFFObjectFile"),
         ("the Wasm object reader (patch 0004)", "_ZN4llvm6object14WasmObjectFile"),
+        ("the assembly-text streamer (patch 0005)", "_ZN4llvm17createAsmStreamer"),
+        ("the MachO object writer (patch 0005)", "_ZN4llvm16MachObjectWriter"),
+        ("the COFF object writer (patch 0005)", "createWinCOFFObjectWriter"),
+        ("the Wasm object writer (patch 0005)", "createWasmObjectWriter"),
+        ("X86's MachO assembler back end (patch 0005)", "DarwinX86AsmBackend"),
     ] {
         let found = present(needle);
         assert!(found.is_empty(), "the kernel links {part}: {found:?}");
