@@ -341,10 +341,18 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("the COFF object writer (patch 0005)", "createWinCOFFObjectWriter"),
         ("the Wasm object writer (patch 0005)", "createWasmObjectWriter"),
         ("X86's MachO assembler back end (patch 0005)", "DarwinX86AsmBackend"),
+        ("X86's new-pass-manager code generator (patch 0006)", "X86CodeGenPassBuilder"),
     ] {
         let found = present(needle);
         assert!(found.is_empty(), "the kernel links {part}: {found:?}");
     }
+    // Patch 0006: the X86 instruction names' indices are a zeroed array in .bss (every
+    // name is ""), not the generated table in read-only data.
+    let indices: Vec<_> = symbols.iter().filter(|(_, n)| n == "_ZN4llvm19X86InstrNameIndicesE").collect();
+    assert!(
+        !indices.is_empty() && indices.iter().all(|(kind, _)| kind.eq_ignore_ascii_case("b")),
+        "X86InstrNameIndices should be the zeroed .bss array of patch 0006: {indices:?}"
+    );
 }
 
 /// `mkimage size-report` (`make size-report`, docs/llvm-size.md) on the kernel and its
