@@ -234,6 +234,15 @@ pub fn run_kernel_natively(args: &[&str]) -> (String, Option<i32>) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code())
 }
 
+/// Whether `build/kernel.elf` links the minimal LLVM (`scripts/build-llvm.sh`, with
+/// `llvm-min/patches/`) rather than Debian's `llvm-22-dev`: its linker map
+/// (`build/kernel.map`) names the archives it took.
+pub fn kernel_links_minimal_llvm() -> bool {
+    let map =
+        std::fs::read_to_string(Artifacts::locate().kernel.with_file_name("kernel.map")).expect("build/kernel.map");
+    map.contains("/llvm-min/")
+}
+
 /// Runs `mkimage ARGS…` and returns its stdout; panics with its stderr if it fails.
 pub fn mkimage(args: &[&str]) -> Vec<u8> {
     let out = Command::new(Artifacts::locate().mkimage).args(args).output().expect("run mkimage");

@@ -191,6 +191,33 @@ fn c_programs_match_their_native_builds_in_every_tier_natively() {
         ],
     );
     assert_eq!(status, Some(1), "a refused program fails the kernel's run");
+
+    // An intrinsic of another target. Debian's LLVM gets as far as instruction
+    // selection and aborts ("Cannot select"); the minimal LLVM knows X86's and the
+    // generic intrinsics' names only (llvm-min/patches/0007), so the call is to an
+    // ordinary unknown function, and the program is refused by name while the kernel
+    // carries on.
+    let other_ll = dir.join("other_target.ll");
+    std::fs::write(
+        &other_ll,
+        "declare void @llvm.aarch64.isb(i32)\ndefine i32 @main() {\n  call void @llvm.aarch64.isb(i32 15)\n  ret i32 0\n}\n",
+    )
+    .unwrap();
+    let other = dir.join("other_target.bc");
+    let assembled = Command::new("/usr/lib/llvm-22/bin/llvm-as").arg(&other_ll).arg("-o").arg(&other).status();
+    assert!(assembled.expect("run llvm-as (llvm-22)").success());
+    let other = format!("--program={}", other.display());
+    let (log, status) = run_kernel_natively(&["--no-jit", &other, &leaky]);
+    println!("{log}");
+    if bareflow_tests::kernel_links_minimal_llvm() {
+        assert_contains_all(
+            &log,
+            ["Symbols not found: [ llvm.aarch64.isb ]", "program: other_target FAILED", "program: leaky passed"],
+        );
+        assert_eq!(status, Some(1), "refused, and the next program runs");
+    } else {
+        assert_ne!(status, Some(0), "Debian's LLVM cannot select it either:\n{log}");
+    }
 }
 
 #[test]
