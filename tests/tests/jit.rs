@@ -340,6 +340,9 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("the Wasm object writer (patch 0005)", "createWasmObjectWriter"),
         ("X86's MachO assembler back end (patch 0005)", "DarwinX86AsmBackend"),
         ("X86's new-pass-manager code generator (patch 0006)", "X86CodeGenPassBuilder"),
+        ("the code generator's sample-profile loader (patch 0008)", "createMIRProfileLoaderPass"),
+        ("the Itanium mangling canonicaliser behind it (patch 0008)", "ItaniumManglingCanonicalizer"),
+        ("the ARM ELF attribute parser (patch 0008)", "_ZN4llvm18ARMAttributeParser"),
     ] {
         let found = present(needle);
         assert!(found.is_empty(), "the kernel links {part}: {found:?}");
