@@ -234,6 +234,21 @@ pub fn run_kernel_natively(args: &[&str]) -> (String, Option<i32>) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code())
 }
 
+/// Every symbol `nm` lists for the ELF file at `path`, as (type letter, name): `U` for
+/// one it needs, `T`/`t` for code it defines, and so on.
+pub fn nm_symbols(path: &Path) -> Vec<(String, String)> {
+    let nm = Command::new("nm").arg(path).output().expect("run nm");
+    assert!(nm.status.success(), "nm {}: {}", path.display(), String::from_utf8_lossy(&nm.stderr));
+    String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().rev();
+            let name = f.next()?.to_string();
+            Some((f.next()?.to_string(), name))
+        })
+        .collect()
+}
+
 /// Whether `build/kernel.elf` links the minimal LLVM (`scripts/build-llvm.sh`, with
 /// `llvm-min/patches/`) rather than Debian's `llvm-22-dev`: its linker map
 /// (`build/kernel.map`) names the archives it took.

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bareflow_tests::{Accel, ImageSpec, QemuConfig, build_image, workspace_root};
+use bareflow_tests::{Accel, ImageSpec, QemuConfig, build_image, nm_symbols, workspace_root};
 
 /// A TCP port of localhost that nothing listens on (the OS picks it).
 fn free_port() -> u16 {
@@ -25,13 +25,11 @@ fn make_debug_halts_qemu_and_the_gdb_script_stops_in_kernel_start() {
 
     // fib's `fib` function: the same symbol in the kernel's AOT copy and in the code the
     // JIT compiles at t1 (the app's bitcode names it so).
-    let nm = Command::new("nm").arg(workspace_root().join("build/kernel.elf")).output().expect("nm");
-    let nm = String::from_utf8_lossy(&nm.stdout);
-    let fib = nm
-        .split_whitespace()
+    let fib = nm_symbols(&workspace_root().join("build/kernel.elf"))
+        .into_iter()
+        .map(|(_, name)| name)
         .find(|w| w.starts_with("_ZN3fib3fib17h") && w.ends_with('E'))
-        .expect("fib::fib in the kernel's AOT copy")
-        .to_string();
+        .expect("fib::fib in the kernel's AOT copy");
     let cmdline = "--no-jit --apps=fib --tiers=t1".to_string();
     let image = build_image("debug", &ImageSpec { cmdline, ..Default::default() });
     let port = free_port();

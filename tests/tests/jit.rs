@@ -225,18 +225,7 @@ fn the_interpreter_fuses_indexed_accesses_multiply_adds_and_edge_moves_natively(
 /// Every symbol `nm` lists for the kernel ELF, as (type letter, name); read once.
 fn kernel_symbols() -> &'static [(String, String)] {
     static SYMBOLS: OnceLock<Vec<(String, String)>> = OnceLock::new();
-    SYMBOLS.get_or_init(|| {
-        let nm = std::process::Command::new("nm").arg(&Artifacts::locate().kernel).output().expect("run nm");
-        assert!(nm.status.success(), "nm failed: {}", String::from_utf8_lossy(&nm.stderr));
-        String::from_utf8_lossy(&nm.stdout)
-            .lines()
-            .filter_map(|l| {
-                let mut f = l.split_whitespace().rev();
-                let name = f.next()?.to_string();
-                Some((f.next()?.to_string(), name))
-            })
-            .collect()
-    })
+    SYMBOLS.get_or_init(|| bareflow_tests::nm_symbols(&Artifacts::locate().kernel))
 }
 
 #[test]
@@ -293,8 +282,15 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
             .collect()
     };
     // The explicit pipelines are what runs passes.
+    // Each (part, needle): no symbol of the kernel contains the needle.
+    let absent = |parts: &[(&str, &str)]| {
+        for (part, needle) in parts {
+            let found = present(needle);
+            assert!(found.is_empty(), "the kernel links {part}: {found:?}");
+        }
+    };
     assert!(!present("bf_run_pipeline").is_empty(), "the kernel lacks bf_run_pipeline");
-    for (part, needle) in [
+    absent(&[
         ("the pass-pipeline text parser (PassBuilder::parsePassPipeline)", "11PassBuilder17parsePassPipeline"),
         ("LLVMRunPasses (parses pipeline text)", "LLVMRunPasses"),
         ("PassBuilder (refers to every pass LLVM has)", "_ZN4llvm11PassBuilderC"),
@@ -308,10 +304,7 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("the coroutine passes", "CoroSplitPass"),
         ("the OpenMP optimiser", "OpenMPOptPass"),
         ("the module summary analysis", "ModuleSummaryIndexAnalysis3run"),
-    ] {
-        let found = present(needle);
-        assert!(found.is_empty(), "the kernel links {part}: {found:?}");
-    }
+    ]);
     // What llvm-min/patches remove from LLVM's sources is absent when the kernel links
     // the minimal LLVM (its archives' paths in the linker map); Debian's llvm-22-dev,
     // unpatched, still links it.
@@ -319,7 +312,7 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         println!("the kernel links Debian's LLVM: the patched-out parts are not checked");
         return;
     }
-    for (part, needle) in [
+    absent(&[
         ("the X86 AT&T instruction printer (patch 0003)", "X86ATTInstPrinter9printInst"),
         ("the X86 Intel instruction printer (patch 0003)", "X86IntelInstPrinter9printInst"),
         ("the machine pipeliner (patch 0003)", "_ZN4llvm16MachinePipeliner"),
@@ -343,10 +336,7 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("the code generator's sample-profile loader (patch 0008)", "createMIRProfileLoaderPass"),
         ("the Itanium mangling canonicaliser behind it (patch 0008)", "ItaniumManglingCanonicalizer"),
         ("the ARM ELF attribute parser (patch 0008)", "_ZN4llvm18ARMAttributeParser"),
-    ] {
-        let found = present(needle);
-        assert!(found.is_empty(), "the kernel links {part}: {found:?}");
-    }
+    ]);
     // Patch 0006: the X86 instruction names' indices are a zeroed array in .bss (every
     // name is ""), not the generated table in read-only data.
     let indices: Vec<_> = symbols.iter().filter(|(_, n)| n == "_ZN4llvm19X86InstrNameIndicesE").collect();

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use bareflow_tests::{
     Accel, BOOT_TIMEOUT, DiskInterface, ImageSpec, Outcome, QemuConfig, assert_contains_all, build_image, fat_read,
-    fat_write, fsck_complaints, fsck_fat, mkimage, partition_table, run_kernel_natively, scratch_dir,
+    fat_write, fsck_complaints, fsck_fat, mkimage, nm_symbols, partition_table, run_kernel_natively, scratch_dir,
 };
 use bf_snapshot::{Snapshot, lineage};
 
@@ -151,20 +151,14 @@ fn top_tier_objects_leave_the_panic_paths_to_the_load_time_module(dir: &Path) {
     for object in objects {
         let path = dir.join("object.o");
         std::fs::write(&path, &object.bytes).unwrap();
-        let nm = std::process::Command::new("nm").arg(&path).output().expect("run nm");
-        let symbols = String::from_utf8_lossy(&nm.stdout).into_owned();
-        let (mut defined, mut needed) = (Vec::new(), Vec::new());
-        for line in symbols.lines() {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            match fields[..] {
-                ["U", name] => needed.push(name),
-                [_, "t" | "T", name] => defined.push(name),
-                _ => {}
-            }
-        }
-        assert!(defined.iter().any(|d| d.ends_with(&top)), "{}: defines its function:\n{symbols}", object.name);
+        let symbols = nm_symbols(&path);
+        let of_kind = |kinds: &[&str]| -> Vec<&str> {
+            symbols.iter().filter(|(k, _)| kinds.contains(&k.as_str())).map(|(_, n)| n.as_str()).collect()
+        };
+        let (defined, needed) = (of_kind(&["t", "T"]), of_kind(&["U"]));
+        assert!(defined.iter().any(|d| d.ends_with(&top)), "{}: defines its function:\n{symbols:?}", object.name);
         for cold in ["panic_bounds_check", "panic_fmt", "rust_begin_unwind", "Display3fmt"] {
-            assert!(!defined.iter().any(|d| d.contains(cold)), "{}: a copy of {cold}:\n{symbols}", object.name);
+            assert!(!defined.iter().any(|d| d.contains(cold)), "{}: a copy of {cold}:\n{symbols:?}", object.name);
         }
         calls_a_panic_path += needed.iter().filter(|n| n.contains("panic_bounds_check")).count();
     }

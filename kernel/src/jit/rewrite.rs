@@ -114,11 +114,6 @@ pub fn rewrite_with(m: &Module, keep: Option<(&str, &str, u64)>, hooks: bool) ->
         let counters = m.add_global(ptr_ty, COUNTERS_GLOBAL);
         let rare = [bf_llvm::attribute_kind("cold"), bf_llvm::attribute_kind("noreturn")];
         for (&f, name) in defs.iter().zip(&names) {
-            if name != keep && rare.iter().any(|&kind| f.has_enum_attribute(AttributeIndex::Function, kind)) {
-                // SAFETY: `f` is not used after this (`defs` is not read again).
-                unsafe { replace_function(m, f, true) };
-                continue;
-            }
             if name == keep {
                 f.set_name(&format!("{name}.{suffix}"));
                 let first = f.entry_block().and_then(|b| b.first_instruction()).expect("a defined function's entry");
@@ -127,6 +122,9 @@ pub fn rewrite_with(m: &Module, keep: Option<(&str, &str, u64)>, hooks: bool) ->
                 let old = builder.load(i64_ty, at);
                 let new = builder.add(old, ctx.const_int(i64_ty, 1));
                 builder.store(new, at);
+            } else if rare.iter().any(|&kind| f.has_enum_attribute(AttributeIndex::Function, kind)) {
+                // SAFETY: `f` is not used after this (`defs` is not read again).
+                unsafe { replace_function(m, f, true) };
             } else {
                 f.set_linkage(Linkage::LLVMInternalLinkage);
             }

@@ -307,8 +307,8 @@ fn produce(engine: &mut Engine, id: u32, to: u32, tier: &Tier) -> Result<(u64, V
 /// Compiles function `name` at `level` with `compiler` and links it into `jit` under
 /// the name `<name>.<suffix>`: the bitcode re-read (`bodies`: every function's, or
 /// `name`'s alone), shaped for its tier by `shape` ([`isolate`] for a middle tier,
-/// [`rewrite`] of the top tier), optimised, compiled to an object and linked. Returns the code's address, the object and each step's
-/// milliseconds.
+/// [`rewrite`] of the top tier), optimised, compiled to an object and linked. Returns
+/// the code's address, the object and each step's milliseconds.
 fn compile_function(
     jit: &mut Jit,
     compiler: &mut Compiler,
