@@ -304,6 +304,16 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("the coroutine passes", "CoroSplitPass"),
         ("the OpenMP optimiser", "OpenMPOptPass"),
         ("the module summary analysis", "ModuleSummaryIndexAnalysis3run"),
+        ("the loop vectorizer (left out of the pipelines)", "_ZN4llvm17LoopVectorizePass"),
+        ("the loop vectorizer's plans", "_ZN4llvm5VPlan"),
+        ("the SLP vectorizer (left out of the pipelines)", "_ZN4llvm17SLPVectorizerPass"),
+        ("VectorCombine (left out of the pipelines)", "_ZN4llvm17VectorCombinePass"),
+        ("loop distribution (left out of the pipelines)", "_ZN4llvm18LoopDistributePass"),
+        ("constraint elimination (left out of the pipelines)", "_ZN4llvm25ConstraintEliminationPass"),
+        ("loop idiom recognition (left out of the pipelines)", "_ZN4llvm22LoopIdiomRecognizePass"),
+        ("loop-load elimination (left out of the pipelines)", "_ZN4llvm23LoopLoadEliminationPass"),
+        ("aggressive instcombine (left out of the pipelines)", "_ZN4llvm25AggressiveInstCombinePass"),
+        ("the loop access analysis (only the left-out passes use it)", "_ZN4llvm14LoopAccessInfo"),
     ]);
     // What llvm-min/patches remove from LLVM's sources is absent when the kernel links
     // the minimal LLVM (its archives' paths in the linker map); Debian's llvm-22-dev,
