@@ -218,6 +218,14 @@ impl Module {
         if failed != 0 { Err(Error::Verify(report)) } else { Ok(()) }
     }
 
+    /// Removes the module's debug information (compile units, subprograms, variable
+    /// records, `!dbg` locations and the debug-info module flags); returns whether it
+    /// had any. The code it compiles to is the same.
+    pub fn strip_debug_info(&self) -> bool {
+        // SAFETY: a live module; no handle to its debug metadata is kept across the call.
+        unsafe { llvm_sys::debuginfo::LLVMStripModuleDebugInfo(self.module) != 0 }
+    }
+
     /// The module as IR text.
     pub fn print(&self) -> String {
         // SAFETY: a live module; LLVM allocates the text, which we copy and free.

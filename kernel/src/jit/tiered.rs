@@ -172,9 +172,18 @@ pub extern "C" fn bf_prof_check(id: u32) {
 }
 
 /// After a run of the loaded app was left by a jump (`exit`, `abort`, a fault; see
-/// `jit::program::guard`): the activations it had are gone — in the profile (no
-/// function is running any more) and in the interpreter's stacks.
-pub fn recover_from_abandoned_run() {
+/// `jit::program::guard`; `how` says which): the activations it had are gone — in the
+/// profile (no function is running any more) and in the interpreter's stacks.
+///
+/// The engine's lock is held only inside the engine (a promotion, the policy, a
+/// report). A run left while it was held was left inside the engine — a fault or an
+/// abort in LLVM during a promotion, not in the program — whose state is then
+/// half-changed and whose lock can never be taken again: this says so and stops the
+/// kernel, instead of hanging at the next lock.
+pub fn recover_from_abandoned_run(how: &str) {
+    if let Err(std::sync::TryLockError::WouldBlock) = ENGINE.try_lock() {
+        panic!("tiered engine: the program's run ended inside the engine ({how}), which cannot go on");
+    }
     for c in counters() {
         c.abandon();
     }

@@ -48,9 +48,40 @@ pub struct Program {
     pub symbols: Vec<HostSymbol>,
 }
 
-/// C library functions LLVM's code generator calls on its own (libcalls for intrinsics
-/// and for arithmetic the CPU lacks), added to every program's symbols.
+/// C library functions LLVM calls on its own, added to every program's symbols: the
+/// code generator's libcalls (for intrinsics and for arithmetic the CPU lacks), and the
+/// functions the optimiser rewrites library calls into (`printf("…\n")` → `puts`,
+/// `fprintf` → `fwrite`, `sprintf` → `strcpy`, `strchr` → `memchr`, …), which a
+/// program built without optimisation does not declare before tier 2 optimises it.
 const LIBCALLS: &[&str] = &[
+    "puts",
+    "putchar",
+    "fputs",
+    "fputc",
+    "fwrite",
+    "strlen",
+    "strnlen",
+    "strchr",
+    "strrchr",
+    "strcpy",
+    "stpcpy",
+    "strncpy",
+    "stpncpy",
+    "strcat",
+    "strncat",
+    "strcmp",
+    "strncmp",
+    "strspn",
+    "strcspn",
+    "strpbrk",
+    "strstr",
+    "memccpy",
+    "snprintf",
+    "sprintf",
+    "vsnprintf",
+    "vsprintf",
+    "fabs",
+    "fabsf",
     "floor",
     "floorf",
     "ceil",
@@ -173,6 +204,11 @@ pub fn prepare(fallback_name: &str, bitcode: &[u8]) -> Result<Program, String> {
     } else {
         return Err(format!("{name}: defines neither `main` nor `bf_app_main`"));
     };
+    // The engine's code carries no debug information: the minimal LLVM writes none
+    // (llvm-min/patches/0009), and with it the promotions of a `-g -O2` program made
+    // Debian's LLVM fault in its assignment-tracking analysis. A program built with
+    // `-g` runs as one built without.
+    m.strip_debug_info();
     split_fmuladd(m);
     if entry == Entry::Main {
         add_entry(m).map_err(|e| format!("{name}: {e}"))?;

@@ -141,7 +141,12 @@ pub fn run(body: impl FnOnce() -> i32) -> i32 {
     };
     if matches!(exit, Exit::Aborted | Exit::Fault | Exit::Exited(_)) {
         // Frames were abandoned: the engines' per-activation state is stale.
-        crate::jit::tiered::recover_from_abandoned_run();
+        let how = match &ending {
+            Ending::Fault(fault, _) => format!("{} at {:#x}", fault.what, fault.rip),
+            Ending::Aborted => "abort()".to_string(),
+            _ => format!("exit({status})"),
+        };
+        crate::jit::tiered::recover_from_abandoned_run(&how);
     }
     if matches!(ending, Ending::Returned | Ending::Exited) && !SKIP_AT_EXIT.load(Ordering::Relaxed) {
         run_at_exit_handlers();
