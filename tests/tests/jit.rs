@@ -346,6 +346,11 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("the code generator's sample-profile loader (patch 0008)", "createMIRProfileLoaderPass"),
         ("the Itanium mangling canonicaliser behind it (patch 0008)", "ItaniumManglingCanonicalizer"),
         ("the ARM ELF attribute parser (patch 0008)", "_ZN4llvm18ARMAttributeParser"),
+        ("the DWARF debug-information writer (patch 0009)", "_ZN4llvm10DwarfDebugC"),
+        ("LiveDebugValues' instruction-referencing implementation (patch 0009)", "16InstrRefBasedLDV"),
+        ("LiveDebugValues' VarLoc implementation (patch 0009)", "14VarLocBasedLDV"),
+        ("LiveDebugVariables' tracking (patch 0009)", "_ZN4llvm18LiveDebugVariables7LDVImpl15emitDebugValues"),
+        ("the assignment-tracking analysis (patch 0009)", "FunctionVarLocsBuilder"),
     ]);
     // Patch 0006: the X86 instruction names' indices are a zeroed array in .bss (every
     // name is ""), not the generated table in read-only data.
