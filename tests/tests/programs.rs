@@ -83,15 +83,26 @@ fn run_lines<'a>(log: &'a str, name: &str) -> Vec<&'a str> {
     log.lines().filter(|l| l.starts_with(&prefix)).collect()
 }
 
+/// The line that says all [`RUNS`] runs of program `name` agree with its native build.
+fn agreement(name: &str, e: &Expected) -> String {
+    format!("program: {name}: {RUNS} runs agree: status {}, {} bytes of output, crc32 {:08x}", e.status, e.bytes, e.crc)
+}
+
+/// Writes the IR `text` to `<dir>/<stem>.ll` and assembles it with `llvm-as` into
+/// `<dir>/<stem>.bc`; returns both paths.
+fn assemble(dir: &Path, stem: &str, text: &str) -> (PathBuf, PathBuf) {
+    let (ll, bc) = (dir.join(format!("{stem}.ll")), dir.join(format!("{stem}.bc")));
+    std::fs::write(&ll, text).unwrap();
+    let assembled = Command::new("/usr/lib/llvm-22/bin/llvm-as").arg(&ll).arg("-o").arg(&bc).status();
+    assert!(assembled.expect("run llvm-as (llvm-22)").success(), "llvm-as {}", ll.display());
+    (ll, bc)
+}
+
 /// Checks what every program did in `log` (COM1 or a native run's output) against the
 /// native references.
 fn assert_programs(log: &str, expected: &BTreeMap<&'static str, Expected>) {
     for (name, e) in expected {
-        let agree = format!(
-            "program: {name}: {RUNS} runs agree: status {}, {} bytes of output, crc32 {:08x}",
-            e.status, e.bytes, e.crc
-        );
-        assert_contains_all(log, [agree.as_str(), &format!("program: {name} passed")]);
+        assert_contains_all(log, [agreement(name, e), format!("program: {name} passed")]);
         let lines = run_lines(log, name);
         assert_eq!(lines.len(), RUNS, "{name}: one report per run:\n{lines:#?}");
         for tier in ["t1", "t2", "interp", "tiered"] {
@@ -187,12 +198,7 @@ fn c_programs_match_their_native_builds_in_every_tier_natively() {
         let (log, status) = run_kernel_natively(&args);
         println!("{log}");
         for name in ["tree", "sorting"] {
-            let e = &expected[name];
-            let agree = format!(
-                "program: {name}: {RUNS} runs agree: status {}, {} bytes of output, crc32 {:08x}",
-                e.status, e.bytes, e.crc
-            );
-            assert_contains_all(&log, [agree.as_str(), &format!("program: {name} passed")]);
+            assert_contains_all(&log, [agreement(name, &expected[name]), format!("program: {name} passed")]);
         }
         assert_eq!(status, Some(0), "the programs built with -g {opt} pass");
     }
@@ -201,11 +207,7 @@ fn c_programs_match_their_native_builds_in_every_tier_natively() {
     // bitcode and bitcode without an entry, and the kernel goes on to the next program.
     let junk = dir.join("junk.bc");
     std::fs::write(&junk, b"BC\xC0\xDE and then nothing a bitcode reader can use").unwrap();
-    let no_entry_ll = dir.join("no_entry.ll");
-    std::fs::write(&no_entry_ll, "define i32 @helper(i32 %x) {\n  ret i32 %x\n}\n").unwrap();
-    let no_entry = dir.join("no_entry.bc");
-    let assembled = Command::new("/usr/lib/llvm-22/bin/llvm-as").arg(&no_entry_ll).arg("-o").arg(&no_entry).status();
-    assert!(assembled.expect("run llvm-as (llvm-22)").success());
+    let (no_entry_ll, no_entry) = assemble(&dir, "no_entry", "define i32 @helper(i32 %x) {\n  ret i32 %x\n}\n");
     let unknown = format!("--program={}", dir.join("unknown_symbol.bc").display());
     let junk = format!("--program={}", junk.display());
     let no_entry = format!("--program={}", no_entry.display());
@@ -230,15 +232,11 @@ fn c_programs_match_their_native_builds_in_every_tier_natively() {
     // generic intrinsics' names only (llvm-min/patches/0007), so the call is to an
     // ordinary unknown function, and the program is refused by name while the kernel
     // carries on.
-    let other_ll = dir.join("other_target.ll");
-    std::fs::write(
-        &other_ll,
+    let (_, other) = assemble(
+        &dir,
+        "other_target",
         "declare void @llvm.aarch64.isb(i32)\ndefine i32 @main() {\n  call void @llvm.aarch64.isb(i32 15)\n  ret i32 0\n}\n",
-    )
-    .unwrap();
-    let other = dir.join("other_target.bc");
-    let assembled = Command::new("/usr/lib/llvm-22/bin/llvm-as").arg(&other_ll).arg("-o").arg(&other).status();
-    assert!(assembled.expect("run llvm-as (llvm-22)").success());
+    );
     let other = format!("--program={}", other.display());
     let (log, status) = run_kernel_natively(&["--no-jit", &other, &leaky]);
     println!("{log}");
