@@ -26,8 +26,9 @@ SHELL := /bin/bash
 BUILD := build
 TARGET := x86_64-unknown-linux-gnu
 
-# The kernel is a static, non-PIE glibc executable linked by GNU ld (BRIEF §3).
-KERNEL_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static -C linker-features=-lld
+# The kernel is a static, non-PIE glibc executable (BRIEF §3), linked by rustc's own
+# rust-lld (its default linker for this target) with identical-code folding (kernel/build.rs).
+KERNEL_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static
 KERNEL_TARGET_DIR := target/kernel
 KERNEL_ELF := $(KERNEL_TARGET_DIR)/$(TARGET)/release/kernel
 

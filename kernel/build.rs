@@ -1,9 +1,10 @@
 //! Link settings for the kernel binary (BRIEF §3): a static, non-PIE executable linked
-//! with GNU ld through `linker.ld`, entered at `bareflow_entry`.
+//! through `linker.ld` by LLD (rustc's `rust-lld`, the default linker of
+//! x86_64-unknown-linux-gnu) with identical-code folding, entered at `bareflow_entry`.
 //!
-//! The Makefile adds the code-generation flags (`+crt-static`, `relocation-model=static`,
-//! `linker-features=-lld`); they are RUSTFLAGS because they must apply to the whole
-//! crate graph, not only to the final link.
+//! The Makefile adds the code-generation flags (`+crt-static`, `relocation-model=static`);
+//! they are RUSTFLAGS because they must apply to the whole crate graph, not only to the
+//! final link.
 //!
 //! With the `llvm` feature, LLVM's static libraries are linked too (BRIEF §3's link
 //! line): `BAREFLOW_LLVM_CONFIG` names the `llvm-config` of the LLVM to use (the
@@ -29,6 +30,11 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     // The build id identifies this kernel build in snapshots (docs/persistence.md).
     println!("cargo:rustc-link-arg-bins=-Wl,--build-id=sha1");
+    // Identical-code folding (issue 16, docs/llvm-size.md step 17): LLD keeps one copy of
+    // functions and read-only data whose bytes and relocations are equal (LLVM's
+    // template instances, above all). GNU ld has no such option, so linking with it by
+    // mistake fails here rather than silently making a bigger kernel.
+    println!("cargo:rustc-link-arg-bins=-Wl,--icf=all");
     // The linker map, next to the kernel binary (`make kernel` copies it to
     // build/kernel.map): `mkimage deadcode` attributes pages to components with it.
     if let Some(profile_dir) = out_dir.ancestors().nth(3) {
@@ -91,11 +97,11 @@ fn link_llvm(root: &Path) {
     println!(
         "cargo:rustc-link-arg-bins=-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=mmap,--wrap=munmap"
     );
-    // `BAREFLOW_LINK_MAP=path` writes GNU ld's map: which archive member each symbol
-    // came from (docs/llvm.md uses it to show what pulls what).
-    println!("cargo:rerun-if-env-changed=BAREFLOW_LINK_MAP");
-    if let Ok(map) = std::env::var("BAREFLOW_LINK_MAP") {
-        println!("cargo:rustc-link-arg-bins=-Wl,-Map={map}");
+    // `BAREFLOW_WHY_EXTRACT=path` has LLD write, for each archive member it linked, the
+    // reference that pulled it in (docs/llvm.md uses it to show what pulls what).
+    println!("cargo:rerun-if-env-changed=BAREFLOW_WHY_EXTRACT");
+    if let Ok(path) = std::env::var("BAREFLOW_WHY_EXTRACT") {
+        println!("cargo:rustc-link-arg-bins=-Wl,--why-extract={path}");
     }
 }
 

@@ -148,7 +148,8 @@ impl TouchMap {
     }
 }
 
-/// One input section of a GNU ld map: where it is and which file it came from.
+/// One input section of the kernel's linker map: where it is and which file it came
+/// from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputSection {
     /// Its name (`.text.foo`, `.rodata.bar`, `.bss.baz`).
@@ -157,49 +158,51 @@ pub struct InputSection {
     pub address: u64,
     /// Its size in bytes.
     pub size: u64,
-    /// The object or `archive(member)` it came from.
+    /// The object or `archive(member)` it came from (`<internal>` for what the linker
+    /// made itself: the PLT, the GOT, merged strings, the unwind-table index).
     pub file: String,
 }
 
-/// The input sections of a GNU ld map file (`-Wl,-Map=…`) with a size and a file,
-/// as listed under "Linker script and memory map".
+/// The input sections of LLD's map file (`-Wl,-Map=…`) that take addresses and bytes.
+///
+/// Each line of LLD's map starts with four columns (VMA, LMA and size in hex, alignment
+/// in decimal) and then names an output section (no indentation), an input section
+/// (indented by 8: `file:(section)`) or a symbol (indented by 16). Sections that
+/// identical-code folding merged into another are not listed.
 pub fn parse_linker_map(text: &str) -> Vec<InputSection> {
-    let mut out = Vec::new();
-    let mut lines = text.lines().skip_while(|l| !l.starts_with("Linker script and memory map")).peekable();
-    while let Some(line) = lines.next() {
-        // Input sections are indented by one space: ` .text.foo  0xADDR  0xSIZE file`,
-        // or the name alone when it is long, with the rest on the next line.
-        let Some(rest) = line.strip_prefix(' ') else { continue };
-        if rest.starts_with(' ') || !rest.starts_with('.') {
-            continue;
-        }
-        let mut words: Vec<&str> = rest.split_whitespace().collect();
-        if words.len() == 1 {
-            match lines.peek() {
-                Some(next) if next.starts_with("  ") => {
-                    words.extend(next.split_whitespace());
-                    lines.next();
-                }
-                _ => continue,
-            }
-        }
-        if words.len() < 4 {
-            continue;
-        }
-        let hex = |w: &str| w.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok());
-        if let (Some(address), Some(size)) = (hex(words[1]), hex(words[2]))
-            && size > 0
-            && address > 0
-        {
-            out.push(InputSection { name: words[0].to_string(), address, size, file: words[3..].join(" ") });
-        }
+    text.lines().filter_map(parse_map_line).collect()
+}
+
+/// One line of LLD's map, if it is an allocated input section with bytes.
+fn parse_map_line(line: &str) -> Option<InputSection> {
+    // The four columns, each right-aligned and followed by one space.
+    let mut rest = line;
+    let mut column = || {
+        let trimmed = rest.trim_start();
+        let end = trimmed.find(' ')?;
+        rest = &trimmed[end..];
+        Some(&trimmed[..end])
+    };
+    let address = u64::from_str_radix(column()?, 16).ok()?;
+    let _load_address = column()?;
+    let size = u64::from_str_radix(column()?, 16).ok()?;
+    let _alignment = column()?;
+    // One space separates the columns; input sections are indented by 8 more.
+    let entry = rest.strip_prefix(' ')?.strip_prefix("        ")?;
+    if entry.starts_with(' ') || address == 0 || size == 0 {
+        return None;
     }
-    out
+    let (file, section) = entry.rsplit_once(":(")?;
+    Some(InputSection { name: section.strip_suffix(')')?.to_string(), address, size, file: file.to_string() })
 }
 
 /// The component an input file belongs to: `LLVM <library>`, `libstdc++`, `glibc`,
-/// `libgcc`, `Rust std`, `kernel`, `crate <name>`, or the file's own name.
+/// `libgcc`, `Rust std`, `kernel`, `crate <name>`, what the linker made itself, or the
+/// file's own name.
 pub fn component_of(file: &str) -> String {
+    if file == "<internal>" {
+        return "linker-made (merged strings, unwind tables, GOT, PLT)".into();
+    }
     let name = file.rsplit('/').next().unwrap_or(file);
     let archive = name.split('(').next().unwrap_or(name);
     if let Some(lib) = archive.strip_prefix("libLLVM").and_then(|l| l.strip_suffix(".a")) {
@@ -303,13 +306,16 @@ mod tests {
 
     #[test]
     fn linker_map_lines_and_components() {
-        let text = "Archive member included\n junk\nLinker script and memory map\n\n\
-            .text           0x0000000000101000   0x500000\n \
-            .text          0x0000000000101000       0x20 /usr/lib/x86_64-linux-gnu/crt1.o\n \
-            .text._ZN4llvm3fooEv\n                0x0000000000101020      0x100 /opt/llvm/lib/libLLVMCore.a(Core.cpp.o)\n \
-            .text._ZN3std2io5stdio\n                0x0000000000102000      0x40 /x/libstd-0123abcd.rlib(std-0123abcd.std.1-cgu.0.rcgu.o)\n \
-            .text          0x0000000000102040      0x10 /t/kernel-99.kernel.abc-cgu.0.rcgu.o\n \
-            *fill*         0x0000000000102050       0x10 \n";
+        let text = "             VMA              LMA     Size Align Out     In      Symbol\n\
+            \x20              0                0   1002a8     1 . = SEGMENT_START(\"text-segment\", 0x100000) + SIZEOF_HEADERS\n\
+            \x20         101000           101000   500000  4096 .text\n\
+            \x20         101000           101000       20    16         /usr/lib/x86_64-linux-gnu/crt1.o:(.text)\n\
+            \x20         101000           101000        0     1                 _start\n\
+            \x20         101020           101020      100    16         /opt/llvm/lib/libLLVMCore.a(Core.cpp.o):(.text._ZN4llvm3fooEv)\n\
+            \x20         102000           102000       40    16         /x/libstd-0123abcd.rlib(std-0123abcd.std.1-cgu.0.rcgu.o):(.text._ZN3std2io5stdio)\n\
+            \x20         102040           102040       10    16         /t/kernel-99.kernel.abc-cgu.0.rcgu.o:(.text)\n\
+            \x20         102050           102050        0     1         /t/empty.o:(.text.empty)\n\
+            \x20              0                0     1234     1         /t/kernel-99.kernel.abc-cgu.0.rcgu.o:(.debug_info)\n";
         let sections = parse_linker_map(text);
         assert_eq!(sections.len(), 4, "{sections:?}");
         assert_eq!(
@@ -325,6 +331,7 @@ mod tests {
         assert_eq!(names, ["glibc", "LLVM Core", "Rust std", "kernel"]);
         assert_eq!(component_of("/r/libspin-1234.rlib(spin.o)"), "crate spin");
         assert_eq!(component_of("/usr/lib/gcc/x86_64-linux-gnu/12/libstdc++.a(string-inst.o)"), "libstdc++");
+        assert!(component_of("<internal>").starts_with("linker-made"));
         let usage = usage_by_component(&sections, &sample());
         // The first page (0x101000) is touched: crt1's 0x20 bytes and LLVM's 0x100.
         assert_eq!(usage["LLVM Core"], Usage { bytes: 0x100, touched: 0x100 });
