@@ -103,6 +103,12 @@ fn link_llvm(root: &Path) {
     if let Ok(path) = std::env::var("BAREFLOW_WHY_EXTRACT") {
         println!("cargo:rustc-link-arg-bins=-Wl,--why-extract={path}");
     }
+    // `BAREFLOW_WHY_LIVE=glob` has LLD print why the symbols matching `glob` survive
+    // --gc-sections: the chain of references from the entry point (docs/llvm-size.md).
+    println!("cargo:rerun-if-env-changed=BAREFLOW_WHY_LIVE");
+    if let Ok(glob) = std::env::var("BAREFLOW_WHY_LIVE") {
+        println!("cargo:rustc-link-arg-bins=-Wl,--why-live={glob}");
+    }
 }
 
 /// libstdc++'s exception runtime: the members that implement throwing, catching and

@@ -351,7 +351,28 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("LiveDebugValues' VarLoc implementation (patch 0009)", "14VarLocBasedLDV"),
         ("LiveDebugVariables' tracking (patch 0009)", "_ZN4llvm18LiveDebugVariables7LDVImpl15emitDebugValues"),
         ("the assignment-tracking analysis (patch 0009)", "FunctionVarLocsBuilder"),
+        ("X86 speculative load hardening (patch 0010)", "31X86SpeculativeLoadHardeningPass21hardenValueInRegister"),
+        ("LVI load hardening's gadget graph (patch 0010)", "MachineGadgetGraph"),
+        ("the RDF data-flow graph LVI hardening used (patch 0010)", "_ZN4llvm3rdf13DataFlowGraph"),
+        ("AMX type lowering (patch 0010)", "X86LowerAMXCast"),
+        ("the machine outliner (patch 0010)", "15MachineOutliner9doOutline"),
+        ("the machine verifier (patch 0010)", "15MachineVerifier19visitMachineOperand"),
+        ("the ML inline advisor (patch 0010)", "_ZN4llvm15MLInlineAdvisor"),
+        ("the ML register-eviction advisor (patch 0010)", "14MLEvictAdvisor"),
+        ("Atom's scheduling model (patch 0011)", "AtomModelSchedClasses"),
+        ("Broadwell's scheduling model (patch 0011)", "BroadwellModelSchedClasses"),
+        ("Skylake (client)'s scheduling model (patch 0011)", "SkylakeClientModelSchedClasses"),
+        ("Lunar Lake's scheduling model (patch 0011)", "LunarlakePModelSchedClasses"),
+        ("Jaguar's scheduling model (patch 0011)", "BtVer2ModelSchedClasses"),
+        ("Bulldozer's scheduling model (patch 0011)", "BdVer2ModelSchedClasses"),
+        ("Zen 1's scheduling model (patch 0011)", "Znver1ModelSchedClasses"),
+        ("Zen 2's scheduling model (patch 0011)", "Znver2ModelSchedClasses"),
     ]);
+    // Patch 0011 keeps the other models: x86-64's (Sandy Bridge's), which tiers 1 and 2
+    // use, and the newer CPUs' that the host-tuned tier may use (two of them here).
+    for model in ["SandyBridgeModelSchedClasses", "Znver4ModelSchedClasses", "SkylakeServerModelSchedClasses"] {
+        assert!(!present(model).is_empty(), "the kernel lacks {model}");
+    }
     // Patch 0006: the X86 instruction names' indices are a zeroed array in .bss (every
     // name is ""), not the generated table in read-only data.
     let indices: Vec<_> = symbols.iter().filter(|(_, n)| n == "_ZN4llvm19X86InstrNameIndicesE").collect();
