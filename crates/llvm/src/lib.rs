@@ -41,7 +41,7 @@ pub use llvm_sys::{
 };
 pub use module::{Module, NOT_BITCODE, Pipeline};
 pub use object::{FunctionSymbol, function_symbols, with_section_addresses};
-pub use target::{CodegenLevel, TargetMachine, host_cpu_features, host_cpu_name, llvm_version};
+pub use target::{Codegen, CodegenLevel, Isel, TargetMachine, host_cpu_features, host_cpu_name, llvm_version};
 pub use types::{Context, DataLayout, FunctionType, Type};
 pub use value::{Attribute, AttributeIndex, BasicBlock, Function, GlobalVariable, Instruction, Value};
 

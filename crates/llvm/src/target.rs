@@ -16,15 +16,15 @@ use crate::{Error, initialise_x86_target, take_message};
 /// A target machine for the CPU this code runs on, set up as ORC's LLJIT sets up its
 /// own on x86-64 (`JITTargetMachineBuilder::detectHost`, then JITLink's requirements):
 /// the host's triple, CPU name and features, position-independent code, the small code
-/// model, the default (O2) code generator level unless [`TargetMachine::at_level`]
-/// makes one for another.
+/// model, the default (O2) code generator with SelectionDAG unless
+/// [`TargetMachine::with_codegen`] makes one with another [`Codegen`].
 pub struct TargetMachine {
     pub(crate) raw: LLVMTargetMachineRef,
     triple: String,
     cpu: String,
     features: String,
     reloc: LLVMRelocMode,
-    level: CodegenLevel,
+    codegen: Codegen,
     /// The code generator's pass pipeline, built at the first object and kept
     /// (`cpp/emitter.cpp`); null until then.
     emitter: Cell<*mut c_void>,
@@ -54,6 +54,33 @@ pub enum CodegenLevel {
     Default,
     /// `-O3`'s code generator.
     Aggressive,
+}
+
+/// How instructions are selected: LLVM's SelectionDAG (a DAG per block, combined and
+/// legalised: the best code) or FastISel (one IR instruction at a time, straight to
+/// machine instructions, falling back to SelectionDAG for what it cannot select:
+/// several times quicker, and the rest of the code generator still runs at its level).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isel {
+    /// SelectionDAG.
+    SelectionDag,
+    /// FastISel, with SelectionDAG for what it cannot select.
+    FastIsel,
+}
+
+/// What a code generator does: its level and its instruction selector. At
+/// [`CodegenLevel::None`] LLVM always selects with FastISel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Codegen {
+    /// The level (register allocator, machine passes).
+    pub level: CodegenLevel,
+    /// The instruction selector.
+    pub isel: Isel,
+}
+
+impl Codegen {
+    /// `-O2`'s code generator, SelectionDAG included: what LLJIT and `clang -O2` use.
+    pub const DEFAULT: Codegen = Codegen { level: CodegenLevel::Default, isel: Isel::SelectionDag };
 }
 
 impl CodegenLevel {
@@ -112,19 +139,14 @@ pub fn llvm_version() -> String {
 impl TargetMachine {
     /// The target machine for this host (initialises the X86 target first).
     pub fn host() -> Result<TargetMachine, Error> {
-        TargetMachine::create(
-            &host_cpu_name(),
-            &host_cpu_features(),
-            LLVMRelocMode::LLVMRelocPIC,
-            CodegenLevel::Default,
-        )
+        TargetMachine::create(&host_cpu_name(), &host_cpu_features(), LLVMRelocMode::LLVMRelocPIC, Codegen::DEFAULT)
     }
 
     /// A target machine for any x86-64 (CPU `x86-64`: SSE2, no later extensions), set
     /// up like [`TargetMachine::host`] otherwise: what rustc and `clang` build for by
     /// default, so JIT code compiled with it is comparable with an AOT build.
     pub fn generic() -> Result<TargetMachine, Error> {
-        TargetMachine::create("x86-64", "", LLVMRelocMode::LLVMRelocPIC, CodegenLevel::Default)
+        TargetMachine::create("x86-64", "", LLVMRelocMode::LLVMRelocPIC, Codegen::DEFAULT)
     }
 
     /// The raw handle, for an llvm-sys call this layer does not wrap (tests compare
@@ -137,23 +159,23 @@ impl TargetMachine {
     /// makes position-dependent code (static relocation model, small code model: every
     /// address below 2 GiB) — what a fixed-address image such as an exported app needs.
     pub fn generic_static() -> Result<TargetMachine, Error> {
-        TargetMachine::create("x86-64", "", LLVMRelocMode::LLVMRelocStatic, CodegenLevel::Default)
+        TargetMachine::create("x86-64", "", LLVMRelocMode::LLVMRelocStatic, Codegen::DEFAULT)
     }
 
     /// The same machine (triple, CPU, features, relocation model) with the code
-    /// generator at `level`.
-    pub fn at_level(&self, level: CodegenLevel) -> Result<TargetMachine, Error> {
-        TargetMachine::create(&self.cpu, &self.features, self.reloc, level)
+    /// generator `codegen`.
+    pub fn with_codegen(&self, codegen: Codegen) -> Result<TargetMachine, Error> {
+        TargetMachine::create(&self.cpu, &self.features, self.reloc, codegen)
     }
 
-    /// Its code generator's level.
-    pub fn level(&self) -> CodegenLevel {
-        self.level
+    /// Its code generator.
+    pub fn codegen(&self) -> Codegen {
+        self.codegen
     }
 
     /// A target machine for the host's triple with `cpu`, `features`, `reloc` and
-    /// `level`.
-    fn create(cpu: &str, features: &str, reloc: LLVMRelocMode, level: CodegenLevel) -> Result<TargetMachine, Error> {
+    /// `codegen`.
+    fn create(cpu: &str, features: &str, reloc: LLVMRelocMode, codegen: Codegen) -> Result<TargetMachine, Error> {
         initialise_x86_target();
         // SAFETY: LLVM returns messages we own.
         let triple = take_message(unsafe { LLVMNormalizeTargetTriple(LLVMGetDefaultTargetTriple()) });
@@ -175,7 +197,7 @@ impl TargetMachine {
                 ctriple.as_ptr(),
                 ccpu.as_ptr(),
                 cfeatures.as_ptr(),
-                level.raw(),
+                codegen.level.raw(),
                 reloc,
                 LLVMCodeModel::LLVMCodeModelSmall,
             )
@@ -183,7 +205,13 @@ impl TargetMachine {
         if raw.is_null() {
             return Err(Error::Codegen(format!("cannot create a target machine for {triple} ({cpu})")));
         }
-        Ok(TargetMachine { raw, triple, cpu, features, reloc, level, emitter: Cell::new(ptr::null_mut()) })
+        if codegen.isel == Isel::FastIsel {
+            // SAFETY: a live machine we own. Building its code generator's pipeline
+            // (`addPassesToEmitFile`) keeps this choice at every level: it only turns
+            // FastISel on itself, at `None`.
+            unsafe { LLVMSetTargetMachineFastISel(raw, 1) };
+        }
+        Ok(TargetMachine { raw, triple, cpu, features, reloc, codegen, emitter: Cell::new(ptr::null_mut()) })
     }
 
     /// The target triple.

@@ -218,6 +218,44 @@ fn a_reused_code_generator_makes_the_same_objects_as_a_fresh_one() {
     assert_eq!(sum([1i64, 2, 3, 4].as_ptr(), 4), 10);
 }
 
+/// A machine with FastISel at `-O2`'s level (tier 1's code generator): its objects are
+/// its own (FastISel selected them, not SelectionDAG), the instructions FastISel cannot
+/// select (a vector add) fall back to SelectionDAG, and everything runs right.
+#[test]
+fn fast_isel_at_the_default_level_selects_and_falls_back() {
+    use bf_llvm::{Codegen, CodegenLevel, Isel};
+    let ir = "define i64 @pick(i64 %a, i64 %b, i1 %c) {\n  %m = mul i64 %a, %b\n  %s = select i1 %c, i64 %m, i64 %b\n  %r = udiv i64 %s, 3\n  ret i64 %r\n}\n\
+              define i64 @sum(ptr %p, i64 %n) {\nentry:\n  br label %loop\nloop:\n  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]\n  %s = phi i64 [ 0, %entry ], [ %s1, %loop ]\n  %q = getelementptr i64, ptr %p, i64 %i\n  %v = load i64, ptr %q\n  %s1 = add i64 %s, %v\n  %i1 = add i64 %i, 1\n  %c = icmp ult i64 %i1, %n\n  br i1 %c, label %loop, label %done\ndone:\n  ret i64 %s1\n}\n\
+              define void @add4(ptr %d, ptr %a, ptr %b) {\n  %x = load <4 x i32>, ptr %a\n  %y = load <4 x i32>, ptr %b\n  %z = add <4 x i32> %x, %y\n  store <4 x i32> %z, ptr %d\n  ret void\n}\n";
+    let parse = || Module::parse("fast", ir.as_bytes()).unwrap();
+    let dag = bf_llvm::TargetMachine::generic().unwrap();
+    let fast = dag.with_codegen(Codegen { level: CodegenLevel::Default, isel: Isel::FastIsel }).unwrap();
+    assert_eq!(fast.codegen().isel, Isel::FastIsel);
+    assert_eq!(dag.codegen(), Codegen::DEFAULT);
+    let (by_dag, by_fast) = (dag.emit_object(parse()).unwrap(), fast.emit_object(parse()).unwrap());
+    assert_ne!(by_dag, by_fast, "FastISel selected the code, not SelectionDAG");
+    assert_eq!(by_fast, fast.emit_object(parse()).unwrap(), "and does so every time");
+    let mut jit = LlJit::new().unwrap();
+    jit.add_object("fast.o", &by_fast).unwrap();
+    type Pick = extern "C" fn(i64, i64, bool) -> i64;
+    type Sum = extern "C" fn(*const i64, i64) -> i64;
+    type Add4 = extern "C" fn(*mut [i32; 4], *const [i32; 4], *const [i32; 4]);
+    // SAFETY: the signatures of the functions just linked; the JIT lives on.
+    let (pick, sum, add4) = unsafe {
+        (
+            std::mem::transmute::<usize, Pick>(jit.lookup("pick").unwrap() as usize),
+            std::mem::transmute::<usize, Sum>(jit.lookup("sum").unwrap() as usize),
+            std::mem::transmute::<usize, Add4>(jit.lookup("add4").unwrap() as usize),
+        )
+    };
+    assert_eq!(pick(6, 7, true), 14);
+    assert_eq!(pick(6, 7, false), 2);
+    assert_eq!(sum([1i64, 2, 3, 4].as_ptr(), 4), 10);
+    let mut d = [0i32; 4];
+    add4(&mut d, &[1, 2, 3, 4], &[10, 20, 30, -40]);
+    assert_eq!(d, [11, 22, 33, -36]);
+}
+
 /// The copy of an object for GDB's JIT interface: the placed sections get their JIT
 /// addresses, the rest keeps 0, and the symbols still read back.
 #[test]

@@ -32,7 +32,7 @@ pub mod tiered;
 use std::fmt;
 use std::time::Instant;
 
-use bf_llvm::{AttributeIndex, Builder, CodegenLevel, LlJit, Pipeline, TargetMachine};
+use bf_llvm::{AttributeIndex, Builder, Codegen, CodegenLevel, Isel, LlJit, Pipeline, TargetMachine};
 
 /// An optimisation level (`default<On>`, or the bitcode as compiled): the tier table's
 /// own type, so a tier's row is what the JIT compiles at.
@@ -51,16 +51,22 @@ pub fn pipeline(level: OptLevel) -> Pipeline {
     }
 }
 
-/// The code generator's level for code optimised at `level` (issue 14, compile
-/// latency): O0 code is generated with FastISel and the fast register allocator, as
-/// clang's `-O0` does — its point is to be made quickly. Every other level keeps
-/// `-O2`'s code generator, which every tier used before: `-O1`'s (`Less`) made t1's
-/// promotions no faster, and FastISel for t1 made its code 1.2–2.6× slower
-/// (docs/engine.md, "Compile latency").
-pub fn codegen_level(level: OptLevel) -> CodegenLevel {
+/// The code generator for code optimised at `level` (issue 14, compile latency):
+///
+/// * O0 code is generated with FastISel and the fast register allocator, as clang's
+///   `-O0` does — its point is to be made quickly;
+/// * code as compiled (tier 1's) with FastISel at `-O2`'s level: FastISel selects
+///   instructions several times quicker than SelectionDAG, which was 35 % of a tier-1
+///   promotion, and the greedy register allocator and `-O2`'s machine passes still
+///   clean its code up, so the apps' tier-1 code runs as fast as with SelectionDAG
+///   (docs/engine.md, "Compile latency"). The whole `-O0` code generator for tier 1 made
+///   its code 1.2–2.6× slower; `-O1`'s (`Less`) made promotions no quicker;
+/// * O1–O3 with `-O2`'s code generator, SelectionDAG included.
+pub fn codegen(level: OptLevel) -> Codegen {
     match level {
-        OptLevel::O0 => CodegenLevel::None,
-        OptLevel::AsCompiled | OptLevel::O1 | OptLevel::O2 | OptLevel::O3 => CodegenLevel::Default,
+        OptLevel::O0 => Codegen { level: CodegenLevel::None, isel: Isel::FastIsel },
+        OptLevel::AsCompiled => Codegen { level: CodegenLevel::Default, isel: Isel::FastIsel },
+        OptLevel::O1 | OptLevel::O2 | OptLevel::O3 => Codegen::DEFAULT,
     }
 }
 
@@ -216,16 +222,16 @@ impl CpuTarget {
 /// would compile them itself (same target machine settings but the CPU), so the tiered
 /// engine keeps the bytes (snapshots) and links them with [`Jit::add_object`]. The
 /// target machine is made at the first compilation: a warm load, which compiles
-/// nothing, never makes one. One machine per code-generator level ([`codegen_level`]).
+/// nothing, never makes one. One machine per code generator ([`codegen`]).
 pub struct Compiler {
     cpu: CpuTarget,
-    /// The machine for the optimiser's cost model, which also generates code at
-    /// `CodegenLevel::Default`.
+    /// The machine for the optimiser's cost model, which also generates code with
+    /// `Codegen::DEFAULT`.
     machine: Option<TargetMachine>,
-    /// The machines that generate code at the other levels used so far.
+    /// The machines that generate code with the other code generators used so far.
     generators: Vec<TargetMachine>,
-    /// The code-generator levels [`Compiler::prepare`] has warmed up.
-    warmed: Vec<CodegenLevel>,
+    /// The code generators [`Compiler::prepare`] has warmed up.
+    warmed: Vec<Codegen>,
     /// How many modules it compiled.
     pub compiles: u32,
 }
@@ -271,15 +277,15 @@ impl Compiler {
 
     /// The machine that generates code optimised at `level`, made on first use.
     fn generator(&mut self, level: OptLevel) -> Result<&TargetMachine, JitError> {
-        let wanted = codegen_level(level);
-        if wanted == CodegenLevel::Default {
+        let wanted = codegen(level);
+        if wanted == Codegen::DEFAULT {
             // The cost model's machine generates at this level already.
             return self.machine();
         }
-        let index = match self.generators.iter().position(|m| m.level() == wanted) {
+        let index = match self.generators.iter().position(|m| m.codegen() == wanted) {
             Some(i) => i,
             None => {
-                let machine = self.machine()?.at_level(wanted)?;
+                let machine = self.machine()?.with_codegen(wanted)?;
                 self.generators.push(machine);
                 self.generators.len() - 1
             }
@@ -293,7 +299,7 @@ impl Compiler {
     /// not the per-boot set-up.
     pub fn prepare(&mut self, level: OptLevel) -> Result<(), JitError> {
         self.machine()?;
-        if self.warmed.contains(&codegen_level(level)) {
+        if self.warmed.contains(&codegen(level)) {
             // Another level with the same code generator warmed both machines already.
             return Ok(());
         }
@@ -309,12 +315,12 @@ impl Compiler {
         // generator's: both for functions without target attributes, like the apps'.
         warm.run_pipeline_for(pipeline(level), self.machine()?);
         self.generator(level)?.emit_object(warm)?;
-        self.warmed.push(codegen_level(level));
+        self.warmed.push(codegen(level));
         Ok(())
     }
 
     /// Compiles `module`, already optimised at `level`, to an object with that level's
-    /// code generator ([`codegen_level`]).
+    /// code generator ([`codegen`]).
     pub fn compile(&mut self, module: Module, level: OptLevel) -> Result<Vec<u8>, JitError> {
         let object = self.generator(level)?.emit_object(module.ir)?;
         self.compiles += 1;
