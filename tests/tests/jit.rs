@@ -367,7 +367,34 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("Bulldozer's scheduling model (patch 0011)", "BdVer2ModelSchedClasses"),
         ("Zen 1's scheduling model (patch 0011)", "Znver1ModelSchedClasses"),
         ("Zen 2's scheduling model (patch 0011)", "Znver2ModelSchedClasses"),
+        ("SjLj exception preparation (patch 0012)", "13SjLjEHPrepare"),
+        ("Windows exception preparation (patch 0012)", "12WinEHPrepare"),
+        ("Wasm exception preparation (patch 0012)", "13WasmEHPrepare"),
+        ("GC statepoint lowering in SelectionDAG (patch 0012)", "17LowerAsSTATEPOINT"),
+        ("machine debugify (patch 0012)", "21DebugifyMachineModule"),
+        ("the if-converter (patch 0012)", "11IfConverter"),
+        ("interleaved load combining (patch 0012)", "22InterleavedLoadCombine"),
+        ("the MIR canonicalizer (patch 0012)", "16MIRCanonicalizer"),
+        ("implicit null checks (patch 0012)", "18ImplicitNullChecks"),
+        ("the machine function splitter (patch 0012)", "23MachineFunctionSplitter"),
+        ("MachO's inline-assembly directives (patch 0012)", "DarwinAsmParser"),
+        ("COFF's inline-assembly directives (patch 0012)", "COFFAsmParser"),
+        ("MachO's object-file information (patch 0012)", "initMachOMCObjectFileInfo"),
+        ("the big-endian ELF object readers (patch 0012)", "13ELFObjectFileINS0_7ELFTypeILNS_10endiannessE0"),
+        (
+            "the 32-bit little-endian ELF object reader (patch 0012)",
+            "13ELFObjectFileINS0_7ELFTypeILNS_10endiannessE1ELb0",
+        ),
+        ("the contextual-profile reader (patch 0012)", "19PGOCtxProfileReader"),
+        ("Objective-C ARC contraction (patch 0012)", "15ObjCARCContract3run"),
+        ("NVVM intrinsic upgrades (patch 0012)", "24upgradeNVVMIntrinsicCall"),
+        ("the Itanium demangler (patch 0012)", "15itaniumDemangle"),
     ]);
+    // Patch 0012 keeps x86-64's object reader.
+    assert!(
+        !present("13ELFObjectFileINS0_7ELFTypeILNS_10endiannessE1ELb1").is_empty(),
+        "the kernel lacks the 64-bit little-endian ELF object reader"
+    );
     // Patch 0011 keeps the other models: x86-64's (Sandy Bridge's), which tiers 1 and 2
     // use, and the newer CPUs' that the host-tuned tier may use (two of them here).
     for model in ["SandyBridgeModelSchedClasses", "Znver4ModelSchedClasses", "SkylakeServerModelSchedClasses"] {

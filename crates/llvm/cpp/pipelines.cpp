@@ -75,7 +75,6 @@
 #include "llvm/Analysis/TypeBasedAliasAnalysis.h"
 #include "llvm/Analysis/UniformityAnalysis.h"
 #include "llvm/CodeGen/AssignmentTrackingAnalysis.h"
-#include "llvm/CodeGen/BasicBlockSectionsProfileReader.h"
 #include "llvm/CodeGen/GCMetadata.h"
 #include "llvm/CodeGen/LibcallLoweringInfo.h"
 #include "llvm/CodeGen/MachineFunctionAnalysis.h"
@@ -438,6 +437,9 @@ ModulePassManager build(unsigned Which, const Tuning &PTO) {
 //   no-op-*             pipeline tests
 //   loop-accesses       the loop vectorizer, loop distribution, loop-load-elim
 //   should-run-extra-vector-passes  the loop vectorizer
+//   bb-sections-profile-reader  the new pass manager's CodeGenPrepare (the kernel's
+//                       code generator is the legacy pipeline, whose CodeGenPrepare
+//                       finds none either: basic block sections are not built in)
 // `aa` is PassBuilder's default alias-analysis stack, as registerFunctionAnalyses
 // registers it.
 // PassBuilder::buildDefaultAAPipeline (-enable-global-analyses at its default, on).
@@ -490,8 +492,6 @@ void registerAnalyses(TargetMachine *TM,
 
   FAM.registerPass([&] { return defaultAAPipeline(TM); });
   FAM.registerPass([&] { return AssumptionAnalysis(); });
-  if (TM)
-    FAM.registerPass([&] { return BasicBlockSectionsProfileReaderAnalysis(*TM); });
   FAM.registerPass([&] { return BlockFrequencyAnalysis(); });
   FAM.registerPass([&] { return BranchProbabilityAnalysis(); });
   FAM.registerPass([&] { return CycleAnalysis(); });
