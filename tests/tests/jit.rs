@@ -389,6 +389,10 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("Objective-C ARC contraction (patch 0012)", "15ObjCARCContract3run"),
         ("NVVM intrinsic upgrades (patch 0012)", "24upgradeNVVMIntrinsicCall"),
         ("the Itanium demangler (patch 0012)", "15itaniumDemangle"),
+        ("C++ string streams (patch 0013)", "19basic_ostringstream"),
+        ("libstdc++'s locale, which a stream's construction initialises (patch 0013)", "_ZNSt6localeC"),
+        ("the locale's time facets (patch 0013)", "_ZNKSt8time_get"),
+        ("the locale's money facets (patch 0013)", "_ZNKSt10moneypunct"),
     ]);
     // Patch 0012 keeps x86-64's object reader.
     assert!(
