@@ -394,15 +394,17 @@ fn the_kernel_links_none_of_the_llvm_parts_that_were_cut() {
         ("the locale's time facets (patch 0013)", "_ZNKSt8time_get"),
         ("the locale's money facets (patch 0013)", "_ZNKSt10moneypunct"),
     ]);
-    // Patch 0012 keeps x86-64's object reader.
-    assert!(
-        !present("13ELFObjectFileINS0_7ELFTypeILNS_10endiannessE1ELb1").is_empty(),
-        "the kernel lacks the 64-bit little-endian ELF object reader"
-    );
-    // Patch 0011 keeps the other models: x86-64's (Sandy Bridge's), which tiers 1 and 2
-    // use, and the newer CPUs' that the host-tuned tier may use (two of them here).
-    for model in ["SandyBridgeModelSchedClasses", "Znver4ModelSchedClasses", "SkylakeServerModelSchedClasses"] {
-        assert!(!present(model).is_empty(), "the kernel lacks {model}");
+    // What the patches keep beside what they cut. Patch 0011 keeps x86-64's scheduling
+    // model (Sandy Bridge's), which tiers 1 and 2 use, and the newer CPUs' that the
+    // host-tuned tier may use (two of them here); patch 0012 keeps x86-64's object
+    // reader.
+    for (part, needle) in [
+        ("Sandy Bridge's scheduling model", "SandyBridgeModelSchedClasses"),
+        ("Zen 4's scheduling model", "Znver4ModelSchedClasses"),
+        ("Skylake server's scheduling model", "SkylakeServerModelSchedClasses"),
+        ("the 64-bit little-endian ELF object reader", "13ELFObjectFileINS0_7ELFTypeILNS_10endiannessE1ELb1"),
+    ] {
+        assert!(!present(needle).is_empty(), "the kernel lacks {part} ({needle})");
     }
     // Patch 0006: the X86 instruction names' indices are a zeroed array in .bss (every
     // name is ""), not the generated table in read-only data.
