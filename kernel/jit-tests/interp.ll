@@ -134,6 +134,78 @@ done:
   ret i64 %r
 }
 
+; Loops whose phis take their back-edge value's register (docs/engine.md, "The lowered
+; form"), and GEP indices `x + c`: `fill` is a counted loop; `sum` is unrolled by four
+; over the indices j, j|1, j|2, j+3 (folded into the loads' offsets; j|2 is also used
+; as a value) with its `j += 4` written before the reads of j (the add is lowered after
+; them); in `late` the phi k is read after its new value k1 exists and by the compare
+; fused into the branch (k and k1 must not share); `bump` walks a pointer. Order
+; matters in every result (acc * 31 + x), so a value read too late shows.
+define internal i64 @loops(i64 %n) {
+entry:
+  %buf = alloca [64 x i64], align 8
+  br label %fill
+fill:
+  %i = phi i64 [ 0, %entry ], [ %i1, %fill ]
+  %v = mul i64 %i, 3
+  %v1 = add i64 %v, %n
+  %pi = getelementptr inbounds i64, ptr %buf, i64 %i
+  store i64 %v1, ptr %pi
+  %i1 = add i64 %i, 1
+  %filled = icmp ult i64 %i1, 64
+  br i1 %filled, label %fill, label %sum
+sum:
+  %j = phi i64 [ 0, %fill ], [ %j4, %sum ]
+  %acc = phi i64 [ 7, %fill ], [ %acc4, %sum ]
+  %j4 = add i64 %j, 4
+  %j1 = or disjoint i64 %j, 1
+  %j2 = or disjoint i64 %j, 2
+  %j3 = add i64 %j, 3
+  %p0 = getelementptr inbounds i64, ptr %buf, i64 %j
+  %p1 = getelementptr inbounds i64, ptr %buf, i64 %j1
+  %p2 = getelementptr inbounds i64, ptr %buf, i64 %j2
+  %p3 = getelementptr inbounds [2 x i32], ptr %buf, i64 %j3, i64 1
+  %x0 = load i64, ptr %p0
+  %x1 = load i64, ptr %p1
+  %x2 = load i64, ptr %p2
+  %x3 = load i32, ptr %p3
+  %w3 = zext i32 %x3 to i64
+  %a0 = mul i64 %acc, 31
+  %a1 = add i64 %a0, %x0
+  %a2 = mul i64 %a1, 31
+  %a3 = add i64 %a2, %x1
+  %a4 = mul i64 %a3, 31
+  %a5 = add i64 %a4, %x2
+  %a6 = mul i64 %a5, 31
+  %a7 = add i64 %a6, %w3
+  %acc4 = xor i64 %a7, %j2
+  %summed = icmp eq i64 %j4, 64
+  br i1 %summed, label %late, label %sum
+late:
+  %k = phi i64 [ 0, %sum ], [ %k1, %late ]
+  %s = phi i64 [ %acc4, %sum ], [ %s2, %late ]
+  %k1 = add i64 %k, 1
+  %s1 = mul i64 %s, 7
+  %s2 = add i64 %s1, %k
+  %again = icmp ult i64 %k, 9
+  br i1 %again, label %late, label %walk
+walk:
+  %end = getelementptr inbounds i8, ptr %buf, i64 512
+  br label %bump
+bump:
+  %q = phi ptr [ %buf, %walk ], [ %q1, %bump ]
+  %t = phi i64 [ %s2, %walk ], [ %t2, %bump ]
+  %q1 = getelementptr inbounds i8, ptr %q, i64 8
+  %x = load i64, ptr %q
+  %t1 = mul i64 %t, 31
+  %t2 = add i64 %t1, %x
+  %more = icmp ne ptr %q1, %end
+  br i1 %more, label %bump, label %done
+done:
+  %r = add i64 %t2, %k1
+  ret i64 %r
+}
+
 define internal i64 @switcher(i32 %x) {
 entry:
   switch i32 %x, label %other [ i32 0, label %zero
@@ -363,6 +435,8 @@ define i32 @bf_app_main() {
   call void @out(i64 %r0)
   %rx = call i64 @indexed(i64 20)
   call void @out(i64 %rx)
+  %ry = call i64 @loops(i64 5)
+  call void @out(i64 %ry)
   %r1 = call i64 @switcher(i32 0)
   call void @out(i64 %r1)
   %r2 = call i64 @switcher(i32 7)

@@ -131,13 +131,13 @@ fn assert_tiered_selftest(s: &str) {
             "tiered: tier 0 only: 3 functions interpreted, run status 0",
             "interp: starts in tier 1: wide: cannot interpret `%a = zext i64 %x to i128`: integers wider than 64 bits",
             "interp: app with an uninterpretable function: status 0, tiers wide t1, bf_app_main t0",
-            "conformance: 14 of 14 functions interpreted",
+            "conformance: 15 of 15 functions interpreted",
             "conformance: status t1 0, t0 0",
         ],
     );
     // jit-tests/interp.ll: the interpreter computes exactly what compiled code does.
     let line = |tier: &str| s.lines().find_map(|l| l.strip_prefix(&format!("conformance {tier}: "))).map(str::trim);
-    assert!(line("t1").is_some_and(|l| l.split(' ').count() == 12), "conformance t1 line: {:?}", line("t1"));
+    assert!(line("t1").is_some_and(|l| l.split(' ').count() == 13), "conformance t1 line: {:?}", line("t1"));
     assert_eq!(line("t0"), line("t1"), "interpreted and compiled results differ");
 }
 
@@ -214,11 +214,61 @@ fn the_interpreter_fuses_indexed_accesses_multiply_adds_and_edge_moves_natively(
     {
         assert!(ops.contains(&op), "no {op} in indexed: {ops:?}");
     }
-    for op in ["FMulAddD", "FMulAddS", "Move2Jump"] {
+    for op in ["FMulAddD", "FMulAddS", "MoveJump"] {
         assert!(ops.contains(&op), "no {op} in indexed: {ops:?}");
     }
     for op in ["AddScaled", "FMulD", "FMulS", "FAddD", "FAddS", "Jump"] {
         assert!(!ops.contains(&op), "{op} left unfused in indexed: {ops:?}");
+    }
+}
+
+/// The lowering's loops move nothing on their back edges where a phi can share its
+/// new value's register, and GEP indices `x + c` become offsets: in the conformance
+/// module's `loops`, the three loops where that is safe (`fill`, `sum`, `bump`) branch
+/// straight back to their first op and the one where it is not (`late`) branches
+/// forward to its edge moves; `sum`'s `j|1` and `j+3` are the loads' offsets, and only
+/// `j|2`, also used as a value, is computed. That the results equal compiled code's is
+/// `assert_tiered_selftest`'s check.
+#[test]
+fn interpreted_loops_share_phi_registers_and_fold_index_sums_natively() {
+    let out = std::process::Command::new(Artifacts::locate().kernel)
+        .args(["--no-jit", "--tiered-selftest"])
+        .env_clear()
+        .env("BF_INTERP_DUMP", "loops")
+        .output()
+        .expect("run build/kernel.elf");
+    let dump = String::from_utf8_lossy(&out.stderr);
+    println!("{dump}");
+    assert_eq!(out.status.code(), Some(0));
+    // "   6 BrUlt { a: r2, b: r49, t: 2, f: 38 }": (index, op name, text).
+    let ops: Vec<(usize, &str, &str)> = dump
+        .lines()
+        .skip_while(|l| !l.starts_with("== loops"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("=="))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some((words.next()?.parse().ok()?, words.next()?, l))
+        })
+        .collect();
+    let field = |text: &str, name: &str| -> Option<usize> {
+        text.split(&format!(" {name}: ")).nth(1)?.split([',', ' ']).next()?.parse().ok()
+    };
+    let backward = ops
+        .iter()
+        .filter(|(i, op, text)| {
+            op.starts_with("Br") && [field(text, "t"), field(text, "f")].into_iter().flatten().any(|t| t <= *i)
+        })
+        .count();
+    assert_eq!(backward, 3, "fill, sum and bump branch straight back: {ops:?}");
+    let count = |name: &str| ops.iter().filter(|(_, op, _)| *op == name).count();
+    assert_eq!(count("Or"), 1, "only j|2 is computed: {ops:?}");
+    assert_eq!(count("AddScaled"), 0, "every variable index fused into its access: {ops:?}");
+    for (op, off) in [("Load64Idx", 8), ("Load64Idx", 16), ("Load32Idx", 28)] {
+        assert!(
+            ops.iter().any(|(_, o, text)| *o == op && field(text, "off") == Some(off)),
+            "no {op} at offset {off}: {ops:?}"
+        );
     }
 }
 

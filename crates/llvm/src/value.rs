@@ -660,6 +660,13 @@ impl<'m> Instruction<'m> {
         unsafe { LLVMAddCallSiteAttribute(self.raw, idx.raw(), attr.raw) }
     }
 
+    /// Whether it is an `or disjoint` (no bit set in both operands, so it is also
+    /// their sum).
+    pub fn is_disjoint_or(self) -> bool {
+        // SAFETY: an `or` instruction (checked), the kind LLVMGetIsDisjoint reads.
+        self.opcode() == Opcode::LLVMOr && unsafe { LLVMGetIsDisjoint(self.raw) != 0 }
+    }
+
     /// An `icmp`'s predicate (`None` for other instructions).
     pub fn icmp_predicate(self) -> Option<IntPredicate> {
         // SAFETY: an icmp (checked).

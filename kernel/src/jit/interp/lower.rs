@@ -97,6 +97,22 @@ fn no_op_cast_source(inst: Instruction<'_>) -> Option<Value<'_>> {
 }
 
 /// The error for `function`'s instruction `inst`.
+/// A 64-bit GEP index `x + c`, an `add` or an `or disjoint` of a constant: `(x, c)`.
+/// The GEP reads `x` and adds `c × scale` to its constant offset (64-bit address
+/// arithmetic wraps alike either way), so the sum is computed only if something else
+/// uses it.
+fn index_sum(idx: Value<'_>) -> Option<(Value<'_>, i64)> {
+    let inst = idx.as_instruction()?;
+    if !(inst.opcode() == Opcode::LLVMAdd || inst.is_disjoint_or()) || idx.type_of().int_width() != Some(64) {
+        return None;
+    }
+    let c = inst.operand(1);
+    if !c.is_constant_int() || inst.operand(0).is_constant() {
+        return None;
+    }
+    Some((inst.operand(0), c.const_int_zext()? as i64))
+}
+
 fn instruction_error(function: &str, inst: Value<'_>, reason: String) -> LowerError {
     LowerError::Instruction { function: function.to_string(), instruction: text_of(inst), reason }
 }
@@ -392,6 +408,14 @@ struct Lowerer<'a, 'm> {
     /// GEPs with constant offsets folded into the loads and stores that use them:
     /// GEP → (base value, offset), and whether the GEP itself still needs computing.
     folded: HashMap<Value<'m>, (Value<'m>, i32, bool)>,
+    /// GEPs with variable indices whose constant offset is left to the loads and
+    /// stores that use them (their only users): GEP → offset.
+    offset_in_users: HashMap<Value<'m>, i32>,
+    /// Instructions lowered later than their place, just before another one
+    /// ([`Lowerer::coalesce_loop_phis`]): that one → them, in order.
+    sunk_before: HashMap<Value<'m>, Vec<Instruction<'m>>>,
+    /// The instructions in `sunk_before`'s lists.
+    sunk: Vec<Value<'m>>,
 }
 
 impl<'a, 'm> Lowerer<'a, 'm> {
@@ -414,6 +438,9 @@ impl<'a, 'm> Lowerer<'a, 'm> {
             frame_bytes: 0,
             fused: None,
             folded: HashMap::new(),
+            offset_in_users: HashMap::new(),
+            sunk_before: HashMap::new(),
+            sunk: Vec::new(),
         }
     }
 }
@@ -572,8 +599,13 @@ impl<'m> Lowerer<'_, 'm> {
     }
 
     fn target(&mut self, from: BasicBlock<'m>, to: BasicBlock<'m>) -> Label {
-        let has_phi = to.first_instruction().is_some_and(|first| first.opcode() == Opcode::LLVMPHI);
-        if has_phi {
+        // An edge block only if some phi of `to` takes a value from `from` that is
+        // not already in its register (a loop's coalesced back edge moves nothing).
+        let moves = to.instructions().take_while(|i| i.opcode() == Opcode::LLVMPHI).any(|phi| {
+            let incoming = phi.incoming().into_iter().find(|(_, block)| *block == from).map(|(v, _)| v);
+            incoming.is_none_or(|v| self.values.get(&v).is_none_or(|r| Some(r) != self.values.get(&*phi)))
+        });
+        if moves {
             self.edges.push((from, to));
             Label::Edge(self.edges.len() as u32 - 1)
         } else {
@@ -653,12 +685,39 @@ impl<'m> Lowerer<'_, 'm> {
                 }
             }
         }
+        // GEPs with variable indices used only as addresses: their constant offset
+        // goes into the loads and stores.
+        for &bb in &blocks {
+            for inst in bb.instructions() {
+                if inst.opcode() != Opcode::LLVMGetElementPtr || self.folded.contains_key(&*inst) {
+                    continue;
+                }
+                let only_addresses = inst.users().iter().all(|user| match user.as_instruction().map(|u| u.opcode()) {
+                    Some(Opcode::LLVMLoad) => true,
+                    Some(Opcode::LLVMStore) => user.operand(0) != *inst,
+                    _ => false,
+                });
+                if only_addresses
+                    && let Ok((terms, off)) = self.gep_terms(*inst)
+                    && !terms.is_empty()
+                    && let Ok(off) = i32::try_from(off)
+                {
+                    self.offset_in_users.insert(*inst, off);
+                }
+            }
+        }
+        self.coalesce_loop_phis(&blocks);
         let mut block_pc = Vec::new();
         let mut edge_pc = Vec::new();
         for (bi, &bb) in blocks.iter().enumerate() {
             block_pc.push(self.code.len() as u32);
             for inst in bb.instructions() {
-                self.instruction(inst, bi == 0).map_err(|e| instruction_error(&fname, *inst, e))?;
+                for sunk in self.sunk_before.remove(&*inst).unwrap_or_default() {
+                    self.instruction(sunk, bi == 0).map_err(|e| instruction_error(&fname, *sunk, e))?;
+                }
+                if !self.sunk.contains(&*inst) {
+                    self.instruction(inst, bi == 0).map_err(|e| instruction_error(&fname, *inst, e))?;
+                }
             }
         }
         // Edge blocks: the phi moves, then a jump to the block. Temporaries for
@@ -723,6 +782,132 @@ impl<'m> Lowerer<'_, 'm> {
             }
         }
         Ok(func)
+    }
+
+    /// Gives the phis of single-block loops their back edge's value's register, where
+    /// that is safe, so that the back edge moves nothing (one dispatch less per
+    /// iteration: the loop's branch goes straight back to its first op).
+    ///
+    /// A phi `p` of block `B` whose value on the edge `B → B` is `v`, computed in `B`
+    /// by one op that reads its operands before writing (a binary operation, or a GEP
+    /// of constant offsets), shares `v`'s register. `v` is lowered as late as it can
+    /// be — just before its first use in `B`, or before the branch that ends `B` (and
+    /// the compare fused into it) — and then every read of `p` must come before that
+    /// place, `v`'s own excepted, and no phi may read `p`. `v` is sunk only past
+    /// instructions that change none of its operands: those are constants, `p`, or
+    /// values that are not phis of `B` (whose registers only `B`'s back-edge values
+    /// change). The entry edges into `B` still move their values into the shared
+    /// register; `v` is not live there (its uses are dominated by `B`, which defines it
+    /// again before any of them). Only one-register values, each phi and each `v` once.
+    fn coalesce_loop_phis(&mut self, blocks: &[BasicBlock<'m>]) {
+        use Opcode::*;
+        let mut taken: Vec<Value<'m>> = Vec::new();
+        for &bb in blocks {
+            let insts: Vec<Instruction<'m>> = bb.instructions().collect();
+            let position: HashMap<Value<'m>, usize> = insts.iter().enumerate().map(|(i, inst)| (**inst, i)).collect();
+            let phis: Vec<Value<'m>> = insts.iter().take_while(|i| i.opcode() == LLVMPHI).map(|i| **i).collect();
+            // The latest place to lower a value used only by phis: before the branch,
+            // or before the compare fused into it.
+            let last = insts.len() - 1;
+            let end = match insts.get(last.wrapping_sub(1)) {
+                Some(cmp) if cmp.opcode() == LLVMICmp && insts[last].condition() == Some(**cmp) => last - 1,
+                _ => last,
+            };
+            for &phi in &phis {
+                let incoming: Vec<Value<'m>> = phi
+                    .as_instruction()
+                    .map(|i| i.incoming())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|(_, from)| *from == bb)
+                    .map(|(v, _)| *v)
+                    .collect();
+                // One value on the back edge (a switch may reach `B` twice: the same value).
+                let Some(&v) = incoming.first() else { continue };
+                if incoming.iter().any(|&w| w != v) || taken.contains(&v) || taken.contains(&phi) {
+                    continue;
+                }
+                let (Some(&at), Some(def)) = (position.get(&v), v.as_instruction()) else { continue };
+                let folded_gep = def.opcode() == LLVMGetElementPtr && self.folded.contains_key(&v);
+                let one_op = folded_gep
+                    || matches!(
+                        def.opcode(),
+                        LLVMAdd
+                            | LLVMSub
+                            | LLVMMul
+                            | LLVMAnd
+                            | LLVMOr
+                            | LLVMXor
+                            | LLVMShl
+                            | LLVMLShr
+                            | LLVMAShr
+                            | LLVMFAdd
+                            | LLVMFSub
+                            | LLVMFMul
+                            | LLVMFDiv
+                    );
+                let one_register = |x: Value<'m>| fields(x.type_of()).is_ok_and(|f| f.len() == 1);
+                if !one_op || !one_register(phi) || !one_register(v) {
+                    continue;
+                }
+                let (Some(&p_reg), Some(&v_reg)) = (self.values.get(&phi), self.values.get(&v)) else { continue };
+                if p_reg == v_reg {
+                    continue;
+                }
+                // What `v`'s op reads, and where it can go.
+                let read: Vec<Value<'m>> = match self.fold_chain(v) {
+                    Some((root, _)) if folded_gep => vec![root],
+                    _ => (0..def.num_operands()).map(|i| def.operand(i)).collect(),
+                };
+                let sinkable = read.iter().all(|x| *x == phi || !phis.contains(x));
+                let first_use = v.users().iter().filter_map(|u| position.get(u).copied()).filter(|&i| i > at).min();
+                let place = if sinkable { first_use.unwrap_or(end).min(end) } else { at };
+                if !self.read_before(phi, &position, place, v) {
+                    continue;
+                }
+                for r in self.values.values_mut().filter(|r| **r == v_reg) {
+                    *r = p_reg;
+                }
+                if place > at {
+                    self.sunk.push(v);
+                    self.sunk_before.entry(*insts[place]).or_default().push(def);
+                }
+                taken.extend([phi, v]);
+            }
+        }
+    }
+
+    /// Whether every read of `x` — by its users, and by the users of the no-op casts,
+    /// GEPs, index sums ([`index_sum`]) and fused compares that read it later than
+    /// their own place (a shared register, a folded offset or index, a compare fused
+    /// into its branch) — is by `own` or by an instruction of the block `position`
+    /// indexes, before instruction `before`; and no phi reads it.
+    fn read_before(&self, x: Value<'m>, position: &HashMap<Value<'m>, usize>, before: usize, own: Value<'m>) -> bool {
+        let mut work = vec![x];
+        let mut seen = vec![x];
+        while let Some(x) = work.pop() {
+            for user in x.users() {
+                if user == own {
+                    continue;
+                }
+                let (Some(u), Some(&i)) = (user.as_instruction(), position.get(&user)) else { return false };
+                if u.opcode() == Opcode::LLVMPHI || i >= before {
+                    return false;
+                }
+                let fused_compare = u.opcode() == Opcode::LLVMICmp
+                    && u.next().is_some_and(|next| next.condition() == Some(user))
+                    && user.users().len() == 1;
+                let deferred = no_op_cast_source(u).is_some()
+                    || u.opcode() == Opcode::LLVMGetElementPtr
+                    || index_sum(user).is_some()
+                    || fused_compare;
+                if deferred && !seen.contains(&user) {
+                    seen.push(user);
+                    work.push(user);
+                }
+            }
+        }
+        true
     }
 
     fn int_width(&self, v: Value<'m>) -> Result<u32, String> {
@@ -861,6 +1046,12 @@ impl<'m> Lowerer<'_, 'm> {
                 self.emit(Op::Switch { a, table });
             }
             LLVMUnreachable => self.trap("unreachable executed".into()),
+            // An index sum only GEPs use: they read its `x` and fold its constant.
+            LLVMAdd | LLVMOr
+                if index_sum(*inst).is_some()
+                    && inst.users().iter().all(|u| {
+                        u.as_instruction().is_some_and(|g| g.opcode() == LLVMGetElementPtr) && u.operand(0) != *inst
+                    }) => {}
             LLVMAdd | LLVMSub | LLVMMul | LLVMUDiv | LLVMSDiv | LLVMURem | LLVMSRem | LLVMShl | LLVMLShr | LLVMAShr
             | LLVMAnd | LLVMOr | LLVMXor => {
                 let w = self.int_width(*inst)?;
@@ -1144,7 +1335,8 @@ impl<'m> Lowerer<'_, 'm> {
     /// The register and offset of a load's or store's address.
     fn address(&mut self, p: Value<'m>) -> Result<(Reg, i32), String> {
         let Some((root, total)) = self.fold_chain(p) else {
-            return Ok((self.operand(p)?, 0));
+            let off = self.offset_in_users.get(&p).copied().unwrap_or(0);
+            return Ok((self.operand(p)?, off));
         };
         let base = self.operand(root)?;
         match i32::try_from(total) {
@@ -1157,21 +1349,15 @@ impl<'m> Lowerer<'_, 'm> {
         }
     }
 
-    fn gep(&mut self, inst: Instruction<'m>, d: Reg) -> Result<(), String> {
-        if let Some(&(_, _, needed)) = self.folded.get(&*inst) {
-            // Folded into its users; computed only when also needed as a value, from
-            // the chain's root (its base may itself be folded away).
-            if needed && let Some((root, total)) = self.fold_chain(*inst) {
-                let a = self.operand(root)?;
-                self.emit(Op::AddImm { d, a, imm: total as u64 });
-            }
-            return Ok(());
-        }
-        let base = self.operand(inst.operand(0))?;
+    /// A GEP with variable indices as `base + Σ index × scale + offset`: each variable
+    /// index with its scale and sign-extension shift, and the constant offset (the
+    /// constant indices', and the `c × scale` of each index that is an [`index_sum`]
+    /// `x + c`, whose `x` is then the index).
+    fn gep_terms(&mut self, inst: Value<'m>) -> Result<(Vec<(Value<'m>, i64, u8)>, i64), String> {
         let n = inst.num_operands();
         let mut t = inst.gep_source_element_type().ok_or("not a GEP")?;
         let mut off = 0i64;
-        let mut cur = base;
+        let mut terms = Vec::new();
         for i in 1..n {
             let idx = inst.operand(i);
             if idx.is_constant() {
@@ -1190,11 +1376,34 @@ impl<'m> Lowerer<'_, 'm> {
                 if t.kind() == TypeKind::LLVMStructTypeKind && i > 1 {
                     return Err("variable struct index".into());
                 }
-                let b = self.operand(idx)?;
-                self.emit(Op::AddScaled { d, a: cur, b, scale, sh: (64 - w) as u8 });
-                cur = d;
+                let (idx, c) = index_sum(idx).unwrap_or((idx, 0));
+                off = off.wrapping_add(c.wrapping_mul(scale));
+                terms.push((idx, scale, (64 - w) as u8));
                 t = next;
             }
+        }
+        Ok((terms, off))
+    }
+
+    fn gep(&mut self, inst: Instruction<'m>, d: Reg) -> Result<(), String> {
+        if let Some(&(_, _, needed)) = self.folded.get(&*inst) {
+            // Folded into its users; computed only when also needed as a value, from
+            // the chain's root (its base may itself be folded away).
+            if needed && let Some((root, total)) = self.fold_chain(*inst) {
+                let a = self.operand(root)?;
+                self.emit(Op::AddImm { d, a, imm: total as u64 });
+            }
+            return Ok(());
+        }
+        let base = self.operand(inst.operand(0))?;
+        let (terms, off) = self.gep_terms(*inst)?;
+        // The loads and stores using it add the constant offset themselves.
+        let off = if self.offset_in_users.contains_key(&*inst) { 0 } else { off };
+        let mut cur = base;
+        for (idx, scale, sh) in terms {
+            let b = self.operand(idx)?;
+            self.emit(Op::AddScaled { d, a: cur, b, scale, sh });
+            cur = d;
         }
         if off != 0 || cur != d {
             self.emit(Op::AddImm { d, a: cur, imm: off as u64 });
