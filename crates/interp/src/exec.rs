@@ -47,10 +47,11 @@ pub struct Linkage {
 const REG_STACK: usize = 1 << 19;
 /// 16-byte units of the interpreter's alloca stack (4 MiB).
 const MEM_STACK: usize = 1 << 18;
-/// Most nested interpreted activations. Each takes ~400 bytes of the native stack
-/// (`run`'s frame, into which `invoke` is inlined), so 10,000 stay within 50% of the
-/// 8 MiB program stack;
-/// deeper recursion is a trap with a message rather than a stack overflow.
+/// Most nested interpreted activations. An interpreted call from interpreted code
+/// takes no native stack (the callee runs in its caller's loop), but one through native
+/// code nests a new loop, ~400 bytes of the native stack (`run`'s frame), so 10,000
+/// stay within 50% of the 8 MiB program stack whatever the mix; deeper recursion is a
+/// trap with a message rather than a stack overflow.
 pub const MAX_DEPTH: u32 = 10_000;
 
 /// The interpreter: lowered functions, how to reach them, and its two stacks.
@@ -302,17 +303,28 @@ impl Machine {
         Some(&f.name)
     }
 
-    /// [`Machine::call`] of function `id` (which is `f`): pushes its frame, lets
-    /// `set_args` write the arguments into its parameter registers (the frame's first
-    /// `nparams`, already holding the template), runs it and pops the frame.
-    ///
-    /// Interpreted callers pass a `set_args` that reads their own registers, so a call
-    /// between interpreted functions copies each argument once, register to register.
+    /// [`Machine::call`] of function `id` (which is `f`) from native code: pushes its
+    /// frame, lets `set_args` write the arguments into its parameter registers, runs it
+    /// (and the interpreted functions it calls, in the same loop) and pops the frame.
     ///
     /// # Safety
     /// As [`Machine::call`]: `f`'s memory accesses and native calls must be valid.
     #[inline(always)]
     unsafe fn invoke(&self, id: u32, f: &Function, set_args: impl FnOnce(&[Cell<u64>]), ret: &mut [u64; MAX_RET]) {
+        let (activation, window, frame) = self.push(id, f);
+        set_args(&window[..(f.nparams as usize).min(window.len())]);
+        // SAFETY: `window` has `f`'s register count, and `f` was validated; the
+        // program's accesses are the caller's to vouch for.
+        unsafe { self.run(f, Regs::new(window), frame, ret) };
+        self.pop(activation);
+    }
+
+    /// Starts an activation of function `id` (which is `f`): counts the depth, tells
+    /// the enter hook, and takes its register window (the template's preset registers
+    /// copied in; the parameters are the caller's to write) and its alloca area.
+    /// [`Machine::pop`] undoes it; activations are strictly nested.
+    #[inline(always)]
+    fn push(&self, id: u32, f: &Function) -> (Activation, &[Cell<u64>], u64) {
         let prof = self.prof_ids[id as usize];
         let depth = self.depth.get();
         if depth >= MAX_DEPTH {
@@ -320,59 +332,107 @@ impl Machine {
         }
         self.depth.set(depth + 1);
         let caller = self.current.replace(id);
-        let outer = (self.hooks.enter)(prof);
+        let token = (self.hooks.enter)(prof);
         // Frames are strictly nested (LIFO): the windows above the stack pointers belong
         // to this activation alone until it returns.
-        let base = self.reg_sp.get();
+        let reg_base = self.reg_sp.get();
         let mem_base = self.mem_sp.get();
         let mem_units = (f.frame_bytes as usize).div_ceil(16);
-        let Some(window) = self.regs.get(base..base + f.template.len()) else {
+        let Some(window) = self.regs.get(reg_base..reg_base + f.template.len()) else {
             trap(&format!("register stack overflow calling {}", f.name));
         };
         let Some(alloca) = self.mem.get(mem_base..mem_base + mem_units) else {
             trap(&format!("alloca stack overflow calling {}", f.name));
         };
+        // Only the registers from `preset` on need the template (validation proved
+        // `preset` within it); the others are written before they are read.
+        let preset = f.preset as usize;
+        let (to, from) = (&window[preset..], &f.template[preset..]);
         // SAFETY: `Cell<u64>` has `u64`'s layout and its contents may be written through
-        // a shared reference; `window` is `f.template.len()` cells that no one else reads
-        // or writes while we fill them (the frame is this activation's), and the
-        // template does not overlap the register stack. One memcpy, as a frame setup
-        // should be (a loop of `Cell::set` is not one).
-        unsafe {
-            std::ptr::copy_nonoverlapping(f.template.as_ptr(), window.as_ptr() as *mut u64, window.len());
-        }
-        set_args(&window[..(f.nparams as usize).min(window.len())]);
-        self.reg_sp.set(base + window.len());
+        // a shared reference; `to` is `from.len()` cells that no one else reads or
+        // writes while we fill them (the frame is this activation's), and the template
+        // does not overlap the register stack.
+        unsafe { std::ptr::copy_nonoverlapping(from.as_ptr(), to.as_ptr() as *mut u64, to.len()) };
+        self.reg_sp.set(reg_base + window.len());
         self.mem_sp.set(mem_base + mem_units);
-        let frame = alloca.as_ptr() as u64;
-        // SAFETY: `window` has `f`'s register count, and `f` was validated; the
-        // program's accesses are the caller's to vouch for.
-        unsafe { self.run(f, Regs::new(window), frame, ret) };
-        self.reg_sp.set(base);
-        self.mem_sp.set(mem_base);
-        self.depth.set(depth);
-        self.current.set(caller);
-        (self.hooks.exit)(prof, outer);
+        (Activation { prof, token, reg_base, mem_base, caller, depth }, window, alloca.as_ptr() as u64)
     }
 
-    /// The execution loop: fetch, dispatch to the op's handler, until a `Ret`.
+    /// Ends the activation [`Machine::push`] started: its frame popped, the depth and
+    /// the running function restored, the exit hook told.
+    #[inline(always)]
+    fn pop(&self, a: Activation) {
+        self.reg_sp.set(a.reg_base);
+        self.mem_sp.set(a.mem_base);
+        self.depth.set(a.depth);
+        self.current.set(a.caller);
+        (self.hooks.exit)(a.prof, a.token);
+    }
+
+    /// The execution loop: fetch, dispatch to the op's handler, until the `Ret` of `f`.
+    /// Interpreted callees run in the same loop ([`Exec::call`] suspends the caller,
+    /// [`Exec::ret`] resumes it): only calls through native code nest `run`.
     ///
     /// # Safety
     /// As [`Machine::invoke`]; `regs` is the frame of `f` (validated), `frame` its
     /// alloca area.
     #[inline(never)]
     unsafe fn run(&self, f: &Function, regs: Regs<'_>, frame: u64, ret: &mut [u64; MAX_RET]) {
-        let mut exec = Exec { machine: self, func: f, regs, frame, pc: 0, ret };
-        let code = f.code.as_slice();
+        // Outside `exec`, which then stays in machine registers (a growing `Vec` is
+        // passed by address to its allocator).
+        let mut callers = Vec::new();
+        let mut exec =
+            Exec { machine: self, func: f, code: f.code.as_slice(), regs, frame, pc: 0, ret, callers: &mut callers };
+        // The inner loop runs one activation (its code and registers stay put, so they
+        // stay in machine registers); a call or return that switches activations
+        // leaves it, and the outer loop takes up the new one.
         loop {
-            // SAFETY: validation: every jump target is an op index, and the last op
-            // does not fall through, so `pc` stays within the code.
-            let op = unsafe { *code.get_unchecked(exec.pc) };
-            exec.pc += 1;
-            if op.visit(&mut exec).is_break() {
+            let code = exec.code;
+            let switch = loop {
+                // SAFETY: validation: every jump target is an op index, and the last op
+                // does not fall through, so `pc` stays within the running function's
+                // code.
+                let op = unsafe { *code.get_unchecked(exec.pc) };
+                exec.pc += 1;
+                if let ControlFlow::Break(switch) = op.visit(&mut exec) {
+                    break switch;
+                }
+            };
+            if switch == Switch::Returned {
                 return;
             }
         }
     }
+}
+
+/// An activation's place on the machine's stacks and in its bookkeeping, from
+/// [`Machine::push`] to [`Machine::pop`].
+#[derive(Clone, Copy)]
+struct Activation {
+    /// Its profile id, and what the enter hook returned (for the exit hook).
+    prof: u32,
+    token: u64,
+    /// The stack pointers before it.
+    reg_base: usize,
+    mem_base: usize,
+    /// The function running before it, and the depth before it.
+    caller: u32,
+    depth: u32,
+}
+
+/// An interpreted caller waiting in [`Machine::run`]'s loop for its interpreted callee.
+#[derive(Clone, Copy)]
+struct Suspended<'a> {
+    func: &'a Function,
+    regs: Regs<'a>,
+    frame: u64,
+    /// The op after the call.
+    pc: usize,
+    /// Where the callee's results go: `d..d + nret`.
+    d: Reg,
+    nret: u8,
+    /// The callee's activation.
+    callee: Activation,
 }
 
 /// The registers of one frame of a validated function.
@@ -411,7 +471,16 @@ impl<'a> Regs<'a> {
 }
 
 /// What a handler tells the loop: go on with the next op, or return.
-type Flow = ControlFlow<()>;
+type Flow = ControlFlow<Switch>;
+
+/// Why a handler leaves the loop of the running activation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Switch {
+    /// The outermost activation returned: [`Machine::run`] is done.
+    Returned,
+    /// Another activation runs now (an interpreted call, or the return to its caller).
+    Activation,
+}
 /// Go on.
 const NEXT: Flow = ControlFlow::Continue(());
 
@@ -421,13 +490,17 @@ const NEXT: Flow = ControlFlow::Continue(());
 /// program's memory accesses and calls, which the handlers perform, are valid.
 struct Exec<'a> {
     machine: &'a Machine,
+    /// The running function, its code, its registers and its alloca area's address.
     func: &'a Function,
+    code: &'a [Op],
     regs: Regs<'a>,
-    /// The alloca area's address.
     frame: u64,
     /// The next op's index.
     pc: usize,
+    /// Where the outermost function's results go.
     ret: &'a mut [u64; MAX_RET],
+    /// The interpreted callers of the running function in this loop, innermost last.
+    callers: &'a mut Vec<Suspended<'a>>,
 }
 
 impl<'a> Exec<'a> {
@@ -901,17 +974,33 @@ impl OpVisitor for Exec<'_> {
         self.pc = tab.cases.iter().find(|c| c.0 == v).map_or(tab.default, |c| c.1) as usize;
         NEXT
     }
+    // Inline, like the calls: the loop's state never escapes to a call.
+    #[inline(always)]
     fn ret(&mut self, a: Reg, n: u8) -> Flow {
-        for i in 0..n as usize {
-            self.ret[i] = self.r(a + i as u32);
+        let Some(caller) = self.callers.pop() else {
+            for i in 0..n as usize {
+                self.ret[i] = self.r(a + i as u32);
+            }
+            return ControlFlow::Break(Switch::Returned);
+        };
+        // The results, straight into the caller's registers (its window lies below
+        // ours), as many as it expects (zeros past what we return).
+        for i in 0..caller.nret as u32 {
+            let v = if i < n as u32 { self.r(a + i) } else { 0 };
+            caller.regs.set(caller.d + i, v);
         }
-        ControlFlow::Break(())
+        self.machine.pop(caller.callee);
+        self.func = caller.func;
+        self.code = caller.func.code.as_slice();
+        self.regs = caller.regs;
+        self.frame = caller.frame;
+        self.pc = caller.pc;
+        ControlFlow::Break(Switch::Activation)
     }
-    // The calls inline into the loop, and `invoke` into them: an activation costs the
-    // native stack `run`'s frame only (see MAX_DEPTH).
+    // The calls inline into the loop. An interpreted callee runs in this loop: its
+    // caller is suspended (`callers`) until its `Ret`, so it costs no native stack.
     #[inline(always)]
     fn call(&mut self, d: Reg, id: u32, args: u32, nargs: u8, nret: u8) -> Flow {
-        let mut retv = [0u64; MAX_RET];
         // SAFETY: `Machine::new` proved every called id a linkage entry.
         let link = unsafe { self.machine.linkage.get_unchecked(id as usize) };
         // SAFETY: the slot is the tiered engine's `u64`, live while the app is loaded
@@ -919,16 +1008,30 @@ impl OpVisitor for Exec<'_> {
         let target = unsafe { (link.slot as *const u64).read_volatile() };
         if target == link.stub {
             let Some(Some(callee)) = self.machine.functions.get(id as usize) else { not_interpretable(id) };
-            let (regs, list) = (self.regs, self.argument_list(args, nargs));
+            let (activation, window, frame) = self.machine.push(id, callee);
             // The callee's parameters, straight from our registers.
-            let set_args = |params: &[Cell<u64>]| {
-                for (p, &r) in params.iter().zip(list) {
-                    p.set(regs.get(r));
-                }
-            };
-            // SAFETY: the program's own call, as valid as in compiled code (`Exec`).
-            unsafe { self.machine.invoke(id, callee, set_args, &mut retv) };
+            let params = &window[..(callee.nparams as usize).min(window.len())];
+            for (p, &r) in params.iter().zip(self.argument_list(args, nargs)) {
+                p.set(self.r(r));
+            }
+            self.callers.push(Suspended {
+                func: self.func,
+                regs: self.regs,
+                frame: self.frame,
+                pc: self.pc,
+                d,
+                nret,
+                callee: activation,
+            });
+            self.func = callee;
+            self.code = callee.code.as_slice();
+            // SAFETY: `window` has the validated callee's register count.
+            self.regs = unsafe { Regs::new(window) };
+            self.frame = frame;
+            self.pc = 0;
+            ControlFlow::Break(Switch::Activation)
         } else {
+            let mut retv = [0u64; MAX_RET];
             let mut argv = [0u64; MAX_ARGS];
             self.arguments(args, nargs, &mut argv);
             // SAFETY: `Machine::new` proved every linkage's adapter index in range.
@@ -936,8 +1039,8 @@ impl OpVisitor for Exec<'_> {
             // SAFETY: the program's own call of the code in the slot, through the
             // adapter of the callee's signature.
             unsafe { adapter(target, argv.as_ptr(), retv.as_mut_ptr()) };
+            self.results(d, nret, &retv)
         }
-        self.results(d, nret, &retv)
     }
     #[inline(always)]
     fn call_native(&mut self, d: Reg, f: Reg, adapter: u32, args: u32, nargs: u8, nret: u8) -> Flow {
@@ -1000,6 +1103,7 @@ mod tests {
             ],
             template: vec![0, 2, 1, 0, 0, 0, 0, 0, 0],
             nparams: 1,
+            preset: 0,
             call_args: vec![Reg(4), Reg(6)],
             ..Default::default()
         }
@@ -1041,6 +1145,7 @@ mod tests {
             code: vec![Op::Call { d: Reg(1), id: 1, args: 0, nargs: 1, nret: 1 }, Op::Ret { a: Reg(1), n: 1 }],
             template: vec![0, 0],
             nparams: 1,
+            preset: 0,
             call_args: vec![Reg(0)],
             ..Default::default()
         };
@@ -1074,6 +1179,7 @@ mod tests {
             ],
             template: vec![0, 0, 0, 0, 1, 0, 0, 0, 4, 0, 100, 0],
             nparams: 2,
+            preset: 0,
             switches: vec![SwitchTable { cases: vec![(1, 9)], default: 11 }],
             ..Default::default()
         };
@@ -1126,6 +1232,7 @@ mod tests {
             code,
             template: vec![0, 0, 1, 0, 0, 1],
             nparams: 1,
+            preset: 0,
             ..Default::default()
         };
         f.thread_jumps();

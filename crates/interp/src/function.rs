@@ -28,6 +28,10 @@ pub struct Function {
     pub template: Vec<u64>,
     /// Number of argument registers (`0..nparams`).
     pub nparams: u32,
+    /// The first register a new frame takes from the template: those below it (the
+    /// parameters, and registers every path writes before reading) start with whatever
+    /// the register stack held. 0: the whole template.
+    pub preset: u32,
     /// Bytes of the frame's static allocas.
     pub frame_bytes: u32,
     /// Argument registers of the calls, referenced by `Call::args`.
@@ -48,6 +52,9 @@ impl Function {
         let ncode = self.code.len() as u64;
         if (self.nparams as u64) > nregs {
             return Err(format!("{}: {} parameters, {} registers", self.name, self.nparams, nregs));
+        }
+        if (self.preset as u64) > nregs {
+            return Err(format!("{}: preset from register {} of {}", self.name, self.preset, nregs));
         }
         for (i, op) in self.code.iter().enumerate() {
             let mut bad = None;

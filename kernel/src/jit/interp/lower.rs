@@ -643,6 +643,11 @@ impl<'m> Lowerer<'_, 'm> {
                 }
             }
         }
+        // Parameters and instruction results are written before they are read (SSA:
+        // a definition dominates its uses; a phi's register is written on every edge
+        // into its block): a frame presets only the registers made from here on —
+        // constants, relocations, and the temporaries, which need no preset either.
+        let preset = self.template.len() as u32;
         // A cast that changes no bits of the lowered value shares its source's
         // registers: no move, no dispatch (SSA: the source's registers hold its value
         // wherever the cast's value is live, phi registers included, since the moves
@@ -762,6 +767,7 @@ impl<'m> Lowerer<'_, 'm> {
             code: std::mem::take(&mut self.code),
             template: std::mem::take(&mut self.template),
             nparams,
+            preset,
             frame_bytes: self.frame_bytes,
             call_args: std::mem::take(&mut self.call_args),
             switches: std::mem::take(&mut self.switches),
