@@ -228,6 +228,11 @@ impl Machine {
         adapters: Vec<Adapter>,
         hooks: Hooks,
     ) -> (Machine, Vec<String>) {
+        assert!(
+            linkage.len() == functions.len() && prof_ids.len() == functions.len(),
+            "one linkage entry and one profile id per function"
+        );
+        let params: Vec<Option<u32>> = functions.iter().map(|f| f.as_ref().map(|f| f.nparams)).collect();
         let mut errors = Vec::new();
         for f in functions.iter_mut() {
             let Some(func) = f else { continue };
@@ -236,14 +241,21 @@ impl Machine {
                 *f = None;
                 continue;
             }
-            // Calls name function ids and adapters: those must exist too.
+            // Calls name function ids and adapters: those must exist too, and a call
+            // of an interpretable function passes exactly its parameters.
             let bad = func.code.iter().any(|op| match *op {
-                Op::Call { id, .. } => linkage.get(id as usize).is_none_or(|l| l.adapter as usize >= adapters.len()),
+                Op::Call { id, nargs, .. } => {
+                    linkage.get(id as usize).is_none_or(|l| l.adapter as usize >= adapters.len())
+                        || params[id as usize].is_some_and(|n| n != nargs as u32)
+                }
                 Op::CallNative { adapter, .. } => adapter as usize >= adapters.len(),
                 _ => false,
             });
             if bad {
-                errors.push(format!("{}: a call names an unknown function or adapter", func.name));
+                errors.push(format!(
+                    "{}: a call names an unknown function or adapter, or passes a wrong number of arguments",
+                    func.name
+                ));
                 *f = None;
             }
         }
@@ -325,7 +337,9 @@ impl Machine {
     /// [`Machine::pop`] undoes it; activations are strictly nested.
     #[inline(always)]
     fn push(&self, id: u32, f: &Function) -> (Activation, &[Cell<u64>], u64) {
-        let prof = self.prof_ids[id as usize];
+        // SAFETY: `id` is a function id (a linkage entry: `Machine::new` proved every
+        // called one), and there is one profile id per function (asserted there).
+        let prof = unsafe { *self.prof_ids.get_unchecked(id as usize) };
         let depth = self.depth.get();
         if depth >= MAX_DEPTH {
             trap(&format!("interpreter call depth limit ({MAX_DEPTH}) reached calling {}", f.name));
@@ -1007,12 +1021,16 @@ impl OpVisitor for Exec<'_> {
         // (`Linkage::slot`); other threads may replace it, hence volatile.
         let target = unsafe { (link.slot as *const u64).read_volatile() };
         if target == link.stub {
-            let Some(Some(callee)) = self.machine.functions.get(id as usize) else { not_interpretable(id) };
+            // SAFETY: a linkage entry, so a function id (one entry per function).
+            let callee = unsafe { self.machine.functions.get_unchecked(id as usize) };
+            let Some(callee) = callee else { not_interpretable(id) };
             let (activation, window, frame) = self.machine.push(id, callee);
             // The callee's parameters, straight from our registers.
-            let params = &window[..(callee.nparams as usize).min(window.len())];
-            for (p, &r) in params.iter().zip(self.argument_list(args, nargs)) {
-                p.set(self.r(r));
+            let list = self.argument_list(args, nargs);
+            for (i, &r) in list.iter().enumerate() {
+                // SAFETY: `Machine::new` proved `nargs` the callee's parameter count,
+                // which validation proved within its register count, `window`'s length.
+                unsafe { window.get_unchecked(i) }.set(self.r(r));
             }
             self.callers.push(Suspended {
                 func: self.func,

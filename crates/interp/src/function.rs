@@ -145,6 +145,78 @@ impl Function {
         self.retarget(last);
     }
 
+    /// Tail duplication for returns: an edge block of one op (`MoveJump`,
+    /// `Move2Jump`) into a block of at most two plain ops and a `Ret` gets its own copy
+    /// of that block, reading the moves' sources in place of their destinations, so a
+    /// path into a function's return through phis (a leaf's early return, a loop's
+    /// exit) dispatches no move. The copies go at the end of the code and the branches
+    /// to the edge block go to its copy (the edge block is left unreached). Run after
+    /// [`Function::thread_jumps`].
+    pub fn duplicate_return_tails(&mut self) {
+        let mut copies: Vec<(u32, Vec<Op>)> = Vec::new();
+        for (i, &op) in self.code.iter().enumerate() {
+            let (moves, t) = match op {
+                Op::MoveJump { d, a, t } => (vec![(d, a)], t),
+                Op::Move2Jump { d, a, d2, a2, t } => (vec![(d, a), (d2, a2)], t),
+                _ => continue,
+            };
+            let Some(tail) = self.return_tail(t as usize) else { continue };
+            // The copy reads sources where the block reads destinations: no op of it
+            // may write a source or destination, nor read one within a wider operand.
+            let mut plain = true;
+            for op in &tail {
+                op.operands(|operand| match operand {
+                    Operand::Def(r, n) => {
+                        plain &=
+                            !moves.iter().any(|&(d, a)| (r.0..r.0 + n).contains(&d.0) || (r.0..r.0 + n).contains(&a.0))
+                    }
+                    Operand::Use(r, n) if n > 1 => plain &= !moves.iter().any(|&(d, _)| (r.0..r.0 + n).contains(&d.0)),
+                    _ => {}
+                });
+            }
+            if !plain {
+                continue;
+            }
+            let copy = tail
+                .into_iter()
+                .map(|mut op| {
+                    op.regs_mut(|r| {
+                        if let Some(&(_, a)) = moves.iter().find(|(d, _)| d == r) {
+                            *r = a;
+                        }
+                    });
+                    op
+                })
+                .collect();
+            copies.push((i as u32, copy));
+        }
+        for (edge, copy) in copies {
+            let start = self.code.len() as u32;
+            self.code.extend(copy);
+            self.retarget(|t| if t == edge { start } else { t });
+        }
+    }
+
+    /// The ops from `t` if they are at most two ops that neither end a block nor call,
+    /// then a `Ret`.
+    fn return_tail(&self, t: usize) -> Option<Vec<Op>> {
+        let mut ops = Vec::new();
+        for &op in self.code.get(t..)?.iter().take(3) {
+            ops.push(op);
+            if let Op::Ret { .. } = op {
+                return Some(ops);
+            }
+            let mut plain = !op.ends_block();
+            op.operands(|operand| {
+                plain &= !matches!(operand, Operand::Args { .. } | Operand::Callee(_) | Operand::AdapterIndex(_))
+            });
+            if !plain {
+                return None;
+            }
+        }
+        None
+    }
+
     /// Applies `f` to every jump target: the ops' and the switch tables'.
     pub fn retarget(&mut self, mut f: impl FnMut(u32) -> u32) {
         for op in self.code.iter_mut() {
@@ -441,6 +513,27 @@ mod tests {
         assert_eq!(f.code[7], Op::Jump { t: 7 });
         assert_eq!(f.switches[0], SwitchTable { cases: vec![(1, 5)], default: 5 });
         f.validate().unwrap();
+    }
+
+    #[test]
+    fn return_tails_are_copied_into_edges_reading_the_moves_sources() {
+        let add = |d: u32, a: u32, b: u32| Op::Add { d: Reg(d), a: Reg(a), b: Reg(b), mask: u64::MAX };
+        let mut f = Function {
+            code: vec![
+                Op::BrUlt { a: Reg(0), b: Reg(1), t: 3, f: 4 },                       // 0
+                add(5, 3, 4),                                                         // 1: the tail
+                Op::Ret { a: Reg(5), n: 1 },                                          // 2
+                Op::Move2Jump { d: Reg(3), a: Reg(0), d2: Reg(4), a2: Reg(1), t: 1 }, // 3: copied
+                Op::MoveJump { d: Reg(3), a: Reg(5), t: 1 },                          // 4: the tail writes r5
+            ],
+            template: vec![0; 6],
+            ..Default::default()
+        };
+        f.duplicate_return_tails();
+        f.validate().unwrap();
+        assert_eq!(f.code[0], Op::BrUlt { a: Reg(0), b: Reg(1), t: 5, f: 4 });
+        assert_eq!(f.code[5..], [add(5, 0, 1), Op::Ret { a: Reg(5), n: 1 }]);
+        assert_eq!(f.code.len(), 7, "one copy: {:?}", f.code);
     }
 
     #[test]

@@ -780,6 +780,7 @@ impl<'m> Lowerer<'_, 'm> {
         func.validate().map_err(LowerError::Interpreter)?;
         func.fuse_single_uses();
         func.thread_jumps();
+        func.duplicate_return_tails();
         func.validate().map_err(LowerError::Interpreter)?;
         if std::env::var("BF_INTERP_DUMP").is_ok_and(|v| func.name.contains(&v)) {
             eprintln!("== {} ({} regs)", func.name, func.template.len());
