@@ -206,6 +206,36 @@ done:
   ret i64 %r
 }
 
+; Doubles loaded for one arithmetic op each are read by that op from memory (FSubDM,
+; FSubMD, FMulDM, FAddDM, FMulAddDM); the last one is loaded before a store to its own
+; address and used after it, so it stays a load and reads the old value.
+define internal i64 @double_loads(double %x) {
+entry:
+  %m = alloca [3 x double], align 8
+  store double 1.5, ptr %m
+  %m1 = getelementptr inbounds double, ptr %m, i64 1
+  store double -2.25, ptr %m1
+  %m2 = getelementptr inbounds double, ptr %m, i64 2
+  store double 4.0, ptr %m2
+  %a = load double, ptr %m
+  %s1 = fsub double %x, %a
+  %b = load double, ptr %m1
+  %s2 = fsub double %b, %s1
+  %c = load double, ptr %m2
+  %s3 = fmul double %s2, %c
+  %e = load double, ptr %m
+  %s4 = fadd double %e, %s3
+  %p = fmul double %s4, %x
+  %f = load double, ptr %m1
+  %s5 = fadd double %p, %f
+  %g = load double, ptr %m2
+  store double 100.0, ptr %m2
+  %s6 = fadd double %s5, %g
+  %r = fmul double %s6, 1000.0
+  %i = fptosi double %r to i64
+  ret i64 %i
+}
+
 define internal i64 @switcher(i32 %x) {
 entry:
   switch i32 %x, label %other [ i32 0, label %zero
@@ -437,6 +467,8 @@ define i32 @bf_app_main() {
   call void @out(i64 %rx)
   %ry = call i64 @loops(i64 5)
   call void @out(i64 %ry)
+  %rz = call i64 @double_loads(double 3.5)
+  call void @out(i64 %rz)
   %r1 = call i64 @switcher(i32 0)
   call void @out(i64 %r1)
   %r2 = call i64 @switcher(i32 7)

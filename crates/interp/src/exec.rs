@@ -574,6 +574,13 @@ impl<'a> Exec<'a> {
         self.load_at::<T>(d, self.addr(a, off))
     }
 
+    /// The `double` at `m + off` (a load fused into the op that uses it).
+    #[inline(always)]
+    fn double_at(&self, m: Reg, off: i32) -> f64 {
+        // SAFETY: the program's own load, as valid as in compiled code (`Exec`).
+        f64::from_bits(unsafe { mem::load::<u64>(self.addr(m, off)) })
+    }
+
     /// The address `a + sext(b) * scale + off`.
     #[inline(always)]
     fn indexed(&self, a: Reg, b: Reg, scale: i32, sh: u8, off: i32) -> u64 {
@@ -763,6 +770,26 @@ impl OpVisitor for Exec<'_> {
     }
     fn fmul_d(&mut self, d: Reg, a: Reg, b: Reg) -> Flow {
         self.bin_d(d, a, b, |x, y| x * y)
+    }
+    fn fadd_d_m(&mut self, d: Reg, a: Reg, m: Reg, off: i32) -> Flow {
+        let y = self.double_at(m, off);
+        self.un(d, a, |x| (f64_of(x) + y).to_bits())
+    }
+    fn fsub_d_m(&mut self, d: Reg, a: Reg, m: Reg, off: i32) -> Flow {
+        let y = self.double_at(m, off);
+        self.un(d, a, |x| (f64_of(x) - y).to_bits())
+    }
+    fn fsub_m_d(&mut self, d: Reg, m: Reg, off: i32, b: Reg) -> Flow {
+        let x = self.double_at(m, off);
+        self.un(d, b, |y| (x - f64_of(y)).to_bits())
+    }
+    fn fmul_d_m(&mut self, d: Reg, a: Reg, m: Reg, off: i32) -> Flow {
+        let y = self.double_at(m, off);
+        self.un(d, a, |x| (f64_of(x) * y).to_bits())
+    }
+    fn fmul_add_d_m(&mut self, d: Reg, a: Reg, b: Reg, m: Reg, off: i32) -> Flow {
+        let (product, c) = (f64_of(self.r(a)) * f64_of(self.r(b)), self.double_at(m, off));
+        self.set(d, (product + c).to_bits())
     }
     fn fmul_add_d(&mut self, d: Reg, a: Reg, b: Reg, c: Reg) -> Flow {
         let product = f64_of(self.r(a)) * f64_of(self.r(b));

@@ -307,7 +307,8 @@ impl Function {
             }
             // Not the use it fuses into: stop at any use of `t`, at a redefinition of
             // an input and at the end of the block.
-            let mut blocked = op.ends_block();
+            let load = matches!(self.code[i], Op::Load64 { .. });
+            let mut blocked = op.ends_block() || (load && orders_loads(op));
             op.operands(|operand| match operand {
                 Operand::Use(r, n) => blocked |= (r.0..r.0 + n).contains(&t.0),
                 Operand::Def(r, n) => blocked |= inputs.iter().any(|x| (r.0..r.0 + n).contains(&x.0)),
@@ -327,8 +328,36 @@ fn fusable_result(op: Op) -> Option<(Reg, [Reg; 2])> {
     match op {
         Op::AddScaled { d, a, b, .. } => Some((d, [a, b])),
         Op::FMulD { d, a, b } | Op::FMulS { d, a, b } => Some((d, [a, b])),
+        Op::Load64 { d, a, .. } => Some((d, [a, a])),
         _ => None,
     }
+}
+
+/// Whether a load may not move past `op`: it may write memory (a store, a call), or
+/// trap (a fault must stay where the program had it).
+fn orders_loads(op: Op) -> bool {
+    let mut calls = false;
+    op.operands(|operand| calls |= matches!(operand, Operand::Args { .. } | Operand::Message(_)));
+    calls
+        || matches!(
+            op,
+            Op::Store8 { .. }
+                | Op::Store16 { .. }
+                | Op::Store32 { .. }
+                | Op::Store64 { .. }
+                | Op::Store8Idx { .. }
+                | Op::Store16Idx { .. }
+                | Op::Store32Idx { .. }
+                | Op::Store64Idx { .. }
+                | Op::AtomicXchg { .. }
+                | Op::AtomicAdd { .. }
+                | Op::MemMove { .. }
+                | Op::MemSet { .. }
+                | Op::UDiv { .. }
+                | Op::URem { .. }
+                | Op::SDiv { .. }
+                | Op::SRem { .. }
+        )
 }
 
 /// `first` (a [`fusable_result`] op) fused into `then`, if `then` is the use it fuses
@@ -355,6 +384,23 @@ fn fuse(first: Op, then: Op) -> Option<Op> {
         (Op::FMulS { d: t, a, b }, Op::FAddS { d, a: x, b: y }) if (x == t) != (y == t) => {
             Some(Op::FMulAddS { d, a, b, c: if x == t { y } else { x } })
         }
+        (Op::FMulD { d: t, a, b }, Op::FAddDM { d, a: x, m, off }) if x == t && a != t && b != t => {
+            Some(Op::FMulAddDM { d, a, b, m, off })
+        }
+        // A `double` loaded for one arithmetic op: the op reads it from memory.
+        (Op::Load64 { d: t, a: m, off }, then) => match then {
+            Op::FAddD { d, a: x, b: y } | Op::FMulD { d, a: x, b: y } if (x == t) != (y == t) => {
+                let a = if x == t { y } else { x };
+                Some(match then {
+                    Op::FAddD { .. } => Op::FAddDM { d, a, m, off },
+                    _ => Op::FMulDM { d, a, m, off },
+                })
+            }
+            Op::FSubD { d, a: x, b: y } if y == t && x != t => Some(Op::FSubDM { d, a: x, m, off }),
+            Op::FSubD { d, a: x, b: y } if x == t && y != t => Some(Op::FSubMD { d, m, off, b: y }),
+            Op::FMulAddD { d, a, b, c } if c == t && a != t && b != t => Some(Op::FMulAddDM { d, a, b, m, off }),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -130,6 +130,11 @@ macro_rules! for_each_op {
             /// (an `FMulD` fused into the one `FAddD` that uses it, not an FMA:
             /// [`Function::fuse_single_uses`]).
             fmul_add_d = FMulAddD { d: Def, a: Use, b: Use, c: Use };
+            fadd_d_m = FAddDM { d: Def, a: Use, m: Use, off: i32 };
+            fsub_d_m = FSubDM { d: Def, a: Use, m: Use, off: i32 };
+            fsub_m_d = FSubMD { d: Def, m: Use, off: i32, b: Use };
+            fmul_d_m = FMulDM { d: Def, a: Use, m: Use, off: i32 };
+            fmul_add_d_m = FMulAddDM { d: Def, a: Use, b: Use, m: Use, off: i32 };
             /// `double` `d = a / b`.
             fdiv_d = FDivD { d: Def, a: Use, b: Use };
             /// `double` `d = a % b`.
