@@ -8,6 +8,8 @@
 use std::cell::Cell;
 use std::ops::ControlFlow;
 
+use bf_tiers::{Activation, Counters};
+
 use crate::function::{Function, MAX_ARGS, MAX_RET};
 use crate::mem;
 use crate::op::{Op, OpVisitor, OverflowKind, Reg};
@@ -18,16 +20,62 @@ use crate::op::{Op, OpVisitor, OverflowKind, Reg};
 /// signature and stores its result (one `u64` per field) at `ret`.
 pub type Adapter = unsafe extern "C" fn(function: u64, args: *const u64, ret: *mut u64);
 
-/// Profiling hooks called on every interpreted activation with the function's profile
-/// id (the tiered engine's `interp_enter`/`interp_exit`: the same counting as the
-/// compiled code's in-line fast path).
+/// What the machine counts for the tier policy: every interpreted activation goes
+/// through the same fast path as compiled code's in-line one, on the same counters
+/// (`bf_tiers::Counters`: a call count, and the cycles of timed outermost
+/// activations), asking the policy when they reach their threshold.
 #[derive(Clone, Copy)]
-pub struct Hooks {
-    /// Called on entry; returns a token the activation keeps and gives back to `exit`
-    /// (the engine's `bf_tiers::Activation`).
-    pub enter: fn(u32) -> u64,
-    /// Called before returning, with what `enter` returned.
-    pub exit: fn(u32, u64),
+pub struct Profiling {
+    /// The counters, one per profile id (none: nothing is counted).
+    counters: *const Counters,
+    len: usize,
+    /// Asks the policy about a profile id whose counters reached their threshold (cold).
+    check: fn(u32),
+    /// The clock, read only for timed activations.
+    now: fn() -> u64,
+}
+
+impl Profiling {
+    /// Nothing is counted.
+    pub const NONE: Profiling = Profiling { counters: std::ptr::null(), len: 0, check: |_| {}, now: || 0 };
+
+    /// Counting into `counters` (indexed by [`Machine::prof_ids`]), with `check` asked
+    /// at thresholds and `now` as the clock.
+    ///
+    /// # Safety
+    /// `counters` must outlive every run of the machine given this, and nothing else
+    /// may touch them during one (other than `check`, on the machine's thread).
+    pub unsafe fn new(counters: &[Counters], check: fn(u32), now: fn() -> u64) -> Profiling {
+        Profiling { counters: counters.as_ptr(), len: counters.len(), check, now }
+    }
+
+    /// The counters of profile id `prof`, if counted.
+    #[inline(always)]
+    fn of(&self, prof: u32) -> Option<&Counters> {
+        // SAFETY: `Profiling::new`'s contract: `len` counters live at `counters` while
+        // the machine runs.
+        (prof < self.len as u32).then(|| unsafe { &*self.counters.add(prof as usize) })
+    }
+
+    /// An activation of `prof` begins: counts the call, asks the policy if due, starts
+    /// the clock if the activation is timed. Returns what [`Profiling::exit`] gets.
+    #[inline(always)]
+    fn enter(&self, prof: u32) -> Activation {
+        let Some(c) = self.of(prof) else { return Activation::INNER };
+        let calls = c.count_call();
+        if c.due(calls) {
+            (self.check)(prof);
+        }
+        c.start(calls, self.now)
+    }
+
+    /// The activation that [`Profiling::enter`] began (`a`) returns.
+    #[inline(always)]
+    fn exit(&self, prof: u32, a: Activation) {
+        if let Some(c) = self.of(prof) {
+            c.stop(a, self.now);
+        }
+    }
 }
 
 /// How function `id` of a [`Machine`] is reached.
@@ -65,8 +113,8 @@ pub struct Machine {
     pub prof_ids: Vec<u32>,
     /// Native-call adapters, referenced by [`Linkage::adapter`] and `CallNative`.
     pub adapters: Vec<Adapter>,
-    /// The profiling hooks.
-    pub hooks: Hooks,
+    /// What it counts for the tier policy.
+    pub profiling: Profiling,
     /// The register stack: frames are windows `reg_sp..reg_sp + nregs`, strictly nested.
     regs: Box<[Cell<u64>]>,
     reg_sp: Cell<usize>,
@@ -226,7 +274,7 @@ impl Machine {
         linkage: Vec<Linkage>,
         prof_ids: Vec<u32>,
         adapters: Vec<Adapter>,
-        hooks: Hooks,
+        profiling: Profiling,
     ) -> (Machine, Vec<String>) {
         assert!(
             linkage.len() == functions.len() && prof_ids.len() == functions.len(),
@@ -264,7 +312,7 @@ impl Machine {
             linkage,
             prof_ids,
             adapters,
-            hooks,
+            profiling,
             regs: zeroed_cells(REG_STACK),
             reg_sp: Cell::new(0),
             mem: zeroed_cells(MEM_STACK),
@@ -331,12 +379,12 @@ impl Machine {
         self.pop(activation);
     }
 
-    /// Starts an activation of function `id` (which is `f`): counts the depth, tells
-    /// the enter hook, and takes its register window (the template's preset registers
+    /// Starts an activation of function `id` (which is `f`): counts the depth, begins
+    /// its profiling, and takes its register window (the template's preset registers
     /// copied in; the parameters are the caller's to write) and its alloca area.
     /// [`Machine::pop`] undoes it; activations are strictly nested.
     #[inline(always)]
-    fn push(&self, id: u32, f: &Function) -> (Activation, &[Cell<u64>], u64) {
+    fn push(&self, id: u32, f: &Function) -> (Entered, &[Cell<u64>], u64) {
         // SAFETY: `id` is a function id (a linkage entry: `Machine::new` proved every
         // called one), and there is one profile id per function (asserted there).
         let prof = unsafe { *self.prof_ids.get_unchecked(id as usize) };
@@ -346,7 +394,7 @@ impl Machine {
         }
         self.depth.set(depth + 1);
         let caller = self.current.replace(id);
-        let token = (self.hooks.enter)(prof);
+        let token = self.profiling.enter(prof);
         // Frames are strictly nested (LIFO): the windows above the stack pointers belong
         // to this activation alone until it returns.
         let reg_base = self.reg_sp.get();
@@ -369,18 +417,18 @@ impl Machine {
         unsafe { std::ptr::copy_nonoverlapping(from.as_ptr(), to.as_ptr() as *mut u64, to.len()) };
         self.reg_sp.set(reg_base + window.len());
         self.mem_sp.set(mem_base + mem_units);
-        (Activation { prof, token, reg_base, mem_base, caller, depth }, window, alloca.as_ptr() as u64)
+        (Entered { prof, token, reg_base, mem_base, caller, depth }, window, alloca.as_ptr() as u64)
     }
 
     /// Ends the activation [`Machine::push`] started: its frame popped, the depth and
-    /// the running function restored, the exit hook told.
+    /// the running function restored, its profiling ended.
     #[inline(always)]
-    fn pop(&self, a: Activation) {
+    fn pop(&self, a: Entered) {
         self.reg_sp.set(a.reg_base);
         self.mem_sp.set(a.mem_base);
         self.depth.set(a.depth);
         self.current.set(a.caller);
-        (self.hooks.exit)(a.prof, a.token);
+        self.profiling.exit(a.prof, a.token);
     }
 
     /// The execution loop: fetch, dispatch to the op's handler, until the `Ret` of `f`.
@@ -422,10 +470,10 @@ impl Machine {
 /// An activation's place on the machine's stacks and in its bookkeeping, from
 /// [`Machine::push`] to [`Machine::pop`].
 #[derive(Clone, Copy)]
-struct Activation {
-    /// Its profile id, and what the enter hook returned (for the exit hook).
+struct Entered {
+    /// Its profile id, and how its profiling began.
     prof: u32,
-    token: u64,
+    token: Activation,
     /// The stack pointers before it.
     reg_base: usize,
     mem_base: usize,
@@ -446,7 +494,7 @@ struct Suspended<'a> {
     d: Reg,
     nret: u8,
     /// The callee's activation.
-    callee: Activation,
+    callee: Entered,
 }
 
 /// The registers of one frame of a validated function.
@@ -1109,19 +1157,7 @@ impl OpVisitor for Exec<'_> {
 mod tests {
     use super::*;
     use crate::SwitchTable;
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    static ENTERS: AtomicU64 = AtomicU64::new(0);
-    static EXITS: AtomicU64 = AtomicU64::new(0);
-
-    fn enter(id: u32) -> u64 {
-        ENTERS.fetch_add(1, Ordering::Relaxed);
-        id as u64 + 7
-    }
-    fn exit(id: u32, token: u64) {
-        assert_eq!(token, id as u64 + 7, "exit gets what enter returned");
-        EXITS.fetch_add(1, Ordering::Relaxed);
-    }
+    use std::sync::atomic::Ordering;
 
     /// A native "callee" reached through the adapter: returns args[0] * 3.
     unsafe extern "C" fn triple_adapter(_f: u64, args: *const u64, ret: *mut u64) {
@@ -1154,14 +1190,18 @@ mod tests {
         }
     }
 
-    fn machine(functions: Vec<Option<Function>>, slot: &u64, stub: u64) -> Machine {
+    /// A machine over `functions` whose calls all go through `slot` (interpreted while
+    /// it holds `stub`), counting into `counters` (one per function: profile id = id).
+    fn machine(functions: Vec<Option<Function>>, slot: &u64, stub: u64, counters: &[Counters]) -> Machine {
         let n = functions.len();
+        // SAFETY: every test's counters outlive its machine's runs.
+        let profiling = unsafe { Profiling::new(counters, |_| {}, || 0) };
         let (m, errors) = Machine::new(
             functions,
             vec![Linkage { slot: slot as *const u64 as u64, stub, adapter: 0 }; n],
-            vec![0; n],
+            (0..n as u32).collect(),
             vec![triple_adapter],
-            Hooks { enter, exit },
+            profiling,
         );
         assert!(errors.is_empty(), "{errors:?}");
         m
@@ -1170,15 +1210,14 @@ mod tests {
     #[test]
     fn recursive_fib_with_exact_call_counts() {
         let slot = 0x1000u64; // holds the stub address: interpret
-        let m = machine(vec![Some(fib_function())], &slot, 0x1000);
-        let before = ENTERS.load(Ordering::Relaxed);
+        let counters = [Counters::default()];
+        let m = machine(vec![Some(fib_function())], &slot, 0x1000, &counters);
         let mut ret = [0u64; MAX_RET];
         // SAFETY: a validated function without memory accesses.
         unsafe { m.call(0, [20u64].as_ptr(), ret.as_mut_ptr()) };
         assert_eq!(ret[0], 6765);
-        // Hooks run concurrently in other tests; fib(20) makes 2 fib(21) - 1 calls.
-        assert!(ENTERS.load(Ordering::Relaxed) - before >= 21891);
-        assert!(EXITS.load(Ordering::Relaxed) >= 21891);
+        // fib(20) makes 2 fib(21) - 1 calls, each counted once.
+        assert_eq!(counters[0].calls.load(Ordering::Relaxed), 21891);
     }
 
     #[test]
@@ -1194,7 +1233,7 @@ mod tests {
             call_args: vec![Reg(0)],
             ..Default::default()
         };
-        let m = machine(vec![Some(caller), Some(fib_function())], &slot, 0x1000);
+        let m = machine(vec![Some(caller), Some(fib_function())], &slot, 0x1000, &[]);
         let mut ret = [0u64; MAX_RET];
         // SAFETY: as above.
         unsafe { m.call(0, [14u64].as_ptr(), ret.as_mut_ptr()) };
@@ -1243,7 +1282,7 @@ mod tests {
     fn sum_loop_and_switch(f: Function) {
         let data: [u32; 5] = [1, 2, 3, 4, 0xffff_fff6];
         let slot = 0u64;
-        let m = machine(vec![Some(f)], &slot, 1);
+        let m = machine(vec![Some(f)], &slot, 1, &[]);
         let mut ret = [0u64; MAX_RET];
         // SAFETY: the function reads `data` within bounds.
         unsafe { m.call(0, [data.as_ptr() as u64, 5].as_ptr(), ret.as_mut_ptr()) };
@@ -1283,7 +1322,7 @@ mod tests {
         f.thread_jumps();
         assert_eq!(f.code[latch], Op::Move2Jump { d: Reg(1), a: Reg(2), d2: Reg(2), a2: Reg(4), t: 0 });
         let slot = 0u64;
-        let m = machine(vec![Some(f)], &slot, 1);
+        let m = machine(vec![Some(f)], &slot, 1, &[]);
         let mut ret = [0u64; MAX_RET];
         for (n, fib) in [(0, 0), (1, 1), (10, 55), (50, 12_586_269_025)] {
             // SAFETY: a validated function without memory accesses.

@@ -3,7 +3,7 @@
 //!
 //! This crate is the interpreter's core and knows neither LLVM nor the kernel: the
 //! kernel's `jit::interp` lowers LLVM IR to [`Function`]s, builds and compiles the glue
-//! for the [`abi`] signatures and hands the [`Machine`] its profiling [`Hooks`].
+//! for the [`abi`] signatures and hands the [`Machine`] its [`Profiling`] (the tier policy's counters).
 //!
 //! * [`for_each_op!`]: the one list of operations, from which [`Op`], the operand walk
 //!   ([`Op::operands`], [`Op::regs_mut`], [`Op::targets_mut`]) and the dispatch
@@ -31,7 +31,7 @@ pub mod function;
 pub mod mem;
 pub mod op;
 
-pub use exec::{Adapter, Hooks, Linkage, MAX_DEPTH, Machine};
+pub use exec::{Adapter, Linkage, MAX_DEPTH, Machine, Profiling};
 pub use function::{Function, MAX_ARGS, MAX_RET, SwitchTable, edge_ops, sequence_moves};
 pub use op::{Op, OpVisitor, Operand, OverflowKind, Reg};
 
@@ -130,10 +130,18 @@ macro_rules! for_each_op {
             /// (an `FMulD` fused into the one `FAddD` that uses it, not an FMA:
             /// [`Function::fuse_single_uses`]).
             fmul_add_d = FMulAddD { d: Def, a: Use, b: Use, c: Use };
+            /// `double` `d = a + *(m + off)` (a `Load64` fused into the one op that uses
+            /// it, with no store, call or trapping op between them:
+            /// [`Function::fuse_single_uses`]).
             fadd_d_m = FAddDM { d: Def, a: Use, m: Use, off: i32 };
+            /// `double` `d = a - *(m + off)` (a fused `Load64`, as `FAddDM`).
             fsub_d_m = FSubDM { d: Def, a: Use, m: Use, off: i32 };
+            /// `double` `d = *(m + off) - b` (a fused `Load64`, as `FAddDM`).
             fsub_m_d = FSubMD { d: Def, m: Use, off: i32, b: Use };
+            /// `double` `d = a * *(m + off)` (a fused `Load64`, as `FAddDM`).
             fmul_d_m = FMulDM { d: Def, a: Use, m: Use, off: i32 };
+            /// `double` `d = a * b + *(m + off)`, rounded as `FMulAddD` (a fused
+            /// `Load64`, as `FAddDM`).
             fmul_add_d_m = FMulAddDM { d: Def, a: Use, b: Use, m: Use, off: i32 };
             /// `double` `d = a / b`.
             fdiv_d = FDivD { d: Def, a: Use, b: Use };

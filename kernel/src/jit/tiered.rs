@@ -33,9 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bf_tiers::profile::pause;
-use bf_tiers::{
-    Activation, CompileSteps, Counters, FunctionReport, LivePolicy, MAX_TIERS, Producer, TIERS, Tier, TierPolicy,
-};
+use bf_tiers::{CompileSteps, Counters, FunctionReport, LivePolicy, MAX_TIERS, Producer, TIERS, Tier, TierPolicy};
 
 use bf_snapshot::{FunctionRecord, Key, Object, Snapshot};
 
@@ -152,7 +150,7 @@ fn counters() -> &'static [Counters] {
 }
 
 /// The profiling fast path's way out (compiled code calls it from its in-line entry
-/// path, `rewrite::ProfilePath`; the interpreter from [`interp_enter`]): function
+/// path, `rewrite::ProfilePath`; the interpreter from its own, [`interp_profiling`]): function
 /// `id`'s counters reached what they were armed with. Asks the policy, promotes the
 /// function if it says so, and re-arms the counters for the tier the function is in
 /// now. Kept out of line and cold: calls that promote nothing never get here.
@@ -190,22 +188,15 @@ pub fn recover_from_abandoned_run(how: &str) {
     super::interp::engine::abandon_activations();
 }
 
-/// The interpreter's entry hook: what compiled code's in-line entry path does
-/// (`bf_tiers::Counters`), in Rust. Returns the activation's [`Activation`].
-fn interp_enter(id: u32) -> u64 {
-    let Some(c) = counters().get(id as usize) else { return Activation::INNER.0 };
-    let calls = c.count_call();
-    if c.due(calls) {
-        bf_prof_check(id);
-    }
-    c.start(calls, tsc::rdtsc).0
-}
-
-/// The interpreter's exit hook (`activation`: what [`interp_enter`] returned).
-fn interp_exit(id: u32, activation: u64) {
-    if let Some(c) = counters().get(id as usize) {
-        c.stop(Activation(activation), tsc::rdtsc);
-    }
+/// What the interpreter counts: every interpreted activation goes through the same
+/// fast path as compiled code's in-line one, on `counters` (`bf_interp::Profiling`).
+///
+/// # Safety
+/// `counters` must outlive every run of the machine given this: the engine's, which
+/// `unload` drops with the machine.
+unsafe fn interp_profiling(counters: &[Counters]) -> super::interp::exec::Profiling {
+    // SAFETY: the caller's guarantee.
+    unsafe { super::interp::exec::Profiling::new(counters, |id| bf_prof_check(id), tsc::rdtsc) }
 }
 
 /// Moves function `id` up to tier `to`: makes the tier's code ([`produce`]) and stores
@@ -422,9 +413,11 @@ fn prepare_interpreter() -> bool {
     let Some(engine) = guard.as_mut() else { return false };
     let names: Vec<String> = engine.functions.iter().map(|f| f.name.clone()).collect();
     let slots: Vec<u64> = engine.functions.iter().map(|f| f.slot).collect();
-    let hooks = super::interp::exec::Hooks { enter: interp_enter, exit: interp_exit };
+    // SAFETY: the loaded app's counters, which live until `unload` drops the engine
+    // and with it this machine.
+    let profiling = unsafe { interp_profiling(counters()) };
     let linked = super::interp::engine::prepare(&engine.bitcode)
-        .and_then(|p| super::interp::engine::link(p, &mut engine.jit, &names, &slots, hooks));
+        .and_then(|p| super::interp::engine::link(p, &mut engine.jit, &names, &slots, profiling));
     let machine = match linked {
         Ok((machine, errors)) => {
             for e in &errors {
@@ -667,8 +660,10 @@ impl TieredApp {
         let mut interpreted = 0;
         if let Some(p) = prepared {
             let slots: Vec<u64> = functions.iter().map(|f| f.slot).collect();
-            let hooks = super::interp::exec::Hooks { enter: interp_enter, exit: interp_exit };
-            let (machine, errors) = super::interp::engine::link(p, &mut jit, &names, &slots, hooks)?;
+            // SAFETY: `counters` live in the JIT, which the engine drops only after the
+            // machine (`unload`).
+            let profiling = unsafe { interp_profiling(counters) };
+            let (machine, errors) = super::interp::engine::link(p, &mut jit, &names, &slots, profiling)?;
             for e in &errors {
                 println!("interp: starts in tier {load_tier}: {e}");
             }

@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use bf_interp::{Adapter, Hooks, Linkage, Machine};
+use bf_interp::{Adapter, Linkage, Machine, Profiling};
 
 use super::glue::{StubSpec, glue_module};
 use super::lower::{LowerError, LoweredModule, lower_module};
@@ -128,7 +128,7 @@ pub fn link(
     jit: &mut Jit,
     names: &[String],
     slots: &[u64],
-    hooks: Hooks,
+    profiling: Profiling,
 ) -> Result<(Machine, Vec<LowerError>), JitError> {
     if prepared.names != names {
         return Err(JitError::Jit("the tier-0 copy's functions differ from tier 1's".into()));
@@ -163,7 +163,7 @@ pub fn link(
         linkage.push(link);
     }
     let prof_ids = (0..functions.len() as u32).collect();
-    let (machine, more) = Machine::new(functions, linkage, prof_ids, adapters, hooks);
+    let (machine, more) = Machine::new(functions, linkage, prof_ids, adapters, profiling);
     errors.extend(more.into_iter().map(LowerError::Interpreter));
     Ok((machine, errors))
 }
