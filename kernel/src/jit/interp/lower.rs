@@ -97,6 +97,9 @@ fn no_op_cast_source(inst: Instruction<'_>) -> Option<Value<'_>> {
 }
 
 /// The error for `function`'s instruction `inst`.
+/// A variable GEP index with its scale and its sign-extension shift (64 − its width).
+type IndexTerm<'m> = (Value<'m>, i64, u8);
+
 /// A 64-bit GEP index `x + c`, an `add` or an `or disjoint` of a constant: `(x, c)`.
 /// The GEP reads `x` and adds `c × scale` to its constant offset (64-bit address
 /// arithmetic wraps alike either way), so the sum is computed only if something else
@@ -1360,7 +1363,7 @@ impl<'m> Lowerer<'_, 'm> {
     /// index with its scale and sign-extension shift, and the constant offset (the
     /// constant indices', and the `c × scale` of each index that is an [`index_sum`]
     /// `x + c`, whose `x` is then the index).
-    fn gep_terms(&mut self, inst: Value<'m>) -> Result<(Vec<(Value<'m>, i64, u8)>, i64), String> {
+    fn gep_terms(&mut self, inst: Value<'m>) -> Result<(Vec<IndexTerm<'m>>, i64), String> {
         let n = inst.num_operands();
         let mut t = inst.gep_source_element_type().ok_or("not a GEP")?;
         let mut off = 0i64;
