@@ -207,8 +207,9 @@ done:
 }
 
 ; Doubles loaded for one arithmetic op each are read by that op from memory (FSubDM,
-; FSubMD, FMulDM, FAddDM, FMulAddDM); the last one is loaded before a store to its own
-; address and used after it, so it stays a load and reads the old value.
+; FSubMD, FMulDM, FAddDM, FMulAddDM); one is loaded before a store to its own address
+; and used after it, so it stays a load and reads the old value. Then a subtraction of
+; two loads, and results stored back where an operand came from.
 define internal i64 @double_loads(double %x) {
 entry:
   %m = alloca [3 x double], align 8
@@ -231,9 +232,82 @@ entry:
   %g = load double, ptr %m2
   store double 100.0, ptr %m2
   %s6 = fadd double %s5, %g
-  %r = fmul double %s6, 1000.0
+  ; Both operands from memory (FSubMM), and three read-modify-writes (FSubToM,
+  ; FAddToM, FMulAddToM).
+  %h1 = load double, ptr %m1
+  %h2 = load double, ptr %m
+  %h = fsub double %h1, %h2
+  %k0 = load double, ptr %m
+  %k1 = fsub double %k0, %h
+  store double %k1, ptr %m
+  %l0 = load double, ptr %m1
+  %l1 = fadd double %s6, %l0
+  store double %l1, ptr %m1
+  %n0 = load double, ptr %m2
+  %hx = fmul double %h, %x
+  %n1 = fadd double %hx, %n0
+  store double %n1, ptr %m2
+  %v0 = load double, ptr %m
+  %v1 = load double, ptr %m1
+  %v2 = load double, ptr %m2
+  %w0 = fmul double %v0, 7.0
+  %w1 = fadd double %w0, %v1
+  %w2 = fmul double %w1, 3.0
+  %w3 = fadd double %w2, %v2
+  %r = fmul double %w3, 1000.0
   %i = fptosi double %r to i64
   ret i64 %i
+}
+
+; A dot product unrolled by two: each step's two float loads at one index fuse into
+; its multiply-add (FDotS); in the second half the loaded x[j|1] is overwritten between
+; its load and its use, so those loads stay and the product uses the old value.
+define internal i64 @dot(i64 %n) {
+entry:
+  %x = alloca [8 x float], align 4
+  %y = alloca [8 x float], align 4
+  br label %fill
+fill:
+  %i = phi i64 [ 0, %entry ], [ %i1, %fill ]
+  %fi = uitofp i64 %i to float
+  %fn = uitofp i64 %n to float
+  %vx = fmul float %fi, 0.5
+  %vx1 = fadd float %vx, %fn
+  %vy = fmul float %fi, 1.25
+  %vy1 = fsub float %vy, 1.0
+  %px = getelementptr inbounds float, ptr %x, i64 %i
+  store float %vx1, ptr %px
+  %py = getelementptr inbounds float, ptr %y, i64 %i
+  store float %vy1, ptr %py
+  %i1 = add i64 %i, 1
+  %filled = icmp ult i64 %i1, 8
+  br i1 %filled, label %fill, label %sum
+sum:
+  %j = phi i64 [ 0, %fill ], [ %j2, %sum ]
+  %acc = phi float [ 0.25, %fill ], [ %acc2, %sum ]
+  %qx = getelementptr inbounds float, ptr %x, i64 %j
+  %qy = getelementptr inbounds float, ptr %y, i64 %j
+  %a = load float, ptr %qx
+  %b = load float, ptr %qy
+  %ab = fmul float %a, %b
+  %acc1 = fadd float %acc, %ab
+  %j1 = or disjoint i64 %j, 1
+  %rx = getelementptr inbounds float, ptr %x, i64 %j1
+  %ry = getelementptr inbounds float, ptr %y, i64 %j1
+  %c = load float, ptr %rx
+  %d = load float, ptr %ry
+  store float 1000.0, ptr %rx
+  %cd = fmul float %c, %d
+  %acc2 = fadd float %acc1, %cd
+  %j2 = add i64 %j, 2
+  %summed = icmp eq i64 %j2, 8
+  br i1 %summed, label %done, label %sum
+done:
+  %again = load float, ptr %x
+  %t = fmul float %acc2, 64.0
+  %u = fadd float %t, %again
+  %r = fptosi float %u to i64
+  ret i64 %r
 }
 
 define internal i64 @switcher(i32 %x) {
@@ -469,6 +543,8 @@ define i32 @bf_app_main() {
   call void @out(i64 %ry)
   %rz = call i64 @double_loads(double 3.5)
   call void @out(i64 %rz)
+  %rd = call i64 @dot(i64 3)
+  call void @out(i64 %rd)
   %r1 = call i64 @switcher(i32 0)
   call void @out(i64 %r1)
   %r2 = call i64 @switcher(i32 7)

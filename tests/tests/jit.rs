@@ -131,13 +131,13 @@ fn assert_tiered_selftest(s: &str) {
             "tiered: tier 0 only: 3 functions interpreted, run status 0",
             "interp: starts in tier 1: wide: cannot interpret `%a = zext i64 %x to i128`: integers wider than 64 bits",
             "interp: app with an uninterpretable function: status 0, tiers wide t1, bf_app_main t0",
-            "conformance: 16 of 16 functions interpreted",
+            "conformance: 17 of 17 functions interpreted",
             "conformance: status t1 0, t0 0",
         ],
     );
     // jit-tests/interp.ll: the interpreter computes exactly what compiled code does.
     let line = |tier: &str| s.lines().find_map(|l| l.strip_prefix(&format!("conformance {tier}: "))).map(str::trim);
-    assert!(line("t1").is_some_and(|l| l.split(' ').count() == 14), "conformance t1 line: {:?}", line("t1"));
+    assert!(line("t1").is_some_and(|l| l.split(' ').count() == 15), "conformance t1 line: {:?}", line("t1"));
     assert_eq!(line("t0"), line("t1"), "interpreted and compiled results differ");
 }
 
@@ -273,7 +273,8 @@ fn interpreted_loops_share_phi_registers_and_fold_index_sums_natively() {
 }
 
 /// A `double` loaded for one arithmetic op is read by that op: the conformance
-/// module's `double_loads` is lowered to the five memory-operand ops, and the one load
+/// module's `double_loads` is lowered to the memory-operand ops (one or both operands
+/// loaded, the result stored back where an operand came from), and the one load
 /// followed by a store to its address before its use stays a load.
 #[test]
 fn the_interpreter_reads_doubles_for_one_op_from_memory_natively() {
@@ -293,10 +294,36 @@ fn the_interpreter_reads_doubles_for_one_op_from_memory_natively() {
         .take_while(|l| !l.starts_with("=="))
         .filter_map(|l| l.split_whitespace().nth(1))
         .collect();
-    for op in ["FSubDM", "FSubMD", "FMulDM", "FAddDM", "FMulAddDM"] {
+    for op in ["FSubDM", "FSubMD", "FMulDM", "FAddDM", "FMulAddDM", "FSubMM", "FSubToM", "FAddToM", "FMulAddToM"] {
         assert!(ops.contains(&op), "no {op} in double_loads: {ops:?}");
     }
     assert_eq!(ops.iter().filter(|op| **op == "Load64").count(), 1, "the load before the store stays: {ops:?}");
+}
+
+/// A dot product's step loads two floats at one index and multiply-adds them: the
+/// conformance module's `dot` has one `FDotS` for the step that can fuse, and keeps the
+/// loads and the `FMulAddS` of the step whose loaded value is overwritten before use.
+#[test]
+fn the_interpreter_fuses_dot_product_steps_natively() {
+    let out = std::process::Command::new(Artifacts::locate().kernel)
+        .args(["--no-jit", "--tiered-selftest"])
+        .env_clear()
+        .env("BF_INTERP_DUMP", "dot")
+        .output()
+        .expect("run build/kernel.elf");
+    let dump = String::from_utf8_lossy(&out.stderr);
+    println!("{dump}");
+    assert_eq!(out.status.code(), Some(0));
+    let ops: Vec<&str> = dump
+        .lines()
+        .skip_while(|l| !l.starts_with("== dot"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("=="))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    let count = |name: &str| ops.iter().filter(|op| **op == name).count();
+    assert_eq!(count("FDotS"), 1, "the first step fused: {ops:?}");
+    assert_eq!(count("Load32Idx") + count("Load32"), 3, "the second step's loads and the final one stay: {ops:?}");
 }
 
 /// Every symbol `nm` lists for the kernel ELF, as (type letter, name); read once.

@@ -629,6 +629,14 @@ impl<'a> Exec<'a> {
         f64::from_bits(unsafe { mem::load::<u64>(self.addr(m, off)) })
     }
 
+    /// `*(m + off) = x` (a store fused into the op that computes it).
+    #[inline(always)]
+    fn store_double(&mut self, m: Reg, off: i32, x: f64) -> Flow {
+        // SAFETY: the program's own store, as valid as in compiled code (`Exec`).
+        unsafe { mem::store::<u64>(self.addr(m, off), x.to_bits()) };
+        NEXT
+    }
+
     /// The address `a + sext(b) * scale + off`.
     #[inline(always)]
     fn indexed(&self, a: Reg, b: Reg, scale: i32, sh: u8, off: i32) -> u64 {
@@ -838,6 +846,30 @@ impl OpVisitor for Exec<'_> {
     fn fmul_add_d_m(&mut self, d: Reg, a: Reg, b: Reg, m: Reg, off: i32) -> Flow {
         let (product, c) = (f64_of(self.r(a)) * f64_of(self.r(b)), self.double_at(m, off));
         self.set(d, (product + c).to_bits())
+    }
+    fn fsub_m_m(&mut self, d: Reg, m: Reg, off: i32, m2: Reg, off2: i32) -> Flow {
+        let (x, y) = (self.double_at(m, off), self.double_at(m2, off2));
+        self.set(d, (x - y).to_bits())
+    }
+    fn fadd_to_m(&mut self, m: Reg, off: i32, a: Reg) -> Flow {
+        let x = f64_of(self.r(a)) + self.double_at(m, off);
+        self.store_double(m, off, x)
+    }
+    fn fsub_to_m(&mut self, m: Reg, off: i32, b: Reg) -> Flow {
+        let x = self.double_at(m, off) - f64_of(self.r(b));
+        self.store_double(m, off, x)
+    }
+    fn fmul_add_to_m(&mut self, m: Reg, off: i32, a: Reg, b: Reg) -> Flow {
+        let product = f64_of(self.r(a)) * f64_of(self.r(b));
+        let x = product + self.double_at(m, off);
+        self.store_double(m, off, x)
+    }
+    fn fdot_s(&mut self, d: Reg, c: Reg, x: Reg, y: Reg, i: Reg, off: i16) -> Flow {
+        let (p, q) = (self.indexed(x, i, 4, 0, off as i32), self.indexed(y, i, 4, 0, off as i32));
+        // SAFETY: the program's own loads, as valid as in compiled code (`Exec`).
+        let (a, b) = unsafe { (mem::load::<u32>(p), mem::load::<u32>(q)) };
+        let product = f32::from_bits(a) * f32::from_bits(b);
+        self.un(d, c, |acc| of_f32(product + f32_of(acc)))
     }
     fn fmul_add_d(&mut self, d: Reg, a: Reg, b: Reg, c: Reg) -> Flow {
         let product = f64_of(self.r(a)) * f64_of(self.r(b));

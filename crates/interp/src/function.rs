@@ -244,6 +244,118 @@ impl Function {
     /// the same values. Run after labels are resolved, before [`Function::validate`];
     /// op indices change (targets are renumbered).
     pub fn fuse_single_uses(&mut self) {
+        let (uses, defs, block_start) = self.use_def_counts();
+        let mut removed = vec![false; self.code.len()];
+        for (i, gone) in removed.iter_mut().enumerate() {
+            let Some((t, inputs)) = fusable_result(self.code[i]) else { continue };
+            if uses[t.index()] != 1 || defs[t.index()] != 1 || inputs.contains(&t) {
+                continue;
+            }
+            if let Some((j, fused)) = self.fusion_site(i, t, inputs, &block_start) {
+                self.code[j] = fused;
+                *gone = true;
+            }
+        }
+        self.remove_ops(&removed);
+    }
+
+    /// Fuses the two `float` loads at one index that a `FMulAddS` multiplies (a dot
+    /// product's step, `acc + x[i] × y[i]`, as an unrolled loop has it) into that op:
+    /// `FDotS`, which loads both itself. Each load's result must have that one use, the
+    /// loads must be `Load32Idx` of scale 4 at the same index register and offset (an
+    /// `i16`), in the op's block, with nothing between them and the op that writes
+    /// memory, calls or can trap, or changes their bases or index. Run after
+    /// [`Function::fuse_single_uses`] (which makes the `Load32Idx` and `FMulAddS`);
+    /// op indices change (targets are renumbered).
+    pub fn fuse_dot_products(&mut self) {
+        let (uses, defs, block_start) = self.use_def_counts();
+        let mut removed = vec![false; self.code.len()];
+        for j in 0..self.code.len() {
+            let Op::FMulAddS { d, a, b, c } = self.code[j] else { continue };
+            if a == b || [a, b].iter().any(|r| uses[r.index()] != 1 || defs[r.index()] != 1) {
+                continue;
+            }
+            // The ops defining `a` and `b`, found going back through `j`'s block.
+            let (mut at_a, mut at_b) = (None, None);
+            for k in (0..j).rev() {
+                let defines = |r: Reg| {
+                    let mut hit = false;
+                    self.code[k].operands(|o| hit |= matches!(o, Operand::Def(x, n) if (x.0..x.0 + n).contains(&r.0)));
+                    hit
+                };
+                if at_a.is_none() && defines(a) {
+                    at_a = Some(k);
+                }
+                if at_b.is_none() && defines(b) {
+                    at_b = Some(k);
+                }
+                if (at_a.is_some() && at_b.is_some()) || block_start[k] {
+                    break;
+                }
+            }
+            let (Some(ka), Some(kb)) = (at_a, at_b) else { continue };
+            let (
+                Op::Load32Idx { a: x, b: i, scale: 4, sh: 0, off, .. },
+                Op::Load32Idx { a: y, b: i2, scale: 4, sh: 0, off: off2, .. },
+            ) = (self.code[ka], self.code[kb])
+            else {
+                continue;
+            };
+            let Ok(off) = i16::try_from(off) else { continue };
+            if i != i2 || off as i32 != off2 || removed[ka] || removed[kb] {
+                continue;
+            }
+            // Nothing between the first load and the op may order the loads or change
+            // what they read from.
+            let first = ka.min(kb);
+            let clear = (first + 1..j).filter(|&k| k != ka && k != kb).all(|k| {
+                let op = self.code[k];
+                let mut changes = false;
+                op.operands(|o| {
+                    changes |=
+                        matches!(o, Operand::Def(r, n) if [x, y, i].iter().any(|v| (r.0..r.0 + n).contains(&v.0)))
+                });
+                !changes && !orders_loads(op) && !block_start[k]
+            });
+            if clear {
+                self.code[j] = Op::FDotS { d, c, x, y, i, off };
+                removed[ka] = true;
+                removed[kb] = true;
+            }
+        }
+        self.remove_ops(&removed);
+    }
+
+    /// Fuses a `double` op that loads an operand from `m + off` (`FAddDM`, `FSubMD`,
+    /// `FMulAddDM`) and whose result's one use is the next op, a `Store64` of it back
+    /// to `m + off`, into one read-modify-write op (`FAddToM`, `FSubToM`,
+    /// `FMulAddToM`: a struct field's or an array element's `+=`). Run after
+    /// [`Function::fuse_single_uses`]; op indices change (targets are renumbered).
+    pub fn fuse_stores_back(&mut self) {
+        let (uses, defs, block_start) = self.use_def_counts();
+        let mut removed = vec![false; self.code.len()];
+        for i in 0..self.code.len().saturating_sub(1) {
+            let Op::Store64 { v, a: at, off: to } = self.code[i + 1] else { continue };
+            if block_start[i + 1] || removed[i] || uses[v.index()] != 1 || defs[v.index()] != 1 {
+                continue;
+            }
+            let fused = match self.code[i] {
+                Op::FAddDM { d, a, m, off } if d == v && (m, off) == (at, to) && a != v => Op::FAddToM { m, off, a },
+                Op::FSubMD { d, m, off, b } if d == v && (m, off) == (at, to) && b != v => Op::FSubToM { m, off, b },
+                Op::FMulAddDM { d, a, b, m, off } if d == v && (m, off) == (at, to) && a != v && b != v => {
+                    Op::FMulAddToM { m, off, a, b }
+                }
+                _ => continue,
+            };
+            self.code[i] = fused;
+            removed[i + 1] = true;
+        }
+        self.remove_ops(&removed);
+    }
+
+    /// How many times each register is read and written, and where blocks start (op
+    /// indices, and one past the end).
+    fn use_def_counts(&self) -> (Vec<u32>, Vec<u32>, Vec<bool>) {
         let nregs = self.template.len();
         let (mut uses, mut defs) = (vec![0u32; nregs], vec![0u32; nregs]);
         let mut block_start = vec![false; self.code.len() + 1];
@@ -268,26 +380,20 @@ impl Function {
             });
             block_start[i + 1] |= op.ends_block();
         }
-        let mut removed = vec![false; self.code.len()];
-        for (i, gone) in removed.iter_mut().enumerate() {
-            let Some((t, inputs)) = fusable_result(self.code[i]) else { continue };
-            if uses[t.index()] != 1 || defs[t.index()] != 1 || inputs.contains(&t) {
-                continue;
-            }
-            if let Some((j, fused)) = self.fusion_site(i, t, inputs, &block_start) {
-                self.code[j] = fused;
-                *gone = true;
-            }
-        }
-        // Renumber: a removed op's index becomes its next kept op's.
+        (uses, defs, block_start)
+    }
+
+    /// Drops the ops marked `removed`; a removed op's index becomes its next kept op's.
+    fn remove_ops(&mut self, removed: &[bool]) {
         let mut new_index = Vec::with_capacity(self.code.len() + 1);
         let mut kept = 0u32;
-        for &r in &removed {
+        for &r in removed {
             new_index.push(kept);
             kept += u32::from(!r);
         }
+        new_index.push(kept);
         let code = std::mem::take(&mut self.code);
-        self.code = code.into_iter().zip(&removed).filter(|(_, r)| !**r).map(|(op, _)| op).collect();
+        self.code = code.into_iter().zip(removed).filter(|(_, r)| !**r).map(|(op, _)| op).collect();
         self.retarget(|t| new_index[t as usize]);
     }
 }
@@ -399,6 +505,11 @@ fn fuse(first: Op, then: Op) -> Option<Op> {
             Op::FSubD { d, a: x, b: y } if y == t && x != t => Some(Op::FSubDM { d, a: x, m, off }),
             Op::FSubD { d, a: x, b: y } if x == t && y != t => Some(Op::FSubMD { d, m, off, b: y }),
             Op::FMulAddD { d, a, b, c } if c == t && a != t && b != t => Some(Op::FMulAddDM { d, a, b, m, off }),
+            // A second load into one already fused: both operands from memory.
+            Op::FSubMD { d, m: m1, off: off1, b } if b == t && m1 != t => {
+                Some(Op::FSubMM { d, m: m1, off: off1, m2: m, off2: off })
+            }
+            Op::FSubDM { d, a, m: m2, off: off2 } if a == t && m2 != t => Some(Op::FSubMM { d, m, off, m2, off2 }),
             _ => None,
         },
         _ => None,

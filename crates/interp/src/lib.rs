@@ -143,6 +143,24 @@ macro_rules! for_each_op {
             /// `double` `d = a * b + *(m + off)`, rounded as `FMulAddD` (a fused
             /// `Load64`, as `FAddDM`).
             fmul_add_d_m = FMulAddDM { d: Def, a: Use, b: Use, m: Use, off: i32 };
+            /// `double` `d = *(m + off) - *(m2 + off2)` (two fused `Load64`, as
+            /// `FAddDM`).
+            fsub_m_m = FSubMM { d: Def, m: Use, off: i32, m2: Use, off2: i32 };
+            /// `double` `*(m + off) = a + *(m + off)` (an `FAddDM` whose result is only
+            /// stored back where it was loaded from, by the next op:
+            /// [`Function::fuse_stores_back`]).
+            fadd_to_m = FAddToM { m: Use, off: i32, a: Use };
+            /// `double` `*(m + off) = *(m + off) - b` (an `FSubMD` stored back, as
+            /// `FAddToM`).
+            fsub_to_m = FSubToM { m: Use, off: i32, b: Use };
+            /// `double` `*(m + off) = a * b + *(m + off)`, rounded as `FMulAddD` (an
+            /// `FMulAddDM` stored back, as `FAddToM`).
+            fmul_add_to_m = FMulAddToM { m: Use, off: i32, a: Use, b: Use };
+            /// `float` `d = c + x[i] × y[i]`, the two `float`s at `x + 4i + off` and
+            /// `y + 4i + off`, rounded as `FMulAddS` (a dot product's step: two
+            /// `Load32Idx` fused into the `FMulAddS` that multiplies them,
+            /// [`Function::fuse_dot_products`]).
+            fdot_s = FDotS { d: Def, c: Use, x: Use, y: Use, i: Use, off: i16 };
             /// `double` `d = a / b`.
             fdiv_d = FDivD { d: Def, a: Use, b: Use };
             /// `double` `d = a % b`.

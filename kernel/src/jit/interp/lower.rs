@@ -782,6 +782,8 @@ impl<'m> Lowerer<'_, 'm> {
         // (they must keep it valid).
         func.validate().map_err(LowerError::Interpreter)?;
         func.fuse_single_uses();
+        func.fuse_dot_products();
+        func.fuse_stores_back();
         func.thread_jumps();
         func.duplicate_return_tails();
         func.validate().map_err(LowerError::Interpreter)?;
