@@ -694,6 +694,63 @@ mod tests {
     }
 
     #[test]
+    fn dot_product_steps_fuse_their_two_loads_unless_memory_changes_between() {
+        let load = |d: u32, a: u32, off: i32| Op::Load32Idx { d: Reg(d), a: Reg(a), b: Reg(3), scale: 4, sh: 0, off };
+        let fma = |d: u32, a: u32, b: u32, c: u32| Op::FMulAddS { d: Reg(d), a: Reg(a), b: Reg(b), c: Reg(c) };
+        let mut f = Function {
+            code: vec![
+                load(10, 1, 0),                                // 0: fused
+                load(11, 2, 0),                                // 1: fused
+                fma(12, 10, 11, 4),                            // 2: FDotS
+                load(13, 1, 4),                                // 3
+                load(14, 2, 4),                                // 4
+                Op::Store32 { v: Reg(12), a: Reg(1), off: 4 }, // 5: between: no fusion
+                fma(15, 13, 14, 12),                           // 6
+                load(16, 1, 8),                                // 7
+                load(17, 2, 12),                               // 8: another offset: no fusion
+                fma(18, 16, 17, 15),                           // 9
+                Op::Ret { a: Reg(18), n: 1 },                  // 10
+            ],
+            template: vec![0; 20],
+            ..Default::default()
+        };
+        f.fuse_dot_products();
+        f.validate().unwrap();
+        assert_eq!(f.code[0], Op::FDotS { d: Reg(12), c: Reg(4), x: Reg(1), y: Reg(2), i: Reg(3), off: 0 });
+        assert_eq!(f.code.len(), 9, "only the first step fused: {:?}", f.code);
+        assert_eq!(f.code[4], fma(15, 13, 14, 12));
+    }
+
+    #[test]
+    fn results_stored_back_where_they_were_loaded_from_become_one_op() {
+        let mut f = Function {
+            code: vec![
+                Op::FSubMD { d: Reg(5), m: Reg(1), off: 8, b: Reg(2) }, // 0
+                Op::Store64 { v: Reg(5), a: Reg(1), off: 8 },           // 1: fused into 0
+                Op::FAddDM { d: Reg(6), a: Reg(2), m: Reg(1), off: 0 }, // 2
+                Op::Store64 { v: Reg(6), a: Reg(1), off: 16 },          // 3: elsewhere: kept
+                Op::FMulAddDM { d: Reg(7), a: Reg(2), b: Reg(3), m: Reg(1), off: 24 },
+                Op::Store64 { v: Reg(7), a: Reg(1), off: 24 }, // 5: fused into 4
+                Op::Ret { a: Reg(6), n: 1 },
+            ],
+            template: vec![0; 8],
+            ..Default::default()
+        };
+        f.fuse_stores_back();
+        f.validate().unwrap();
+        assert_eq!(
+            f.code,
+            [
+                Op::FSubToM { m: Reg(1), off: 8, b: Reg(2) },
+                Op::FAddDM { d: Reg(6), a: Reg(2), m: Reg(1), off: 0 },
+                Op::Store64 { v: Reg(6), a: Reg(1), off: 16 },
+                Op::FMulAddToM { m: Reg(1), off: 24, a: Reg(2), b: Reg(3) },
+                Op::Ret { a: Reg(6), n: 1 },
+            ]
+        );
+    }
+
+    #[test]
     fn single_uses_are_fused_only_where_they_read_the_same_values() {
         let scaled = |d: u32, b: u32| Op::AddScaled { d: Reg(d), a: Reg(0), b: Reg(b), scale: 4, sh: 0 };
         let mut f = Function {
