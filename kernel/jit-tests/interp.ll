@@ -139,8 +139,10 @@ done:
 ; over the indices j, j|1, j|2, j+3 (folded into the loads' offsets; j|2 is also used
 ; as a value) with its `j += 4` written before the reads of j (the add is lowered after
 ; them); in `late` the phi k is read after its new value k1 exists and by the compare
-; fused into the branch (k and k1 must not share); `bump` walks a pointer. Order
-; matters in every result (acc * 31 + x), so a value read too late shows.
+; fused into the branch (k and k1 must not share); `bump` walks a pointer; `scan`
+; loads through its pointer's new value and indexes by its counter's new value (an
+; index sum: the counter and its new value must not share). Order matters in every
+; result (acc * 31 + x), so a value read too late shows.
 define internal i64 @loops(i64 %n) {
 entry:
   %buf = alloca [64 x i64], align 8
@@ -200,9 +202,23 @@ bump:
   %t1 = mul i64 %t, 31
   %t2 = add i64 %t1, %x
   %more = icmp ne ptr %q1, %end
-  br i1 %more, label %bump, label %done
+  br i1 %more, label %bump, label %scan
+scan:
+  %sp = phi ptr [ %buf, %bump ], [ %sp1, %scan ]
+  %si = phi i64 [ 0, %bump ], [ %si1, %scan ]
+  %sacc = phi i64 [ %t2, %bump ], [ %sacc3, %scan ]
+  %sp1 = getelementptr inbounds i8, ptr %sp, i64 8
+  %sv = load i64, ptr %sp1
+  %si1 = add i64 %si, 1
+  %sq = getelementptr inbounds i64, ptr %buf, i64 %si1
+  %sw = load i64, ptr %sq
+  %sacc1 = mul i64 %sacc, 31
+  %sacc2 = add i64 %sacc1, %sv
+  %sacc3 = xor i64 %sacc2, %sw
+  %smore = icmp ult i64 %si1, 40
+  br i1 %smore, label %scan, label %done
 done:
-  %r = add i64 %t2, %k1
+  %r = add i64 %sacc3, %k1
   ret i64 %r
 }
 

@@ -532,7 +532,8 @@ impl<'a> Regs<'a> {
     }
 }
 
-/// What a handler tells the loop: go on with the next op, or return.
+/// What a handler tells the loop: go on with the next op, or leave the running
+/// activation's loop (and why).
 type Flow = ControlFlow<Switch>;
 
 /// Why a handler leaves the loop of the running activation.
@@ -543,6 +544,7 @@ enum Switch {
     /// Another activation runs now (an interpreted call, or the return to its caller).
     Activation,
 }
+
 /// Go on.
 const NEXT: Flow = ControlFlow::Continue(());
 

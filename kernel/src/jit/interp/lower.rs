@@ -802,7 +802,10 @@ impl<'m> Lowerer<'_, 'm> {
     ///
     /// A phi `p` of block `B` whose value on the edge `B → B` is `v`, computed in `B`
     /// by one op that reads its operands before writing (a binary operation, or a GEP
-    /// of constant offsets), shares `v`'s register. `v` is lowered as late as it can
+    /// of constant offsets from `p` itself, which is then computed as a value rather
+    /// than folded into its users), shares `v`'s register — unless a user of `v` would
+    /// read what `v` was computed from instead (a GEP folding an index sum `v = x + c`
+    /// reads `x`). `v` is lowered as late as it can
     /// be — just before its first use in `B`, or before the branch that ends `B` (and
     /// the compare fused into it) — and then every read of `p` must come before that
     /// place, `v`'s own excepted, and no phi may read `p`. `v` is sunk only past
@@ -866,11 +869,21 @@ impl<'m> Lowerer<'_, 'm> {
                 if p_reg == v_reg {
                     continue;
                 }
+                // `v`'s users must read `v`'s register, not what it was computed from:
+                // a constant-offset GEP folds into its users as its root plus an offset,
+                // so it is coalesced only as a step from the phi itself (`p + c`), and
+                // then computed as a value (unfolded); an index sum `x + c` folds into
+                // the GEPs that use it, which then read `x`.
+                if folded_gep && def.operand(0) != phi {
+                    continue;
+                }
+                let gep_users =
+                    v.users().iter().any(|u| u.as_instruction().is_some_and(|u| u.opcode() == LLVMGetElementPtr));
+                if index_sum(v).is_some() && gep_users {
+                    continue;
+                }
                 // What `v`'s op reads, and where it can go.
-                let read: Vec<Value<'m>> = match self.fold_chain(v) {
-                    Some((root, _)) if folded_gep => vec![root],
-                    _ => (0..def.num_operands()).map(|i| def.operand(i)).collect(),
-                };
+                let read: Vec<Value<'m>> = (0..def.num_operands()).map(|i| def.operand(i)).collect();
                 let sinkable = read.iter().all(|x| *x == phi || !phis.contains(x));
                 let first_use = v.users().iter().filter_map(|u| position.get(u).copied()).filter(|&i| i > at).min();
                 let place = if sinkable { first_use.unwrap_or(end).min(end) } else { at };
@@ -879,6 +892,9 @@ impl<'m> Lowerer<'_, 'm> {
                 }
                 for r in self.values.values_mut().filter(|r| **r == v_reg) {
                     *r = p_reg;
+                }
+                if folded_gep {
+                    self.folded.remove(&v);
                 }
                 if place > at {
                     self.sunk.push(v);
