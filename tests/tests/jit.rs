@@ -188,28 +188,57 @@ fn tiering_and_exact_call_counts_natively() {
     assert_eq!(status, Some(0));
 }
 
+/// One op of a lowered function as `BF_INTERP_DUMP` prints it
+/// (`   6 BrUlt { a: r2, b: r49, t: 2, f: 38 }`): its index, its name, the line.
+struct DumpedOp {
+    index: usize,
+    name: String,
+    line: String,
+}
+
+impl DumpedOp {
+    /// The value of field `field` (`t`, `off`, …), if it has one that is a number.
+    fn field(&self, field: &str) -> Option<i64> {
+        self.line.split(&format!(" {field}: ")).nth(1)?.split([',', ' ']).next()?.parse().ok()
+    }
+}
+
+/// The lowered form of the conformance module's function `function` (`jit-tests/interp.ll`),
+/// printed by `BF_INTERP_DUMP` during a native `--tiered-selftest`, which must pass.
+fn lowered(function: &str) -> Vec<DumpedOp> {
+    let out = std::process::Command::new(Artifacts::locate().kernel)
+        .args(["--no-jit", "--tiered-selftest"])
+        .env_clear()
+        .env("BF_INTERP_DUMP", function)
+        .output()
+        .expect("run build/kernel.elf");
+    let dump = String::from_utf8_lossy(&out.stderr);
+    println!("{dump}");
+    assert_eq!(out.status.code(), Some(0));
+    dump.lines()
+        .skip_while(|l| !l.starts_with(&format!("== {function} ")))
+        .skip(1)
+        .take_while(|l| !l.starts_with("=="))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some(DumpedOp { index: words.next()?.parse().ok()?, name: words.next()?.to_string(), line: l.to_string() })
+        })
+        .collect()
+}
+
+/// The names of `ops`, in order.
+fn op_names(ops: &[DumpedOp]) -> Vec<&str> {
+    ops.iter().map(|op| op.name.as_str()).collect()
+}
+
 /// The lowering's fusions happen where they should: the conformance module's `indexed`
 /// (its loads and stores at a variable index, its multiply-adds, its rotation of phis
 /// beside a swap) is lowered to the fused ops, as `BF_INTERP_DUMP` shows; that its
 /// results equal compiled code's is `assert_tiered_selftest`'s check.
 #[test]
 fn the_interpreter_fuses_indexed_accesses_multiply_adds_and_edge_moves_natively() {
-    let out = std::process::Command::new(Artifacts::locate().kernel)
-        .args(["--no-jit", "--tiered-selftest"])
-        .env_clear()
-        .env("BF_INTERP_DUMP", "indexed")
-        .output()
-        .expect("run build/kernel.elf");
-    let dump = String::from_utf8_lossy(&out.stderr);
-    println!("{dump}");
-    assert_eq!(out.status.code(), Some(0));
-    let ops: Vec<&str> = dump
-        .lines()
-        .skip_while(|l| !l.starts_with("== indexed"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("=="))
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .collect();
+    let dumped = lowered("indexed");
+    let ops = op_names(&dumped);
     for op in ["Store8Idx", "Store16Idx", "Store32Idx", "Store64Idx", "Load8Idx", "Load16Idx", "Load32Idx", "Load64Idx"]
     {
         assert!(ops.contains(&op), "no {op} in indexed: {ops:?}");
@@ -225,49 +254,30 @@ fn the_interpreter_fuses_indexed_accesses_multiply_adds_and_edge_moves_natively(
 /// The lowering's loops move nothing on their back edges where a phi can share its
 /// new value's register, and GEP indices `x + c` become offsets: in the conformance
 /// module's `loops`, the three loops where that is safe (`fill`, `sum`, `bump`) branch
-/// straight back to their first op and the one where it is not (`late`) branches
-/// forward to its edge moves; `sum`'s `j|1` and `j+3` are the loads' offsets, and only
+/// straight back to their first op and the two where it is not (`late`, whose phi is
+/// read after its new value; `scan`, whose counter's new value is an index sum) branch
+/// forward to their edge moves; `sum`'s `j|1` and `j+3` are the loads' offsets, and only
 /// `j|2`, also used as a value, is computed. That the results equal compiled code's is
 /// `assert_tiered_selftest`'s check.
 #[test]
 fn interpreted_loops_share_phi_registers_and_fold_index_sums_natively() {
-    let out = std::process::Command::new(Artifacts::locate().kernel)
-        .args(["--no-jit", "--tiered-selftest"])
-        .env_clear()
-        .env("BF_INTERP_DUMP", "loops")
-        .output()
-        .expect("run build/kernel.elf");
-    let dump = String::from_utf8_lossy(&out.stderr);
-    println!("{dump}");
-    assert_eq!(out.status.code(), Some(0));
-    // "   6 BrUlt { a: r2, b: r49, t: 2, f: 38 }": (index, op name, text).
-    let ops: Vec<(usize, &str, &str)> = dump
-        .lines()
-        .skip_while(|l| !l.starts_with("== loops"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("=="))
-        .filter_map(|l| {
-            let mut words = l.split_whitespace();
-            Some((words.next()?.parse().ok()?, words.next()?, l))
-        })
-        .collect();
-    let field = |text: &str, name: &str| -> Option<usize> {
-        text.split(&format!(" {name}: ")).nth(1)?.split([',', ' ']).next()?.parse().ok()
-    };
+    let ops = lowered("loops");
     let backward = ops
         .iter()
-        .filter(|(i, op, text)| {
-            op.starts_with("Br") && [field(text, "t"), field(text, "f")].into_iter().flatten().any(|t| t <= *i)
+        .filter(|op| {
+            op.name.starts_with("Br")
+                && [op.field("t"), op.field("f")].into_iter().flatten().any(|t| t <= op.index as i64)
         })
         .count();
-    assert_eq!(backward, 3, "fill, sum and bump branch straight back: {ops:?}");
-    let count = |name: &str| ops.iter().filter(|(_, op, _)| *op == name).count();
-    assert_eq!(count("Or"), 1, "only j|2 is computed: {ops:?}");
-    assert_eq!(count("AddScaled"), 0, "every variable index fused into its access: {ops:?}");
-    for (op, off) in [("Load64Idx", 8), ("Load64Idx", 16), ("Load32Idx", 28)] {
+    let names = op_names(&ops);
+    assert_eq!(backward, 3, "fill, sum and bump branch straight back: {names:?}");
+    let count = |name: &str| names.iter().filter(|n| **n == name).count();
+    assert_eq!(count("Or"), 1, "only j|2 is computed: {names:?}");
+    assert_eq!(count("AddScaled"), 0, "every variable index fused into its access: {names:?}");
+    for (name, off) in [("Load64Idx", 8), ("Load64Idx", 16), ("Load32Idx", 28)] {
         assert!(
-            ops.iter().any(|(_, o, text)| *o == op && field(text, "off") == Some(off)),
-            "no {op} at offset {off}: {ops:?}"
+            ops.iter().any(|op| op.name == name && op.field("off") == Some(off)),
+            "no {name} at offset {off}: {names:?}"
         );
     }
 }
@@ -278,22 +288,8 @@ fn interpreted_loops_share_phi_registers_and_fold_index_sums_natively() {
 /// followed by a store to its address before its use stays a load.
 #[test]
 fn the_interpreter_reads_doubles_for_one_op_from_memory_natively() {
-    let out = std::process::Command::new(Artifacts::locate().kernel)
-        .args(["--no-jit", "--tiered-selftest"])
-        .env_clear()
-        .env("BF_INTERP_DUMP", "double_loads")
-        .output()
-        .expect("run build/kernel.elf");
-    let dump = String::from_utf8_lossy(&out.stderr);
-    println!("{dump}");
-    assert_eq!(out.status.code(), Some(0));
-    let ops: Vec<&str> = dump
-        .lines()
-        .skip_while(|l| !l.starts_with("== double_loads"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("=="))
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .collect();
+    let dumped = lowered("double_loads");
+    let ops = op_names(&dumped);
     for op in ["FSubDM", "FSubMD", "FMulDM", "FAddDM", "FMulAddDM", "FSubMM", "FSubToM", "FAddToM", "FMulAddToM"] {
         assert!(ops.contains(&op), "no {op} in double_loads: {ops:?}");
     }
@@ -305,22 +301,8 @@ fn the_interpreter_reads_doubles_for_one_op_from_memory_natively() {
 /// loads and the `FMulAddS` of the step whose loaded value is overwritten before use.
 #[test]
 fn the_interpreter_fuses_dot_product_steps_natively() {
-    let out = std::process::Command::new(Artifacts::locate().kernel)
-        .args(["--no-jit", "--tiered-selftest"])
-        .env_clear()
-        .env("BF_INTERP_DUMP", "dot")
-        .output()
-        .expect("run build/kernel.elf");
-    let dump = String::from_utf8_lossy(&out.stderr);
-    println!("{dump}");
-    assert_eq!(out.status.code(), Some(0));
-    let ops: Vec<&str> = dump
-        .lines()
-        .skip_while(|l| !l.starts_with("== dot"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("=="))
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .collect();
+    let dumped = lowered("dot");
+    let ops = op_names(&dumped);
     let count = |name: &str| ops.iter().filter(|op| **op == name).count();
     assert_eq!(count("FDotS"), 1, "the first step fused: {ops:?}");
     assert_eq!(count("Load32Idx") + count("Load32"), 3, "the second step's loads and the final one stay: {ops:?}");
