@@ -36,9 +36,6 @@ pub struct Profiling {
 }
 
 impl Profiling {
-    /// Nothing is counted.
-    pub const NONE: Profiling = Profiling { counters: std::ptr::null(), len: 0, check: |_| {}, now: || 0 };
-
     /// Counting into `counters` (indexed by [`Machine::prof_ids`]), with `check` asked
     /// at thresholds and `now` as the clock.
     ///

@@ -163,15 +163,16 @@ impl Function {
             let Some(tail) = self.return_tail(t as usize) else { continue };
             // The copy reads sources where the block reads destinations: no op of it
             // may write a source or destination, nor read one within a wider operand.
+            let moved: Vec<Reg> = moves.iter().flat_map(|&(d, a)| [d, a]).collect();
             let mut plain = true;
-            for op in &tail {
-                op.operands(|operand| match operand {
-                    Operand::Def(r, n) => {
-                        plain &=
-                            !moves.iter().any(|&(d, a)| (r.0..r.0 + n).contains(&d.0) || (r.0..r.0 + n).contains(&a.0))
+            for &op in &tail {
+                plain &= !writes_any(op, &moved);
+                op.operands(|operand| {
+                    if let Operand::Use(r, n) = operand
+                        && n > 1
+                    {
+                        plain &= !moves.iter().any(|&(d, _)| (r.0..r.0 + n).contains(&d.0));
                     }
-                    Operand::Use(r, n) if n > 1 => plain &= !moves.iter().any(|&(d, _)| (r.0..r.0 + n).contains(&d.0)),
-                    _ => {}
                 });
             }
             if !plain {
@@ -278,15 +279,10 @@ impl Function {
             // The ops defining `a` and `b`, found going back through `j`'s block.
             let (mut at_a, mut at_b) = (None, None);
             for k in (0..j).rev() {
-                let defines = |r: Reg| {
-                    let mut hit = false;
-                    self.code[k].operands(|o| hit |= matches!(o, Operand::Def(x, n) if (x.0..x.0 + n).contains(&r.0)));
-                    hit
-                };
-                if at_a.is_none() && defines(a) {
+                if at_a.is_none() && writes_any(self.code[k], &[a]) {
                     at_a = Some(k);
                 }
-                if at_b.is_none() && defines(b) {
+                if at_b.is_none() && writes_any(self.code[k], &[b]) {
                     at_b = Some(k);
                 }
                 if (at_a.is_some() && at_b.is_some()) || block_start[k] {
@@ -308,15 +304,9 @@ impl Function {
             // Nothing between the first load and the op may order the loads or change
             // what they read from.
             let first = ka.min(kb);
-            let clear = (first + 1..j).filter(|&k| k != ka && k != kb).all(|k| {
-                let op = self.code[k];
-                let mut changes = false;
-                op.operands(|o| {
-                    changes |=
-                        matches!(o, Operand::Def(r, n) if [x, y, i].iter().any(|v| (r.0..r.0 + n).contains(&v.0)))
-                });
-                !changes && !orders_loads(op) && !block_start[k]
-            });
+            let clear = (first + 1..j)
+                .filter(|&k| k != ka && k != kb)
+                .all(|k| !writes_any(self.code[k], &[x, y, i]) && !orders_loads(self.code[k]) && !block_start[k]);
             if clear {
                 self.code[j] = Op::FDotS { d, c, x, y, i, off };
                 removed[ka] = true;
@@ -404,6 +394,8 @@ impl Function {
     /// and the fused op, if that use is one it fuses into and comes before anything
     /// redefines an input.
     fn fusion_site(&self, i: usize, t: Reg, inputs: [Reg; 2], block_start: &[bool]) -> Option<(usize, Op)> {
+        // A load moves to its use: nothing it must stay before may lie between.
+        let load = matches!(self.code[i], Op::Load64 { .. });
         for (j, &op) in self.code.iter().enumerate().skip(i + 1) {
             if block_start[j] {
                 return None;
@@ -413,12 +405,11 @@ impl Function {
             }
             // Not the use it fuses into: stop at any use of `t`, at a redefinition of
             // an input and at the end of the block.
-            let load = matches!(self.code[i], Op::Load64 { .. });
-            let mut blocked = op.ends_block() || (load && orders_loads(op));
-            op.operands(|operand| match operand {
-                Operand::Use(r, n) => blocked |= (r.0..r.0 + n).contains(&t.0),
-                Operand::Def(r, n) => blocked |= inputs.iter().any(|x| (r.0..r.0 + n).contains(&x.0)),
-                _ => {}
+            let mut blocked = op.ends_block() || (load && orders_loads(op)) || writes_any(op, &inputs);
+            op.operands(|operand| {
+                if let Operand::Use(r, n) = operand {
+                    blocked |= (r.0..r.0 + n).contains(&t.0);
+                }
             });
             if blocked {
                 return None;
@@ -437,6 +428,17 @@ fn fusable_result(op: Op) -> Option<(Reg, [Reg; 2])> {
         Op::Load64 { d, a, .. } => Some((d, [a, a])),
         _ => None,
     }
+}
+
+/// Whether `op` writes any of `regs` (a register of a wider definition included).
+fn writes_any(op: Op, regs: &[Reg]) -> bool {
+    let mut hit = false;
+    op.operands(|operand| {
+        if let Operand::Def(r, n) = operand {
+            hit |= regs.iter().any(|x| (r.0..r.0 + n).contains(&x.0));
+        }
+    });
+    hit
 }
 
 /// Whether a load may not move past `op`: it may write memory (a store, a call), or

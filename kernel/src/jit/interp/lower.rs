@@ -96,7 +96,6 @@ fn no_op_cast_source(inst: Instruction<'_>) -> Option<Value<'_>> {
     register_of_its_own.then_some(source)
 }
 
-/// The error for `function`'s instruction `inst`.
 /// A variable GEP index with its scale and its sign-extension shift (64 − its width).
 type IndexTerm<'m> = (Value<'m>, i64, u8);
 
@@ -116,6 +115,7 @@ fn index_sum(idx: Value<'_>) -> Option<(Value<'_>, i64)> {
     Some((inst.operand(0), c.const_int_zext()? as i64))
 }
 
+/// The error for `function`'s instruction `inst`.
 fn instruction_error(function: &str, inst: Value<'_>, reason: String) -> LowerError {
     LowerError::Instruction { function: function.to_string(), instruction: text_of(inst), reason }
 }
