@@ -57,6 +57,19 @@ impl<'m> Builder<'m> {
         self.positioned = true;
     }
 
+    /// Moves `inst` from where it is to the builder's position (within its function:
+    /// what it uses must still come before it, which the verifier checks).
+    pub fn move_here(&mut self, inst: Instruction<'m>) {
+        self.ready();
+        let raw = self.check(inst.as_value());
+        // SAFETY: a live instruction of this context and a positioned builder; the
+        // instruction is unlinked from its block (not deleted) and linked in again here.
+        unsafe {
+            LLVMInstructionRemoveFromParent(raw);
+            LLVMInsertIntoBuilder(self.raw, raw);
+        }
+    }
+
     /// `load ty, ptr p`.
     pub fn load(&mut self, ty: Type<'m>, p: Value<'m>) -> Value<'m> {
         self.ready();

@@ -350,6 +350,18 @@ impl<'m> Function<'m> {
         }
     }
 
+    /// Inserts an empty basic block before its entry block, which it becomes (the old
+    /// entry then is an ordinary block). `None` for a declaration (no entry block).
+    pub fn prepend_basic_block(self, name: &str) -> Option<BasicBlock<'m>> {
+        let entry = self.entry_block()?;
+        let name = std::ffi::CString::new(name).unwrap_or_default();
+        // SAFETY: a function's live entry block; the new block is created in its context.
+        unsafe {
+            let ctx = LLVMGetTypeContext(LLVMTypeOf(self.raw));
+            BasicBlock::from_raw(LLVMInsertBasicBlockInContext(ctx, entry.raw, name.as_ptr()))
+        }
+    }
+
     /// Its calling convention.
     pub fn call_conv(self) -> u32 {
         // SAFETY: a function.

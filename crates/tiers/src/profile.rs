@@ -39,8 +39,9 @@ impl Heat {
 ///
 /// Per call the fast path counts the call, compares the count with
 /// `check_at_calls` and starts the clock only if no activation of the function is
-/// running (recursion is timed once); the caller keeps whether it started the clock
-/// (`outer`, a register in compiled code) and stops it on return. The policy is asked
+/// running (recursion is timed once); the activation that started it stops it on
+/// return (in compiled code the outermost activation runs out of line, in a wrapper
+/// that starts and stops the clock around the call: `jit::rewrite`). The policy is asked
 /// only when `check_at_calls` is reached: at the first call, at the call count that
 /// crosses the next threshold, and after an outermost activation pushed `cycles` over
 /// `check_at_cycles` (which sets `check_at_calls` to 0). Asking re-arms both

@@ -6,7 +6,7 @@
 //! * [`rewrite`]: the tier-1 module — a **slot** per defined function (a global `ptr`
 //!   named `bf.slot.<function>`, initially the function itself), every call to a
 //!   defined function through its slot, and the profiling fast path ([`ProfilePath`])
-//!   in line on entry and before each return — or the top-tier module of one function;
+//!   in line on entry — or the top-tier module of one function;
 //! * [`trampoline`]: a tier-1 function replaced by a jump through its own slot, which
 //!   starts at its tier-0 stub;
 //! * [`isolate`]: the module that compiles one function alone at a middle tier.
@@ -143,128 +143,218 @@ pub fn rewrite_with(m: &Module, keep: Option<(&str, &str, u64)>, hooks: bool) ->
         slots.insert(f.as_value(), slot);
     }
     // 3. Calls through slots, and the profiling fast path in line.
-    let profile = hooks.then(|| ProfilePath::build(m, counters));
-    for (id, &f) in defs.iter().enumerate() {
-        let mut entry = None;
-        for (i, bb) in f.basic_blocks().into_iter().enumerate() {
-            let insts: Vec<_> = bb.instructions().collect();
-            if i == 0
-                && let (Some(profile), Some(&first)) = (&profile, insts.first())
-            {
-                builder.position_before(first);
-                entry = Some(profile.enter(&mut builder, id as u32));
-            }
-            for inst in insts {
-                match inst.opcode() {
-                    Opcode::LLVMCall => {
-                        if let Some(&slot) = inst.called_value().and_then(|callee| slots.get(&callee)) {
-                            builder.position_before(inst);
-                            let target = builder.load(ptr_ty, slot.as_value());
-                            inst.set_operand(inst.num_operands() - 1, target);
-                        }
-                    }
-                    Opcode::LLVMRet => {
-                        if let (Some(profile), Some(entry)) = (&profile, entry) {
-                            builder.position_before(inst);
-                            profile.exit(&mut builder, entry);
-                        }
-                    }
-                    _ => {}
+    for &f in &defs {
+        for bb in f.basic_blocks() {
+            for inst in bb.instructions() {
+                if inst.opcode() == Opcode::LLVMCall
+                    && let Some(&slot) = inst.called_value().and_then(|callee| slots.get(&callee))
+                {
+                    builder.position_before(inst);
+                    let target = builder.load(ptr_ty, slot.as_value());
+                    inst.set_operand(inst.num_operands() - 1, target);
                 }
             }
+        }
+    }
+    if hooks {
+        let profile = ProfilePath::new(m, counters);
+        for (id, &f) in defs.iter().enumerate() {
+            profile.instrument(f, id as u32, slots[&f.as_value()]);
         }
     }
     names
 }
 
-/// The name prefix of the profiling fast path's helper functions ([`ProfilePath`]):
-/// internal, always inlined, not functions of the app (they have no id and no slot).
-pub const PROFILE_HELPER_PREFIX: &str = "bf.prof.";
-
-/// The profiling fast path, emitted in line in every profiled function: two internal
-/// `alwaysinline` helpers the rewritten functions call on entry and before each
-/// return, which do what `bf_tiers::Counters::{count_call, due, start, stop}` do, on
-/// the function's counters (`bf.counters` + id × `layout::SIZE`: the symbol, through the
-/// GOT, plus a constant offset):
-///
-/// * `bf.prof.enter(ptr c, i32 id) -> i64`: counts the call; if the count reached
-///   `check_at_calls`, calls the kernel's `bf_prof_check(id)` (cold: the policy, a
-///   promotion, re-arming); if no activation of the function is running, marks it
-///   running and, when the activation is timed (`bf_tiers::Activation::of_call`),
-///   starts the clock (`llvm.readcyclecounter`, i.e. `rdtsc`). Returns the
-///   activation (`bf_tiers::Activation`: 0 inner, else `weight << 1 | 1`);
-/// * `bf.prof.exit(ptr c, i64 activation)`: for the outermost activation, marks the
-///   function idle; for a timed one, adds its cycles times its weight and, if the
-///   cycles reached `check_at_cycles`, has the next call ask the policy.
-///
-/// A call that promotes nothing costs a few loads and stores and well-predicted
-/// branches; `rdtsc` runs only in timed outermost activations.
-struct ProfilePath<'m> {
-    context: bf_llvm::Context<'m>,
-    counters: bf_llvm::GlobalVariable<'m>,
-    enter: Function<'m>,
-    exit: Function<'m>,
+/// Deletes the profiling fast path's helper functions ([`PROFILE_HELPER_PREFIX`]) that
+/// nothing calls any more: those of functions [`trampoline`] or [`isolate`] replaced.
+pub fn drop_unused_profile_helpers(m: &Module) {
+    for f in m.functions() {
+        if f.name().starts_with(PROFILE_HELPER_PREFIX) && f.as_value().users().is_empty() {
+            // SAFETY: nothing uses `f`, and no handle to it is kept.
+            unsafe { f.delete() };
+        }
+    }
 }
 
-/// What [`ProfilePath::enter`] left for the function's returns: its counters' address
-/// and its activation.
-#[derive(Clone, Copy)]
-struct Entered<'m> {
-    counters: bf_llvm::Value<'m>,
-    activation: bf_llvm::Value<'m>,
+/// The name prefix of the profiling fast path's out-of-line parts ([`ProfilePath`]):
+/// internal functions, not functions of the app (they have no id and no slot).
+pub const PROFILE_HELPER_PREFIX: &str = "bf.prof.";
+
+/// The profiling fast path: what `bf_tiers::Counters::{count_call, due, start, stop}` do,
+/// on function `id`'s counters (`bf.counters` + id × `layout::SIZE`: the symbol, through
+/// the GOT, plus a constant offset). In line, a new entry block of the function:
+///
+/// ```text
+/// calls += 1
+/// if calls >= check_at_calls: musttail bf.prof.recheck.<id>(args…)   (cold)
+/// if running == 0:            musttail bf.prof.outer.<id>(args…)
+/// …the function's own body, unchanged…
+/// ```
+///
+/// Everything else is out of line, in two internal functions of the function's own
+/// type that the entry block jumps to (`musttail`: the arguments are passed on as they
+/// came, and the function's own frame is not set up first):
+///
+/// * `bf.prof.recheck.<id>`: calls the kernel's `bf_prof_check(id)` (the policy, a
+///   promotion, re-arming), takes the call back out of the count and calls the
+///   function again through its slot — so the call that promotes already runs in the
+///   new tier. If the count is still due after `bf_prof_check` (it re-arms above the
+///   count unless it promoted, or has no counters for `id`), the next call asks again
+///   instead of this one: the call always goes on;
+/// * `bf.prof.outer.<id>`: the outermost activation (no other of the function
+///   running): takes the call back out of the count, marks the function running, starts
+///   the clock when the activation is timed (`bf_tiers::Activation::of_call`,
+///   `llvm.readcyclecounter`), calls the function again through its slot (where it is
+///   an inner activation and runs its body), then marks it idle and, if timed, adds its
+///   cycles times its weight and, when the cycles reached `check_at_calls`, has the
+///   next call ask the policy.
+///
+/// An inner activation therefore costs the count, two compares and nothing at its
+/// returns: no register holds an activation across the body, and a path through the
+/// function that calls nothing needs no stack frame (measured: fib's leaves). A
+/// variadic function (`musttail` cannot pass its arguments on) counts and asks the
+/// policy in line and is never timed.
+struct ProfilePath<'m> {
+    module: &'m Module,
+    counters: bf_llvm::GlobalVariable<'m>,
+    check: Function<'m>,
+    clock: Function<'m>,
 }
 
 impl<'m> ProfilePath<'m> {
-    /// Adds the helpers to `m`, over its `bf.counters` global `counters`.
-    fn build(m: &'m Module, counters: bf_llvm::GlobalVariable<'m>) -> ProfilePath<'m> {
-        use bf_llvm::IntPredicate::{LLVMIntEQ, LLVMIntNE, LLVMIntUGE, LLVMIntUGT, LLVMIntULE};
-        use bf_tiers::profile::{Activation, TIMED_EVERY, layout};
+    /// Declares what the fast path calls in `m`, whose `bf.counters` global is `counters`.
+    fn new(m: &'m Module, counters: bf_llvm::GlobalVariable<'m>) -> ProfilePath<'m> {
         let ctx = m.context();
-        let (ptr_ty, i64_ty, i32_ty, void_ty) = (ctx.ptr_type(), ctx.i64_type(), ctx.i32_type(), ctx.void_type());
-        let int = |v: u64| ctx.const_int(i64_ty, v);
-        let clock_ty = ctx.function_type(i64_ty, &[], false);
+        let clock_ty = ctx.function_type(ctx.i64_type(), &[], false);
         let clock =
             m.function("llvm.readcyclecounter").unwrap_or_else(|| m.add_function("llvm.readcyclecounter", clock_ty));
-        let check_ty = ctx.function_type(void_ty, &[i32_ty], false);
-        let check = m.add_function("bf_prof_check", check_ty);
+        let check_ty = ctx.function_type(ctx.void_type(), &[ctx.i32_type()], false);
+        let check = m.function("bf_prof_check").unwrap_or_else(|| m.add_function("bf_prof_check", check_ty));
         check.add_enum_attribute(bf_llvm::attribute_kind("cold"));
-        let helper = |name: &str, ret, params: &[bf_llvm::Type<'m>]| {
-            let f = m.add_function(&format!("{PROFILE_HELPER_PREFIX}{name}"), ctx.function_type(ret, params, false));
-            f.set_linkage(Linkage::LLVMInternalLinkage);
-            f.add_enum_attribute(bf_llvm::attribute_kind("alwaysinline"));
-            f
-        };
-        let mut b = Builder::new(ctx);
-        let field = |b: &mut Builder<'m>, c, offset: usize| b.byte_offset(c, int(offset as u64));
-        // `counter += by` at its offset in the counters `c`, and whether the new value
-        // reached the limit at `limit` (what `Counters::count_call`/`due` and the
-        // cycle check of `Counters::stop` do).
-        let bump_and_check = |b: &mut Builder<'m>, c, (counter, by): (usize, bf_llvm::Value<'m>), limit: usize| {
-            let at = field(b, c, counter);
-            let old = b.load(i64_ty, at);
-            let new = b.add(old, by);
-            b.store(new, at);
-            let limit = field(b, c, limit);
-            let limit = b.load(i64_ty, limit);
-            (new, b.icmp(LLVMIntUGE, new, limit))
-        };
+        ProfilePath { module: m, counters, check, clock }
+    }
 
-        let enter = helper("enter", i64_ty, &[ptr_ty, i32_ty]);
-        let (c, id) = (enter.param(0), enter.param(1));
-        let [entry, ask, clock_block, start, time, done] =
-            ["entry", "ask", "clock", "start", "time", "done"].map(|n| enter.append_basic_block(n));
+    /// The address of field `offset` (`bf_tiers::profile::layout`) of function `id`'s
+    /// counters.
+    fn field(&self, b: &mut Builder<'m>, id: u32, offset: usize) -> bf_llvm::Value<'m> {
+        let ctx = self.module.context();
+        let at = id as u64 * bf_tiers::profile::layout::SIZE as u64 + offset as u64;
+        b.byte_offset(self.counters.as_value(), ctx.const_int(ctx.i64_type(), at))
+    }
+
+    /// `counter += by` for function `id`; returns the new value.
+    fn bump(&self, b: &mut Builder<'m>, id: u32, counter: usize, by: bf_llvm::Value<'m>) -> bf_llvm::Value<'m> {
+        let i64_ty = self.module.context().i64_type();
+        let at = self.field(b, id, counter);
+        let old = b.load(i64_ty, at);
+        let new = b.add(old, by);
+        b.store(new, at);
+        new
+    }
+
+    /// Gives `f` (function `id`, called through `slot`) the fast path.
+    fn instrument(&self, f: Function<'m>, id: u32, slot: bf_llvm::GlobalVariable<'m>) {
+        use bf_llvm::IntPredicate::{LLVMIntEQ, LLVMIntUGE};
+        use bf_tiers::profile::layout;
+        let ctx = self.module.context();
+        let (i64_ty, i32_ty) = (ctx.i64_type(), ctx.i32_type());
+        let Some(body) = f.entry_block() else { return };
+        let entry = f.prepend_basic_block("bf.count").expect("a defined function has an entry block");
+        let mut b = Builder::new(ctx);
         b.position_at_end(entry);
-        let (calls, due) = bump_and_check(&mut b, c, (layout::CALLS, int(1)), layout::CHECK_AT_CALLS);
-        b.cond_br(due, ask, clock_block);
-        b.position_at_end(ask);
-        b.call(check_ty, check.as_value(), &[id]);
-        b.br(clock_block);
-        b.position_at_end(clock_block);
-        let running_at = field(&mut b, c, layout::RUNNING);
-        let running = b.load(i64_ty, running_at);
-        let outer = b.icmp(LLVMIntEQ, running, int(0));
-        b.cond_br(outer, start, done);
-        b.position_at_end(start);
+        // The body's fixed-size allocas stay in the entry block (static stack slots).
+        for inst in body.instructions().collect::<Vec<_>>() {
+            if inst.opcode() == Opcode::LLVMAlloca && inst.operand(0).const_int_zext().is_some() {
+                b.move_here(inst);
+            }
+        }
+        let calls = self.bump(&mut b, id, layout::CALLS, ctx.const_int(i64_ty, 1));
+        let limit = self.field(&mut b, id, layout::CHECK_AT_CALLS);
+        let limit = b.load(i64_ty, limit);
+        let due = b.icmp(LLVMIntUGE, calls, limit);
+        let ask = f.append_basic_block("bf.ask");
+        if f.function_type().is_var_arg() {
+            b.cond_br(due, ask, body);
+            b.position_at_end(ask);
+            b.call(self.check.function_type(), self.check.as_value(), &[ctx.const_int(i32_ty, id as u64)]);
+            b.br(body);
+            return;
+        }
+        let idle_check = f.append_basic_block("bf.running");
+        let outer = f.append_basic_block("bf.outer");
+        b.cond_br(due, ask, idle_check);
+        b.position_at_end(idle_check);
+        let running = self.field(&mut b, id, layout::RUNNING);
+        let running = b.load(i64_ty, running);
+        let idle = b.icmp(LLVMIntEQ, running, ctx.const_int(i64_ty, 0));
+        b.cond_br(idle, outer, body);
+        for (block, thunk) in [(ask, self.recheck(f, id, slot)), (outer, self.outer(f, id, slot))] {
+            b.position_at_end(block);
+            forward(&mut b, f, f, thunk.as_value(), true);
+        }
+    }
+
+    /// A new internal function of `f`'s type, calling convention and parameter and
+    /// return attributes, named `bf.prof.<kind>.<id>`, with its entry block.
+    fn thunk(&self, f: Function<'m>, kind: &str, id: u32) -> Function<'m> {
+        let t = self.module.add_function(&format!("{PROFILE_HELPER_PREFIX}{kind}.{id}"), f.function_type());
+        t.set_linkage(Linkage::LLVMInternalLinkage);
+        t.set_call_conv(f.call_conv());
+        for idx in attribute_indices(f).into_iter().filter(|&i| i != AttributeIndex::Function) {
+            for a in f.attributes(idx) {
+                t.add_attribute(idx, a);
+            }
+        }
+        t.add_enum_attribute(bf_llvm::attribute_kind("noinline"));
+        t.append_basic_block("entry");
+        t
+    }
+
+    /// `bf.prof.recheck.<id>` (see [`ProfilePath`]).
+    fn recheck(&self, f: Function<'m>, id: u32, slot: bf_llvm::GlobalVariable<'m>) -> Function<'m> {
+        use bf_llvm::IntPredicate::LLVMIntUGE;
+        use bf_tiers::profile::layout;
+        let ctx = self.module.context();
+        let t = self.thunk(f, "recheck", id);
+        t.add_enum_attribute(bf_llvm::attribute_kind("cold"));
+        let mut b = Builder::new(ctx);
+        b.position_at_end(t.entry_block().expect("the thunk's entry"));
+        b.call(self.check.function_type(), self.check.as_value(), &[ctx.const_int(ctx.i32_type(), id as u64)]);
+        // Where `bf_prof_check` left the count due (no counters registered for `id`,
+        // or a promotion whose next threshold the count has already reached), the
+        // policy is asked again at the next call rather than by the call it runs now.
+        let i64_ty = ctx.i64_type();
+        let calls = self.field(&mut b, id, layout::CALLS);
+        let calls = b.load(i64_ty, calls);
+        let limit_at = self.field(&mut b, id, layout::CHECK_AT_CALLS);
+        let limit = b.load(i64_ty, limit_at);
+        let still_due = b.icmp(LLVMIntUGE, calls, limit);
+        let next_call = b.add(calls, ctx.const_int(i64_ty, 1));
+        let limit = b.select(still_due, next_call, limit);
+        b.store(limit, limit_at);
+        self.bump(&mut b, id, layout::CALLS, ctx.const_int(i64_ty, u64::MAX));
+        let target = b.load(ctx.ptr_type(), slot.as_value());
+        forward(&mut b, f, t, target, true);
+        t
+    }
+
+    /// `bf.prof.outer.<id>` (see [`ProfilePath`]).
+    fn outer(&self, f: Function<'m>, id: u32, slot: bf_llvm::GlobalVariable<'m>) -> Function<'m> {
+        use bf_llvm::IntPredicate::{LLVMIntEQ, LLVMIntUGE, LLVMIntUGT, LLVMIntULE};
+        use bf_tiers::profile::{Activation, TIMED_EVERY, layout};
+        let ctx = self.module.context();
+        let i64_ty = ctx.i64_type();
+        let int = |v: u64| ctx.const_int(i64_ty, v);
+        let t = self.thunk(f, "outer", id);
+        let [start, call, stop, flag, done] =
+            ["start", "call", "stop", "flag", "done"].map(|n| t.append_basic_block(n));
+        let mut b = Builder::new(ctx);
+        b.position_at_end(t.entry_block().expect("the thunk's entry"));
+        let calls_at = self.field(&mut b, id, layout::CALLS);
+        let calls = b.load(i64_ty, calls_at);
+        let uncounted = b.sub(calls, int(1));
+        b.store(uncounted, calls_at);
+        let running_at = self.field(&mut b, id, layout::RUNNING);
         b.store(int(1), running_at);
         // Activation::of_call(calls), for an outermost activation.
         let early = b.icmp(LLVMIntULE, calls, int(TIMED_EVERY));
@@ -272,64 +362,76 @@ impl<'m> ProfilePath<'m> {
         let sampled = b.icmp(LLVMIntEQ, phase, int(0));
         let later =
             b.select(sampled, int(Activation::of_call(TIMED_EVERY * 2).0), int(Activation::of_call(TIMED_EVERY + 1).0));
-        let outermost = b.select(early, int(Activation::of_call(1).0), later);
-        let timed = b.icmp(LLVMIntUGT, outermost, int(1));
-        b.cond_br(timed, time, done);
-        b.position_at_end(time);
-        let now = b.call(clock_ty, clock.as_value(), &[]);
-        let entered_at = field(&mut b, c, layout::ENTERED_AT);
-        b.store(now.as_value(), entered_at);
-        b.br(done);
-        b.position_at_end(done);
-        let activation =
-            b.phi(i64_ty, &[(int(Activation::INNER.0), clock_block), (outermost, start), (outermost, time)]);
-        b.ret(activation);
-
-        let exit = helper("exit", void_ty, &[ptr_ty, i64_ty]);
-        let (c, activation) = (exit.param(0), exit.param(1));
-        let [entry, outer_block, stop, flag, done] =
-            ["entry", "outer", "stop", "flag", "done"].map(|n| exit.append_basic_block(n));
-        b.position_at_end(entry);
-        let outer = b.icmp(LLVMIntNE, activation, int(Activation::INNER.0));
-        b.cond_br(outer, outer_block, done);
-        b.position_at_end(outer_block);
-        let running_at = field(&mut b, c, layout::RUNNING);
-        b.store(int(0), running_at);
+        let activation = b.select(early, int(Activation::of_call(1).0), later);
         let timed = b.icmp(LLVMIntUGT, activation, int(1));
+        b.cond_br(timed, start, call);
+        b.position_at_end(start);
+        let clock_ty = self.clock.function_type();
+        let now = b.call(clock_ty, self.clock.as_value(), &[]);
+        let entered_at = self.field(&mut b, id, layout::ENTERED_AT);
+        b.store(now.as_value(), entered_at);
+        b.br(call);
+        b.position_at_end(call);
+        let target = b.load(ctx.ptr_type(), slot.as_value());
+        let result = forward_call(&mut b, f, t, target);
+        b.store(int(0), running_at);
         b.cond_br(timed, stop, done);
         b.position_at_end(stop);
-        let now = b.call(clock_ty, clock.as_value(), &[]);
-        let entered_at = field(&mut b, c, layout::ENTERED_AT);
+        let now = b.call(clock_ty, self.clock.as_value(), &[]);
+        let entered_at = self.field(&mut b, id, layout::ENTERED_AT);
         let entered_at = b.load(i64_ty, entered_at);
         let spent = b.sub(now.as_value(), entered_at);
         let weight = b.lshr(activation, int(1));
         let spent = b.mul(spent, weight);
-        let (_, over) = bump_and_check(&mut b, c, (layout::CYCLES, spent), layout::CHECK_AT_CYCLES);
+        let cycles = self.bump(&mut b, id, layout::CYCLES, spent);
+        let limit = self.field(&mut b, id, layout::CHECK_AT_CYCLES);
+        let limit = b.load(i64_ty, limit);
+        let over = b.icmp(LLVMIntUGE, cycles, limit);
         b.cond_br(over, flag, done);
         b.position_at_end(flag);
-        let check_calls_at = field(&mut b, c, layout::CHECK_AT_CALLS);
+        let check_calls_at = self.field(&mut b, id, layout::CHECK_AT_CALLS);
         b.store(int(0), check_calls_at);
         b.br(done);
         b.position_at_end(done);
+        if f.function_type().return_type().kind() == TypeKind::LLVMVoidTypeKind {
+            b.ret_void();
+        } else {
+            b.ret(result.as_value());
+        }
+        t
+    }
+}
+
+/// At the builder's position: a call of `callee` (of `f`'s type, calling convention and
+/// parameter and return attributes) with `from`'s parameters.
+fn forward_call<'m>(
+    b: &mut Builder<'m>,
+    f: Function<'m>,
+    from: Function<'m>,
+    callee: bf_llvm::Value<'m>,
+) -> bf_llvm::Instruction<'m> {
+    let args: Vec<_> = (0..from.param_count()).map(|i| from.param(i)).collect();
+    let call = b.call(f.function_type(), callee, &args);
+    call.set_call_conv(f.call_conv());
+    for idx in attribute_indices(f).into_iter().filter(|&i| i != AttributeIndex::Function) {
+        for a in f.attributes(idx) {
+            call.add_call_site_attribute(idx, a);
+        }
+    }
+    call
+}
+
+/// At the builder's position: `return callee(from's parameters…)`, the call as
+/// [`forward_call`] makes it, `musttail` if asked.
+fn forward<'m>(b: &mut Builder<'m>, f: Function<'m>, from: Function<'m>, callee: bf_llvm::Value<'m>, musttail: bool) {
+    let call = forward_call(b, f, from, callee);
+    if musttail {
+        call.set_musttail();
+    }
+    if f.function_type().return_type().kind() == TypeKind::LLVMVoidTypeKind {
         b.ret_void();
-
-        ProfilePath { context: ctx, counters, enter, exit }
-    }
-
-    /// At the builder's position (a profiled function's first instruction): the call of
-    /// function `id`'s entry helper.
-    fn enter(&self, b: &mut Builder<'m>, id: u32) -> Entered<'m> {
-        let ctx = self.context;
-        let offset = id as u64 * bf_tiers::profile::layout::SIZE as u64;
-        let counters = b.byte_offset(self.counters.as_value(), ctx.const_int(ctx.i64_type(), offset));
-        let id = ctx.const_int(ctx.i32_type(), id as u64);
-        let activation = b.call(self.enter.function_type(), self.enter.as_value(), &[counters, id]).as_value();
-        Entered { counters, activation }
-    }
-
-    /// At the builder's position (before a `ret`): the call of the exit helper.
-    fn exit(&self, b: &mut Builder<'m>, entered: Entered<'m>) {
-        b.call(self.exit.function_type(), self.exit.as_value(), &[entered.counters, entered.activation]);
+    } else {
+        b.ret(call.as_value());
     }
 }
 
@@ -418,4 +520,5 @@ pub fn isolate(m: &Module, name: &str, suffix: &str) {
             unsafe { replace_function(m, f, false) };
         }
     }
+    drop_unused_profile_helpers(m);
 }

@@ -13,9 +13,10 @@
 //!   a function makes a new copy and stores its address in the slot, so every later
 //!   call — from any caller, while the app runs — reaches the new code, and frames
 //!   already running finish in the old one;
-//! * every defined function runs the profiling fast path in line on entry and before
-//!   each return (`rewrite::ProfilePath`): call counts and (outermost-activation)
-//!   cycles per function ([`Counters`]), readable while the app runs;
+//! * every defined function runs the profiling fast path in line on entry
+//!   (`rewrite::ProfilePath`; its outermost activations and the policy's checks go
+//!   out of line): call counts and (outermost-activation) cycles per function
+//!   ([`Counters`]), readable while the app runs;
 //! * everything gets a unique external name, so a later module can refer to the
 //!   load-time module's globals and slots by name.
 //!
@@ -37,7 +38,7 @@ use bf_tiers::{CompileSteps, Counters, FunctionReport, LivePolicy, MAX_TIERS, Pr
 
 use bf_snapshot::{FunctionRecord, Key, Object, Snapshot};
 
-use super::rewrite::{COUNTERS_GLOBAL, isolate, rewrite, rewrite_with, trampoline};
+use super::rewrite::{COUNTERS_GLOBAL, drop_unused_profile_helpers, isolate, rewrite, rewrite_with, trampoline};
 use super::{Compiler, HostSymbol, Jit, JitError, Module, OptLevel, host_module};
 use crate::arch::x86_64::tsc;
 
@@ -566,6 +567,7 @@ impl TieredApp {
                     // (The glue module defines the stub.)
                     trampoline(module.ir(), n);
                 }
+                drop_unused_profile_helpers(module.ir());
                 compiler.optimise(&mut module, level)?;
                 let mut objects = vec![
                     Object { name: "host".into(), bytes: host },
