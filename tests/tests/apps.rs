@@ -13,8 +13,9 @@ use bareflow_tests::{
 fn result_lines(tier: &str) -> usize {
     match tier {
         "tiered" => 4,
-        // Five runs with the profiling hooks and five without (`suite::OVERHEAD_RUNS`).
-        "profiled" => 10,
+        // Five runs with the profiling fast path, five with the call count alone and five
+        // without profiling (`suite::OVERHEAD_RUNS`).
+        "profiled" => 15,
         _ => 1,
     }
 }
@@ -58,6 +59,10 @@ fn assert_suite(out: &str, metric: impl Fn(&str) -> Option<f64>, tiers: &[&str])
         assert_summary(out, &metric, app, tiers);
         if tiers.contains(&"profiled") {
             assert!(metric(&format!("app.{app}.profile_overhead_pct")).is_some(), "{app}: profiling overhead measured");
+            assert!(
+                metric(&format!("app.{app}.count_overhead_pct")).is_some(),
+                "{app}: the call count's own overhead measured"
+            );
             assert!(
                 metric(&format!("app.{app}.profile_overhead_spread_pct")).is_some_and(|s| s >= 0.0),
                 "{app}: the spread of its runs is reported"

@@ -83,13 +83,25 @@ pub const COUNTERS_GLOBAL: &str = "bf.counters";
 /// [`COUNTERS_GLOBAL`]); with `None`, the load-time module (which defines
 /// [`COUNTERS_GLOBAL`]).
 pub fn rewrite(m: &Module, keep: Option<(&str, &str, u64)>) -> Vec<String> {
-    rewrite_with(m, keep, true)
+    rewrite_with(m, keep, Profiling::Full)
 }
 
-/// As [`rewrite`]; with `hooks` false the load-time module gets its slots and names but
-/// no profiling fast path ([`ProfilePath`]): the same module without its profiling,
-/// which what profiling costs is measured against.
-pub fn rewrite_with(m: &Module, keep: Option<(&str, &str, u64)>, hooks: bool) -> Vec<String> {
+/// What the load-time module's functions do for the profile ([`rewrite_with`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profiling {
+    /// The profiling fast path ([`ProfilePath`]): what code in a tier below the top runs.
+    Full,
+    /// Only `calls += 1` on entry: what top-tier code runs (there is no tier above it to
+    /// ask the policy about).
+    CallsOnly,
+    /// Nothing: the same module without its profiling, which what profiling costs is
+    /// measured against.
+    Off,
+}
+
+/// As [`rewrite`], with the load-time module's functions profiled as `profiling` says
+/// (slots and names alike in every case).
+pub fn rewrite_with(m: &Module, keep: Option<(&str, &str, u64)>, profiling: Profiling) -> Vec<String> {
     let ctx = m.context();
     let ptr_ty = ctx.ptr_type();
     // 1. Unique external names for globals and defined functions.
@@ -110,18 +122,12 @@ pub fn rewrite_with(m: &Module, keep: Option<(&str, &str, u64)>, hooks: bool) ->
         // what only it reaches (the formatting code behind a bounds check) is
         // optimised and compiled again. That code was most of a small function's
         // promotion.
-        let i64_ty = ctx.i64_type();
         let counters = m.add_global(ptr_ty, COUNTERS_GLOBAL);
         let rare = [bf_llvm::attribute_kind("cold"), bf_llvm::attribute_kind("noreturn")];
         for (&f, name) in defs.iter().zip(&names) {
             if name == keep {
                 f.set_name(&format!("{name}.{suffix}"));
-                let first = f.entry_block().and_then(|b| b.first_instruction()).expect("a defined function's entry");
-                builder.position_before(first);
-                let at = builder.byte_offset(counters.as_value(), ctx.const_int(i64_ty, offset));
-                let old = builder.load(i64_ty, at);
-                let new = builder.add(old, ctx.const_int(i64_ty, 1));
-                builder.store(new, at);
+                count_calls(&mut builder, m, f, counters.as_value(), offset);
             } else if rare.iter().any(|&kind| f.has_enum_attribute(AttributeIndex::Function, kind)) {
                 // SAFETY: `f` is not used after this (`defs` is not read again).
                 unsafe { replace_function(m, f, true) };
@@ -156,13 +162,35 @@ pub fn rewrite_with(m: &Module, keep: Option<(&str, &str, u64)>, hooks: bool) ->
             }
         }
     }
-    if hooks {
-        let profile = ProfilePath::new(m, counters);
-        for (id, &f) in defs.iter().enumerate() {
-            profile.instrument(f, id as u32, slots[&f.as_value()]);
+    match profiling {
+        Profiling::Full => {
+            let profile = ProfilePath::new(m, counters);
+            for (id, &f) in defs.iter().enumerate() {
+                profile.instrument(f, id as u32, slots[&f.as_value()]);
+            }
         }
+        Profiling::CallsOnly => {
+            for (id, &f) in defs.iter().enumerate() {
+                let offset = (id * bf_tiers::profile::layout::SIZE + bf_tiers::profile::layout::CALLS) as u64;
+                count_calls(&mut builder, m, f, counters.as_value(), offset);
+            }
+        }
+        Profiling::Off => {}
     }
     names
+}
+
+/// `calls += 1` on entry to `f`, for the `u64` at byte `offset` of the counters at
+/// `counters`: what top-tier code does for the profile.
+fn count_calls<'m>(b: &mut Builder<'m>, m: &'m Module, f: Function<'m>, counters: bf_llvm::Value<'m>, offset: u64) {
+    let ctx = m.context();
+    let i64_ty = ctx.i64_type();
+    let first = f.entry_block().and_then(|b| b.first_instruction()).expect("a defined function's entry");
+    b.position_before(first);
+    let at = b.byte_offset(counters, ctx.const_int(i64_ty, offset));
+    let old = b.load(i64_ty, at);
+    let new = b.add(old, ctx.const_int(i64_ty, 1));
+    b.store(new, at);
 }
 
 /// Deletes the profiling fast path's helper functions ([`PROFILE_HELPER_PREFIX`]) that

@@ -16,6 +16,7 @@ use super::host::{AppRun, abi_symbols, engine_log, run_native};
 use super::persist::Lineage;
 use super::program::Entry;
 use super::program::runtime::{self, RunReport};
+use super::rewrite::Profiling;
 use super::tiered::TieredApp;
 use super::{Compiler, CpuTarget, HostSymbol, Jit, JitError, Module, OptLevel};
 
@@ -268,24 +269,28 @@ pub const OVERHEAD_RUNS: usize = 5;
 
 /// What profiling costs one app ([`profile_overhead`]).
 struct Overhead {
-    /// Median cycles with the hooks over the median without, minus one, in percent.
+    /// Median cycles with the profiling fast path over the median without profiling,
+    /// minus one, in percent.
     pct: f64,
-    /// The larger of the two builds' spreads: (slowest − fastest run) / median, in
+    /// The same for the call count alone (what top-tier code does).
+    calls_only_pct: f64,
+    /// The largest of the builds' spreads: (slowest − fastest run) / median, in
     /// percent — how far apart single runs are, against which `pct` is read.
     spread_pct: f64,
 }
 
 /// Loads the rewritten module of `name` (every symbol named, every call through its
-/// slot) at the top tier's level and never promotes it, once with the profiling hooks
-/// and once without, and runs each build [`OVERHEAD_RUNS`] times: only the hooks
-/// differ between the two.
+/// slot) at the top tier's level and never promotes it, with the profiling fast path,
+/// with the call count alone and without profiling ([`Profiling`]), and runs each
+/// build [`OVERHEAD_RUNS`] times: only the profiling differs between them.
 fn profile_overhead(name: &str, bitcode: &[u8]) -> Result<Overhead, JitError> {
     let level = top_compiled_level().unwrap_or(OptLevel::O3);
-    let mut medians = [0.0; 2];
+    let builds = [Profiling::Full, Profiling::CallsOnly, Profiling::Off];
+    let mut medians = [0.0; 3];
     let mut spread_pct: f64 = 0.0;
-    for (i, hooks) in [true, false].into_iter().enumerate() {
+    for (i, profiling) in builds.into_iter().enumerate() {
         let mut app =
-            TieredApp::load_at(name, bitcode, &abi_symbols(), TierPolicy::NEVER, engine_log(false), level, hooks)?;
+            TieredApp::load_at(name, bitcode, &abi_symbols(), TierPolicy::NEVER, engine_log(false), level, profiling)?;
         let mut cycles = Vec::with_capacity(OVERHEAD_RUNS);
         let mut failed = None;
         for _ in 0..OVERHEAD_RUNS {
@@ -304,7 +309,8 @@ fn profile_overhead(name: &str, bitcode: &[u8]) -> Result<Overhead, JitError> {
         medians[i] = median;
         spread_pct = spread_pct.max(100.0 * (cycles[OVERHEAD_RUNS - 1] - cycles[0]) / median.max(1.0));
     }
-    Ok(Overhead { pct: 100.0 * (medians[0] - medians[1]) / medians[1].max(1.0), spread_pct })
+    let over_plain = |median: f64| 100.0 * (median - medians[2]) / medians[2].max(1.0);
+    Ok(Overhead { pct: over_plain(medians[0]), calls_only_pct: over_plain(medians[1]), spread_pct })
 }
 
 /// The level of the top tier whose code is compiled (the profiled run's level).
@@ -329,6 +335,7 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
     let mut ok = true;
     let mut rows = Vec::new();
     let mut overheads: Vec<f64> = Vec::new();
+    let mut count_overheads: Vec<f64> = Vec::new();
     super::llvm_memory::reset_peak();
     println!(
         "apps: t1, t2 and the tiered engine compile for {}{}; aot is rustc's build for x86-64 (sse2)",
@@ -381,7 +388,9 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
                 Ok(overhead) => {
                     println!("METRIC app.{}.profile_overhead_pct {:.1} %", app.name, overhead.pct);
                     println!("METRIC app.{}.profile_overhead_spread_pct {:.1} %", app.name, overhead.spread_pct);
+                    println!("METRIC app.{}.count_overhead_pct {:.1} %", app.name, overhead.calls_only_pct);
                     overheads.push(overhead.pct);
+                    count_overheads.push(overhead.calls_only_pct);
                 }
                 Err(e) => {
                     println!("apps: {} does not compile with profiling: {e}", app.name);
@@ -445,9 +454,12 @@ pub fn run_suite(selection: &str, tiers: &str) -> bool {
     for line in rows.iter().flat_map(|(_, _, app_summary)| app_summary) {
         println!("{line}");
     }
-    if !overheads.is_empty() {
-        overheads.sort_by(|a, b| a.total_cmp(b));
-        println!("METRIC profile.overhead_pct {:.1} %", overheads[overheads.len() / 2]);
+    for (metric, mut figures) in [("profile.overhead_pct", overheads), ("profile.count_overhead_pct", count_overheads)]
+    {
+        if !figures.is_empty() {
+            figures.sort_by(|a, b| a.total_cmp(b));
+            println!("METRIC {metric} {:.1} %", figures[figures.len() / 2]);
+        }
     }
     super::persist::print_totals();
     // LLVM's bytes (operator new, its own malloc calls, its JIT mappings) at their

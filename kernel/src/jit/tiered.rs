@@ -38,7 +38,9 @@ use bf_tiers::{CompileSteps, Counters, FunctionReport, LivePolicy, MAX_TIERS, Pr
 
 use bf_snapshot::{FunctionRecord, Key, Object, Snapshot};
 
-use super::rewrite::{COUNTERS_GLOBAL, drop_unused_profile_helpers, isolate, rewrite, rewrite_with, trampoline};
+use super::rewrite::{
+    COUNTERS_GLOBAL, Profiling, drop_unused_profile_helpers, isolate, rewrite, rewrite_with, trampoline,
+};
 use super::{Compiler, HostSymbol, Jit, JitError, Module, OptLevel, host_module};
 use crate::arch::x86_64::tsc;
 
@@ -482,12 +484,12 @@ impl TieredApp {
         log: Log,
     ) -> Result<TieredApp, JitError> {
         let level = load_level(policy)?;
-        Self::load_inner(name, bitcode, symbols, policy, log, level, None, true)
+        Self::load_inner(name, bitcode, symbols, policy, log, level, None, Profiling::Full)
     }
 
-    /// As [`TieredApp::load`], with the whole rewritten module compiled at `level`,
-    /// with its profiling hooks or (`hooks` false) without them: O3 with
-    /// [`TierPolicy::NEVER`] both ways measures what profiling costs top-tier code.
+    /// As [`TieredApp::load`], with the whole rewritten module compiled at `level` and
+    /// profiled as `profiling` says: O3 with [`TierPolicy::NEVER`] each way measures
+    /// what profiling costs compiled code.
     pub fn load_at(
         name: &str,
         bitcode: &[u8],
@@ -495,9 +497,9 @@ impl TieredApp {
         policy: TierPolicy,
         log: Log,
         level: OptLevel,
-        hooks: bool,
+        profiling: Profiling,
     ) -> Result<TieredApp, JitError> {
-        Self::load_inner(name, bitcode, symbols, policy, log, level, None, hooks)
+        Self::load_inner(name, bitcode, symbols, policy, log, level, None, profiling)
     }
 
     /// As [`TieredApp::load`], warm: the objects come from `snapshot` (an earlier boot's
@@ -516,10 +518,10 @@ impl TieredApp {
         snapshot: &Snapshot,
     ) -> Result<TieredApp, JitError> {
         let level = load_level(policy)?;
-        Self::load_inner(name, bitcode, symbols, policy, log, level, Some(snapshot), true)
+        Self::load_inner(name, bitcode, symbols, policy, log, level, Some(snapshot), Profiling::Full)
     }
 
-    /// Loads the app; `hooks`: whether the load-time module calls the profiling hooks.
+    /// Loads the app; `profiling`: what the load-time module does for the profile.
     #[allow(clippy::too_many_arguments)]
     fn load_inner(
         name: &str,
@@ -529,7 +531,7 @@ impl TieredApp {
         log: Log,
         level: OptLevel,
         warm: Option<&Snapshot>,
-        hooks: bool,
+        profiling: Profiling,
     ) -> Result<TieredApp, JitError> {
         let start = policy.start;
         let load_tier = TIERS.first_native_from(start);
@@ -554,7 +556,7 @@ impl TieredApp {
             None => {
                 let host = compiler.compile(host_module(&all)?, OptLevel::O2)?;
                 let mut module = Module::parse(name, bitcode)?;
-                let names = rewrite_with(module.ir(), None, hooks);
+                let names = rewrite_with(module.ir(), None, profiling);
                 // Whether function `id` starts interpreted: a trampoline through its slot
                 // in the load-time module, its body compiled when it is promoted.
                 let starts_interpreted: Vec<bool> = match &prepared {

@@ -608,9 +608,12 @@ fn main() {
     suites.push(("native Linux".into(), runner::parse_metrics(&native)));
     for (where_, metrics) in &suites {
         let get = |name: String| metrics.iter().find(|m| m.0 == name).map_or(f64::NAN, |m| m.1);
-        writeln!(apps, "\n{where_} ({}):\n\n| app | aot cycles | interp cycles | t1 cycles | t2 cycles | t2host cycles | tiered (hot) cycles | exported cycles | t2/aot | t2host/t2 | interp/aot | interp→t2 speedup | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % | overhead spread % |", targets[where_]).unwrap();
-        writeln!(apps, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-            .unwrap();
+        writeln!(apps, "\n{where_} ({}):\n\n| app | aot cycles | interp cycles | t1 cycles | t2 cycles | t2host cycles | tiered (hot) cycles | exported cycles | t2/aot | t2host/t2 | interp/aot | interp→t2 speedup | tier-ups | t1 compile ms | t2 compile ms | time to hot ms | profiling overhead % | overhead spread % | count-only overhead % |", targets[where_]).unwrap();
+        writeln!(
+            apps,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        )
+        .unwrap();
         let slug = where_.replace(' ', "_").to_lowercase();
         let runs = ["aot", "interp", "t1", "t2", "t2host", "tiered"];
         let title = format!("Cycles per tier, {where_} (lower is faster)");
@@ -635,7 +638,7 @@ fn main() {
             }
             writeln!(
                 apps,
-                "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                "| {app} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
                 c("aot"),
                 c("interp"),
                 c("t1"),
@@ -653,15 +656,19 @@ fn main() {
                 get(format!("app.{app}.time_to_hot_ms")),
                 get(format!("app.{app}.profile_overhead_pct")),
                 get(format!("app.{app}.profile_overhead_spread_pct")),
+                get(format!("app.{app}.count_overhead_pct")),
             )
             .unwrap();
         }
         writeln!(
             apps,
             "\nMedian profiling overhead over the apps (`profile.overhead_pct`; per app: the rewritten module \
-             with its in-line profiling against the same module without it, median of 5 runs each; spread: \
-             (slowest - fastest run) / median of the noisier build): {:.1} %",
-            get("profile.overhead_pct".into())
+             with its profiling fast path against the same module without profiling, median of 5 runs each; \
+             spread: (slowest - fastest run) / median of the noisiest build): {:.1} %. With the call count \
+             alone, what top-tier code keeps (`profile.count_overhead_pct`, `app.<name>.count_overhead_pct`): \
+             {:.1} %",
+            get("profile.overhead_pct".into()),
+            get("profile.count_overhead_pct".into())
         )
         .unwrap();
         let program_peak = get("program.mem_peak_bytes".into());
