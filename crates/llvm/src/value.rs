@@ -580,6 +580,19 @@ impl<'m> Instruction<'m> {
         BasicBlock::from_raw(unsafe { LLVMGetInstructionParent(self.raw) }).expect("an instruction outside a block")
     }
 
+    /// Makes this load or store volatile: LLVM keeps it where it is (it is not
+    /// speculated into an earlier block, nor merged or removed).
+    ///
+    /// # Panics
+    /// If it is neither a load nor a store.
+    pub fn set_volatile(self) {
+        // SAFETY: LLVMIsALoadInst/LLVMIsAStoreInst only inspect the kind of a live value.
+        let memory = unsafe { !LLVMIsALoadInst(self.raw).is_null() || !LLVMIsAStoreInst(self.raw).is_null() };
+        assert!(memory, "volatile on an instruction that is neither a load nor a store");
+        // SAFETY: a load or a store.
+        unsafe { LLVMSetVolatile(self.raw, 1) }
+    }
+
     /// Marks a call `musttail`: code generation must make it a jump, and the caller's
     /// arguments (variadic ones included) reach the callee as they came.
     ///

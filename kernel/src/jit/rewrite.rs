@@ -214,28 +214,30 @@ pub const PROFILE_HELPER_PREFIX: &str = "bf.prof.";
 ///
 /// ```text
 /// calls += 1
-/// if calls >= check_at_calls: musttail bf.prof.recheck.<id>(args…)   (cold)
-/// if running == 0:            musttail bf.prof.outer.<id>(args…)
+/// if calls >= check_at_calls or running == 0: musttail bf.prof.slow.<id>(args…)
 /// …the function's own body, unchanged…
 /// ```
 ///
-/// Everything else is out of line, in two internal functions of the function's own
+/// Everything else is out of line, in one internal function of the function's own
 /// type that the entry block jumps to (`musttail`: the arguments are passed on as they
-/// came, and the function's own frame is not set up first):
+/// came, and the function's own frame is not set up first), `bf.prof.slow.<id>`:
 ///
-/// * `bf.prof.recheck.<id>`: calls the kernel's `bf_prof_check(id)` (the policy, a
-///   promotion, re-arming), takes the call back out of the count and calls the
-///   function again through its slot — so the call that promotes already runs in the
-///   new tier. If the count is still due after `bf_prof_check` (it re-arms above the
-///   count unless it promoted, or has no counters for `id`), the next call asks again
-///   instead of this one: the call always goes on;
-/// * `bf.prof.outer.<id>`: the outermost activation (no other of the function
-///   running): takes the call back out of the count, marks the function running, starts
-///   the clock when the activation is timed (`bf_tiers::Activation::of_call`,
-///   `llvm.readcyclecounter`), calls the function again through its slot (where it is
-///   an inner activation and runs its body), then marks it idle and, if timed, adds its
-///   cycles times its weight and, when the cycles reached `check_at_calls`, has the
-///   next call ask the policy.
+/// * if the count is due, it calls the kernel's `bf_prof_check(id)` (the policy, a
+///   promotion, re-arming). If the count is still due afterwards (`bf_prof_check`
+///   re-arms above the count unless it promoted, or has no counters for `id`), the
+///   next call asks again instead of this one: the call always goes on;
+/// * it takes the call back out of the count (the call it makes counts itself again);
+/// * for an inner activation (the count was due), it calls the function again through
+///   its slot (`musttail`) — so the call that promotes already runs in the new tier;
+/// * for the outermost activation (no other of the function running), it marks the
+///   function running, starts the clock when the activation is timed
+///   (`bf_tiers::Activation::of_call`, `llvm.readcyclecounter`), calls the function
+///   again through its slot (where it is an inner activation and runs its body), then
+///   marks it idle and, if timed, adds its cycles times its weight and, when the
+///   cycles reached `check_at_calls`, has the next call ask the policy.
+///
+/// (One function, not one per case: each is compiled with every promotion, and a
+/// second one made tier-1 promotions about 0.5 ms slower, docs/engine.md.)
 ///
 /// An inner activation therefore costs the count, two compares and nothing at its
 /// returns: no register holds an activation across the body, and a path through the
@@ -309,17 +311,19 @@ impl<'m> ProfilePath<'m> {
             return;
         }
         let idle_check = f.append_basic_block("bf.running");
-        let outer = f.append_basic_block("bf.outer");
         b.cond_br(due, ask, idle_check);
         b.position_at_end(idle_check);
         let running = self.field(&mut b, id, layout::RUNNING);
         let running = b.load(i64_ty, running);
+        // Volatile, so that LLVM does not speculate it above the count's store (both
+        // branches going to one block invite that): read first, it made fib's calls
+        // cost 57-61 % instead of 22-23 % (`--tiers=profiled`, natively).
+        running.as_instruction().expect("a load").set_volatile();
         let idle = b.icmp(LLVMIntEQ, running, ctx.const_int(i64_ty, 0));
-        b.cond_br(idle, outer, body);
-        for (block, thunk) in [(ask, self.recheck(f, id, slot)), (outer, self.outer(f, id, slot))] {
-            b.position_at_end(block);
-            forward(&mut b, f, f, thunk.as_value(), true);
-        }
+        b.cond_br(idle, ask, body);
+        b.position_at_end(ask);
+        let slow = self.slow(f, id, slot);
+        forward(&mut b, f, f, slow.as_value(), true);
     }
 
     /// A new internal function of `f`'s type, calling convention and parameter and
@@ -338,51 +342,49 @@ impl<'m> ProfilePath<'m> {
         t
     }
 
-    /// `bf.prof.recheck.<id>` (see [`ProfilePath`]).
-    fn recheck(&self, f: Function<'m>, id: u32, slot: bf_llvm::GlobalVariable<'m>) -> Function<'m> {
-        use bf_llvm::IntPredicate::LLVMIntUGE;
-        use bf_tiers::profile::layout;
-        let ctx = self.module.context();
-        let t = self.thunk(f, "recheck", id);
-        t.add_enum_attribute(bf_llvm::attribute_kind("cold"));
-        let mut b = Builder::new(ctx);
-        b.position_at_end(t.entry_block().expect("the thunk's entry"));
-        b.call(self.check.function_type(), self.check.as_value(), &[ctx.const_int(ctx.i32_type(), id as u64)]);
-        // Where `bf_prof_check` left the count due (no counters registered for `id`,
-        // or a promotion whose next threshold the count has already reached), the
-        // policy is asked again at the next call rather than by the call it runs now.
-        let i64_ty = ctx.i64_type();
-        let calls = self.field(&mut b, id, layout::CALLS);
-        let calls = b.load(i64_ty, calls);
-        let limit_at = self.field(&mut b, id, layout::CHECK_AT_CALLS);
-        let limit = b.load(i64_ty, limit_at);
-        let still_due = b.icmp(LLVMIntUGE, calls, limit);
-        let next_call = b.add(calls, ctx.const_int(i64_ty, 1));
-        let limit = b.select(still_due, next_call, limit);
-        b.store(limit, limit_at);
-        self.bump(&mut b, id, layout::CALLS, ctx.const_int(i64_ty, u64::MAX));
-        let target = b.load(ctx.ptr_type(), slot.as_value());
-        forward(&mut b, f, t, target, true);
-        t
-    }
-
-    /// `bf.prof.outer.<id>` (see [`ProfilePath`]).
-    fn outer(&self, f: Function<'m>, id: u32, slot: bf_llvm::GlobalVariable<'m>) -> Function<'m> {
-        use bf_llvm::IntPredicate::{LLVMIntEQ, LLVMIntUGE, LLVMIntUGT, LLVMIntULE};
+    /// `bf.prof.slow.<id>` (see [`ProfilePath`]).
+    fn slow(&self, f: Function<'m>, id: u32, slot: bf_llvm::GlobalVariable<'m>) -> Function<'m> {
+        use bf_llvm::IntPredicate::{LLVMIntEQ, LLVMIntNE, LLVMIntUGE, LLVMIntUGT, LLVMIntULE};
         use bf_tiers::profile::{Activation, TIMED_EVERY, layout};
         let ctx = self.module.context();
         let i64_ty = ctx.i64_type();
         let int = |v: u64| ctx.const_int(i64_ty, v);
-        let t = self.thunk(f, "outer", id);
-        let [start, call, stop, flag, done] =
-            ["start", "call", "stop", "flag", "done"].map(|n| t.append_basic_block(n));
+        let t = self.thunk(f, "slow", id);
+        let [ask, counted, inner, outermost, start, call, stop, flag, done] =
+            ["ask", "counted", "inner", "outermost", "start", "call", "stop", "flag", "done"]
+                .map(|n| t.append_basic_block(n));
         let mut b = Builder::new(ctx);
         b.position_at_end(t.entry_block().expect("the thunk's entry"));
         let calls_at = self.field(&mut b, id, layout::CALLS);
         let calls = b.load(i64_ty, calls_at);
+        let limit_at = self.field(&mut b, id, layout::CHECK_AT_CALLS);
+        let limit = b.load(i64_ty, limit_at);
+        let due = b.icmp(LLVMIntUGE, calls, limit);
+        b.cond_br(due, ask, counted);
+        // The policy. Where `bf_prof_check` leaves the count due (no counters registered
+        // for `id`, or a promotion whose next threshold the count has already reached),
+        // the policy is asked again at the next call rather than by the call it runs now.
+        b.position_at_end(ask);
+        b.call(self.check.function_type(), self.check.as_value(), &[ctx.const_int(ctx.i32_type(), id as u64)]);
+        let limit = b.load(i64_ty, limit_at);
+        let still_due = b.icmp(LLVMIntUGE, calls, limit);
+        let next_call = b.add(calls, int(1));
+        let limit = b.select(still_due, next_call, limit);
+        b.store(limit, limit_at);
+        b.br(counted);
+        // The call through the slot counts itself again.
+        b.position_at_end(counted);
         let uncounted = b.sub(calls, int(1));
         b.store(uncounted, calls_at);
         let running_at = self.field(&mut b, id, layout::RUNNING);
+        let running = b.load(i64_ty, running_at);
+        let is_inner = b.icmp(LLVMIntNE, running, int(0));
+        b.cond_br(is_inner, inner, outermost);
+        b.position_at_end(inner);
+        let target = b.load(ctx.ptr_type(), slot.as_value());
+        forward(&mut b, f, t, target, true);
+        // The outermost activation: timed around the call.
+        b.position_at_end(outermost);
         b.store(int(1), running_at);
         // Activation::of_call(calls), for an outermost activation.
         let early = b.icmp(LLVMIntULE, calls, int(TIMED_EVERY));
@@ -417,8 +419,7 @@ impl<'m> ProfilePath<'m> {
         let over = b.icmp(LLVMIntUGE, cycles, limit);
         b.cond_br(over, flag, done);
         b.position_at_end(flag);
-        let check_calls_at = self.field(&mut b, id, layout::CHECK_AT_CALLS);
-        b.store(int(0), check_calls_at);
+        b.store(int(0), limit_at);
         b.br(done);
         b.position_at_end(done);
         if f.function_type().return_type().kind() == TypeKind::LLVMVoidTypeKind {
