@@ -317,7 +317,7 @@ impl<'m> ProfilePath<'m> {
         let running = b.load(i64_ty, running);
         // Volatile, so that LLVM does not speculate it above the count's store (both
         // branches going to one block invite that): read first, it made fib's calls
-        // cost 57-61 % instead of 22-23 % (`--tiers=profiled`, natively).
+        // cost 57-61 % instead of about 30 % (`--tiers=profiled`, natively).
         running.as_instruction().expect("a load").set_volatile();
         let idle = b.icmp(LLVMIntEQ, running, ctx.const_int(i64_ty, 0));
         b.cond_br(idle, ask, body);
