@@ -194,7 +194,7 @@ fn count_calls<'m>(b: &mut Builder<'m>, m: &'m Module, f: Function<'m>, counters
 }
 
 /// Deletes the profiling fast path's helper functions ([`PROFILE_HELPER_PREFIX`]) that
-/// nothing calls any more: those of functions [`trampoline`] or [`isolate`] replaced.
+/// nothing calls any more: those of functions [`trampoline`] replaced.
 pub fn drop_unused_profile_helpers(m: &Module) {
     for f in m.functions() {
         if f.name().starts_with(PROFILE_HELPER_PREFIX) && f.as_value().users().is_empty() {
@@ -422,11 +422,7 @@ impl<'m> ProfilePath<'m> {
         b.store(int(0), limit_at);
         b.br(done);
         b.position_at_end(done);
-        if f.function_type().return_type().kind() == TypeKind::LLVMVoidTypeKind {
-            b.ret_void();
-        } else {
-            b.ret(result.as_value());
-        }
+        return_result(&mut b, f, result);
         t
     }
 }
@@ -457,10 +453,16 @@ fn forward<'m>(b: &mut Builder<'m>, f: Function<'m>, from: Function<'m>, callee:
     if musttail {
         call.set_musttail();
     }
+    return_result(b, f, call);
+}
+
+/// At the builder's position: `ret` of `result` (a call's), or `ret void` if `f`
+/// returns nothing.
+fn return_result<'m>(b: &mut Builder<'m>, f: Function<'m>, result: bf_llvm::Instruction<'m>) {
     if f.function_type().return_type().kind() == TypeKind::LLVMVoidTypeKind {
         b.ret_void();
     } else {
-        b.ret(call.as_value());
+        b.ret(result.as_value());
     }
 }
 
@@ -518,19 +520,7 @@ pub fn trampoline(m: &Module, name: &str) {
     let mut builder = Builder::new(ctx);
     builder.position_at_end(new.append_basic_block("entry"));
     let target = builder.load(ctx.ptr_type(), slot.as_value());
-    let args: Vec<_> = (0..new.param_count()).map(|i| new.param(i)).collect();
-    let call = builder.call(fty, target, &args);
-    call.set_call_conv(new.call_conv());
-    for idx in attribute_indices(new).into_iter().filter(|&i| i != AttributeIndex::Function) {
-        for a in new.attributes(idx) {
-            call.add_call_site_attribute(idx, a);
-        }
-    }
-    if fty.return_type().kind() == TypeKind::LLVMVoidTypeKind {
-        builder.ret_void();
-    } else {
-        builder.ret(call.as_value());
-    }
+    forward(&mut builder, new, new, target, false);
 }
 
 /// Makes `m` (a fresh copy of the app's bitcode) the module that compiles function
@@ -538,16 +528,20 @@ pub fn trampoline(m: &Module, name: &str) {
 /// `<name>.<suffix>`, every other function a declaration (calls go through the slots),
 /// every global and slot a reference to the load-time module's.
 pub fn isolate(m: &Module, name: &str, suffix: &str) {
-    rewrite(m, None);
+    // Slots and names for every function, the fast path for this one alone: the others
+    // become declarations, so their fast path would only be built to be deleted.
+    let names = rewrite_with(m, None, Profiling::Off);
     use_tier1_globals(m);
     for f in defined_functions(m) {
-        let fname = f.name();
-        if fname == name {
+        if f.name() == name {
             f.set_name(&format!("{name}.{suffix}"));
-        } else if !fname.starts_with(PROFILE_HELPER_PREFIX) {
+            let id = names.iter().position(|n| n == name).expect("the function is one of the rewritten ones");
+            let slot = m.global(&format!("bf.slot.{name}")).expect("rewrite gives every function a slot");
+            let counters = m.global(COUNTERS_GLOBAL).expect("rewrite adds the counters");
+            ProfilePath::new(m, counters).instrument(f, id as u32, slot);
+        } else {
             // SAFETY: `f` is not used after this.
             unsafe { replace_function(m, f, false) };
         }
     }
-    drop_unused_profile_helpers(m);
 }
