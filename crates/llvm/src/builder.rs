@@ -50,6 +50,21 @@ impl<'m> Builder<'m> {
         self.positioned = true;
     }
 
+    /// The block it inserts into.
+    ///
+    /// # Panics
+    /// If it has not been positioned.
+    pub fn insert_block(&self) -> BasicBlock<'m> {
+        self.ready();
+        // SAFETY: a positioned builder has an insertion block.
+        BasicBlock::from_raw(unsafe { LLVMGetInsertBlock(self.raw) }).expect("a positioned builder's block")
+    }
+
+    /// The context it builds in.
+    pub fn context(&self) -> Context<'m> {
+        self.context
+    }
+
     /// Appends to `block` from now on.
     pub fn position_at_end(&mut self, block: BasicBlock<'m>) {
         // SAFETY: a live block (of this context: blocks are made through its functions).
@@ -218,6 +233,34 @@ impl<'m> Builder<'m> {
         let i8_ty = self.context.i8_type();
         // SAFETY: a positioned builder, a type and values of its context; one index.
         Value::from_raw(unsafe { LLVMBuildInBoundsGEP2(self.raw, i8_ty.raw, p, &mut offset, 1, c"".as_ptr()) }).unwrap()
+    }
+
+    /// `v` passed through an empty inline `asm` that returns it in the same register:
+    /// the same value at run time, which LLVM's optimiser cannot see through (it does
+    /// not replace a count made with it by a closed form, for instance). `v` must be an
+    /// integer.
+    pub fn opaque(&mut self, v: Value<'m>) -> Value<'m> {
+        self.ready();
+        let ty = v.type_of();
+        let fty = self.context.function_type(ty, &[ty], false);
+        let constraints = "=r,0";
+        // SAFETY: an empty asm string and a constraint string of the lengths given; a
+        // function type of this context. The asm has no side effects and cannot throw.
+        let asm = unsafe {
+            LLVMGetInlineAsm(
+                fty.as_type().raw,
+                c"".as_ptr().cast_mut(),
+                0,
+                constraints.as_ptr().cast_mut().cast(),
+                constraints.len(),
+                0,
+                0,
+                llvm_sys::LLVMInlineAsmDialect::LLVMInlineAsmDialectATT,
+                0,
+            )
+        };
+        let asm = Value::from_raw(asm).expect("an inline asm value");
+        self.call(fty, asm, &[v]).as_value()
     }
 
     /// `call fty callee(args…)`.

@@ -362,6 +362,45 @@ impl<'m> Function<'m> {
         }
     }
 
+    /// Moves its whole body — every block, in order — to the end of `to`, a function
+    /// with the same parameter types, whose parameters then stand wherever this
+    /// function's did. This function is left without blocks (a declaration, until it is
+    /// given new ones). What the body returns is the caller's to make fit `to`'s type.
+    ///
+    /// # Panics
+    /// If `to` has other parameter types.
+    pub fn move_body_to(self, to: Function<'m>) {
+        let params = |f: Function<'m>| f.function_type().param_types();
+        assert!(params(self) == params(to), "moving a body to a function with other parameters");
+        for i in 0..self.param_count() {
+            // SAFETY: parameters are not constants; `to`'s parameter `i` has the same
+            // type (the function types are equal) and context.
+            unsafe { self.param(i).replace_all_uses_with(to.param(i)) };
+        }
+        for block in self.basic_blocks() {
+            // SAFETY: a live block of this function, unlinked and then appended to `to`
+            // (same context): it stays alive throughout.
+            unsafe {
+                LLVMRemoveBasicBlockFromParent(block.raw);
+                LLVMAppendExistingBasicBlock(to.raw, block.raw);
+            }
+        }
+    }
+
+    /// Its personality function (what unwinding through it calls), if it has one.
+    pub fn personality(self) -> Option<Value<'m>> {
+        // SAFETY: a function.
+        unsafe {
+            (LLVMHasPersonalityFn(self.raw) != 0).then(|| Value::from_raw(LLVMGetPersonalityFn(self.raw))).flatten()
+        }
+    }
+
+    /// Sets its personality function.
+    pub fn set_personality(self, personality: Value<'m>) {
+        // SAFETY: a function and a live value (a function) of the same context.
+        unsafe { LLVMSetPersonalityFn(self.raw, personality.raw) }
+    }
+
     /// Its calling convention.
     pub fn call_conv(self) -> u32 {
         // SAFETY: a function.
@@ -532,6 +571,12 @@ impl<'m> BasicBlock<'m> {
         BasicBlock::from_raw(unsafe { LLVMGetNextBasicBlock(self.raw) })
     }
 
+    /// The function it belongs to.
+    pub fn function(self) -> Function<'m> {
+        // SAFETY: a live block, which this layer only creates inside a function.
+        Function(Value::from_raw(unsafe { LLVMGetBasicBlockParent(self.raw) }).expect("a block outside a function"))
+    }
+
     /// Its first instruction (`None` if empty).
     pub fn first_instruction(self) -> Option<Instruction<'m>> {
         // SAFETY: a live block.
@@ -603,6 +648,15 @@ impl<'m> Instruction<'m> {
         assert!(unsafe { !LLVMIsACallInst(self.raw).is_null() }, "musttail on an instruction that is not a call");
         // SAFETY: a call instruction.
         unsafe { LLVMSetTailCallKind(self.raw, llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail) }
+    }
+
+    /// Whether it is a call marked `musttail`.
+    pub fn is_musttail(self) -> bool {
+        // SAFETY: LLVMIsACallInst only inspects the kind of a live value; then a call.
+        unsafe {
+            !LLVMIsACallInst(self.raw).is_null()
+                && LLVMGetTailCallKind(self.raw) == llvm_sys::LLVMTailCallKind::LLVMTailCallKindMustTail
+        }
     }
 
     /// Replaces operand `i`.

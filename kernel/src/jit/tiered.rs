@@ -39,7 +39,7 @@ use bf_tiers::{CompileSteps, Counters, FunctionReport, LivePolicy, MAX_TIERS, Pr
 use bf_snapshot::{FunctionRecord, Key, Object, Snapshot};
 
 use super::rewrite::{
-    COUNTERS_GLOBAL, Profiling, drop_unused_profile_helpers, isolate, rewrite, rewrite_with, trampoline,
+    COUNTERS_GLOBAL, Profiling, drop_unused_profile_helpers, isolate, owner_of, rewrite, rewrite_with, trampoline,
 };
 use super::{Compiler, HostSymbol, Jit, JitError, Module, OptLevel, host_module};
 use crate::arch::x86_64::tsc;
@@ -381,7 +381,10 @@ fn link_object(jit: &mut Jit, object: Vec<u8>, symbol: &str) -> Result<(u64, Vec
     jit.add_object(symbol, &object)?;
     let address = jit.lookup(symbol)?;
     let tier = symbol.rsplit('.').next().unwrap_or_default();
-    super::codemap::record_object(jit, &object, tier, |s| short_name(s.rsplit_once('.').map_or(s, |(n, _)| n)));
+    super::codemap::record_object(jit, &object, tier, |s| {
+        let s = owner_of(s);
+        short_name(s.rsplit_once('.').map_or(s, |(n, _)| n))
+    });
     super::debugger::announce(jit, &object);
     Ok((address, object))
 }
@@ -612,7 +615,7 @@ impl TieredApp {
         }
         jit.lookup("bf_app_main")?;
         for o in load_objects.iter().filter(|o| o.name.starts_with("load.")) {
-            super::codemap::record_object(&mut jit, &o.bytes, &load_suffix, short_name);
+            super::codemap::record_object(&mut jit, &o.bytes, &load_suffix, |s| short_name(owner_of(s)));
             super::debugger::announce(&mut jit, &o.bytes);
         }
         let counters_global = jit.lookup(COUNTERS_GLOBAL)?;
