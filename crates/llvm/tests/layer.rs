@@ -279,3 +279,45 @@ fn an_object_copy_carries_its_sections_jit_addresses() {
     assert_eq!(bf_llvm::with_section_addresses(b"not an object", &[]), None);
     assert_eq!(bf_llvm::with_section_addresses(&object[..0x30], &[]), None, "section headers cut off");
 }
+
+/// What `jit::rewrite::split_recursive` does with a function that calls itself: its
+/// body moved whole to another function (parameters, blocks, the self-call pointed at
+/// the new function), the old one given a new body that jumps there, a count kept
+/// through an opaque copy — and the result still computes the same.
+#[test]
+fn a_body_moves_to_another_function_and_an_opaque_copy_keeps_its_value() {
+    let ir = "define i64 @sum(i64 %n) {\nentry:\n  %z = icmp eq i64 %n, 0\n  br i1 %z, label %done, label %more\nmore:\n  %m = sub i64 %n, 1\n  %s = call i64 @sum(i64 %m)\n  %r = add i64 %s, %n\n  ret i64 %r\ndone:\n  ret i64 0\n}\n";
+    let m = Module::parse("split", ir.as_bytes()).unwrap();
+    let ctx = m.context();
+    let sum = m.function("sum").unwrap();
+    let body = m.add_function("sum.body", sum.function_type());
+    let blocks = sum.basic_blocks().len();
+    sum.move_body_to(body);
+    assert!(sum.basic_blocks().is_empty() && sum.is_declaration());
+    assert_eq!(body.basic_blocks().len(), blocks);
+    assert!(body.basic_blocks().iter().all(|bb| bb.function() == body));
+    let call =
+        body.basic_blocks().iter().flat_map(|bb| bb.instructions()).find(|i| i.opcode() == Opcode::LLVMCall).unwrap();
+    assert!(!call.is_musttail());
+    call.set_operand(call.num_operands() - 1, body.as_value());
+    let mut b = Builder::new(ctx);
+    b.position_at_end(sum.append_basic_block("entry"));
+    let hidden = b.opaque(sum.param(0));
+    let result = b.call(body.function_type(), body.as_value(), &[hidden]);
+    result.set_musttail();
+    assert!(result.is_musttail());
+    assert_eq!(b.insert_block().function(), sum);
+    b.ret(result.as_value());
+    drop(b);
+    m.verify().unwrap();
+    let text = m.print();
+    assert!(text.contains("call i64 asm \"\", \"=r,0\"(i64 %n)"), "{text}");
+    assert!(text.contains("%m = sub i64 %0, 1"), "the body uses its own parameter: {text}");
+    assert!(text.contains("call i64 @sum.body(i64 %m)"), "{text}");
+    let mut jit = LlJit::new().unwrap();
+    jit.add_module(m).unwrap();
+    let addr = jit.lookup("sum").unwrap();
+    // SAFETY: `sum` was just compiled as `i64 (i64)` and the JIT lives on.
+    let sum: extern "C" fn(i64) -> i64 = unsafe { std::mem::transmute(addr as usize) };
+    assert_eq!(sum(100), 5050);
+}
