@@ -364,8 +364,9 @@ impl<'m> Function<'m> {
 
     /// Moves its whole body — every block, in order — to the end of `to`, a function
     /// with the same parameter types, whose parameters then stand wherever this
-    /// function's did. This function is left without blocks (a declaration, until it is
-    /// given new ones). What the body returns is the caller's to make fit `to`'s type.
+    /// function's did. Its debug information (its `DISubprogram`, which the body's
+    /// locations refer to) goes with it. This function is left without blocks (a
+    /// declaration, until it is given new ones).
     ///
     /// # Panics
     /// If `to` has other parameter types.
@@ -383,6 +384,15 @@ impl<'m> Function<'m> {
             unsafe {
                 LLVMRemoveBasicBlockFromParent(block.raw);
                 LLVMAppendExistingBasicBlock(to.raw, block.raw);
+            }
+        }
+        // SAFETY: two functions; a subprogram may be attached to one function only, so
+        // it is detached (null) from this one as it is attached to `to`.
+        unsafe {
+            let subprogram = llvm_sys::debuginfo::LLVMGetSubprogram(self.raw);
+            if !subprogram.is_null() {
+                llvm_sys::debuginfo::LLVMSetSubprogram(self.raw, std::ptr::null_mut());
+                llvm_sys::debuginfo::LLVMSetSubprogram(to.raw, subprogram);
             }
         }
     }

@@ -321,3 +321,38 @@ fn a_body_moves_to_another_function_and_an_opaque_copy_keeps_its_value() {
     let sum: extern "C" fn(i64) -> i64 = unsafe { std::mem::transmute(addr as usize) };
     assert_eq!(sum(100), 5050);
 }
+
+/// A body with debug locations takes its function's `DISubprogram` along (the
+/// verifier refuses locations of a subprogram attached to another function).
+#[test]
+fn a_moved_body_takes_its_debug_information_along() {
+    let ir = r#"
+define i32 @id(i32 %x) !dbg !4 {
+entry:
+  ret i32 %x, !dbg !7
+}
+!llvm.dbg.cu = !{!0}
+!llvm.module.flags = !{!2, !3}
+!0 = distinct !DICompileUnit(language: DW_LANG_C99, file: !1, producer: "test", isOptimized: true, runtimeVersion: 0, emissionKind: FullDebug)
+!1 = !DIFile(filename: "id.c", directory: "/")
+!2 = !{i32 2, !"Debug Info Version", i32 3}
+!3 = !{i32 7, !"Dwarf Version", i32 5}
+!4 = distinct !DISubprogram(name: "id", scope: !1, file: !1, line: 1, type: !5, unit: !0, spFlags: DISPFlagDefinition)
+!5 = !DISubroutineType(types: !6)
+!6 = !{null}
+!7 = !DILocation(line: 1, scope: !4)
+"#;
+    let m = Module::parse("debug", ir.as_bytes()).unwrap();
+    let id = m.function("id").unwrap();
+    let body = m.add_function("id.body", id.function_type());
+    id.move_body_to(body);
+    let mut b = Builder::new(m.context());
+    b.position_at_end(id.append_basic_block("entry"));
+    let call = b.call(body.function_type(), body.as_value(), &[id.param(0)]);
+    b.ret(call.as_value());
+    drop(b);
+    m.verify().unwrap();
+    let text = m.print();
+    assert!(text.contains("define i32 @id.body(i32 %0) !dbg"), "{text}");
+    assert!(text.contains("define i32 @id(i32 %x) {"), "{text}");
+}

@@ -473,6 +473,7 @@ impl<'m> ProfilePath<'m> {
             return;
         }
         let mut b = Builder::new(ctx);
+        let asker = std::cell::OnceCell::new();
         let settle = |b: &mut Builder<'m>, made: bf_llvm::Value<'m>| {
             let calls = self.bump(b, id, layout::CALLS, made);
             let limit = self.field(b, id, layout::CHECK_AT_CALLS);
@@ -483,8 +484,9 @@ impl<'m> ProfilePath<'m> {
             b.cond_br(due, ask, asked);
             b.position_at_end(ask);
             // Out of line: in line, the counters' address and the count, kept across
-            // the policy's call, cost the body two saved registers.
-            let asker = self.asker(id);
+            // the policy's call, cost the body two saved registers. (One per function,
+            // whatever number of returns settle.)
+            let asker = *asker.get_or_init(|| self.asker(id));
             b.call(asker.function_type(), asker.as_value(), &[calls]);
             b.br(asked);
             b.position_at_end(asked);
