@@ -209,14 +209,6 @@ impl Counters {
         self.check_at_cycles.store(tier_entry.saturating_add(next.cycles), Ordering::Relaxed);
     }
 
-    /// The call after call number `calls` asks the policy (again): for a count that is
-    /// still due after the policy was asked — no counters re-armed above it, or a
-    /// threshold the count has already passed —, so that the call goes on and the next
-    /// one asks, rather than this one asking forever.
-    pub fn ask_at_next_call(&self, calls: u64) {
-        self.check_at_calls.store(calls.wrapping_add(1), Ordering::Relaxed);
-    }
-
     /// The function moves to `tier`: from now on only its cycles there count toward
     /// the next tier, and the next call asks the policy (which re-arms the checks).
     pub fn enter_tier(&self, tier: u32) {
@@ -304,19 +296,6 @@ mod tests {
         c.arm(Threshold { calls: 10, cycles: u64::MAX });
         let asked: alloc::vec::Vec<u64> = (2..=12).filter(|_| enter(&c, &clock).0).map(|_| c.heat().calls).collect();
         assert_eq!(asked, [10, 11, 12], "from the 10th call on, until re-armed");
-    }
-
-    #[test]
-    fn a_count_still_due_after_the_policy_asks_again_at_the_next_call() {
-        let (c, clock) = (Counters::starting_in(0), Clock::new());
-        for _ in 1..=5 {
-            enter(&c, &clock);
-        }
-        assert!(c.due(5), "unarmed: due");
-        c.ask_at_next_call(5);
-        assert!(!c.due(5), "the call that asked goes on");
-        let (ask, _) = enter(&c, &clock);
-        assert!(ask, "the next one asks again");
     }
 
     #[test]

@@ -369,21 +369,24 @@ pub const PROFILE_HELPER_PREFIX: &str = "bf.prof.";
 ///
 /// Everything else is out of line, in one internal function of the function's own
 /// type that the entry block jumps to (`musttail`: the arguments are passed on as they
-/// came, and the function's own frame is not set up first), `bf.prof.slow.<id>`, and
-/// most of that in the kernel, `jit::tiered::{bf_prof_enter, bf_prof_leave}`:
+/// came, and the function's own frame is not set up first), `bf.prof.slow.<id>`:
 ///
-/// ```text
-/// activation = bf_prof_enter(id)   // the policy if the count is due; the call taken
-///                                  // back out of the count; Counters::start
-/// if activation == 0: musttail slot(args…)   // an inner activation
-/// result = slot(args…)             // the outermost: its body, as an inner activation
-/// bf_prof_leave(id, activation)    // Counters::stop: idle again, its cycles counted
-/// return result
-/// ```
+/// * if the count is due, it calls the kernel's `bf_prof_check(id)` (the policy, a
+///   promotion, re-arming). If the count is still due afterwards (`bf_prof_check`
+///   re-arms above the count unless it promoted, or has no counters for `id`), the
+///   next call asks again instead of this one: the call always goes on;
+/// * it takes the call back out of the count (the call it makes counts itself again);
+/// * for an inner activation (the count was due), it calls the function again through
+///   its slot (`musttail`) — so the call that promotes already runs in the new tier;
+/// * for the outermost activation (no other of the function running), it marks the
+///   function running, starts the clock when the activation is timed
+///   (`bf_tiers::Activation::of_call`, `llvm.readcyclecounter`), calls the function
+///   again through its slot (where it is an inner activation and runs its body), then
+///   marks it idle and, if timed, adds its cycles times its weight and, when the
+///   cycles reached `check_at_calls`, has the next call ask the policy.
 ///
-/// So the call that promotes already runs in the new tier. (In IR of its own, the
-/// slow path was nine blocks compiled with every promotion: about a fifth of a tier-1
-/// promotion, docs/engine.md.)
+/// (One function, not one per case: each is compiled with every promotion, and a
+/// second one made tier-1 promotions about 0.5 ms slower, docs/engine.md.)
 ///
 /// An inner activation therefore costs the count, two compares and nothing at its
 /// returns: no register holds an activation across the body, and a path through the
@@ -394,21 +397,20 @@ struct ProfilePath<'m> {
     module: &'m Module,
     counters: bf_llvm::GlobalVariable<'m>,
     check: Function<'m>,
-    enter: Function<'m>,
-    leave: Function<'m>,
+    clock: Function<'m>,
 }
 
 impl<'m> ProfilePath<'m> {
     /// Declares what the fast path calls in `m`, whose `bf.counters` global is `counters`.
     fn new(m: &'m Module, counters: bf_llvm::GlobalVariable<'m>) -> ProfilePath<'m> {
         let ctx = m.context();
-        let declare = |name: &str, ty| m.function(name).unwrap_or_else(|| m.add_function(name, ty));
-        let (i32_ty, i64_ty, void_ty) = (ctx.i32_type(), ctx.i64_type(), ctx.void_type());
-        let check = declare("bf_prof_check", ctx.function_type(void_ty, &[i32_ty], false));
+        let clock_ty = ctx.function_type(ctx.i64_type(), &[], false);
+        let clock =
+            m.function("llvm.readcyclecounter").unwrap_or_else(|| m.add_function("llvm.readcyclecounter", clock_ty));
+        let check_ty = ctx.function_type(ctx.void_type(), &[ctx.i32_type()], false);
+        let check = m.function("bf_prof_check").unwrap_or_else(|| m.add_function("bf_prof_check", check_ty));
         check.add_enum_attribute(bf_llvm::attribute_kind("cold"));
-        let enter = declare("bf_prof_enter", ctx.function_type(i64_ty, &[i32_ty], false));
-        let leave = declare("bf_prof_leave", ctx.function_type(void_ty, &[i32_ty, i64_ty], false));
-        ProfilePath { module: m, counters, check, enter, leave }
+        ProfilePath { module: m, counters, check, clock }
     }
 
     /// The address of field `offset` (`bf_tiers::profile::layout`) of function `id`'s
@@ -555,26 +557,81 @@ impl<'m> ProfilePath<'m> {
         t
     }
 
-    /// `bf.prof.slow.<id>` (see [`ProfilePath`]): the kernel's `bf_prof_enter(id)`
-    /// does everything before the call, then the call through the slot — a jump for an
-    /// inner activation — and `bf_prof_leave(id, activation)` after it.
+    /// `bf.prof.slow.<id>` (see [`ProfilePath`]).
     fn slow(&self, f: Function<'m>, id: u32, slot: bf_llvm::GlobalVariable<'m>) -> Function<'m> {
+        use bf_llvm::IntPredicate::{LLVMIntEQ, LLVMIntNE, LLVMIntUGE, LLVMIntUGT, LLVMIntULE};
+        use bf_tiers::profile::{Activation, TIMED_EVERY, layout};
         let ctx = self.module.context();
+        let i64_ty = ctx.i64_type();
+        let int = |v: u64| ctx.const_int(i64_ty, v);
         let t = self.thunk(f, "slow", id);
-        let [inner, outermost] = ["inner", "outermost"].map(|n| t.append_basic_block(n));
+        let [ask, counted, inner, outermost, start, call, stop, flag, done] =
+            ["ask", "counted", "inner", "outermost", "start", "call", "stop", "flag", "done"]
+                .map(|n| t.append_basic_block(n));
         let mut b = Builder::new(ctx);
         b.position_at_end(t.entry_block().expect("the thunk's entry"));
-        let id_value = ctx.const_int(ctx.i32_type(), id as u64);
-        let activation = b.call(self.enter.function_type(), self.enter.as_value(), &[id_value]).as_value();
-        let is_inner = b.icmp(bf_llvm::IntPredicate::LLVMIntEQ, activation, ctx.const_int(ctx.i64_type(), 0));
+        let calls_at = self.field(&mut b, id, layout::CALLS);
+        let calls = b.load(i64_ty, calls_at);
+        let limit_at = self.field(&mut b, id, layout::CHECK_AT_CALLS);
+        let limit = b.load(i64_ty, limit_at);
+        let due = b.icmp(LLVMIntUGE, calls, limit);
+        b.cond_br(due, ask, counted);
+        // The policy. Where `bf_prof_check` leaves the count due (no counters registered
+        // for `id`, or a promotion whose next threshold the count has already reached),
+        // the policy is asked again at the next call rather than by the call it runs now.
+        b.position_at_end(ask);
+        self.ask(&mut b, id, calls);
+        b.br(counted);
+        // The call through the slot counts itself again.
+        b.position_at_end(counted);
+        let uncounted = b.sub(calls, int(1));
+        b.store(uncounted, calls_at);
+        let running_at = self.field(&mut b, id, layout::RUNNING);
+        let running = b.load(i64_ty, running_at);
+        let is_inner = b.icmp(LLVMIntNE, running, int(0));
         b.cond_br(is_inner, inner, outermost);
         b.position_at_end(inner);
         let target = b.load(ctx.ptr_type(), slot.as_value());
         forward(&mut b, f, t, target, true);
+        // The outermost activation: timed around the call.
         b.position_at_end(outermost);
+        b.store(int(1), running_at);
+        // Activation::of_call(calls), for an outermost activation.
+        let early = b.icmp(LLVMIntULE, calls, int(TIMED_EVERY));
+        let phase = b.and(calls, int(TIMED_EVERY - 1));
+        let sampled = b.icmp(LLVMIntEQ, phase, int(0));
+        let later =
+            b.select(sampled, int(Activation::of_call(TIMED_EVERY * 2).0), int(Activation::of_call(TIMED_EVERY + 1).0));
+        let activation = b.select(early, int(Activation::of_call(1).0), later);
+        let timed = b.icmp(LLVMIntUGT, activation, int(1));
+        b.cond_br(timed, start, call);
+        b.position_at_end(start);
+        let clock_ty = self.clock.function_type();
+        let now = b.call(clock_ty, self.clock.as_value(), &[]);
+        let entered_at = self.field(&mut b, id, layout::ENTERED_AT);
+        b.store(now.as_value(), entered_at);
+        b.br(call);
+        b.position_at_end(call);
         let target = b.load(ctx.ptr_type(), slot.as_value());
         let result = forward_call(&mut b, f, t, target);
-        b.call(self.leave.function_type(), self.leave.as_value(), &[id_value, activation]);
+        b.store(int(0), running_at);
+        b.cond_br(timed, stop, done);
+        b.position_at_end(stop);
+        let now = b.call(clock_ty, self.clock.as_value(), &[]);
+        let entered_at = self.field(&mut b, id, layout::ENTERED_AT);
+        let entered_at = b.load(i64_ty, entered_at);
+        let spent = b.sub(now.as_value(), entered_at);
+        let weight = b.lshr(activation, int(1));
+        let spent = b.mul(spent, weight);
+        let cycles = self.bump(&mut b, id, layout::CYCLES, spent);
+        let limit = self.field(&mut b, id, layout::CHECK_AT_CYCLES);
+        let limit = b.load(i64_ty, limit);
+        let over = b.icmp(LLVMIntUGE, cycles, limit);
+        b.cond_br(over, flag, done);
+        b.position_at_end(flag);
+        b.store(int(0), limit_at);
+        b.br(done);
+        b.position_at_end(done);
         return_result(&mut b, f, result);
         t
     }

@@ -33,7 +33,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use bf_tiers::profile::{Activation, pause};
+use bf_tiers::profile::pause;
 use bf_tiers::{CompileSteps, Counters, FunctionReport, LivePolicy, MAX_TIERS, Producer, TIERS, Tier, TierPolicy};
 
 use bf_snapshot::{FunctionRecord, Key, Object, Snapshot};
@@ -170,37 +170,6 @@ pub extern "C" fn bf_prof_check(id: u32) {
         pause(counters(), tsc::rdtsc().wrapping_sub(started));
     }
     c.arm(POLICY.next_threshold(c.tier.load(Ordering::Relaxed)));
-}
-
-/// The first half of a compiled function's slow path (`bf.prof.slow.<id>`,
-/// `rewrite::ProfilePath`), which its entry jumps to when its count `calls` is due or
-/// no activation of it is running: asks the policy if the count is due (and, if it is
-/// still due afterwards — no promotion, or a threshold already passed —, has the next
-/// call ask again), takes the call back out of the count (the call through the slot
-/// that follows counts itself), and begins the activation (`Counters::start`). Returns
-/// the activation: 0 for an inner one, which the slow path passes on to the slot with a
-/// jump; otherwise what [`bf_prof_leave`] is given after the call.
-#[inline(never)]
-pub extern "C" fn bf_prof_enter(id: u32) -> u64 {
-    let Some(c) = counters().get(id as usize) else { return Activation::INNER.0 };
-    let calls = c.calls.load(Ordering::Relaxed);
-    if c.due(calls) {
-        bf_prof_check(id);
-        if c.due(calls) {
-            c.ask_at_next_call(calls);
-        }
-    }
-    c.calls.store(calls.wrapping_sub(1), Ordering::Relaxed);
-    c.start(calls, tsc::rdtsc).0
-}
-
-/// The second half of the slow path: the outermost activation [`bf_prof_enter`] began
-/// returned (`Counters::stop`: idle again, its cycles counted if it was timed).
-#[inline(never)]
-pub extern "C" fn bf_prof_leave(id: u32, activation: u64) {
-    if let Some(c) = counters().get(id as usize) {
-        c.stop(Activation(activation), tsc::rdtsc);
-    }
 }
 
 /// After a run of the loaded app was left by a jump (`exit`, `abort`, a fault; see
@@ -581,8 +550,6 @@ impl TieredApp {
         let interp_prepare_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut all = symbols.to_vec();
         all.push(HostSymbol { name: "bf_prof_check", address: bf_prof_check as *const () as u64 });
-        all.push(HostSymbol { name: "bf_prof_enter", address: bf_prof_enter as *const () as u64 });
-        all.push(HostSymbol { name: "bf_prof_leave", address: bf_prof_leave as *const () as u64 });
         all.push(HostSymbol {
             name: "bf_interp_call",
             address: super::interp::engine::bf_interp_call as *const () as u64,
