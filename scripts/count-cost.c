@@ -51,14 +51,19 @@ __attribute__((noinline, cold)) static uint64_t entry_recheck(uint32_t n) {
     counters[2].calls--;
     __attribute__((musttail)) return slot[2](n);
 }
-__attribute__((noinline)) static uint64_t entry_outer(uint32_t n) {
-    Counters *c = &counters[2];
-    c->calls--;
-    c->running = 1;
-    uint64_t r = slot[2](n);
-    c->running = 0;
-    return r;
-}
+/* The outermost activation of variant v, out of line: marked running around a call
+ * through its slot (the call counts itself again). */
+#define OUTER(name, v)                                            \
+    __attribute__((noinline)) static uint64_t name(uint32_t n) { \
+        Counters *c = &counters[v];                               \
+        c->calls--;                                               \
+        c->running = 1;                                           \
+        uint64_t r = slot[v](n);                                  \
+        c->running = 0;                                           \
+        return r;                                                 \
+    }
+
+OUTER(entry_outer, 2)
 static uint64_t entry(uint32_t n) {
     Counters *c = got + 2;
     if (__builtin_expect(++c->calls >= c->check_at, 0)) __attribute__((musttail)) return entry_recheck(n);
@@ -101,14 +106,7 @@ __attribute__((noinline)) static uint64_t recursive_body(uint32_t n) {
     }
     return acc + n;
 }
-__attribute__((noinline)) static uint64_t recursive_outer(uint32_t n) {
-    Counters *c = &counters[4];
-    c->calls--;
-    c->running = 1;
-    uint64_t r = slot[4](n);
-    c->running = 0;
-    return r;
-}
+OUTER(recursive_outer, 4)
 static uint64_t recursive(uint32_t n) {
     Counters *c = got + 4;
     if (__builtin_expect(++c->calls >= c->check_at, 0)) ask_policy(4);

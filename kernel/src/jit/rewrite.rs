@@ -268,18 +268,10 @@ fn split_recursive<'m>(
     }
     let ctx = m.context();
     let i64_ty = ctx.i64_type();
-    let body = m.add_function(&format!("{BODY_PREFIX}{}", f.name()), f.function_type());
-    body.set_linkage(Linkage::LLVMInternalLinkage);
-    body.set_call_conv(f.call_conv());
-    for idx in attribute_indices(f) {
-        for a in f.attributes(idx) {
-            body.add_attribute(idx, a);
-        }
-    }
+    let body = internal_like(m, f, &format!("{BODY_PREFIX}{}", f.name()), true);
     for kind in ["alwaysinline", "memory"] {
         body.remove_enum_attribute(AttributeIndex::Function, bf_llvm::attribute_kind(kind));
     }
-    body.add_enum_attribute(bf_llvm::attribute_kind("noinline"));
     if let Some(personality) = f.personality() {
         body.set_personality(personality);
     }
@@ -431,6 +423,13 @@ impl<'m> ProfilePath<'m> {
         new
     }
 
+    /// Whether function `id`'s count `calls` is due: `calls >= check_at_calls`.
+    fn is_due(&self, b: &mut Builder<'m>, id: u32, calls: bf_llvm::Value<'m>) -> bf_llvm::Value<'m> {
+        let limit = self.field(b, id, bf_tiers::profile::layout::CHECK_AT_CALLS);
+        let limit = b.load(self.module.context().i64_type(), limit);
+        b.icmp(bf_llvm::IntPredicate::LLVMIntUGE, calls, limit)
+    }
+
     /// Asks the policy about function `id`, whose count is `calls`: calls
     /// `bf_prof_check(id)`, and if the count is still due afterwards (`bf_prof_check`
     /// re-arms above the count unless it promoted, or has no counters for `id`), has
@@ -465,7 +464,7 @@ impl<'m> ProfilePath<'m> {
 
     /// Gives `f` (function `id`, called through `slot`) the fast path.
     fn instrument(&self, f: Function<'m>, id: u32, slot: bf_llvm::GlobalVariable<'m>) {
-        use bf_llvm::IntPredicate::{LLVMIntEQ, LLVMIntUGE};
+        use bf_llvm::IntPredicate::LLVMIntEQ;
         use bf_tiers::profile::layout;
         let ctx = self.module.context();
         let (i64_ty, i32_ty) = (ctx.i64_type(), ctx.i32_type());
@@ -476,9 +475,7 @@ impl<'m> ProfilePath<'m> {
         let asker = std::cell::OnceCell::new();
         let settle = |b: &mut Builder<'m>, made: bf_llvm::Value<'m>| {
             let calls = self.bump(b, id, layout::CALLS, made);
-            let limit = self.field(b, id, layout::CHECK_AT_CALLS);
-            let limit = b.load(i64_ty, limit);
-            let due = b.icmp(LLVMIntUGE, calls, limit);
+            let due = self.is_due(b, id, calls);
             let here = b.insert_block().function();
             let (ask, asked) = (here.append_basic_block("bf.ask"), here.append_basic_block("bf.asked"));
             b.cond_br(due, ask, asked);
@@ -514,9 +511,7 @@ impl<'m> ProfilePath<'m> {
         };
         b.position_at_end(entry);
         let calls = self.bump(&mut b, id, layout::CALLS, ctx.const_int(i64_ty, 1));
-        let limit = self.field(&mut b, id, layout::CHECK_AT_CALLS);
-        let limit = b.load(i64_ty, limit);
-        let due = b.icmp(LLVMIntUGE, calls, limit);
+        let due = self.is_due(&mut b, id, calls);
         let ask = f.append_basic_block("bf.ask");
         if f.function_type().is_var_arg() {
             b.cond_br(due, ask, body);
@@ -541,18 +536,10 @@ impl<'m> ProfilePath<'m> {
         forward(&mut b, f, f, slow.as_value(), true);
     }
 
-    /// A new internal function of `f`'s type, calling convention and parameter and
-    /// return attributes, named `bf.prof.<kind>.<id>`, with its entry block.
+    /// A new internal `noinline` function like `f` ([`internal_like`], without `f`'s
+    /// function attributes), named `bf.prof.<kind>.<id>`, with its entry block.
     fn thunk(&self, f: Function<'m>, kind: &str, id: u32) -> Function<'m> {
-        let t = self.module.add_function(&format!("{PROFILE_HELPER_PREFIX}{kind}.{id}"), f.function_type());
-        t.set_linkage(Linkage::LLVMInternalLinkage);
-        t.set_call_conv(f.call_conv());
-        for idx in attribute_indices(f).into_iter().filter(|&i| i != AttributeIndex::Function) {
-            for a in f.attributes(idx) {
-                t.add_attribute(idx, a);
-            }
-        }
-        t.add_enum_attribute(bf_llvm::attribute_kind("noinline"));
+        let t = internal_like(self.module, f, &format!("{PROFILE_HELPER_PREFIX}{kind}.{id}"), false);
         t.append_basic_block("entry");
         t
     }
@@ -572,9 +559,7 @@ impl<'m> ProfilePath<'m> {
         b.position_at_end(t.entry_block().expect("the thunk's entry"));
         let calls_at = self.field(&mut b, id, layout::CALLS);
         let calls = b.load(i64_ty, calls_at);
-        let limit_at = self.field(&mut b, id, layout::CHECK_AT_CALLS);
-        let limit = b.load(i64_ty, limit_at);
-        let due = b.icmp(LLVMIntUGE, calls, limit);
+        let due = self.is_due(&mut b, id, calls);
         b.cond_br(due, ask, counted);
         // The policy. Where `bf_prof_check` leaves the count due (no counters registered
         // for `id`, or a promotion whose next threshold the count has already reached),
@@ -629,6 +614,7 @@ impl<'m> ProfilePath<'m> {
         let over = b.icmp(LLVMIntUGE, cycles, limit);
         b.cond_br(over, flag, done);
         b.position_at_end(flag);
+        let limit_at = self.field(&mut b, id, layout::CHECK_AT_CALLS);
         b.store(int(0), limit_at);
         b.br(done);
         b.position_at_end(done);
@@ -689,11 +675,7 @@ unsafe fn replace_function<'m>(m: &'m Module, f: Function<'m>, keep_attributes: 
     let new = m.add_function("bf.replacement", f.function_type());
     new.set_call_conv(f.call_conv());
     if keep_attributes {
-        for idx in attribute_indices(f) {
-            for a in f.attributes(idx) {
-                new.add_attribute(idx, a);
-            }
-        }
+        copy_attributes(f, new, attribute_indices(f));
     }
     // SAFETY: `new` has `f`'s type and context; the caller uses no handle to `f` or to
     // constants using it afterwards, and after the replacement nothing uses `f`.
@@ -702,6 +684,28 @@ unsafe fn replace_function<'m>(m: &'m Module, f: Function<'m>, keep_attributes: 
         f.delete();
     }
     new.set_name(&name);
+    new
+}
+
+/// Copies function `from`'s attributes at `indices` onto function `to`.
+fn copy_attributes<'m>(from: Function<'m>, to: Function<'m>, indices: impl IntoIterator<Item = AttributeIndex>) {
+    for idx in indices {
+        for a in from.attributes(idx) {
+            to.add_attribute(idx, a);
+        }
+    }
+}
+
+/// A new internal, `noinline` function of `m` named `name`, of `f`'s type and calling
+/// convention, with its parameter and return attributes and, with
+/// `function_attributes`, its function attributes too (no body).
+fn internal_like<'m>(m: &'m Module, f: Function<'m>, name: &str, function_attributes: bool) -> Function<'m> {
+    let new = m.add_function(name, f.function_type());
+    new.set_linkage(Linkage::LLVMInternalLinkage);
+    new.set_call_conv(f.call_conv());
+    let indices = attribute_indices(f).into_iter().filter(|&i| function_attributes || i != AttributeIndex::Function);
+    copy_attributes(f, new, indices);
+    new.add_enum_attribute(bf_llvm::attribute_kind("noinline"));
     new
 }
 
